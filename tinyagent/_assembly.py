@@ -1,0 +1,308 @@
+"""Provider-neutral assembly of one assistant message from deltas.
+
+Each provider's chunk parser (OpenAI chat, Anthropic messages) decodes its own wire
+format and calls into :class:`MessageAssembler`, which keeps the content blocks, emits
+the stream events and builds the final :class:`AssistantMessage`. Text and argument
+fragments are appended to lists and joined once at the end, so the work per delta is
+constant and the total is linear in the reply (never re-parsing from the start).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._errors import ProviderError, StreamFormatError
+from ._messages import (
+    AssistantContent,
+    AssistantMessage,
+    Model,
+    StopReason,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    Usage,
+)
+from ._stream_events import (
+    DoneEvent,
+    ErrorEvent,
+    StreamEvent,
+    TextDeltaEvent,
+    TextEndEvent,
+    TextStartEvent,
+    ThinkingDeltaEvent,
+    ThinkingEndEvent,
+    ThinkingStartEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+)
+
+__all__ = ["DEFAULT_MAX_ARGUMENT_BYTES", "MessageAssembler", "parse_tool_arguments"]
+
+DEFAULT_MAX_ARGUMENT_BYTES = 16 * 1024 * 1024
+
+_TEXT = 0
+_THINKING = 1
+_TOOL = 2
+
+
+class _Block:
+    __slots__ = ("id", "index", "kind", "name", "open", "parts", "redacted", "signature", "size")
+
+    def __init__(self, kind: int, index: int) -> None:
+        self.kind = kind
+        self.index = index
+        self.parts: list[str] = []
+        self.id = ""
+        self.name = ""
+        self.signature: str | None = None
+        self.redacted = False
+        self.open = True
+        self.size = 0
+
+
+def parse_tool_arguments(call_id: str, name: str, text: str) -> ToolCall:
+    """Parse a tool call's argument text once, keeping it verbatim if it is not an object.
+
+    An empty text means "no arguments" (``{}``); anything else that is not a JSON object
+    is kept in ``raw_arguments`` with ``arguments_error`` saying what was wrong.
+    """
+    if not text.strip():
+        return ToolCall(call_id, name, {})
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return ToolCall(
+            call_id, name, {}, raw_arguments=text, arguments_error=f"arguments are not valid JSON ({exc})"
+        )
+    if not isinstance(value, dict):
+        return ToolCall(
+            call_id,
+            name,
+            {},
+            raw_arguments=text,
+            arguments_error=f"arguments must be a JSON object, got {type(value).__name__}",
+        )
+    return ToolCall(call_id, name, value)
+
+
+class MessageAssembler:
+    """The mutable state of one assistant message being streamed.
+
+    Methods append the events they cause to ``out``; a provider parser passes one list
+    per feed so that a whole read costs one list. Once :meth:`finish` or :meth:`fail`
+    ran, ``message`` holds the final message and further input is ignored.
+    """
+
+    def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
+        self.model_id = model.id
+        self.provider = model.provider_name
+        self._price = model.cost
+        self._max_args = max_argument_bytes
+        self._blocks: list[_Block] = []
+        self._current: _Block | None = None  # the open text or thinking block
+        self._tools: dict[object, _Block] = {}
+        self.usage = Usage()
+        self.provider_stop_reason: str | None = None
+        self.response_id: str | None = None
+        self.message: AssistantMessage | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.message is not None
+
+    # --- deltas ---------------------------------------------------------------
+
+    def _open(self, kind: int, out: list[StreamEvent]) -> _Block:
+        cur = self._current
+        if cur is not None:
+            self._close(cur, out)
+        b = _Block(kind, len(self._blocks))
+        self._blocks.append(b)
+        self._current = b
+        out.append(TextStartEvent(b.index) if kind == _TEXT else ThinkingStartEvent(b.index))
+        return b
+
+    def text(self, delta: str, out: list[StreamEvent]) -> None:
+        b = self._current
+        if b is None or b.kind != _TEXT:
+            b = self._open(_TEXT, out)
+        b.parts.append(delta)
+        out.append(TextDeltaEvent(b.index, delta))
+
+    def thinking(self, delta: str, out: list[StreamEvent], *, new_block: bool = False) -> None:
+        b = self._current
+        if new_block or b is None or b.kind != _THINKING:
+            b = self._open(_THINKING, out)
+        if delta:
+            b.parts.append(delta)
+            out.append(ThinkingDeltaEvent(b.index, delta))
+
+    def thinking_signature(self, signature: str, *, redacted: bool = False) -> None:
+        """Attach (or extend) the signature of the current thinking block."""
+        b = self._current
+        if b is None or b.kind != _THINKING:
+            return
+        b.signature = (b.signature or "") + signature
+        b.redacted = b.redacted or redacted
+
+    def end_current(self, out: list[StreamEvent]) -> None:
+        """End the open text/thinking block (providers with explicit block stops)."""
+        if self._current is not None:
+            self._close(self._current, out)
+
+    def tool_call(
+        self,
+        key: object,
+        call_id: str | None,
+        name: str | None,
+        arguments: str | None,
+        out: list[StreamEvent],
+    ) -> None:
+        """Add to the tool call identified by ``key`` (the provider's index)."""
+        b = self._tools.get(key)
+        if b is None:
+            if self._current is not None:
+                self._close(self._current, out)
+            b = _Block(_TOOL, len(self._blocks))
+            b.id = call_id or ""
+            b.name = name or ""
+            self._blocks.append(b)
+            self._tools[key] = b
+            out.append(ToolCallStartEvent(b.index, b.id, b.name))
+        else:
+            if call_id and not b.id:
+                b.id = call_id
+            if name and not b.name:
+                b.name = name
+        if arguments:
+            b.size += len(arguments)
+            if b.size > self._max_args:
+                raise StreamFormatError(
+                    f"arguments of tool call {b.name or b.id!r} exceed {self._max_args} bytes"
+                )
+            b.parts.append(arguments)
+            out.append(ToolCallDeltaEvent(b.index, arguments))
+
+    def end_tool_call(self, key: object, out: list[StreamEvent]) -> None:
+        b = self._tools.get(key)
+        if b is not None and b.open:
+            self._close(b, out)
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self._tools)
+
+    # --- block and message ends --------------------------------------------------
+
+    def _close(self, b: _Block, out: list[StreamEvent]) -> None:
+        if self._current is b:
+            self._current = None
+        if not b.open:
+            return
+        b.open = False
+        text = "".join(b.parts)
+        b.parts = [text]
+        if b.kind == _TEXT:
+            out.append(TextEndEvent(b.index, TextContent(text)))
+        elif b.kind == _THINKING:
+            out.append(ThinkingEndEvent(b.index, ThinkingContent(text, b.signature, b.redacted)))
+        else:
+            out.append(ToolCallEndEvent(b.index, parse_tool_arguments(b.id, b.name, text)))
+
+    def _content(self) -> tuple[AssistantContent, ...]:
+        content: list[AssistantContent] = []
+        for b in self._blocks:
+            text = "".join(b.parts)
+            if b.kind == _TEXT:
+                content.append(TextContent(text))
+            elif b.kind == _THINKING:
+                content.append(ThinkingContent(text, b.signature, b.redacted))
+            else:
+                content.append(parse_tool_arguments(b.id, b.name, text))
+        return tuple(content)
+
+    def _close_all(self, out: list[StreamEvent]) -> None:
+        for b in self._blocks:
+            if b.open:
+                self._close(b, out)
+
+    def _priced_usage(self) -> Usage:
+        u = self.usage
+        if self._price is None:
+            return u
+        return Usage(
+            u.input, u.output, u.cache_read, u.cache_write, u.reasoning, u.total,
+            self._price.price(u),
+        )  # fmt: skip
+
+    def set_usage(
+        self, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
+    ) -> None:
+        self.usage = Usage(
+            input, output, cache_read, cache_write, reasoning,
+            input + output + cache_read + cache_write,
+        )  # fmt: skip
+
+    def finish(
+        self, stop_reason: StopReason, out: list[StreamEvent], error_message: str | None = None
+    ) -> AssistantMessage:
+        """End the message normally (or, for ``stop_reason=error``, with the provider's
+        own verdict such as a content filter)."""
+        if self.message is not None:
+            return self.message
+        self._close_all(out)
+        msg = self._build(stop_reason, error_message)
+        self.message = msg
+        if stop_reason in (StopReason.ERROR, StopReason.ABORTED):
+            out.append(ErrorEvent(msg))
+        else:
+            out.append(DoneEvent(msg))
+        return msg
+
+    def fail(
+        self,
+        error_message: str,
+        out: list[StreamEvent],
+        *,
+        stop_reason: StopReason = StopReason.ERROR,
+        error: BaseException | None = None,
+    ) -> AssistantMessage:
+        """End the message in failure, keeping every block received so far."""
+        if self.message is not None:
+            return self.message
+        self._close_all(out)
+        msg = self._build(stop_reason, error_message)
+        self.message = msg
+        out.append(ErrorEvent(msg, error))
+        return msg
+
+    def _build(self, stop_reason: StopReason, error_message: str | None) -> AssistantMessage:
+        return AssistantMessage(
+            self._content(),
+            stop_reason,
+            self._priced_usage(),
+            self.model_id,
+            self.provider,
+            error_message,
+            provider_stop_reason=self.provider_stop_reason,
+            response_id=self.response_id,
+        )
+
+    def provider_error(self, message: str, *, status: int | None = None, body: str = "") -> ProviderError:
+        return ProviderError(
+            message, status=status, provider=self.provider, model=self.model_id, body=body
+        )
+
+
+def loads_json_object(data: str | bytes) -> dict[str, Any]:
+    """``json.loads`` for one stream chunk, with an error that quotes the chunk."""
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        excerpt = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
+        raise StreamFormatError(f"malformed JSON chunk in stream ({exc}): {excerpt!r}") from None
+    if not isinstance(value, dict):
+        raise StreamFormatError(f"stream chunk is not a JSON object: {str(data)[:200]!r}")
+    return value

@@ -1,0 +1,58 @@
+"""The exception hierarchy.
+
+Provider failures are *data* (an assistant message with ``stop_reason="error"``), so
+these exceptions are raised only for programming errors, for the agent's own misuse
+checks, and inside the stream machinery before they are turned into data. Each one says
+what happened and, where it can, what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentBusyError",
+    "ProviderError",
+    "StreamFormatError",
+    "TinyAgentError",
+    "ToolError",
+]
+
+
+class TinyAgentError(Exception):
+    """Base of every error raised by tinyagent."""
+
+
+class StreamFormatError(TinyAgentError, ValueError):
+    """The response stream broke its format: an over-long line, malformed JSON, a
+    protocol violation. The message names which, with an excerpt of the input."""
+
+
+class ProviderError(TinyAgentError):
+    """A provider answered with an error (HTTP status or an error object in the stream).
+
+    Carries ``status`` (None for in-stream errors), ``provider``, ``model`` and a
+    bounded excerpt of the body. It never contains the API key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider: str = "",
+        model: str = "",
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.provider = provider
+        self.model = model
+        self.body = body
+
+
+class ToolError(TinyAgentError):
+    """Raise from a tool to fail the call with exactly this message for the model."""
+
+
+class AgentBusyError(TinyAgentError, RuntimeError):
+    """The agent is already running; wait for it, ``steer()`` it or ``follow_up()``."""

@@ -1,0 +1,211 @@
+"""The httpx transport: it moves bytes from the response into the sans-IO cores.
+
+Everything protocol-specific lives in the SSE decoder and the chunk parser; this module
+only opens the request (with retries), reads, maps transport failures to error events,
+and closes the response deterministically, even when cancelled.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import AsyncIterator, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import httpx
+
+from ._errors import ProviderError, StreamFormatError
+from ._messages import AssistantMessage, Model, StopReason
+from ._openai_chat import OpenAIChatParser
+from ._request import PreparedRequest, StreamOptions, error_excerpt
+from ._sse import SSEDecoder
+from ._stream_events import StartEvent, StreamEvent
+
+__all__ = ["HttpxSource", "shared_ssl_context"]
+
+_RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+_ERROR_BODY_LIMIT = 64 * 1024
+_ssl_context: ssl.SSLContext | None = None
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verified SSL context for the process: building one costs ~25 ms, so each
+    per-call client reuses it (contexts are not tied to an event loop)."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(value)
+        return max((when - _dt.datetime.now(when.tzinfo)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _backoff(attempt: int) -> float:
+    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+
+
+def describe_transport_error(exc: BaseException, options: StreamOptions, url: str) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connect timeout: no connection to {url} within {options.connect_timeout} s"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"read timeout: the server sent nothing for {options.read_timeout} s"
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect to {url}: {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the connection closed mid-stream ({exc})"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timeout talking to {url}: {type(exc).__name__}"
+    return f"transport error talking to {url}: {type(exc).__name__}: {exc}"
+
+
+class HttpxSource:
+    """Streams one request through httpx; yields batches of stream events."""
+
+    def __init__(
+        self,
+        model: Model,
+        request: PreparedRequest,
+        options: StreamOptions,
+        make_parser: Callable[[], Any] | None = None,
+    ) -> None:
+        self._model = model
+        self._request = request
+        self._options = options
+        self._parser = make_parser() if make_parser else OpenAIChatParser(model, options.max_argument_bytes)
+        self._decoder = SSEDecoder(options.max_line_bytes)
+        self._client: httpx.AsyncClient | None = options.client
+        self._own_client = options.client is None
+        self._response: httpx.Response | None = None
+        self._bytes: AsyncIterator[bytes] | None = None
+        self._started = False
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self._parser.message  # type: ignore[no-any-return]
+
+    def _timeout(self) -> httpx.Timeout:
+        o = self._options
+        return httpx.Timeout(connect=o.connect_timeout, read=o.read_timeout, write=o.read_timeout, pool=o.connect_timeout)
+
+    async def next_batch(self) -> list[StreamEvent]:
+        """The next events; an empty list only while more may come. After the final
+        (done/error) event, ``message`` is set and no more batches follow."""
+        if not self._started:
+            self._started = True
+            return await self._open()
+        assert self._bytes is not None
+        parser = self._parser
+        try:
+            chunk = await self._bytes.__anext__()
+        except StopAsyncIteration:
+            if self._decoder.has_partial and parser.message is None:
+                return parser.fail("the stream ended in the middle of an event (truncated reply)")  # type: ignore[no-any-return]
+            return parser.end_of_stream()  # type: ignore[no-any-return]
+        except httpx.HTTPError as exc:
+            return parser.fail(describe_transport_error(exc, self._options, self._request.url), error=exc)  # type: ignore[no-any-return]
+        try:
+            events = self._decoder.feed(chunk)
+        except StreamFormatError as exc:
+            return parser.fail(str(exc), error=exc)  # type: ignore[no-any-return]
+        if not events:
+            return []
+        try:
+            return parser.feed_events(events)  # type: ignore[no-any-return]
+        except StreamFormatError as exc:
+            return parser.fail(str(exc), error=exc)  # type: ignore[no-any-return]
+
+    async def _open(self) -> list[StreamEvent]:
+        req = self._request
+        parser = self._parser
+        if self._client is None:
+            self._client = httpx.AsyncClient(verify=shared_ssl_context(), timeout=self._timeout())
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.send(
+                    self._client.build_request(
+                        "POST", req.url, headers=req.headers, content=req.body, timeout=self._timeout()
+                    ),
+                    stream=True,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt < self._options.max_retries:
+                    await anyio.sleep(_backoff(attempt))
+                    attempt += 1
+                    continue
+                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)  # type: ignore[no-any-return]
+            except httpx.HTTPError as exc:
+                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)  # type: ignore[no-any-return]
+            self._response = response
+            if response.status_code < 400:
+                break
+            body = await self._read_error_body(response)
+            if response.status_code in _RETRY_STATUS and attempt < self._options.max_retries:
+                delay = _retry_after(response)
+                await self._close_response()
+                await anyio.sleep(min(delay, 60.0) if delay is not None else _backoff(attempt))
+                attempt += 1
+                continue
+            await self._close_response()
+            detail = error_excerpt(body)
+            status = response.status_code
+            text = f"HTTP {status} from {self._model.provider_name} ({self._model.id}): {detail}"
+            exc2 = ProviderError(
+                text,
+                status=status,
+                provider=self._model.provider_name,
+                model=self._model.id,
+                body=body[:2000].decode("utf-8", "replace"),
+            )
+            return parser.fail(text, error=exc2)  # type: ignore[no-any-return]
+        self._bytes = response.aiter_bytes()
+        return [StartEvent(self._model.id, self._model.provider_name)]
+
+    async def _read_error_body(self, response: httpx.Response) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        try:
+            async for piece in response.aiter_bytes():
+                parts.append(piece)
+                size += len(piece)
+                if size >= _ERROR_BODY_LIMIT:
+                    break
+        except httpx.HTTPError:
+            pass  # the status already says it failed; keep what arrived
+        return b"".join(parts)[:_ERROR_BODY_LIMIT]
+
+    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
+        return self._parser.fail(message, stop_reason=stop_reason)  # type: ignore[no-any-return]
+
+    async def _close_response(self) -> None:
+        response, self._response = self._response, None
+        self._bytes = None
+        if response is not None:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the response (and our own client). Shielded, so that a cancelled
+        caller still closes its connection instead of leaking it."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(5):
+                await self._close_response()
+            if self._own_client and self._client is not None:
+                client, self._client = self._client, None
+                with anyio.move_on_after(5):
+                    await client.aclose()

@@ -1,0 +1,371 @@
+"""The records a conversation is made of: content blocks, messages, usage, models.
+
+Every record is a frozen, slotted attrs class. Frozen, so that a transcript can be
+shared between an agent, its subscribers and a provider request without copies or
+surprises; slotted, so that a long transcript stays small. JSON shaping lives in
+:mod:`tinyagent.serde`, not here.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from urllib.parse import urlsplit
+
+import attrs
+
+__all__ = [
+    "AssistantContent",
+    "AssistantMessage",
+    "Context",
+    "Cost",
+    "ImageContent",
+    "Message",
+    "Model",
+    "ModelCost",
+    "StopReason",
+    "TextContent",
+    "ThinkingContent",
+    "ToolCall",
+    "ToolDefinition",
+    "ToolResultMessage",
+    "ToolSchema",
+    "Usage",
+    "UserContent",
+    "UserMessage",
+]
+
+
+def _now() -> float:
+    return time.time()
+
+
+class StopReason(enum.StrEnum):
+    """Why an assistant message ended.
+
+    ``stop``: the model finished; ``length``: it hit the output limit; ``tool_use``: it
+    asked for tools; ``error``: the provider or the stream failed (see
+    ``AssistantMessage.error_message``); ``aborted``: the caller cancelled.
+    """
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_USE = "tool_use"
+    ERROR = "error"
+    ABORTED = "aborted"
+
+
+# --- content blocks ---------------------------------------------------------------
+
+
+@attrs.frozen
+class TextContent:
+    """Plain text, from the user or the model."""
+
+    text: str
+    type: Literal["text"] = attrs.field(default="text", init=False, repr=False)
+
+
+@attrs.frozen
+class ThinkingContent:
+    """The model's reasoning. ``signature`` is the provider's opaque proof (Anthropic)
+    that lets the block be sent back unchanged; ``redacted`` marks an encrypted block
+    that must be kept and returned but never shown."""
+
+    thinking: str
+    signature: str | None = None
+    redacted: bool = False
+    type: Literal["thinking"] = attrs.field(default="thinking", init=False, repr=False)
+
+
+def _check_image(inst: ImageContent, _a: attrs.Attribute[Any], _v: Any) -> None:
+    if (inst.data is None) == (inst.url is None):
+        raise ValueError("ImageContent needs exactly one of data (base64) or url")
+
+
+@attrs.frozen
+class ImageContent:
+    """An image, either inline (``data``: base64 without a ``data:`` prefix) or by ``url``."""
+
+    data: str | None = attrs.field(default=None, kw_only=True)
+    url: str | None = attrs.field(default=None, kw_only=True, validator=_check_image)
+    mime_type: str = attrs.field(default="image/png", kw_only=True)
+    type: Literal["image"] = attrs.field(default="image", init=False, repr=False)
+
+
+@attrs.frozen
+class ToolCall:
+    """A call the model asked for.
+
+    When the model's argument text is not valid JSON (or not a JSON object), the text is
+    kept as received in ``raw_arguments``, ``arguments`` is left empty and
+    ``arguments_error`` says what was wrong, so that nothing is silently replaced and the
+    agent can tell the model exactly what to fix.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = attrs.field(factory=dict)
+    raw_arguments: str | None = None
+    arguments_error: str | None = None
+    type: Literal["toolCall"] = attrs.field(default="toolCall", init=False, repr=False)
+
+    @property
+    def arguments_valid(self) -> bool:
+        return self.arguments_error is None
+
+
+UserContent: TypeAlias = TextContent | ImageContent
+AssistantContent: TypeAlias = TextContent | ThinkingContent | ToolCall
+
+
+def _user_content(value: str | Sequence[UserContent]) -> str | tuple[UserContent, ...]:
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _tool_content(value: str | Sequence[UserContent]) -> tuple[UserContent, ...]:
+    return (TextContent(value),) if isinstance(value, str) else tuple(value)
+
+
+def _assistant_content(value: Sequence[AssistantContent]) -> tuple[AssistantContent, ...]:
+    return tuple(value)
+
+
+# --- usage and cost ---------------------------------------------------------------
+
+
+@attrs.frozen
+class Cost:
+    """Dollars spent on one message, per usage field."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+    total: float = 0.0
+
+
+@attrs.frozen
+class ModelCost:
+    """A model's prices in dollars per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+    def price(self, usage: Usage) -> Cost:
+        i = usage.input * self.input / 1e6
+        o = usage.output * self.output / 1e6
+        r = usage.cache_read * self.cache_read / 1e6
+        w = usage.cache_write * self.cache_write / 1e6
+        return Cost(i, o, r, w, i + o + r + w)
+
+
+@attrs.frozen
+class Usage:
+    """Token counts for one message.
+
+    ``input`` counts the prompt tokens that were neither read from nor written to the
+    cache, so that every field is priced on its own: for OpenAI-style usage,
+    ``input = prompt_tokens - cached_tokens - cache_write_tokens``. ``reasoning`` is the
+    part of ``output`` spent thinking (already included in ``output``). ``total`` is
+    ``input + output + cache_read + cache_write``. ``cost`` is None when the model has
+    no prices.
+    """
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+    total: int = 0
+    cost: Cost | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        if self.cost is None and other.cost is None:
+            cost = None
+        else:
+            a = self.cost or Cost()
+            b = other.cost or Cost()
+            cost = Cost(
+                a.input + b.input,
+                a.output + b.output,
+                a.cache_read + b.cache_read,
+                a.cache_write + b.cache_write,
+                a.total + b.total,
+            )
+        return Usage(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_read + other.cache_read,
+            self.cache_write + other.cache_write,
+            self.reasoning + other.reasoning,
+            self.total + other.total,
+            cost,
+        )
+
+
+# --- messages ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class UserMessage:
+    """What the user said: a string, or a sequence of text and image blocks."""
+
+    content: str | tuple[UserContent, ...] = attrs.field(converter=_user_content)
+    timestamp: float = attrs.field(factory=_now, kw_only=True)
+    role: Literal["user"] = attrs.field(default="user", init=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(c.text for c in self.content if isinstance(c, TextContent))
+
+
+@attrs.frozen
+class AssistantMessage:
+    """What the model said, as assembled from its stream.
+
+    A failed or aborted stream still yields an ``AssistantMessage``: ``stop_reason`` is
+    ``error`` or ``aborted``, ``error_message`` says why, and ``content`` holds whatever
+    arrived before the failure. ``provider_stop_reason`` is the provider's own word for
+    why it stopped (``tool_calls``, ``end_turn``, ``content_filter``…), or None if it sent
+    none; ``response_id`` is the provider's id for the response.
+    """
+
+    content: tuple[AssistantContent, ...] = attrs.field(converter=_assistant_content)
+    stop_reason: StopReason = attrs.field(converter=StopReason)
+    usage: Usage = attrs.field(factory=Usage)
+    model: str = ""
+    provider: str = ""
+    error_message: str | None = None
+    timestamp: float = attrs.field(factory=_now, kw_only=True)
+    provider_stop_reason: str | None = attrs.field(default=None, kw_only=True)
+    response_id: str | None = attrs.field(default=None, kw_only=True)
+    role: Literal["assistant"] = attrs.field(default="assistant", init=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(c.text for c in self.content if isinstance(c, TextContent))
+
+    @property
+    def thinking(self) -> str:
+        return "".join(c.thinking for c in self.content if isinstance(c, ThinkingContent))
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(c for c in self.content if isinstance(c, ToolCall))
+
+
+@attrs.frozen
+class ToolResultMessage:
+    """A tool's answer to one ``ToolCall``; ``is_error`` tells the model the call failed.
+
+    ``details`` carries data for the application (UI, logs) that is not sent to the model.
+    """
+
+    tool_call_id: str
+    tool_name: str
+    content: tuple[UserContent, ...] = attrs.field(converter=_tool_content)
+    is_error: bool = False
+    details: Any = None
+    timestamp: float = attrs.field(factory=_now, kw_only=True)
+    role: Literal["toolResult"] = attrs.field(default="toolResult", init=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(c.text for c in self.content if isinstance(c, TextContent))
+
+
+Message: TypeAlias = UserMessage | AssistantMessage | ToolResultMessage
+
+
+# --- tools, models and context ----------------------------------------------------
+
+
+@runtime_checkable
+class ToolSchema(Protocol):
+    """What a provider needs to advertise a tool: a name, a description and a JSON Schema.
+
+    Both :class:`ToolDefinition` and the agent's ``Tool`` satisfy it.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def parameters(self) -> Mapping[str, Any]: ...
+
+
+@attrs.frozen
+class ToolDefinition:
+    """A tool as the model sees it, without an implementation."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = attrs.field(
+        factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+def _headers_repr(headers: Mapping[str, str]) -> str:
+    shown = {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+    return repr(shown)
+
+
+def _frozen_headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+API = Literal["openai-chat", "anthropic-messages"]
+
+
+@attrs.frozen
+class Model:
+    """Which model to call, where, and how.
+
+    ``base_url`` is the API root as the openai SDK takes it (``https://api.openai.com/v1``,
+    ``http://localhost:8000/v1``); ``api`` names the wire protocol. The key comes from
+    ``api_key`` or, when that is None, from the environment variable ``api_key_env``. The
+    key never appears in ``repr``.
+    """
+
+    id: str
+    base_url: str
+    api: str = "openai-chat"
+    api_key: str | None = attrs.field(default=None, repr=False)
+    api_key_env: str | None = None
+    provider: str | None = None
+    headers: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_headers, repr=_headers_repr
+    )
+    context_window: int | None = None
+    max_tokens: int | None = None
+    reasoning: bool = False
+    cost: ModelCost | None = None
+
+    @property
+    def provider_name(self) -> str:
+        """``provider`` if set, else the host of ``base_url`` (for messages and errors)."""
+        if self.provider:
+            return self.provider
+        return urlsplit(self.base_url).hostname or "unknown"
+
+
+@attrs.frozen
+class Context:
+    """Everything a model call sends: the system prompt, the transcript and the tools."""
+
+    system_prompt: str = ""
+    messages: tuple[Message, ...] = attrs.field(default=(), converter=tuple)
+    tools: tuple[ToolSchema, ...] = attrs.field(default=(), converter=tuple)

@@ -1,0 +1,374 @@
+"""The OpenAI chat-completions wire format: request body and a sans-IO chunk parser.
+
+Works for any server that speaks ``/chat/completions`` with ``stream: true``: OpenAI,
+OpenRouter, Groq, DeepSeek, Mistral, xAI, vLLM, llama.cpp, Ollama. The parser takes
+SSE events (or already-decoded chunk dicts) and returns stream events; it does no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
+from ._errors import StreamFormatError
+from ._messages import (
+    AssistantMessage,
+    Context,
+    ImageContent,
+    Message,
+    Model,
+    StopReason,
+    TextContent,
+    ToolCall,
+    ToolResultMessage,
+    ToolSchema,
+    UserContent,
+    UserMessage,
+)
+from ._sse import ServerSentEvent
+from ._stream_events import StreamEvent
+
+__all__ = ["OpenAIChatParser", "build_body", "encode_message", "finish_reason_to_stop"]
+
+_FINISH = {
+    "stop": StopReason.STOP,
+    "end_turn": StopReason.STOP,
+    "eos": StopReason.STOP,
+    "length": StopReason.LENGTH,
+    "max_tokens": StopReason.LENGTH,
+    "tool_calls": StopReason.TOOL_USE,
+    "function_call": StopReason.TOOL_USE,
+    "tool_use": StopReason.TOOL_USE,
+    "content_filter": StopReason.ERROR,
+}
+
+
+def finish_reason_to_stop(reason: str, has_tool_calls: bool) -> StopReason:
+    stop = _FINISH.get(reason, StopReason.STOP)
+    # Some servers (older Ollama, some vLLM templates) say "stop" after tool calls.
+    if stop is StopReason.STOP and has_tool_calls:
+        return StopReason.TOOL_USE
+    return stop
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+class OpenAIChatParser:
+    """Chat-completion chunks in, stream events out.
+
+    Feed it SSE events with :meth:`feed_event` (or decoded chunks with
+    :meth:`feed_chunk`); call :meth:`end_of_stream` when the body ends. The final
+    message is on ``.message`` once a done or error event was returned.
+    """
+
+    def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
+        self.asm = MessageAssembler(model, max_argument_bytes)
+        self._last_key: object = 0
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self.asm.message
+
+    def feed_events(self, events: list[ServerSentEvent]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        asm = self.asm
+        for ev in events:
+            if asm.message is not None:
+                break
+            data = ev.data
+            if data == "[DONE]":
+                self._done(out)
+                break
+            try:
+                chunk = loads_json_object(data)
+            except StreamFormatError as exc:
+                asm.fail(str(exc), out, error=exc)
+                break
+            self._chunk(chunk, out)
+        return out
+
+    def feed_event(self, event: ServerSentEvent) -> list[StreamEvent]:
+        return self.feed_events([event])
+
+    def feed_chunk(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        if self.asm.message is None:
+            self._chunk(chunk, out)
+        return out
+
+    def end_of_stream(self) -> list[StreamEvent]:
+        """The body ended (EOF). Without a finish reason, that is a truncated reply."""
+        out: list[StreamEvent] = []
+        asm = self.asm
+        if asm.message is not None:
+            return out
+        if asm.provider_stop_reason is None:
+            asm.fail("the stream ended before a finish reason (truncated reply)", out)
+        else:
+            self._finish(out)
+        return out
+
+    def fail(
+        self, message: str, *, stop_reason: StopReason = StopReason.ERROR, error: BaseException | None = None
+    ) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        self.asm.fail(message, out, stop_reason=stop_reason, error=error)
+        return out
+
+    # --- internals --------------------------------------------------------------
+
+    def _done(self, out: list[StreamEvent]) -> None:
+        if self.asm.provider_stop_reason is None:
+            self.asm.fail("the stream sent [DONE] without a finish reason", out)
+        else:
+            self._finish(out)
+
+    def _finish(self, out: list[StreamEvent]) -> None:
+        asm = self.asm
+        reason = asm.provider_stop_reason or "stop"
+        stop = finish_reason_to_stop(reason, asm.has_tool_calls)
+        error = None
+        if stop is StopReason.ERROR:
+            error = f"the provider stopped the reply: {reason}"
+        asm.finish(stop, out, error)
+
+    def _chunk(self, c: Mapping[str, Any], out: list[StreamEvent]) -> None:
+        asm = self.asm
+        err = c.get("error")
+        if err is not None:
+            self._stream_error(err, out)
+            return
+        if asm.response_id is None:
+            rid = c.get("id")
+            if isinstance(rid, str):
+                asm.response_id = rid
+        usage = c.get("usage")
+        if usage is None:
+            xg = c.get("x_groq")
+            if xg is not None:
+                usage = xg.get("usage")
+        if usage:
+            self._usage(usage)
+        choices = c.get("choices")
+        if not choices:
+            return
+        choice = choices[0]
+        delta = choice.get("delta")
+        if delta:
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                if isinstance(reasoning, str):
+                    asm.thinking(reasoning, out)
+            else:
+                details = delta.get("reasoning_details")
+                if details:
+                    self._reasoning_details(details, out)
+            content = delta.get("content")
+            if content:
+                if isinstance(content, str):
+                    asm.text(content, out)
+                else:
+                    self._content_parts(content, out)
+            calls = delta.get("tool_calls")
+            if calls:
+                self._tool_calls(calls, out)
+            refusal = delta.get("refusal")
+            if refusal and isinstance(refusal, str):
+                asm.text(refusal, out)
+        reason = choice.get("finish_reason")
+        if reason:
+            asm.provider_stop_reason = str(reason)
+
+    def _stream_error(self, err: Any, out: list[StreamEvent]) -> None:
+        if isinstance(err, Mapping):
+            message = str(err.get("message") or json.dumps(err)[:500])
+            status = err.get("status_code") or err.get("code")
+        else:
+            message, status = str(err), None
+        exc = self.asm.provider_error(
+            message, status=status if isinstance(status, int) else None, body=json.dumps(err)[:2000]
+        )
+        self.asm.fail(message, out, error=exc)
+
+    def _usage(self, u: Mapping[str, Any]) -> None:
+        prompt = _int(u.get("prompt_tokens"))
+        details = u.get("prompt_tokens_details") or {}
+        cached = _int(details.get("cached_tokens"))
+        if not cached:
+            cached = _int(u.get("prompt_cache_hit_tokens"))  # DeepSeek's older field
+        written = _int(details.get("cache_write_tokens"))
+        out_details = u.get("completion_tokens_details") or {}
+        self.asm.set_usage(
+            max(prompt - cached - written, 0),
+            _int(u.get("completion_tokens")),
+            cached,
+            written,
+            _int(out_details.get("reasoning_tokens")),
+        )
+
+    def _reasoning_details(self, details: Any, out: list[StreamEvent]) -> None:
+        for d in details:
+            if not isinstance(d, Mapping):
+                continue
+            kind = d.get("type")
+            text = d.get("text") if kind == "reasoning.text" else None
+            if kind == "reasoning.summary":
+                text = d.get("summary")
+            if text and isinstance(text, str):
+                self.asm.thinking(text, out)
+
+    def _content_parts(self, parts: Any, out: list[StreamEvent]) -> None:
+        # Mistral sends content as typed parts: text, and thinking with nested text parts.
+        if not isinstance(parts, list):
+            raise StreamFormatError(f"unexpected delta.content: {str(parts)[:200]!r}")
+        for p in parts:
+            if not isinstance(p, Mapping):
+                continue
+            kind = p.get("type")
+            if kind == "text":
+                text = p.get("text")
+                if text:
+                    self.asm.text(str(text), out)
+            elif kind == "thinking":
+                inner = p.get("thinking")
+                if isinstance(inner, str):
+                    if inner:
+                        self.asm.thinking(inner, out)
+                elif isinstance(inner, list):
+                    for q in inner:
+                        if isinstance(q, Mapping) and q.get("text"):
+                            self.asm.thinking(str(q["text"]), out)
+
+    def _tool_calls(self, calls: Any, out: list[StreamEvent]) -> None:
+        asm = self.asm
+        for tc in calls:
+            key = tc.get("index")
+            call_id = tc.get("id")
+            if key is None:
+                # No index (some Mistral-style servers): a new id starts a new call,
+                # fragments without one continue the last.
+                key = call_id if call_id else self._last_key
+            self._last_key = key
+            fn = tc.get("function") or {}
+            args = fn.get("arguments")
+            if args is not None and not isinstance(args, str):
+                args = json.dumps(args)  # a server that sends an object, not text
+            asm.tool_call(key, call_id, fn.get("name"), args, out)
+
+
+# --- the request ----------------------------------------------------------------
+
+
+def _user_parts(content: tuple[UserContent, ...]) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for c in content:
+        if isinstance(c, TextContent):
+            parts.append({"type": "text", "text": c.text})
+        else:
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(c)}})
+    return parts
+
+
+def _image_url(c: ImageContent) -> str:
+    return c.url if c.url is not None else f"data:{c.mime_type};base64,{c.data}"
+
+
+def _call_arguments(tc: ToolCall) -> str:
+    if tc.raw_arguments is not None:
+        return tc.raw_arguments  # what the model really sent, even if not valid JSON
+    return json.dumps(tc.arguments, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_message(m: Message) -> list[dict[str, Any]]:
+    """One transcript message as chat-completions messages (zero, one or two)."""
+    if isinstance(m, UserMessage):
+        if isinstance(m.content, str):
+            return [{"role": "user", "content": m.content}]
+        return [{"role": "user", "content": _user_parts(m.content)}]
+    if isinstance(m, AssistantMessage):
+        text = "".join(c.text for c in m.content if isinstance(c, TextContent))
+        calls = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": _call_arguments(c)},
+            }
+            for c in m.content
+            if isinstance(c, ToolCall)
+        ]
+        if not text and not calls:
+            return []  # an empty (e.g. aborted before any text) reply: servers reject it
+        msg: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            msg["tool_calls"] = calls
+        return [msg]
+    if isinstance(m, ToolResultMessage):
+        text = "".join(c.text for c in m.content if isinstance(c, TextContent))
+        images = [c for c in m.content if isinstance(c, ImageContent)]
+        if not text:
+            text = "(see attached image)" if images else "(no output)"
+        out: list[dict[str, Any]] = [{"role": "tool", "tool_call_id": m.tool_call_id, "content": text}]
+        if images:
+            # Tool messages cannot hold images in this API; they follow as a user message.
+            out.append(
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": f"Image(s) from tool {m.tool_name}:"}]
+                    + _user_parts(tuple(images)),
+                }
+            )
+        return out
+    raise TypeError(f"cannot send a {type(m).__name__} to an openai-chat model; convert it first")
+
+
+def encode_tool(t: ToolSchema) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": t.name,
+            "description": t.description,
+            "parameters": dict(t.parameters),
+        },
+    }
+
+
+def build_body(
+    model: Model,
+    context: Context,
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of a streaming ``/chat/completions`` request."""
+    messages: list[dict[str, Any]] = []
+    if context.system_prompt:
+        messages.append({"role": "system", "content": context.system_prompt})
+    for m in context.messages:
+        messages.extend(encode_message(m))
+    body: dict[str, Any] = {
+        "model": model.id,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if context.tools:
+        body["tools"] = [encode_tool(t) for t in context.tools]
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    if temperature is not None:
+        body["temperature"] = temperature
+    limit = max_tokens if max_tokens is not None else model.max_tokens
+    if limit is not None:
+        body["max_tokens"] = limit
+    if reasoning_effort is not None:
+        body["reasoning_effort"] = reasoning_effort
+    if extra_body:
+        body.update(extra_body)
+    return body

@@ -1,0 +1,169 @@
+"""A sans-IO decoder for Server-Sent Events (WHATWG EventSource rules).
+
+Bytes go in through :meth:`SSEDecoder.feed`, finished events come out; there is no I/O,
+so any transport (httpx, the native core, a test) can drive it, and property tests can
+split the input anywhere. Lines are only decoded once complete, which is what makes a
+UTF-8 code point split across two reads come out whole.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._errors import StreamFormatError
+
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "SSEDecoder", "ServerSentEvent"]
+
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+
+
+@attrs.frozen
+class ServerSentEvent:
+    """One dispatched event. ``id`` is the stream's last event id, which persists across
+    events as the spec says; ``retry`` is set only on the event whose block carried it."""
+
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Turns a byte stream into :class:`ServerSentEvent` records.
+
+    ``max_line_bytes`` bounds both a single line and the data of one event, so that a
+    server that never sends a newline cannot grow memory without limit; past it
+    :meth:`feed` raises :class:`StreamFormatError`.
+    """
+
+    __slots__ = (
+        "_bom_done",
+        "_data",
+        "_data_size",
+        "_event",
+        "_last_id",
+        "_max",
+        "_pending",
+        "_pending_size",
+        "_retry",
+        "_skip_lf",
+    )
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._max = max_line_bytes
+        self._pending: list[bytes] = []  # pieces of an unfinished line, joined once
+        self._pending_size = 0
+        self._skip_lf = False  # the last read ended in CR: a leading LF is its pair
+        self._bom_done = False
+        self._data: list[bytes] = []
+        self._data_size = 0
+        self._event = b""
+        self._last_id = ""
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume one read; return the events it completed (often none, often many)."""
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[0] == 0x0A:
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        if b"\r" in chunk:
+            # Normalise CRLF and lone CR to LF. A CR that ends this read is a line end
+            # now; if the next read starts with LF, that LF belongs to it and is dropped.
+            self._skip_lf = chunk[-1] == 0x0D
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not self._bom_done:
+            head = b"".join(self._pending) + chunk
+            if len(head) < 3 and _BOM.startswith(head):
+                self._pending = [head]
+                self._pending_size = len(head)
+                return []
+            self._bom_done = True
+            if head.startswith(_BOM):
+                head = head[3:]
+            self._pending = []
+            self._pending_size = 0
+            chunk = head
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > self._max:
+                raise StreamFormatError(
+                    f"SSE line longer than {self._max} bytes without a line end"
+                )
+            return []
+        if self._pending:
+            self._pending.append(chunk[:end])
+            block = b"".join(self._pending)
+            self._pending = []
+        else:
+            block = chunk[:end]
+        rest = chunk[end + 1 :]
+        if rest:
+            self._pending.append(rest)
+        self._pending_size = len(rest)
+        if self._pending_size > self._max:
+            raise StreamFormatError(f"SSE line longer than {self._max} bytes without a line end")
+        return self._lines(block.split(b"\n"))
+
+    def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        out: list[ServerSentEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    out.append(self._dispatch())
+                    data = self._data
+                else:
+                    self._event = b""
+                    self._retry = None
+                continue
+            if line.startswith(b"data:"):
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                self._data_size += len(value) + 1
+                if self._data_size > self._max or len(line) > self._max:
+                    raise StreamFormatError(f"SSE event data longer than {self._max} bytes")
+                data.append(value)
+                continue
+            if len(line) > self._max:
+                raise StreamFormatError(f"SSE line longer than {self._max} bytes")
+            if line[0] == 0x3A:  # ":" starts a comment (keep-alives, OPENROUTER PROCESSING)
+                continue
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"event":
+                self._event = value
+            elif name == b"data":  # "data" with no colon: an empty data line
+                data.append(b"")
+                self._data_size += 1
+            elif name == b"id":
+                if b"\0" not in value:
+                    self._last_id = value.decode("utf-8", "replace")
+            elif name == b"retry":
+                if value.isdigit():
+                    self._retry = int(value)
+            # any other field is ignored, as the spec says
+        return out
+
+    def _dispatch(self) -> ServerSentEvent:
+        data = self._data
+        text = (data[0] if len(data) == 1 else b"\n".join(data)).decode("utf-8", "replace")
+        event = self._event.decode("utf-8", "replace") if self._event else "message"
+        ev = ServerSentEvent(text, event, self._last_id, self._retry)
+        self._data = []
+        self._data_size = 0
+        self._event = b""
+        self._retry = None
+        return ev
+
+    @property
+    def has_partial(self) -> bool:
+        """True if bytes of an unfinished line or event are held (a truncated stream)."""
+        return bool(self._pending_size or self._data)

@@ -1,0 +1,178 @@
+"""One cattrs converter for every record: plain JSON data out, records back.
+
+All JSON shaping lives here, registered once, instead of ``to_dict`` methods spread
+over the classes. Content blocks carry ``type`` and messages carry ``role``, which is
+how unions come back as the right class. A ``Model`` is written without its API key or secret headers.
+
+    >>> data = serde.unstructure(message)          # dicts, lists, str, numbers
+    >>> serde.structure(data, Message) == message
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar, cast
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._messages import (
+    SECRET_HEADERS,
+    AssistantContent,
+    AssistantMessage,
+    Context,
+    ImageContent,
+    Message,
+    Model,
+    StopReason,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    ToolDefinition,
+    ToolResultMessage,
+    UserContent,
+    UserMessage,
+)
+
+__all__ = ["converter", "dumps", "loads", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+
+_BLOCKS: dict[str, type[Any]] = {
+    "text": TextContent,
+    "thinking": ThinkingContent,
+    "image": ImageContent,
+    "toolCall": ToolCall,
+}
+_MESSAGES: dict[str, type[Any]] = {
+    "user": UserMessage,
+    "assistant": AssistantMessage,
+    "toolResult": ToolResultMessage,
+}
+
+
+def _tagged(table: dict[str, type[Any]], tag: str, allowed: tuple[type[Any], ...]) -> Any:
+    names = ", ".join(sorted(k for k, v in table.items() if v in allowed))
+
+    def hook(value: Any, _type: Any) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object with a {tag!r} field, got {type(value).__name__}")
+        kind = value.get(tag)
+        cls = table.get(kind) if isinstance(kind, str) else None
+        if cls is None or cls not in allowed:
+            raise ValueError(f"unknown {tag} {kind!r}: expected one of {names}")
+        return converter.structure(value, cls)
+
+    return hook
+
+
+converter.register_unstructure_hook(StopReason, lambda v: str(v.value))
+converter.register_structure_hook(StopReason, lambda v, _t: StopReason(v))
+
+
+def _unstructure_fn(cls: type[Any], **overrides: Any) -> Any:
+    # ``type``/``role`` are init=False tags: written out, and used to pick the class back.
+    return make_dict_unstructure_fn(cls, converter, _cattrs_include_init_false=True, **overrides)
+
+
+for _cls in (TextContent, ThinkingContent, ImageContent, ToolCall):
+    converter.register_unstructure_hook(_cls, _unstructure_fn(_cls))
+    converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter))
+
+converter.register_structure_hook(
+    UserContent, _tagged(_BLOCKS, "type", (TextContent, ImageContent))
+)
+converter.register_structure_hook(
+    AssistantContent, _tagged(_BLOCKS, "type", (TextContent, ThinkingContent, ToolCall))
+)
+converter.register_structure_hook(
+    Message, _tagged(_MESSAGES, "role", (UserMessage, AssistantMessage, ToolResultMessage))
+)
+
+
+def _structure_user_content(value: Any, _type: Any) -> str | tuple[UserContent, ...]:
+    if isinstance(value, str):
+        return value
+    return tuple(converter.structure(v, UserContent) for v in value)  # type: ignore[arg-type]
+
+
+converter.register_structure_hook(
+    UserMessage,
+    make_dict_structure_fn(
+        UserMessage, converter, content=override(struct_hook=_structure_user_content)
+    ),
+)
+for _cls in (AssistantMessage, ToolResultMessage):
+    converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter))
+for _cls in (UserMessage, AssistantMessage, ToolResultMessage):
+    converter.register_unstructure_hook(_cls, _unstructure_fn(_cls))
+
+# Unions are unstructured by the runtime class of the value.
+for _union in (UserContent, AssistantContent, Message):
+    converter.register_unstructure_hook(_union, lambda v: converter.unstructure(v, type(v)))
+
+def _public_headers(headers: Any) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
+
+
+converter.register_unstructure_hook(
+    Model,
+    make_dict_unstructure_fn(
+        Model,
+        converter,
+        api_key=override(omit=True),
+        headers=override(unstruct_hook=_public_headers),
+    ),
+)
+converter.register_structure_hook(
+    Model, make_dict_structure_fn(Model, converter, api_key=override(omit=True))
+)
+
+
+def _unstructure_context(ctx: Context) -> dict[str, Any]:
+    return {
+        "system_prompt": ctx.system_prompt,
+        "messages": [converter.unstructure(m, type(m)) for m in ctx.messages],
+        "tools": [
+            {"name": t.name, "description": t.description, "parameters": dict(t.parameters)}
+            for t in ctx.tools
+        ],
+    }
+
+
+def _structure_context(value: Any, _type: Any) -> Context:
+    return Context(
+        value.get("system_prompt", ""),
+        tuple(converter.structure(m, Message) for m in value.get("messages", ())),  # type: ignore[arg-type]
+        tuple(converter.structure(t, ToolDefinition) for t in value.get("tools", ())),
+    )
+
+
+converter.register_unstructure_hook(Context, _unstructure_context)
+converter.register_structure_hook(Context, _structure_context)
+
+
+def unstructure(obj: Any) -> Any:
+    """A record (or a list of them) as plain JSON data."""
+    if attrs.has(type(obj)):
+        return converter.unstructure(obj, type(obj))
+    return converter.unstructure(obj)
+
+
+def structure(data: Any, cls: Any) -> Any:
+    """Plain JSON data back into ``cls`` (a record class, or ``Message`` for any message)."""
+    return converter.structure(data, cls)
+
+
+def dumps(obj: Any) -> str:
+    """A record as JSON text."""
+    return json.dumps(unstructure(obj), ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes, cls: type[T]) -> T:
+    """JSON text back into a record of ``cls``."""
+    return cast(T, structure(json.loads(text), cls))
