@@ -27,6 +27,7 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
+from . import serde
 from ._request import StreamOptions
 from ._sse import SSEDecoder, ServerSentEvent
 from ._stream import AssistantMessageStream, complete, stream
@@ -91,5 +92,6 @@ __all__ = [
     "UserMessage",
     "__version__",
     "complete",
+    "serde",
     "stream",
 ]

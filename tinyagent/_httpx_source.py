@@ -27,6 +27,8 @@ __all__ = ["HttpxSource", "shared_ssl_context"]
 
 _RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
+_DRAIN_LIMIT = 64 * 1024
+_DRAIN_SECONDS = 1.0
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -126,9 +128,31 @@ class HttpxSource:
         if not events:
             return []
         try:
-            return parser.feed_events(events)  # type: ignore[no-any-return]
+            out: list[StreamEvent] = parser.feed_events(events)
         except StreamFormatError as exc:
             return parser.fail(str(exc), error=exc)  # type: ignore[no-any-return]
+        if parser.message is not None:
+            await self._drain()
+        return out
+
+    async def _drain(self) -> None:
+        """Read the little that follows the last event (the chunked terminator) so the
+        connection goes back to the pool and httpx's iterators end normally. A server
+        that keeps talking, or stays open, gets its connection closed instead."""
+        it = self._bytes
+        if it is None:
+            return
+        self._bytes = None
+        extra = 0
+        with anyio.move_on_after(_DRAIN_SECONDS):
+            try:
+                async for piece in it:
+                    extra += len(piece)
+                    if extra > _DRAIN_LIMIT:
+                        break
+            except httpx.HTTPError:
+                pass  # the message is complete; a broken tail does not change it
+        await self._close_response()
 
     async def _open(self) -> list[StreamEvent]:
         req = self._request

@@ -40,7 +40,7 @@ __all__ = ["converter", "dumps", "loads", "structure", "unstructure"]
 
 T = TypeVar("T")
 
-converter = cattrs.Converter(forbid_extra_keys=False)
+converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
 
 _BLOCKS: dict[str, type[Any]] = {
     "text": TextContent,

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def conformance_dir() -> Path:
+    """The shared recorded provider streams: ``$TINYAGENT_CONFORMANCE`` or ../shared."""
+    env = os.environ.get("TINYAGENT_CONFORMANCE")
+    candidates = [Path(env)] if env else []
+    candidates += [ROOT.parent / "shared" / "conformance", ROOT / "shared" / "conformance"]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise RuntimeError(
+        "conformance vectors not found: expected ../shared/conformance beside the checkout "
+        "or TINYAGENT_CONFORMANCE=<dir>"
+    )
+
+
+@pytest.fixture(params=["trio", "asyncio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

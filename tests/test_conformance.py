@@ -1,0 +1,61 @@
+"""Real recorded provider streams, served in random slices, read through complete()."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tinyagent
+from tinyagent.testing import LocalServer, sse_file_reply
+
+from .conftest import conformance_dir
+
+pytestmark = pytest.mark.anyio
+
+
+def cases(fmt: str) -> list[Path]:
+    out = []
+    for exp in sorted(conformance_dir().glob("*.expected.json")):
+        if json.loads(exp.read_text())["format"] == fmt:
+            out.append(exp)
+    return out
+
+
+OPENAI_CASES = cases("openai-chat")
+
+
+def assert_matches(message: tinyagent.AssistantMessage, expected: dict[str, Any]) -> None:
+    assert message.text == expected["text"]
+    assert message.thinking == expected["reasoning"]
+    calls = [(c.id, c.name, c.arguments) for c in message.tool_calls]
+    assert calls == [(c["id"], c["name"], json.loads(c["arguments"])) for c in expected["tool_calls"]]
+    assert message.provider_stop_reason == expected["finish_reason"]
+    if expected["usage"] is not None:
+        u = message.usage
+        got = {"input": u.input, "output": u.output, "cache_read": u.cache_read,
+               "cache_write": u.cache_write, "reasoning": u.reasoning}  # fmt: skip
+        assert got == expected["usage"]
+    if expected["error"] is not None:
+        assert message.stop_reason is tinyagent.StopReason.ERROR
+        assert message.error_message == expected["error"]
+    else:
+        assert message.stop_reason is not tinyagent.StopReason.ERROR, message.error_message
+    assert message.model == expected["model"]
+
+
+def test_there_are_openai_cases() -> None:
+    assert len(OPENAI_CASES) >= 28
+
+
+@pytest.mark.parametrize("expected_path", OPENAI_CASES, ids=lambda p: p.name.removesuffix(".expected.json"))
+async def test_openai_chat_conformance(expected_path: Path) -> None:
+    expected = json.loads(expected_path.read_text())
+    sse = expected_path.with_name(expected_path.name.replace(".expected.json", ".sse"))
+    seed = sum(sse.name.encode())
+    async with LocalServer([sse_file_reply(sse, slices=(1, 97), seed=seed)]) as server:
+        model = server.model(expected["model"])
+        message = await tinyagent.complete(model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]))
+    assert_matches(message, expected)

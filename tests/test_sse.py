@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinyagent import ServerSentEvent, SSEDecoder, StreamFormatError
+
+
+def decode(*reads: bytes) -> list[ServerSentEvent]:
+    d = SSEDecoder()
+    out: list[ServerSentEvent] = []
+    for r in reads:
+        out += d.feed(r)
+    return out
+
+
+def test_simple_events_and_default_type() -> None:
+    assert decode(b"data: a\n\ndata: b\n\n") == [ServerSentEvent("a"), ServerSentEvent("b")]
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r", b"\r\n"])
+def test_every_line_ending(eol: bytes) -> None:
+    body = b"event: x" + eol + b"data: 1" + eol + b"data: 2" + eol + eol
+    assert decode(body) == [ServerSentEvent("1\n2", "x")]
+
+
+def test_crlf_split_across_reads_is_one_line_end() -> None:
+    # "\r" ends a read and "\n" starts the next: one line end, not an empty line between.
+    assert decode(b"data: a\r", b"\ndata: b\r\n\r\n") == [ServerSentEvent("a\nb")]
+
+
+def test_lone_cr_at_end_of_read_dispatches_without_waiting() -> None:
+    d = SSEDecoder()
+    assert d.feed(b"data: a\r") == []
+    assert d.feed(b"\r") == [ServerSentEvent("a")]
+
+
+def test_comments_are_ignored() -> None:
+    assert decode(b": OPENROUTER PROCESSING\n\n: keep-alive\ndata: x\n\n") == [ServerSentEvent("x")]
+
+
+def test_id_persists_and_retry_is_per_event() -> None:
+    events = decode(b"id: 7\nretry: 1500\ndata: a\n\ndata: b\n\nid\ndata: c\n\n")
+    assert events == [
+        ServerSentEvent("a", id="7", retry=1500),
+        ServerSentEvent("b", id="7"),
+        ServerSentEvent("c", id=""),
+    ]
+
+
+def test_field_without_colon_and_without_space() -> None:
+    assert decode(b"data\ndata:x\n\n") == [ServerSentEvent("\nx")]
+
+
+def test_id_with_nul_is_ignored_and_bad_retry_is_ignored() -> None:
+    assert decode(b"id: a\0b\nretry: 12x\ndata: d\n\n") == [ServerSentEvent("d")]
+
+
+def test_event_without_data_is_not_dispatched() -> None:
+    assert decode(b"event: ping\n\ndata: x\n\n") == [ServerSentEvent("x")]
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert decode(b"foo: bar\ndata: x\n\n") == [ServerSentEvent("x")]
+
+
+def test_bom_is_stripped_once_even_split() -> None:
+    assert decode(b"\xef", b"\xbb", b"\xbfdata: x\n\n") == [ServerSentEvent("x")]
+    # A second BOM is data, not a marker.
+    assert decode(b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\n") == []
+
+
+def test_code_point_split_across_reads() -> None:
+    raw = "data: héllo 😊\n\n".encode()
+    cut = raw.index("😊".encode()) + 2
+    assert decode(raw[:cut], raw[cut:]) == [ServerSentEvent("héllo 😊")]
+
+
+def test_invalid_utf8_is_replaced_not_raised() -> None:
+    assert decode(b"data: \xff\n\n") == [ServerSentEvent("\ufffd")]
+
+
+def test_incomplete_event_at_end_is_held_not_dispatched() -> None:
+    d = SSEDecoder()
+    assert d.feed(b"data: x\n") == []
+    assert d.has_partial
+
+
+def test_line_longer_than_bound_raises_clear_error() -> None:
+    d = SSEDecoder(max_line_bytes=100)
+    d.feed(b"data: " + b"x" * 60)
+    with pytest.raises(StreamFormatError, match="longer than 100 bytes"):
+        d.feed(b"x" * 60)
+
+
+def test_complete_line_longer_than_bound_raises() -> None:
+    d = SSEDecoder(max_line_bytes=100)
+    with pytest.raises(StreamFormatError, match="longer than 100"):
+        d.feed(b"data: " + b"x" * 200 + b"\n\n")
+
+
+def test_many_data_lines_are_bounded_too() -> None:
+    d = SSEDecoder(max_line_bytes=100)
+    with pytest.raises(StreamFormatError, match="event data longer"):
+        d.feed(b"data: 0123456789\n" * 20)
+
+
+# --- property: any split of the byte stream gives the same events -----------------
+
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=20
+)
+_field = st.one_of(
+    _text.map(lambda t: ("data", t)),
+    _text.map(lambda t: ("event", t)),
+    _text.map(lambda t: ("id", t.replace("\0", ""))),
+    st.integers(0, 10**6).map(lambda n: ("retry", str(n))),
+    _text.map(lambda t: ("", t)),  # a comment
+)
+_block = st.lists(_field, min_size=1, max_size=4)
+
+
+def _encode(blocks: list[list[tuple[str, str]]], eol: bytes, bom: bool) -> bytes:
+    out = b"\xef\xbb\xbf" if bom else b""
+    for block in blocks:
+        for name, value in block:
+            out += name.encode() + b": " + value.encode() + eol
+        out += eol
+    return out
+
+
+@given(
+    blocks=st.lists(_block, max_size=8),
+    eol=st.sampled_from([b"\n", b"\r", b"\r\n"]),
+    bom=st.booleans(),
+    cuts=st.lists(st.integers(0, 2000), max_size=12),
+)
+def test_any_split_gives_the_same_events(
+    blocks: list[list[tuple[str, str]]], eol: bytes, bom: bool, cuts: list[int]
+) -> None:
+    raw = _encode(blocks, eol, bom)
+    whole = decode(raw)
+    points = sorted({c % (len(raw) + 1) for c in cuts})
+    pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
+    assert decode(*pieces) == whole
+    # And byte by byte, the worst case for CRLF and code points.
+    assert decode(*[raw[i : i + 1] for i in range(len(raw))]) == whole
+    # The events say what the blocks said.
+    expected = []
+    last_id = ""
+    for block in blocks:
+        data = [v for n, v in block if n == "data"]
+        etype = [v for n, v in block if n == "event"]
+        for n, v in block:
+            if n == "id":
+                last_id = v
+        retry = [int(v) for n, v in block if n == "retry"]
+        if data:
+            expected.append(
+                ServerSentEvent(
+                    "\n".join(data), (etype[-1] or "message") if etype else "message", last_id,
+                    retry[-1] if retry else None,
+                )
+            )
+    assert whole == expected
