@@ -16,11 +16,13 @@ from .conftest import conformance_dir
 pytestmark = pytest.mark.anyio
 
 
-def cases(fmt: str) -> list[Path]:
+def cases(fmt: str) -> list[tuple[Path, dict[str, Any]]]:
     out = []
     for exp in sorted(conformance_dir().glob("*.expected.json")):
-        if json.loads(exp.read_text())["format"] == fmt:
-            out.append(exp)
+        expected = json.loads(exp.read_text())
+        if expected["format"] == fmt:
+            sse = exp.with_name(exp.name.replace(".expected.json", ".sse"))
+            out.append((sse, expected))
     return out
 
 
@@ -31,7 +33,9 @@ def assert_matches(message: tinyagent.AssistantMessage, expected: dict[str, Any]
     assert message.text == expected["text"]
     assert message.thinking == expected["reasoning"]
     calls = [(c.id, c.name, c.arguments) for c in message.tool_calls]
-    assert calls == [(c["id"], c["name"], json.loads(c["arguments"])) for c in expected["tool_calls"]]
+    assert calls == [
+        (c["id"], c["name"], json.loads(c["arguments"])) for c in expected["tool_calls"]
+    ]
     assert message.provider_stop_reason == expected["finish_reason"]
     if expected["usage"] is not None:
         u = message.usage
@@ -50,12 +54,14 @@ def test_there_are_openai_cases() -> None:
     assert len(OPENAI_CASES) >= 28
 
 
-@pytest.mark.parametrize("expected_path", OPENAI_CASES, ids=lambda p: p.name.removesuffix(".expected.json"))
-async def test_openai_chat_conformance(expected_path: Path) -> None:
-    expected = json.loads(expected_path.read_text())
-    sse = expected_path.with_name(expected_path.name.replace(".expected.json", ".sse"))
+@pytest.mark.parametrize(
+    ("sse", "expected"), OPENAI_CASES, ids=[p.name.removesuffix(".sse") for p, _ in OPENAI_CASES]
+)
+async def test_openai_chat_conformance(sse: Path, expected: dict[str, Any]) -> None:
     seed = sum(sse.name.encode())
     async with LocalServer([sse_file_reply(sse, slices=(1, 97), seed=seed)]) as server:
         model = server.model(expected["model"])
-        message = await tinyagent.complete(model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]))
+        message = await tinyagent.complete(
+            model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")])
+        )
     assert_matches(message, expected)

@@ -29,7 +29,9 @@ from tinyagent.testing import chunk
 MODEL = Model("m", "http://127.0.0.1:1/v1")
 
 
-def run(chunks: list[dict[str, Any]], *, done: bool = True, model: Model = MODEL) -> tuple[list[Any], OpenAIChatParser]:
+def run(
+    chunks: list[dict[str, Any]], *, done: bool = True, model: Model = MODEL
+) -> tuple[list[Any], OpenAIChatParser]:
     p = OpenAIChatParser(model)
     events: list[Any] = []
     for c in chunks:
@@ -41,7 +43,9 @@ def run(chunks: list[dict[str, Any]], *, done: bool = True, model: Model = MODEL
 
 
 def test_text_events_carry_only_their_delta_and_index() -> None:
-    events, p = run([chunk({"content": "Hel"}), chunk({"content": "lo"}), chunk({}, finish_reason="stop")])
+    events, p = run(
+        [chunk({"content": "Hel"}), chunk({"content": "lo"}), chunk({}, finish_reason="stop")]
+    )
     assert events[:3] == [TextStartEvent(0), TextDeltaEvent(0, "Hel"), TextDeltaEvent(0, "lo")]
     assert isinstance(events[3], TextEndEvent) and events[3].content.text == "Hello"
     assert isinstance(events[-1], DoneEvent)
@@ -55,7 +59,9 @@ def test_reasoning_from_each_field_and_details_counted_once() -> None:
             chunk({"reasoning_content": "a"}),
             chunk({"reasoning": "b"}),
             # OpenRouter sends reasoning and reasoning_details with the same text.
-            chunk({"reasoning": "c", "reasoning_details": [{"type": "reasoning.text", "text": "c"}]}),
+            chunk(
+                {"reasoning": "c", "reasoning_details": [{"type": "reasoning.text", "text": "c"}]}
+            ),
             chunk({"reasoning_details": [{"type": "reasoning.text", "text": "d"}]}),
             chunk({"reasoning_details": [{"type": "reasoning.summary", "summary": "e"}]}),
             chunk({"content": "answer"}),
@@ -71,8 +77,20 @@ def test_reasoning_from_each_field_and_details_counted_once() -> None:
 def test_tool_calls_by_index_id_and_name_only_first() -> None:
     events, p = run(
         [
-            chunk({"tool_calls": [{"index": 0, "id": "c0", "function": {"name": "f", "arguments": '{"a"'}}]}),
-            chunk({"tool_calls": [{"index": 1, "id": "c1", "function": {"name": "g", "arguments": ""}}]}),
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "c0", "function": {"name": "f", "arguments": '{"a"'}}
+                    ]
+                }
+            ),
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 1, "id": "c1", "function": {"name": "g", "arguments": ""}}
+                    ]
+                }
+            ),
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}),
             chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"b": [2]}'}}]}),
             chunk({}, finish_reason="tool_calls"),
@@ -80,7 +98,10 @@ def test_tool_calls_by_index_id_and_name_only_first() -> None:
     )
     assert p.message is not None
     calls = p.message.tool_calls
-    assert [(c.id, c.name, c.arguments) for c in calls] == [("c0", "f", {"a": 1}), ("c1", "g", {"b": [2]})]
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("c0", "f", {"a": 1}),
+        ("c1", "g", {"b": [2]}),
+    ]
     assert p.message.stop_reason is StopReason.TOOL_USE
     starts = [e for e in events if isinstance(e, ToolCallStartEvent)]
     assert [(s.index, s.id, s.name) for s in starts] == [(0, "c0", "f"), (1, "c1", "g")]
@@ -93,8 +114,20 @@ def test_tool_calls_by_index_id_and_name_only_first() -> None:
 def test_invalid_tool_arguments_are_kept_and_flagged_never_replaced() -> None:
     _, p = run(
         [
-            chunk({"tool_calls": [{"index": 0, "id": "c0", "function": {"name": "f", "arguments": '{"a": 1,'}}]}),
-            chunk({"tool_calls": [{"index": 1, "id": "c1", "function": {"name": "g", "arguments": "[1]"}}]}),
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "c0", "function": {"name": "f", "arguments": '{"a": 1,'}}
+                    ]
+                }
+            ),
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 1, "id": "c1", "function": {"name": "g", "arguments": "[1]"}}
+                    ]
+                }
+            ),
             chunk({}, finish_reason="tool_calls"),
         ]
     )
@@ -106,7 +139,12 @@ def test_invalid_tool_arguments_are_kept_and_flagged_never_replaced() -> None:
 
 
 def test_empty_arguments_mean_no_arguments() -> None:
-    _, p = run([chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "now"}}]}), chunk({}, finish_reason="tool_calls")])
+    _, p = run(
+        [
+            chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "now"}}]}),
+            chunk({}, finish_reason="tool_calls"),
+        ]
+    )
     assert p.message is not None
     assert p.message.tool_calls[0].arguments == {} and p.message.tool_calls[0].arguments_valid
 
@@ -118,7 +156,14 @@ def test_usage_from_trailing_chunk_with_cache_and_reasoning_and_cost() -> None:
         "prompt_tokens_details": {"cached_tokens": 400},
         "completion_tokens_details": {"reasoning_tokens": 100},
     }  # fmt: skip
-    _, p = run([chunk({"content": "x"}), chunk({}, finish_reason="stop"), chunk(usage=usage, choices=False)], model=model)
+    _, p = run(
+        [
+            chunk({"content": "x"}),
+            chunk({}, finish_reason="stop"),
+            chunk(usage=usage, choices=False),
+        ],
+        model=model,
+    )
     assert p.message is not None
     u = p.message.usage
     assert (u.input, u.output, u.cache_read, u.cache_write, u.reasoning) == (600, 500, 400, 0, 100)
@@ -128,7 +173,9 @@ def test_usage_from_trailing_chunk_with_cache_and_reasoning_and_cost() -> None:
 
 
 def test_no_prices_means_no_cost() -> None:
-    _, p = run([chunk({}, finish_reason="stop", usage={"prompt_tokens": 3, "completion_tokens": 1})])
+    _, p = run(
+        [chunk({}, finish_reason="stop", usage={"prompt_tokens": 3, "completion_tokens": 1})]
+    )
     assert p.message is not None and p.message.usage.cost is None and p.message.usage.input == 3
 
 
@@ -140,7 +187,12 @@ def test_groq_usage_under_x_groq() -> None:
 
 
 def test_finish_reasons() -> None:
-    for reason, stop in [("stop", StopReason.STOP), ("length", StopReason.LENGTH), ("tool_calls", StopReason.TOOL_USE), ("content_filter", StopReason.ERROR)]:
+    for reason, stop in [
+        ("stop", StopReason.STOP),
+        ("length", StopReason.LENGTH),
+        ("tool_calls", StopReason.TOOL_USE),
+        ("content_filter", StopReason.ERROR),
+    ]:
         events, p = run([chunk({"content": "x"}), chunk({}, finish_reason=reason)])
         assert p.message is not None and p.message.stop_reason is stop
         assert p.message.provider_stop_reason == reason
@@ -149,12 +201,26 @@ def test_finish_reasons() -> None:
 
 
 def test_stop_with_tool_calls_is_tool_use() -> None:
-    _, p = run([chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}]}), chunk({}, finish_reason="stop")])
+    _, p = run(
+        [
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}
+                    ]
+                }
+            ),
+            chunk({}, finish_reason="stop"),
+        ]
+    )
     assert p.message is not None and p.message.stop_reason is StopReason.TOOL_USE
 
 
 def test_error_object_in_stream_keeps_partial_reply() -> None:
-    events, p = run([chunk({"content": "part"}), {"error": {"message": "upstream overloaded", "code": 502}}], done=False)
+    events, p = run(
+        [chunk({"content": "part"}), {"error": {"message": "upstream overloaded", "code": 502}}],
+        done=False,
+    )
     assert isinstance(events[-1], ErrorEvent)
     assert p.message is not None
     assert p.message.stop_reason is StopReason.ERROR
@@ -168,11 +234,24 @@ def test_malformed_json_chunk_is_an_error_that_quotes_it_and_keeps_text() -> Non
     events = p.feed_event(ServerSentEvent('{"choices": [oops'))
     assert isinstance(events[-1], ErrorEvent)
     assert p.message is not None and p.message.text == "kept"
-    assert "malformed JSON" in (p.message.error_message or "") and "oops" in (p.message.error_message or "")
+    assert "malformed JSON" in (p.message.error_message or "") and "oops" in (
+        p.message.error_message or ""
+    )
 
 
 def test_end_before_finish_reason_is_an_error_keeping_tool_calls() -> None:
-    _, p = run([chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": '{"x": 1}'}}]})], done=False)
+    _, p = run(
+        [
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "c", "function": {"name": "f", "arguments": '{"x": 1}'}}
+                    ]
+                }
+            )
+        ],
+        done=False,
+    )
     assert p.message is not None and p.message.stop_reason is StopReason.ERROR
     assert "before a finish reason" in (p.message.error_message or "")
     assert p.message.tool_calls[0].arguments == {"x": 1}
@@ -186,7 +265,9 @@ def test_done_without_finish_reason_is_an_error() -> None:
 def test_mistral_content_parts() -> None:
     _, p = run(
         [
-            chunk({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}]}),
+            chunk(
+                {"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}]}
+            ),
             chunk({"content": [{"type": "text", "text": "4"}]}),
             chunk({}, finish_reason="stop"),
         ]
@@ -195,7 +276,7 @@ def test_mistral_content_parts() -> None:
 
 
 def test_input_after_the_end_is_ignored() -> None:
-    events, p = run([chunk({"content": "a"}), chunk({}, finish_reason="stop")])
+    _events, p = run([chunk({"content": "a"}), chunk({}, finish_reason="stop")])
     assert p.feed_chunk(chunk({"content": "late"})) == []
     assert p.message is not None and p.message.text == "a"
 
@@ -209,7 +290,17 @@ _frag = st.text(max_size=6)
 def scripts(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, str, list[tuple[str, str, str]]]:
     n_calls = draw(st.integers(0, 3))
     calls = [
-        (f"id{i}", draw(st.sampled_from(["f", "g", "calc"])), json.dumps(draw(st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=5), max_size=3))))
+        (
+            f"id{i}",
+            draw(st.sampled_from(["f", "g", "calc"])),
+            json.dumps(
+                draw(
+                    st.dictionaries(
+                        st.text(max_size=3), st.integers() | st.text(max_size=5), max_size=3
+                    )
+                )
+            ),
+        )
         for i in range(n_calls)
     ]
     text_parts = draw(st.lists(_frag, max_size=10))
@@ -221,7 +312,14 @@ def scripts(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, str, list[tuple
     for i, (cid, name, args) in enumerate(calls):
         cuts = sorted(draw(st.lists(st.integers(0, len(args)), max_size=4)))
         frags = [args[a:b] for a, b in zip([0, *cuts], [*cuts, len(args)], strict=True)]
-        ds = [{"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": frags[0]}}]
+        ds = [
+            {
+                "index": i,
+                "id": cid,
+                "type": "function",
+                "function": {"name": name, "arguments": frags[0]},
+            }
+        ]
         ds += [{"index": i, "function": {"arguments": f}} for f in frags[1:]]
         pending.append(ds)
     # Calls start in index order (as servers do); later fragments interleave freely.
@@ -242,7 +340,9 @@ def test_assembler_rebuilds_text_reasoning_and_arguments(script: Any) -> None:
     m = p.message
     assert m is not None
     assert m.text == text and m.thinking == thinking
-    assert [(c.id, c.name, c.arguments) for c in m.tool_calls] == [(i, n, json.loads(a)) for i, n, a in calls]
+    assert [(c.id, c.name, c.arguments) for c in m.tool_calls] == [
+        (i, n, json.loads(a)) for i, n, a in calls
+    ]
     # Deltas concatenated per index are exactly the argument texts.
     by_index: dict[int, str] = {}
     for e in events:

@@ -33,24 +33,45 @@ _text = st.text(max_size=30)
 _json_scalar = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10)
 _json = st.recursive(
     _json_scalar,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _ts = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 _image = st.one_of(
-    st.builds(lambda d, m: ImageContent(data=d, mime_type=m), _text, st.sampled_from(["image/png", "image/jpeg"])),
+    st.builds(
+        lambda d, m: ImageContent(data=d, mime_type=m),
+        _text,
+        st.sampled_from(["image/png", "image/jpeg"]),
+    ),
     st.builds(lambda u: ImageContent(url=u), _text),
 )
-_user_content = st.one_of(_text, st.lists(st.one_of(st.builds(TextContent, _text), _image), max_size=3))
+_user_content = st.one_of(
+    _text, st.lists(st.one_of(st.builds(TextContent, _text), _image), max_size=3)
+)
 _tool_call = st.one_of(
     st.builds(ToolCall, _text, _text, st.dictionaries(st.text(max_size=5), _json, max_size=3)),
-    st.builds(lambda i, n, raw: ToolCall(i, n, {}, raw_arguments=raw, arguments_error="not JSON"), _text, _text, _text),
+    st.builds(
+        lambda i, n, raw: ToolCall(i, n, {}, raw_arguments=raw, arguments_error="not JSON"),
+        _text,
+        _text,
+        _text,
+    ),
 )
 _cost = st.builds(Cost, *[st.floats(0, 10, allow_nan=False)] * 5)
 _usage = st.builds(Usage, *[st.integers(0, 10**7)] * 6, st.none() | _cost)
 _assistant = st.builds(
     lambda content, stop, usage, model, provider, err, ts, psr, rid: AssistantMessage(
-        content, stop, usage, model, provider, err, timestamp=ts, provider_stop_reason=psr, response_id=rid
+        content,
+        stop,
+        usage,
+        model,
+        provider,
+        err,
+        timestamp=ts,
+        provider_stop_reason=psr,
+        response_id=rid,
     ),
     st.lists(
         st.one_of(
@@ -121,7 +142,12 @@ def test_image_needs_exactly_one_source() -> None:
 
 
 def test_model_repr_and_json_never_show_the_key() -> None:
-    m = Model("gpt", "https://api.example/v1", api_key="sk-abc", headers={"Authorization": "Bearer sk-abc", "X-Trace": "1"})
+    m = Model(
+        "gpt",
+        "https://api.example/v1",
+        api_key="sk-abc",
+        headers={"Authorization": "Bearer sk-abc", "X-Trace": "1"},
+    )
     assert "sk-abc" not in repr(m)
     assert "sk-abc" not in json.dumps(serde.unstructure(m))
     assert serde.unstructure(m)["headers"] == {"X-Trace": "1"}
@@ -137,7 +163,9 @@ def test_usage_adds_up_with_cost() -> None:
 
 
 def test_model_cost_prices_each_field_on_its_own() -> None:
-    c = ModelCost(input=3, output=15, cache_read=0.3, cache_write=3.75).price(Usage(1_000_000, 1_000_000, 1_000_000, 1_000_000))
+    c = ModelCost(input=3, output=15, cache_read=0.3, cache_write=3.75).price(
+        Usage(1_000_000, 1_000_000, 1_000_000, 1_000_000)
+    )
     assert (c.input, c.output, c.cache_read, c.cache_write) == (3, 15, 0.3, 3.75)
     assert c.total == pytest.approx(22.05)
 

@@ -159,7 +159,9 @@ def test_any_split_gives_the_same_events(
         if data:
             expected.append(
                 ServerSentEvent(
-                    "\n".join(data), (etype[-1] or "message") if etype else "message", last_id,
+                    "\n".join(data),
+                    (etype[-1] or "message") if etype else "message",
+                    last_id,
                     retry[-1] if retry else None,
                 )
             )

@@ -63,21 +63,35 @@ async def test_request_body_has_everything_the_context_says() -> None:
         "sys",
         [
             UserMessage([TextContent("look"), ImageContent(data="QUJD", mime_type="image/jpeg")]),
-            tinyagent.AssistantMessage([TextContent("calling"), ToolCall("c1", "calc", {"x": 1})], "tool_use"),
+            tinyagent.AssistantMessage(
+                [TextContent("calling"), ToolCall("c1", "calc", {"x": 1})], "tool_use"
+            ),
             ToolResultMessage("c1", "calc", "2"),
         ],
-        [ToolDefinition("calc", "adds", {"type": "object", "properties": {"x": {"type": "number"}}})],
+        [
+            ToolDefinition(
+                "calc", "adds", {"type": "object", "properties": {"x": {"type": "number"}}}
+            )
+        ],
     )
     async with LocalServer([text_reply("ok")]) as server:
         await tinyagent.complete(
-            server.model(api_key="sk-test-123"), ctx, temperature=0.2, max_tokens=50, reasoning_effort="low"
+            server.model(api_key="sk-test-123"),
+            ctx,
+            temperature=0.2,
+            max_tokens=50,
+            reasoning_effort="low",
         )
         req = server.requests[0]
     body = req.json
     assert req.path == "/v1/chat/completions"
     assert req.headers["authorization"] == "Bearer sk-test-123"
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    assert body["temperature"] == 0.2 and body["max_tokens"] == 50 and body["reasoning_effort"] == "low"
+    assert (
+        body["temperature"] == 0.2
+        and body["max_tokens"] == 50
+        and body["reasoning_effort"] == "low"
+    )
     assert body["messages"] == [
         {"role": "system", "content": "sys"},
         {"role": "user", "content": [
@@ -112,7 +126,9 @@ async def test_parallel_interleaved_tool_calls() -> None:
     calls = [ToolCallSpec("calc", {"expr": "1+2"}, "a"), ToolCallSpec("clock", {"tz": "UTC"}, "b")]
     async with LocalServer([tool_call_reply(calls, interleave=True, chunk_size=3)]) as server:
         async with tinyagent.stream(server.model(), CTX) as events:
-            ends = [e.tool_call for e in [x async for x in events] if isinstance(e, ToolCallEndEvent)]
+            ends = [
+                e.tool_call for e in [x async for x in events] if isinstance(e, ToolCallEndEvent)
+            ]
             message = events.message
     assert message is not None and message.stop_reason is StopReason.TOOL_USE
     assert [(c.id, c.name, c.arguments) for c in message.tool_calls] == [
@@ -162,7 +178,9 @@ async def test_retries_are_bounded() -> None:
 
 
 async def test_in_stream_error_object_keeps_partial_text() -> None:
-    async with LocalServer([stream_error_reply("Provider returned error", text="partial ans")]) as server:
+    async with LocalServer(
+        [stream_error_reply("Provider returned error", text="partial ans")]
+    ) as server:
         message = await tinyagent.complete(server.model(), CTX)
     assert message.stop_reason is StopReason.ERROR
     assert message.error_message == "Provider returned error"
@@ -170,7 +188,13 @@ async def test_in_stream_error_object_keeps_partial_text() -> None:
 
 
 async def test_malformed_json_chunk_keeps_partial_and_says_which() -> None:
-    reply = chunks_reply([chunk({"content": "so far"}), '{"choices": [{"delta": {"content": "x"}', chunk({}, finish_reason="stop")])
+    reply = chunks_reply(
+        [
+            chunk({"content": "so far"}),
+            '{"choices": [{"delta": {"content": "x"}',
+            chunk({}, finish_reason="stop"),
+        ]
+    )
     async with LocalServer([reply]) as server:
         message = await tinyagent.complete(server.model(), CTX)
     assert message.stop_reason is StopReason.ERROR
@@ -180,7 +204,15 @@ async def test_malformed_json_chunk_keeps_partial_and_says_which() -> None:
 
 async def test_stream_ending_before_finish_reason_keeps_tool_calls() -> None:
     reply = chunks_reply(
-        [chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": '{"a": 1}'}}]})],
+        [
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "c", "function": {"name": "f", "arguments": '{"a": 1}'}}
+                    ]
+                }
+            )
+        ],
         done=False,
     )
     async with LocalServer([reply]) as server:
@@ -200,7 +232,9 @@ async def test_over_long_line_is_an_error_not_unbounded_memory() -> None:
 
 
 async def test_mid_stream_disconnect_keeps_partial() -> None:
-    async with LocalServer([text_reply("abcdefghijklmnop", chunk_size=4).but(disconnect_after=3)]) as server:
+    async with LocalServer(
+        [text_reply("abcdefghijklmnop", chunk_size=4).but(disconnect_after=3)]
+    ) as server:
         message = await tinyagent.complete(server.model(), CTX)
     assert message.stop_reason is StopReason.ERROR
     assert "closed mid-stream" in (message.error_message or "")
@@ -250,12 +284,11 @@ async def test_cancelling_the_task_closes_the_connection() -> None:
 
 async def test_abort_after_cancel_keeps_partial_as_aborted() -> None:
     reply = text_reply("z" * 100, chunk_size=1, chunk_delay=0.01)
-    async with LocalServer([reply]) as server:
-        async with tinyagent.stream(server.model(), CTX) as events:
-            with anyio.move_on_after(0.3):
-                async for _ in events:
-                    pass
-            message = events.abort("deadline passed")
+    async with LocalServer([reply]) as server, tinyagent.stream(server.model(), CTX) as events:
+        with anyio.move_on_after(0.3):
+            async for _ in events:
+                pass
+        message = events.abort("deadline passed")
     assert message.stop_reason is StopReason.ABORTED
     assert message.error_message == "deadline passed"
     assert 0 < len(message.text) < 100
@@ -264,7 +297,10 @@ async def test_abort_after_cancel_keeps_partial_as_aborted() -> None:
 async def test_shared_client_reuses_one_connection() -> None:
     async with LocalServer([text_reply("one"), text_reply("two"), text_reply("three")]) as server:
         async with httpx.AsyncClient() as client:
-            texts = [(await tinyagent.complete(server.model(), CTX, client=client)).text for _ in range(3)]
+            texts = [
+                (await tinyagent.complete(server.model(), CTX, client=client)).text
+                for _ in range(3)
+            ]
         assert texts == ["one", "two", "three"]
         assert server.connections_total == 1
 
@@ -283,7 +319,11 @@ async def test_unknown_transport_and_option_raise() -> None:
 
 
 async def test_usage_and_cost_end_to_end() -> None:
-    usage = {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 60}}
+    usage = {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "prompt_tokens_details": {"cached_tokens": 60},
+    }
     async with LocalServer([text_reply("hi", usage=usage)]) as server:
         model = server.model(cost=tinyagent.ModelCost(input=2.0, output=8.0, cache_read=0.5))
         message = await tinyagent.complete(model, CTX)

@@ -19,7 +19,9 @@ CTX = Context(messages=[UserMessage("hi")])
 
 
 @pytest.mark.trio
-async def test_stall_past_read_timeout_is_an_error_keeping_text(autojump_clock: trio.testing.MockClock) -> None:
+async def test_stall_past_read_timeout_is_an_error_keeping_text(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     reply = text_reply("abcdefgh", chunk_size=2).but(stall_after=3, stall=3600)
     async with LocalServer([reply]) as server:
         start = trio.current_time()
@@ -27,13 +29,17 @@ async def test_stall_past_read_timeout_is_an_error_keeping_text(autojump_clock: 
         elapsed = trio.current_time() - start
         assert await server.wait_connections_closed()
     assert message.stop_reason is StopReason.ERROR
-    assert "read timeout" in (message.error_message or "") and "120" in (message.error_message or "")
+    assert "read timeout" in (message.error_message or "") and "120" in (
+        message.error_message or ""
+    )
     assert message.text == "abcd"
     assert 120 <= elapsed < 130  # the timeout fired, not the server's hour-long stall
 
 
 @pytest.mark.trio
-async def test_slow_but_steady_stream_is_not_a_timeout(autojump_clock: trio.testing.MockClock) -> None:
+async def test_slow_but_steady_stream_is_not_a_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     # 20 chunks 5 s apart: 100 s in all, but never 10 s of silence.
     reply = text_reply("x" * 20, chunk_size=1, chunk_delay=5)
     async with LocalServer([reply]) as server:
@@ -50,10 +56,14 @@ async def test_slow_headers_past_read_timeout(autojump_clock: trio.testing.MockC
 
 
 @pytest.mark.trio
-async def test_retry_backoff_uses_the_clock_not_real_time(autojump_clock: trio.testing.MockClock) -> None:
+async def test_retry_backoff_uses_the_clock_not_real_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     from tinyagent.testing import error_reply
 
-    async with LocalServer([error_reply(429, "slow down", headers={"retry-after": "30"}), text_reply("ok")]) as server:
+    async with LocalServer(
+        [error_reply(429, "slow down", headers={"retry-after": "30"}), text_reply("ok")]
+    ) as server:
         start = trio.current_time()
         message = await tinyagent.complete(server.model(), CTX)
         assert trio.current_time() - start >= 30

@@ -1,5 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
+from . import serde
 from ._errors import (
     AgentBusyError,
     ProviderError,
@@ -27,9 +28,8 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
-from . import serde
 from ._request import StreamOptions
-from ._sse import SSEDecoder, ServerSentEvent
+from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import AssistantMessageStream, complete, stream
 from ._stream_events import (
     DoneEvent,

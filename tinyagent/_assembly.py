@@ -74,7 +74,11 @@ def parse_tool_arguments(call_id: str, name: str, text: str) -> ToolCall:
         value = json.loads(text)
     except ValueError as exc:
         return ToolCall(
-            call_id, name, {}, raw_arguments=text, arguments_error=f"arguments are not valid JSON ({exc})"
+            call_id,
+            name,
+            {},
+            raw_arguments=text,
+            arguments_error=f"arguments are not valid JSON ({exc})",
         )
     if not isinstance(value, dict):
         return ToolCall(
@@ -290,7 +294,9 @@ class MessageAssembler:
             response_id=self.response_id,
         )
 
-    def provider_error(self, message: str, *, status: int | None = None, body: str = "") -> ProviderError:
+    def provider_error(
+        self, message: str, *, status: int | None = None, body: str = ""
+    ) -> ProviderError:
         return ProviderError(
             message, status=status, provider=self.provider, model=self.model_id, body=body
         )

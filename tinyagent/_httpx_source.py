@@ -11,7 +11,7 @@ import random
 import ssl
 from collections.abc import AsyncIterator, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Protocol
 
 import anyio
 import httpx
@@ -20,7 +20,7 @@ from ._errors import ProviderError, StreamFormatError
 from ._messages import AssistantMessage, Model, StopReason
 from ._openai_chat import OpenAIChatParser
 from ._request import PreparedRequest, StreamOptions, error_excerpt
-from ._sse import SSEDecoder
+from ._sse import ServerSentEvent, SSEDecoder
 from ._stream_events import StartEvent, StreamEvent
 
 __all__ = ["HttpxSource", "shared_ssl_context"]
@@ -46,20 +46,21 @@ def _retry_after(response: httpx.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        return max(float(str(value)), 0.0)  # seconds
     except ValueError:
         pass
     try:
         import datetime as _dt
 
         when = parsedate_to_datetime(value)
-        return max((when - _dt.datetime.now(when.tzinfo)).total_seconds(), 0.0)
+        seconds: float = (when - _dt.datetime.now(when.tzinfo)).total_seconds()
+        return max(seconds, 0.0)
     except (TypeError, ValueError):
         return None
 
 
 def _backoff(attempt: int) -> float:
-    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
 
 
 def describe_transport_error(exc: BaseException, options: StreamOptions, url: str) -> str:
@@ -76,6 +77,18 @@ def describe_transport_error(exc: BaseException, options: StreamOptions, url: st
     return f"transport error talking to {url}: {type(exc).__name__}: {exc}"
 
 
+class ChunkParser(Protocol):
+    """What the transport needs of a provider's sans-IO parser."""
+
+    @property
+    def message(self) -> AssistantMessage | None: ...
+    def feed_events(self, events: list[ServerSentEvent]) -> list[StreamEvent]: ...
+    def end_of_stream(self) -> list[StreamEvent]: ...
+    def fail(
+        self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
+    ) -> list[StreamEvent]: ...
+
+
 class HttpxSource:
     """Streams one request through httpx; yields batches of stream events."""
 
@@ -84,12 +97,14 @@ class HttpxSource:
         model: Model,
         request: PreparedRequest,
         options: StreamOptions,
-        make_parser: Callable[[], Any] | None = None,
+        make_parser: Callable[[], ChunkParser] | None = None,
     ) -> None:
         self._model = model
         self._request = request
         self._options = options
-        self._parser = make_parser() if make_parser else OpenAIChatParser(model, options.max_argument_bytes)
+        self._parser = (
+            make_parser() if make_parser else OpenAIChatParser(model, options.max_argument_bytes)
+        )
         self._decoder = SSEDecoder(options.max_line_bytes)
         self._client: httpx.AsyncClient | None = options.client
         self._own_client = options.client is None
@@ -99,11 +114,16 @@ class HttpxSource:
 
     @property
     def message(self) -> AssistantMessage | None:
-        return self._parser.message  # type: ignore[no-any-return]
+        return self._parser.message
 
     def _timeout(self) -> httpx.Timeout:
         o = self._options
-        return httpx.Timeout(connect=o.connect_timeout, read=o.read_timeout, write=o.read_timeout, pool=o.connect_timeout)
+        return httpx.Timeout(
+            connect=o.connect_timeout,
+            read=o.read_timeout,
+            write=o.read_timeout,
+            pool=o.connect_timeout,
+        )
 
     async def next_batch(self) -> list[StreamEvent]:
         """The next events; an empty list only while more may come. After the final
@@ -117,20 +137,22 @@ class HttpxSource:
             chunk = await self._bytes.__anext__()
         except StopAsyncIteration:
             if self._decoder.has_partial and parser.message is None:
-                return parser.fail("the stream ended in the middle of an event (truncated reply)")  # type: ignore[no-any-return]
-            return parser.end_of_stream()  # type: ignore[no-any-return]
+                return parser.fail("the stream ended in the middle of an event (truncated reply)")
+            return parser.end_of_stream()
         except httpx.HTTPError as exc:
-            return parser.fail(describe_transport_error(exc, self._options, self._request.url), error=exc)  # type: ignore[no-any-return]
+            return parser.fail(
+                describe_transport_error(exc, self._options, self._request.url), error=exc
+            )
         try:
             events = self._decoder.feed(chunk)
         except StreamFormatError as exc:
-            return parser.fail(str(exc), error=exc)  # type: ignore[no-any-return]
+            return parser.fail(str(exc), error=exc)
         if not events:
             return []
         try:
             out: list[StreamEvent] = parser.feed_events(events)
         except StreamFormatError as exc:
-            return parser.fail(str(exc), error=exc)  # type: ignore[no-any-return]
+            return parser.fail(str(exc), error=exc)
         if parser.message is not None:
             await self._drain()
         return out
@@ -164,7 +186,11 @@ class HttpxSource:
             try:
                 response = await self._client.send(
                     self._client.build_request(
-                        "POST", req.url, headers=req.headers, content=req.body, timeout=self._timeout()
+                        "POST",
+                        req.url,
+                        headers=req.headers,
+                        content=req.body,
+                        timeout=self._timeout(),
                     ),
                     stream=True,
                 )
@@ -173,9 +199,9 @@ class HttpxSource:
                     await anyio.sleep(_backoff(attempt))
                     attempt += 1
                     continue
-                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)  # type: ignore[no-any-return]
+                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)
             except httpx.HTTPError as exc:
-                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)  # type: ignore[no-any-return]
+                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)
             self._response = response
             if response.status_code < 400:
                 break
@@ -197,7 +223,7 @@ class HttpxSource:
                 model=self._model.id,
                 body=body[:2000].decode("utf-8", "replace"),
             )
-            return parser.fail(text, error=exc2)  # type: ignore[no-any-return]
+            return parser.fail(text, error=exc2)
         self._bytes = response.aiter_bytes()
         return [StartEvent(self._model.id, self._model.provider_name)]
 
@@ -215,7 +241,7 @@ class HttpxSource:
         return b"".join(parts)[:_ERROR_BODY_LIMIT]
 
     def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
-        return self._parser.fail(message, stop_reason=stop_reason)  # type: ignore[no-any-return]
+        return self._parser.fail(message, stop_reason=stop_reason)
 
     async def _close_response(self) -> None:
         response, self._response = self._response, None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -362,10 +362,18 @@ class Model:
         return urlsplit(self.base_url).hostname or "unknown"
 
 
+def _message_tuple(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+def _tool_tuple(value: Iterable[ToolSchema]) -> tuple[ToolSchema, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Context:
     """Everything a model call sends: the system prompt, the transcript and the tools."""
 
     system_prompt: str = ""
-    messages: tuple[Message, ...] = attrs.field(default=(), converter=tuple)
-    tools: tuple[ToolSchema, ...] = attrs.field(default=(), converter=tuple)
+    messages: tuple[Message, ...] = attrs.field(default=(), converter=_message_tuple)
+    tools: tuple[ToolSchema, ...] = attrs.field(default=(), converter=_tool_tuple)

@@ -113,7 +113,11 @@ class OpenAIChatParser:
         return out
 
     def fail(
-        self, message: str, *, stop_reason: StopReason = StopReason.ERROR, error: BaseException | None = None
+        self,
+        message: str,
+        *,
+        stop_reason: StopReason = StopReason.ERROR,
+        error: BaseException | None = None,
     ) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         self.asm.fail(message, out, stop_reason=stop_reason, error=error)
@@ -311,14 +315,18 @@ def encode_message(m: Message) -> list[dict[str, Any]]:
         images = [c for c in m.content if isinstance(c, ImageContent)]
         if not text:
             text = "(see attached image)" if images else "(no output)"
-        out: list[dict[str, Any]] = [{"role": "tool", "tool_call_id": m.tool_call_id, "content": text}]
+        out: list[dict[str, Any]] = [
+            {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
+        ]
         if images:
             # Tool messages cannot hold images in this API; they follow as a user message.
             out.append(
                 {
                     "role": "user",
-                    "content": [{"type": "text", "text": f"Image(s) from tool {m.tool_name}:"}]
-                    + _user_parts(tuple(images)),
+                    "content": [
+                        {"type": "text", "text": f"Image(s) from tool {m.tool_name}:"},
+                        *_user_parts(tuple(images)),
+                    ],
                 }
             )
         return out

@@ -16,7 +16,13 @@ import attrs
 from ._messages import Context, Model
 from ._openai_chat import build_body
 
-__all__ = ["PreparedRequest", "StreamOptions", "error_excerpt", "prepare_request", "resolve_api_key"]
+__all__ = [
+    "PreparedRequest",
+    "StreamOptions",
+    "error_excerpt",
+    "prepare_request",
+    "resolve_api_key",
+]
 
 _APIS = ("openai-chat",)
 

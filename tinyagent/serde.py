@@ -79,6 +79,7 @@ def _unstructure_fn(cls: type[Any], **overrides: Any) -> Any:
     return make_dict_unstructure_fn(cls, converter, _cattrs_include_init_false=True, **overrides)
 
 
+_cls: type[Any]
 for _cls in (TextContent, ThinkingContent, ImageContent, ToolCall):
     converter.register_unstructure_hook(_cls, _unstructure_fn(_cls))
     converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter))
@@ -114,6 +115,7 @@ for _cls in (UserMessage, AssistantMessage, ToolResultMessage):
 # Unions are unstructured by the runtime class of the value.
 for _union in (UserContent, AssistantContent, Message):
     converter.register_unstructure_hook(_union, lambda v: converter.unstructure(v, type(v)))
+
 
 def _public_headers(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}

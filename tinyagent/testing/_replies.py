@@ -115,7 +115,11 @@ def _usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0) ->
 
 
 def chunks_reply(
-    chunks: Iterable[Mapping[str, Any] | str], *, done: bool = True, per_write: int = 1, **reply: Any
+    chunks: Iterable[Mapping[str, Any] | str],
+    *,
+    done: bool = True,
+    per_write: int = 1,
+    **reply: Any,
 ) -> Reply:
     """A stream of the given chunk objects (or raw data strings), then ``[DONE]``."""
     events = [_sse(c) for c in chunks]
@@ -170,7 +174,12 @@ def tool_call_reply(
         args = spec.arguments if isinstance(spec.arguments, str) else json.dumps(spec.arguments)
         call_id = spec.id or f"call_{i}"
         frags = _split(args, chunk_size) or [""]
-        first = {"index": i, "id": call_id, "type": "function", "function": {"name": spec.name, "arguments": frags[0]}}
+        first = {
+            "index": i,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": spec.name, "arguments": frags[0]},
+        }
         deltas = [first] + [{"index": i, "function": {"arguments": f}} for f in frags[1:]]
         streams.append(deltas)
     if interleave:
@@ -185,7 +194,9 @@ def tool_call_reply(
     return chunks_reply(chunks, per_write=per_write, **reply)
 
 
-def error_reply(status: int, message: str = "", *, error_type: str = "server_error", **reply: Any) -> Reply:
+def error_reply(
+    status: int, message: str = "", *, error_type: str = "server_error", **reply: Any
+) -> Reply:
     """An HTTP error with an OpenAI-style JSON body."""
     body = json.dumps({"error": {"message": message or f"mock error {status}", "type": error_type}})
     return Reply(status=status, body=body.encode(), content_type="application/json", **reply)

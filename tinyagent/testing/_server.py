@@ -66,6 +66,7 @@ class LocalServer:
         self._port = 0
         self._tg: anyio.abc.TaskGroup | None = None
         self._cm: Any = None
+        self._idle: anyio.Event | None = None
 
     # --- scripting ------------------------------------------------------------
 
@@ -84,11 +85,12 @@ class LocalServer:
         kwargs.setdefault("provider", "local")
         return Model(id, self.base_url, **kwargs)
 
-    async def wait_connections_closed(self, timeout: float = 5.0) -> bool:
-        """Wait until the client closed every connection (True), or ``timeout`` passed."""
-        with anyio.move_on_after(timeout):
+    async def wait_connections_closed(self, within: float = 5.0) -> bool:
+        """Wait until every connection is closed (True), or ``within`` seconds passed."""
+        with anyio.move_on_after(within):
             while self.open_connections:
-                await anyio.sleep(0.005)
+                self._idle = anyio.Event()
+                await self._idle.wait()
             return True
         return False
 
@@ -146,6 +148,8 @@ class LocalServer:
             pass
         finally:
             self.open_connections -= 1
+            if self.open_connections == 0 and self._idle is not None:
+                self._idle.set()
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
 
@@ -156,7 +160,9 @@ class LocalServer:
                 result = await result
             return result
         if not request.path.endswith("/chat/completions"):
-            return error_reply(404, f"tinyagent.testing serves /chat/completions, not {request.path}")
+            return error_reply(
+                404, f"tinyagent.testing serves /chat/completions, not {request.path}"
+            )
         if not self._replies:
             n = len(self.requests)
             return error_reply(500, f"tinyagent.testing: no scripted reply left for request #{n}")
@@ -172,7 +178,9 @@ class LocalServer:
             return False  # unexpected bytes mid-response: treat as a broken client
         return True
 
-    async def _respond(self, stream: anyio.abc.SocketStream, request: RecordedRequest, reply: Reply) -> bool:
+    async def _respond(
+        self, stream: anyio.abc.SocketStream, request: RecordedRequest, reply: Reply
+    ) -> bool:
         if reply.delay and not await self._wait_or_disconnect(stream, reply.delay):
             request.client_disconnected = True
             return False
@@ -189,13 +197,15 @@ class LocalServer:
             for i, piece in enumerate(reply.pieces):
                 if reply.disconnect_after is not None and i >= reply.disconnect_after:
                     return False  # hang up mid-body, without the terminating chunk
-                if reply.stall_after is not None and i == reply.stall_after:
-                    if not await self._wait_or_disconnect(stream, reply.stall):
-                        request.client_disconnected = True
-                        return False
+                stalled = reply.stall_after is not None and i == reply.stall_after
+                if stalled and not await self._wait_or_disconnect(stream, reply.stall):
+                    request.client_disconnected = True
+                    return False
                 if piece:
                     await stream.send(b"%x\r\n%b\r\n" % (len(piece), piece))
-                if reply.chunk_delay and not await self._wait_or_disconnect(stream, reply.chunk_delay):
+                if reply.chunk_delay and not await self._wait_or_disconnect(
+                    stream, reply.chunk_delay
+                ):
                     request.client_disconnected = True
                     return False
             if reply.disconnect_after is not None:
