@@ -9,10 +9,10 @@ constant and the total is linear in the reply (never re-parsing from the start).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ._errors import ProviderError, StreamFormatError
+from ._json import loads
 from ._messages import (
     AssistantContent,
     AssistantMessage,
@@ -71,7 +71,7 @@ def parse_tool_arguments(call_id: str, name: str, text: str) -> ToolCall:
     if not text.strip():
         return ToolCall(call_id, name, {})
     try:
-        value = json.loads(text)
+        value = loads(text)
     except ValueError as exc:
         return ToolCall(
             call_id,
@@ -305,9 +305,11 @@ class MessageAssembler:
 def loads_json_object(data: str | bytes) -> dict[str, Any]:
     """``json.loads`` for one stream chunk, with an error that quotes the chunk."""
     try:
-        value = json.loads(data)
+        value = loads(data)
     except ValueError as exc:
         excerpt = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
+        if isinstance(exc, UnicodeDecodeError):
+            exc = ValueError("invalid UTF-8")
         raise StreamFormatError(f"malformed JSON chunk in stream ({exc}): {excerpt!r}") from None
     if not isinstance(value, dict):
         raise StreamFormatError(f"stream chunk is not a JSON object: {str(data)[:200]!r}")

@@ -20,7 +20,7 @@ from ._errors import ProviderError, StreamFormatError
 from ._messages import AssistantMessage, Model, StopReason
 from ._openai_chat import OpenAIChatParser
 from ._request import PreparedRequest, StreamOptions, error_excerpt
-from ._sse import ServerSentEvent, SSEDecoder
+from ._sse import SSEDecoder
 from ._stream_events import StartEvent, StreamEvent
 
 __all__ = ["HttpxSource", "shared_ssl_context"]
@@ -82,7 +82,7 @@ class ChunkParser(Protocol):
 
     @property
     def message(self) -> AssistantMessage | None: ...
-    def feed_events(self, events: list[ServerSentEvent]) -> list[StreamEvent]: ...
+    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]: ...
     def end_of_stream(self) -> list[StreamEvent]: ...
     def fail(
         self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
@@ -144,13 +144,13 @@ class HttpxSource:
                 describe_transport_error(exc, self._options, self._request.url), error=exc
             )
         try:
-            events = self._decoder.feed(chunk)
+            payloads = self._decoder.feed_data(chunk)
         except StreamFormatError as exc:
             return parser.fail(str(exc), error=exc)
-        if not events:
+        if not payloads:
             return []
         try:
-            out: list[StreamEvent] = parser.feed_events(events)
+            out: list[StreamEvent] = parser.feed_data(payloads)
         except StreamFormatError as exc:
             return parser.fail(str(exc), error=exc)
         if parser.message is not None:

@@ -91,6 +91,24 @@ class OpenAIChatParser:
             self._chunk(chunk, out)
         return out
 
+    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
+        """The fast path: raw ``data`` payloads straight from :meth:`SSEDecoder.feed_data`."""
+        out: list[StreamEvent] = []
+        asm = self.asm
+        for data in payloads:
+            if asm.message is not None:
+                break
+            if data == b"[DONE]":
+                self._done(out)
+                break
+            try:
+                chunk = loads_json_object(data)
+            except StreamFormatError as exc:
+                asm.fail(str(exc), out, error=exc)
+                break
+            self._chunk(chunk, out)
+        return out
+
     def feed_event(self, event: ServerSentEvent) -> list[StreamEvent]:
         return self.feed_events([event])
 
@@ -163,6 +181,15 @@ class OpenAIChatParser:
         choice = choices[0]
         delta = choice.get("delta")
         if delta:
+            content = delta.get("content")
+            if len(delta) == 1 and content.__class__ is str:
+                # The common case, a text-only delta: skip the other fields.
+                if content:
+                    asm.text(content, out)
+                reason = choice.get("finish_reason")
+                if reason:
+                    asm.provider_stop_reason = str(reason)
+                return
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
                 if isinstance(reasoning, str):
@@ -171,7 +198,6 @@ class OpenAIChatParser:
                 details = delta.get("reasoning_details")
                 if details:
                     self._reasoning_details(details, out)
-            content = delta.get("content")
             if content:
                 if isinstance(content, str):
                     asm.text(content, out)

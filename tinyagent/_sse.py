@@ -8,6 +8,8 @@ UTF-8 code point split across two reads come out whole.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from ._errors import StreamFormatError
@@ -64,14 +66,61 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Consume one read; return the events it completed (often none, often many)."""
-        if not chunk:
+        block = self._complete_lines(chunk)
+        if block is None:
             return []
+        return self._blocks(block, True)  # type: ignore[return-value]
+
+    def feed_data(self, chunk: bytes) -> list[bytes]:
+        """Like :meth:`feed`, but return only each event's data, as raw UTF-8 bytes.
+
+        The fast path for parsers that only need the payload (chat-completion chunks go
+        straight to a JSON parser that takes bytes); ``event``/``id``/``retry`` are
+        still tracked, just not returned.
+        """
+        block = self._complete_lines(chunk)
+        if block is None:
+            return []
+        return self._blocks(block, False)  # type: ignore[return-value]
+
+    def _blocks(self, block: bytes, records: bool) -> list[Any]:
+        """Split complete lines at blank lines; a block that is one ``data:`` line (what
+        every LLM server sends) skips the line-by-line state machine."""
+        parts = block.split(b"\n\n")
+        last = parts.pop()
+        out: list[Any] = []
+        start = 0
+        if parts and (self._data or self._event or self._retry is not None):
+            # The first block continues an event begun in an earlier read.
+            out += self._lines([*parts[0].split(b"\n"), b""], records)
+            start = 1
+        limit = self._max
+        for i in range(start, len(parts)):
+            part = parts[i]
+            if part[:6] == b"data: " and b"\n" not in part and len(part) <= limit:
+                value = part[6:]
+                if records:
+                    out.append(
+                        ServerSentEvent(value.decode("utf-8", "replace"), "message", self._last_id)
+                    )
+                else:
+                    out.append(value)
+            else:
+                out += self._lines([*part.split(b"\n"), b""], records)
+        out += self._lines(last.split(b"\n"), records)
+        return out
+
+    def _complete_lines(self, chunk: bytes) -> bytes | None:
+        """Take one read; return the complete lines it finished (LF-normalised, without
+        the last LF), or None. Keeps the unfinished tail."""
+        if not chunk:
+            return None
         if self._skip_lf:
             self._skip_lf = False
             if chunk[0] == 0x0A:
                 chunk = chunk[1:]
                 if not chunk:
-                    return []
+                    return None
         if b"\r" in chunk:
             # Normalise CRLF and lone CR to LF. A CR that ends this read is a line end
             # now; if the next read starts with LF, that LF belongs to it and is dropped.
@@ -82,7 +131,7 @@ class SSEDecoder:
             if len(head) < 3 and _BOM.startswith(head):
                 self._pending = [head]
                 self._pending_size = len(head)
-                return []
+                return None
             self._bom_done = True
             if head.startswith(_BOM):
                 head = head[3:]
@@ -97,7 +146,7 @@ class SSEDecoder:
                 raise StreamFormatError(
                     f"SSE line longer than {self._max} bytes without a line end"
                 )
-            return []
+            return None
         if self._pending:
             self._pending.append(chunk[:end])
             block = b"".join(self._pending)
@@ -110,15 +159,22 @@ class SSEDecoder:
         self._pending_size = len(rest)
         if self._pending_size > self._max:
             raise StreamFormatError(f"SSE line longer than {self._max} bytes without a line end")
-        return self._lines(block.split(b"\n"))
+        return block
 
-    def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
-        out: list[ServerSentEvent] = []
+    def _lines(self, lines: list[bytes], records: bool) -> list[ServerSentEvent] | list[bytes]:
+        out: list[Any] = []
         data = self._data
         for line in lines:
             if not line:
                 if data:
-                    out.append(self._dispatch())
+                    if records:
+                        out.append(self._dispatch())
+                    else:
+                        out.append(data[0] if len(data) == 1 else b"\n".join(data))
+                        self._data = []
+                        self._data_size = 0
+                        self._event = b""
+                        self._retry = None
                     data = self._data
                 else:
                     self._event = b""

@@ -1,0 +1,85 @@
+"""A local chat-completions server for benchmarks, run in its own process.
+
+The request's ``model`` names the stream: ``text-N`` (N text chunks) or ``tools-N`` (one
+tool call whose arguments arrive in N fragments). Bodies are built once per shape and
+written in large pieces, so that the server is never the bottleneck and the client's
+CPU is what the benchmark measures.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import anyio
+
+from tinyagent.testing import LocalServer, RecordedRequest, Reply
+
+_PER_WRITE = 256
+
+
+def _event(obj: object) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "bench",
+        "system_fingerprint": "fp_bench",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
+
+
+@functools.lru_cache(maxsize=16)
+def body(kind: str, n: int) -> tuple[bytes, ...]:
+    events: list[bytes] = [_event(_chunk({"role": "assistant", "content": ""}))]
+    if kind == "text":
+        one = _event(_chunk({"content": " tok"}))
+        events += [one] * n
+        events.append(_event(_chunk({}, "stop")))
+    elif kind == "tools":
+        first = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "write", "arguments": '{"s":"'},
+        }
+        events.append(_event(_chunk({"tool_calls": [first]})))
+        one = _event(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": "ab"}}]}))
+        events += [one] * (n - 2)
+        events.append(
+            _event(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"}'}}]}))
+        )
+        events.append(_event(_chunk({}, "tool_calls")))
+    elif kind == "turn":
+        # One agent-loop turn: odd requests get a tool call, even ones a text answer.
+        raise ValueError("turn bodies are built per request")
+    else:
+        raise ValueError(kind)
+    usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
+    events.append(_event({**_chunk({}), "choices": [], "usage": usage}))
+    events.append(b"data: [DONE]\n\n")
+    return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
+
+
+def handler(request: RecordedRequest) -> Reply:
+    req = request.json
+    kind, _, n = str(req["model"]).partition("-")
+    return Reply(pieces=body(kind, int(n)))
+
+
+async def main() -> None:
+    async with LocalServer(handler=handler) as server:
+        print(server.port, flush=True)
+        await anyio.sleep_forever()
+
+
+if __name__ == "__main__":
+    try:
+        anyio.run(main, backend=sys.argv[1] if len(sys.argv) > 1 else "trio")
+    except KeyboardInterrupt:
+        pass

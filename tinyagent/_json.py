@@ -1,0 +1,41 @@
+"""JSON decoding for the hot path.
+
+orjson parses a typical chat-completion chunk in about 0.6 µs where the standard
+library takes about 2.2 µs, a third of our whole per-chunk budget (see
+benches/README.md). Anything orjson refuses but the standard library accepts (integers
+past 64 bits, invalid UTF-8 that the SSE rules replace) falls back to ``json``, so the
+choice of parser never changes a result.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["loads"]
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    orjson = None  # type: ignore[assignment]
+
+
+def _std_loads(data: bytes | str) -> Any:
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    return json.loads(data)
+
+
+if orjson is not None:
+    _fast = orjson.loads
+    _FastError = orjson.JSONDecodeError
+
+    def loads(data: bytes | str) -> Any:
+        """Parse JSON text; raises ``ValueError`` (as ``json`` does) when it is invalid."""
+        try:
+            return _fast(data)
+        except _FastError:
+            return _std_loads(data)
+
+else:  # pragma: no cover
+    loads = _std_loads
