@@ -1,6 +1,20 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
 from . import serde
+from ._agent import Agent, AgentState, run_sync
+from ._agent_events import (
+    AgentEndEvent,
+    AgentEvent,
+    AgentStartEvent,
+    MessageEndEvent,
+    MessageStartEvent,
+    MessageUpdateEvent,
+    ToolExecutionEndEvent,
+    ToolExecutionStartEvent,
+    ToolExecutionUpdateEvent,
+    TurnEndEvent,
+    TurnStartEvent,
+)
 from ._errors import (
     AgentBusyError,
     ProviderError,
@@ -8,6 +22,7 @@ from ._errors import (
     TinyAgentError,
     ToolError,
 )
+from ._loop import AgentRun, LoopConfig, TurnSettings, agent_loop
 from ._messages import (
     AssistantContent,
     AssistantMessage,
@@ -46,11 +61,18 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
+from ._tools import Tool, ToolResult, ToolUpdate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "AgentBusyError",
+    "AgentEndEvent",
+    "AgentEvent",
+    "AgentRun",
+    "AgentStartEvent",
+    "AgentState",
     "AssistantContent",
     "AssistantMessage",
     "AssistantMessageStream",
@@ -59,7 +81,11 @@ __all__ = [
     "DoneEvent",
     "ErrorEvent",
     "ImageContent",
+    "LoopConfig",
     "Message",
+    "MessageEndEvent",
+    "MessageStartEvent",
+    "MessageUpdateEvent",
     "Model",
     "ModelCost",
     "ProviderError",
@@ -79,19 +105,30 @@ __all__ = [
     "ThinkingEndEvent",
     "ThinkingStartEvent",
     "TinyAgentError",
+    "Tool",
     "ToolCall",
     "ToolCallDeltaEvent",
     "ToolCallEndEvent",
     "ToolCallStartEvent",
     "ToolDefinition",
     "ToolError",
+    "ToolExecutionEndEvent",
+    "ToolExecutionStartEvent",
+    "ToolExecutionUpdateEvent",
+    "ToolResult",
     "ToolResultMessage",
     "ToolSchema",
+    "ToolUpdate",
+    "TurnEndEvent",
+    "TurnSettings",
+    "TurnStartEvent",
     "Usage",
     "UserContent",
     "UserMessage",
     "__version__",
+    "agent_loop",
     "complete",
+    "run_sync",
     "serde",
     "stream",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["loads"]
+__all__ = ["dumps", "loads"]
 
 try:
     import orjson
@@ -26,7 +26,20 @@ def _std_loads(data: bytes | str) -> Any:
     return json.loads(data)
 
 
+def _std_dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 if orjson is not None:
+    _fast_dumps = orjson.dumps
+
+    def dumps(value: Any) -> bytes:
+        """Compact UTF-8 JSON; values orjson cannot encode go through ``json``."""
+        try:
+            return _fast_dumps(value)
+        except TypeError:
+            return _std_dumps(value)
+
     _fast = orjson.loads
     _FastError = orjson.JSONDecodeError
 
@@ -39,3 +52,4 @@ if orjson is not None:
 
 else:  # pragma: no cover
     loads = _std_loads
+    dumps = _std_dumps

@@ -13,6 +13,7 @@ from typing import Any
 
 from ._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
 from ._errors import StreamFormatError
+from ._json import dumps
 from ._messages import (
     AssistantMessage,
     Context,
@@ -30,7 +31,13 @@ from ._messages import (
 from ._sse import ServerSentEvent
 from ._stream_events import StreamEvent
 
-__all__ = ["OpenAIChatParser", "build_body", "encode_message", "finish_reason_to_stop"]
+__all__ = [
+    "OpenAIChatParser",
+    "build_body",
+    "build_body_bytes",
+    "encode_message",
+    "finish_reason_to_stop",
+]
 
 _FINISH = {
     "stop": StopReason.STOP,
@@ -368,6 +375,38 @@ def encode_tool(t: ToolSchema) -> dict[str, Any]:
             "parameters": dict(t.parameters),
         },
     }
+
+
+def build_body_bytes(
+    model: Model,
+    context: Context,
+    cache: dict[int, Any] | None = None,
+    **options: Any,
+) -> bytes:
+    """The request body as bytes. With ``cache``, each message's encoding is reused
+    while the same (frozen) message object is sent again, so a turn costs a join over
+    the history rather than re-encoding it."""
+    if cache is None:
+        return dumps(build_body(model, context, **options))
+    head = build_body(model, Context(tools=context.tools), **options)
+    head.pop("messages")
+    parts: list[bytes] = []
+    if context.system_prompt:
+        parts.append(dumps({"role": "system", "content": context.system_prompt}))
+    fresh: dict[int, Any] = {}
+    for m in context.messages:
+        key = id(m)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is m:
+            frag = hit[1]
+        else:
+            frag = b",".join(dumps(x) for x in encode_message(m))
+        fresh[key] = (m, frag)
+        if frag:
+            parts.append(frag)
+    cache.clear()
+    cache.update(fresh)
+    return b'{"messages":[' + b",".join(parts) + b"]," + dumps(head)[1:]
 
 
 def build_body(

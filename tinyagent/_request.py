@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from ._messages import Context, Model
-from ._openai_chat import build_body
+from ._openai_chat import build_body_bytes
 
 __all__ = [
     "PreparedRequest",
@@ -57,6 +57,9 @@ class StreamOptions:
     client: Any = None  # httpx.AsyncClient; Any keeps httpx out of the public signature
     max_line_bytes: int = 16 * 1024 * 1024
     max_argument_bytes: int = 16 * 1024 * 1024
+    wire_cache: dict[int, Any] | None = attrs.field(default=None, repr=False, eq=False)
+    """Encoded messages by identity, reused across calls (the agent loop passes one per
+    run: records are frozen, so a message is encoded once, not once per turn)."""
 
 
 @attrs.frozen
@@ -81,9 +84,10 @@ def prepare_request(model: Model, context: Context, options: StreamOptions) -> P
         raise ValueError(
             f"unknown model api {model.api!r}: this version of tinyagent speaks {', '.join(_APIS)}"
         )
-    body = build_body(
+    data = build_body_bytes(
         model,
         context,
+        options.wire_cache,
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         reasoning_effort=options.reasoning_effort,
@@ -100,7 +104,6 @@ def prepare_request(model: Model, context: Context, options: StreamOptions) -> P
     if key:
         headers["authorization"] = f"Bearer {key}"
     url = model.base_url.rstrip("/") + "/chat/completions"
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return PreparedRequest(url, headers, data)
 
 

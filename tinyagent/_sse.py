@@ -69,7 +69,7 @@ class SSEDecoder:
         block = self._complete_lines(chunk)
         if block is None:
             return []
-        return self._blocks(block, True)  # type: ignore[return-value]
+        return self._blocks(block, True)
 
     def feed_data(self, chunk: bytes) -> list[bytes]:
         """Like :meth:`feed`, but return only each event's data, as raw UTF-8 bytes.
@@ -81,7 +81,7 @@ class SSEDecoder:
         block = self._complete_lines(chunk)
         if block is None:
             return []
-        return self._blocks(block, False)  # type: ignore[return-value]
+        return self._blocks(block, False)
 
     def _blocks(self, block: bytes, records: bool) -> list[Any]:
         """Split complete lines at blank lines; a block that is one ``data:`` line (what

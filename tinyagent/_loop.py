@@ -1,0 +1,571 @@
+"""The agent loop: one task group per run, each tool call a child task.
+
+Per turn: stream the assistant's reply; run its tool calls concurrently (each under its
+own cancel scope, with a timeout); append the results in call order; deliver steering
+messages; go again while there are tool results to answer or follow-ups to start.
+
+The run lives in an async context manager, never in an async generator: a task group
+cannot stay open across an async generator's ``yield`` (trio forbids it). Events reach
+the consumer through a bounded memory channel, so a slow consumer slows the run instead
+of growing memory.
+
+Abort, the run-wide deadline and an outside cancellation all end the run the same way:
+the partial assistant message is kept with ``stop_reason="aborted"``, every tool call
+without a result gets an "aborted" error result (so the transcript can be sent to the
+model again), ``agent_end`` is still emitted, and no task or connection is left behind.
+Bookkeeping that must survive cancellation happens synchronously in ``finally`` blocks;
+the events it produces are sent afterwards from a shielded scope.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+import httpx
+
+from ._agent_events import (
+    AgentEndEvent,
+    AgentEvent,
+    AgentStartEvent,
+    MessageEndEvent,
+    MessageStartEvent,
+    MessageUpdateEvent,
+    ToolExecutionEndEvent,
+    ToolExecutionStartEvent,
+    ToolExecutionUpdateEvent,
+    TurnEndEvent,
+    TurnStartEvent,
+)
+from ._errors import ToolError
+from ._httpx_source import shared_ssl_context
+from ._messages import (
+    AssistantMessage,
+    Context,
+    Message,
+    Model,
+    StopReason,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+)
+from ._stream import stream as model_stream
+from ._stream_events import DoneEvent, ErrorEvent
+from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
+
+__all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop"]
+
+Listener = Callable[[AgentEvent], Any]
+
+
+@attrs.frozen
+class TurnSettings:
+    """What a ``before_turn`` hook may change for the coming model call."""
+
+    model: Model | None = None
+    reasoning_effort: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LoopConfig:
+    """The loop's options, as ``agent_loop(..., **options)`` and ``Agent(..., **options)``
+    take them.
+
+    ``tool_timeout`` applies to each call unless its tool sets its own; ``deadline``
+    bounds the whole run (model calls and tools together), in seconds. Hooks may be sync
+    or async. ``stream_options`` are passed to every model call (``temperature``,
+    ``max_tokens``, ``transport``, ``read_timeout``…).
+    """
+
+    tool_timeout: float = 180.0
+    max_concurrent_tools: int | None = None
+    sequential_tools: bool = False
+    max_turns: int | None = None
+    deadline: float | None = None
+    get_api_key: Callable[[Model], str | Awaitable[str | None] | None] | None = None
+    before_turn: (
+        Callable[[int, Model], TurnSettings | Awaitable[TurnSettings | None] | None] | None
+    ) = None
+    before_tool_call: (
+        Callable[[ToolCall], ToolResult | Awaitable[ToolResult | None] | None] | None
+    ) = None
+    after_tool_call: (
+        Callable[[ToolCall, ToolResult], ToolResult | Awaitable[ToolResult | None] | None] | None
+    ) = None
+    should_stop_after_turn: Callable[[TurnEndEvent], bool | Awaitable[bool]] | None = None
+    transform_context: (
+        Callable[[list[Message]], Sequence[Message] | Awaitable[Sequence[Message]]] | None
+    ) = None
+    convert_to_llm: (
+        Callable[[list[Any]], Sequence[Message] | Awaitable[Sequence[Message]]] | None
+    ) = None
+    stream_options: Mapping[str, Any] = attrs.field(factory=dict)
+    event_buffer: int = 64
+
+
+def _aborted_result(call: ToolCall, why: str) -> ToolResultMessage:
+    return ToolResultMessage(call.id, call.name, f"Tool call aborted: {why}.", is_error=True)
+
+
+def _error_result(call: ToolCall, text: str) -> ToolResultMessage:
+    return ToolResultMessage(call.id, call.name, text, is_error=True)
+
+
+class AgentRun:
+    """One run of the loop: iterate it for events; steer, abort or cancel a tool call.
+
+    ``transcript`` is the list the run appends to (the agent's own list, when run by an
+    :class:`Agent`); ``new_messages`` are the ones this run added.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        transcript: list[Any],
+        prompts: Sequence[Message],
+        *,
+        system_prompt: str,
+        tools: Sequence[Tool],
+        config: LoopConfig,
+        steering: Callable[[], list[Message]] | None,
+        follow_up: Callable[[], list[Message]] | None,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
+        self.model = model
+        self.transcript = transcript
+        self._start_len = len(transcript)
+        self._prompts = list(prompts)
+        self.system_prompt = system_prompt
+        self.tools = tuple(tools)
+        self._by_name = {t.name: t for t in self.tools}
+        self.config = config
+        self._steering_source = steering
+        self._follow_up_source = follow_up
+        self._own_steering: deque[Message] = deque()
+        self._own_follow_up: deque[Message] = deque()
+        self._listeners = tuple(listeners)
+        self.usage = Usage()
+        self.result: AgentEndEvent | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._aborted = False
+        self._abort_reason = "aborted"
+        self._deadline_hit = False
+        self._tool_scopes: dict[str, anyio.CancelScope] = {}
+        self._outbox: deque[AgentEvent] = deque()
+        self._flush_lock = anyio.Lock()
+        self._send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
+        self._receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None
+        self._consumer_gone = False
+        self._stop_reason = "stop"
+        self._error_message: str | None = None
+        self._terminate = False
+        self._limiter = (
+            anyio.CapacityLimiter(config.max_concurrent_tools)
+            if config.max_concurrent_tools
+            else None
+        )
+        self._client: httpx.AsyncClient | None = None
+        self._wire_cache: dict[int, tuple[Message, bytes]] = {}
+
+    # --- control, from any task of the same event loop ------------------------
+
+    def abort(self, reason: str = "aborted") -> None:
+        """End the run as soon as possible; safe to call at any time, more than once."""
+        if not self._aborted and self.result is None:
+            self._aborted = True
+            self._abort_reason = reason
+            if self._scope is not None:
+                self._scope.cancel()
+
+    def cancel_tool_call(self, call_id: str) -> bool:
+        """Cancel one running tool call (it gets an "aborted" result); its siblings go on.
+        Returns False if no such call is running."""
+        scope = self._tool_scopes.get(call_id)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    def steer(self, message: Message) -> None:
+        """Deliver ``message`` after the current tool batch, before the next model call."""
+        self._own_steering.append(message)
+
+    def follow_up(self, message: Message) -> None:
+        """Start another turn with ``message`` when the run would otherwise stop."""
+        self._own_follow_up.append(message)
+
+    def undelivered(self) -> list[Message]:
+        """Steering and follow-up messages queued on this run and not delivered."""
+        return [*self._own_steering, *self._own_follow_up]
+
+    @property
+    def running_tool_calls(self) -> frozenset[str]:
+        return frozenset(self._tool_scopes)
+
+    @property
+    def new_messages(self) -> list[Message]:
+        return list(self.transcript[self._start_len :])
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def __aiter__(self) -> AsyncIterator[AgentEvent]:
+        assert self._receive is not None, "iterate the run inside `async with agent_loop(...)`"
+        return self._receive.__aiter__()
+
+    # --- events -----------------------------------------------------------------
+
+    async def _emit(self, event: AgentEvent) -> None:
+        self._outbox.append(event)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        # Concurrent tool tasks emit too: one flusher at a time keeps events in order
+        # and each delivered once; an event leaves the outbox only once delivered.
+        async with self._flush_lock:
+            while self._outbox:
+                event = self._outbox[0]
+                for listener in self._listeners:
+                    await call_maybe_async(listener, event)
+                if not self._consumer_gone and self._send is not None:
+                    try:
+                        await self._send.send(event)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        self._consumer_gone = True
+                self._outbox.popleft()
+
+    def _add(self, message: Message) -> None:
+        self.transcript.append(message)
+        if isinstance(message, AssistantMessage):
+            self.usage = self.usage + message.usage
+
+    def _take(
+        self, source: Callable[[], list[Message]] | None, own: deque[Message]
+    ) -> list[Message]:
+        out = list(source()) if source is not None else []
+        while own:
+            out.append(own.popleft())
+        return out
+
+    # --- the run ------------------------------------------------------------------
+
+    async def _main(self, send: anyio.abc.ObjectSendStream[AgentEvent]) -> None:
+        self._send = send
+        try:
+            with anyio.CancelScope() as scope:
+                if self.config.deadline is not None:
+                    scope.deadline = anyio.current_time() + self.config.deadline
+                self._scope = scope
+                if self._aborted:
+                    scope.cancel()
+                self._client = httpx.AsyncClient(verify=shared_ssl_context())
+                await self._emit(AgentStartEvent())
+                await self._turns()
+            if scope.cancelled_caught:
+                if self._aborted:
+                    self._stop_reason = "aborted"
+                    self._error_message = self._abort_reason
+                else:
+                    self._stop_reason = "deadline"
+                    self._error_message = f"the run's deadline of {self.config.deadline} s passed"
+        except BaseException as exc:
+            # Cancelled from outside, or a hook raised: still close out the run.
+            self._stop_reason = (
+                "aborted" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error"
+            )
+            self._error_message = self._error_message or f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                if self._client is not None:
+                    with anyio.move_on_after(5):
+                        await self._client.aclose()
+                self.result = AgentEndEvent(
+                    tuple(self.new_messages), self.usage, self._stop_reason, self._error_message
+                )
+                self._outbox.append(self.result)
+                # If the consumer is gone (or cancelled with us), its side of the channel
+                # is closed and sending fails at once; the bound only guards a consumer
+                # that stopped reading without leaving.
+                with anyio.move_on_after(30):
+                    await self._flush()
+                await send.aclose()
+
+    def _why(self) -> str:
+        if self._aborted:
+            return self._abort_reason
+        if self._scope is not None and self._scope.cancel_called:
+            return f"the run's deadline of {self.config.deadline} s passed"
+        return "the run was cancelled"
+
+    async def _turns(self) -> None:
+        pending = self._prompts
+        turn = 0
+        while True:
+            for m in pending:
+                self._add(m)
+                await self._emit(MessageStartEvent(m.role, m))
+                await self._emit(MessageEndEvent(m))
+            if self.config.max_turns is not None and turn >= self.config.max_turns:
+                self._stop_reason = "max_turns"
+                return
+            turn += 1
+            await self._emit(TurnStartEvent(turn))
+            model = self.model
+            effort = None
+            if self.config.before_turn is not None:
+                settings = await call_maybe_async(self.config.before_turn, turn, model)
+                if settings is not None:
+                    model = settings.model or model
+                    effort = settings.reasoning_effort
+            assistant = await self._stream_reply(model, effort)
+            calls = assistant.tool_calls
+            results: list[ToolResultMessage] = []
+            if assistant.stop_reason is StopReason.ERROR:
+                self._stop_reason = "error"
+                self._error_message = assistant.error_message
+                await self._emit(TurnEndEvent(turn, assistant, ()))
+                return
+            if calls:
+                results = await self._run_tools(assistant, calls)
+            end = TurnEndEvent(turn, assistant, tuple(results))
+            await self._emit(end)
+            if self._terminate:
+                self._stop_reason = "terminated"
+                return
+            if self.config.should_stop_after_turn is not None and await call_maybe_async(
+                self.config.should_stop_after_turn, end
+            ):
+                self._stop_reason = "stopped"
+                return
+            pending = self._take(self._steering_source, self._own_steering)
+            if pending or calls:
+                continue
+            pending = self._take(self._follow_up_source, self._own_follow_up)
+            if pending:
+                continue
+            self._stop_reason = "stop"
+            return
+
+    async def _stream_reply(self, model: Model, effort: str | None) -> AssistantMessage:
+        messages: Sequence[Any] = self.transcript
+        if self.config.transform_context is not None:
+            messages = await call_maybe_async(self.config.transform_context, list(messages))
+        if self.config.convert_to_llm is not None:
+            messages = await call_maybe_async(self.config.convert_to_llm, list(messages))
+        options = dict(self.config.stream_options)
+        options.setdefault("client", self._client)
+        options["wire_cache"] = self._wire_cache
+        if effort is not None:
+            options["reasoning_effort"] = effort
+        if self.config.get_api_key is not None:
+            key = await call_maybe_async(self.config.get_api_key, model)
+            if key is not None:
+                options["api_key"] = key
+        ctx = Context(self.system_prompt, messages, self.tools)
+        await self._emit(MessageStartEvent("assistant", None))
+        async with model_stream(model, ctx, **options) as events:
+            try:
+                async for ev in events:
+                    await self._emit(MessageUpdateEvent(ev))
+                    if isinstance(ev, DoneEvent | ErrorEvent):
+                        break
+            finally:
+                if events.message is None:
+                    # Cancelled mid-stream: keep what arrived, as aborted (no awaits here).
+                    partial = events.abort(self._why())
+                    self._add(partial)
+                    self._outbox.append(MessageEndEvent(partial))
+        message = events.message
+        assert message is not None
+        self._add(message)
+        await self._emit(MessageEndEvent(message))
+        return message
+
+    # --- tools ----------------------------------------------------------------------
+
+    def _batches(self, calls: Sequence[ToolCall]) -> list[list[int]]:
+        """Consecutive concurrent calls share a batch; a sequential call runs alone."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i, call in enumerate(calls):
+            tool = self._by_name.get(call.name)
+            alone = self.config.sequential_tools or (tool is not None and tool.sequential)
+            if alone:
+                if current:
+                    batches.append(current)
+                    current = []
+                batches.append([i])
+            else:
+                current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    async def _run_tools(
+        self, assistant: AssistantMessage, calls: Sequence[ToolCall]
+    ) -> list[ToolResultMessage]:
+        results: list[ToolResultMessage | None] = [None] * len(calls)
+        started = [False] * len(calls)
+        if assistant.stop_reason is StopReason.LENGTH:
+            for i, call in enumerate(calls):
+                results[i] = _error_result(
+                    call,
+                    "Your reply was cut off by the output token limit, so this call's arguments "
+                    "may be incomplete; it was not run. Issue the call again, with shorter arguments "
+                    "if they were long.",
+                )
+        completed = False
+        try:
+            for batch in self._batches(calls):
+                if all(results[i] is not None for i in batch):
+                    continue
+                async with anyio.create_task_group() as tg:
+                    for i in batch:
+                        tg.start_soon(self._run_one, i, calls[i], results, started)
+            completed = True
+        finally:
+            events: list[AgentEvent] = []
+            why = None
+            for i, call in enumerate(calls):
+                r = results[i]
+                if r is None:
+                    why = why or self._why()
+                    r = results[i] = _aborted_result(call, why)
+                    if not started[i]:
+                        events.append(ToolExecutionStartEvent(call))
+                    events.append(ToolExecutionEndEvent(call, r))
+                elif not started[i]:  # decided without running (output limit)
+                    events += [ToolExecutionStartEvent(call), ToolExecutionEndEvent(call, r)]
+            for r in results:
+                assert r is not None
+                self._add(r)
+                events += [MessageStartEvent(r.role, r), MessageEndEvent(r)]
+            self._outbox.extend(events)
+        if completed:
+            await self._flush()
+        return [r for r in results if r is not None]
+
+    async def _run_one(
+        self,
+        i: int,
+        call: ToolCall,
+        results: list[ToolResultMessage | None],
+        started: list[bool],
+    ) -> None:
+        started[i] = True
+        await self._emit(ToolExecutionStartEvent(call))
+        tool = self._by_name.get(call.name)
+        problem = argument_problem(tool, call, list(self._by_name))
+        if problem is not None or tool is None:
+            r = _error_result(call, problem or "unknown tool")
+            results[i] = r
+            await self._emit(ToolExecutionEndEvent(call, r))
+            return
+        result: ToolResult | None = None
+        is_error = False
+        if self.config.before_tool_call is not None:
+            result = await call_maybe_async(self.config.before_tool_call, call)
+        if result is None:
+            result, is_error = await self._execute(tool, call)
+        if self.config.after_tool_call is not None:
+            replaced = await call_maybe_async(self.config.after_tool_call, call, result)
+            if replaced is not None:
+                result = replaced
+        if result.terminate:
+            self._terminate = True
+        r = ToolResultMessage(call.id, call.name, result.content, is_error, result.details)
+        results[i] = r
+        await self._emit(ToolExecutionEndEvent(call, r))
+
+    async def _execute(self, tool: Tool, call: ToolCall) -> tuple[ToolResult, bool]:
+        async def update(partial: Any) -> None:
+            await self._emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
+
+        timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
+        scope = anyio.CancelScope()
+        self._tool_scopes[call.id] = scope
+        out: Any = None
+        try:
+            with scope:
+                with anyio.move_on_after(timeout if timeout and timeout > 0 else math.inf) as limit:
+                    if self._limiter is not None:
+                        async with self._limiter:
+                            out = await tool.execute(call.id, dict(call.arguments), update)
+                    else:
+                        out = await tool.execute(call.id, dict(call.arguments), update)
+            if scope.cancelled_caught:
+                return ToolResult(
+                    f"Tool call aborted: {call.name} was cancelled by the application."
+                ), True
+            if limit.cancelled_caught:
+                return ToolResult(
+                    f"Tool {call.name!r} timed out after {timeout} s and was stopped. "
+                    "Try a smaller request, or a different approach."
+                ), True
+        except ToolError as exc:
+            return ToolResult(str(exc)), True
+        except Exception as exc:
+            return ToolResult(f"Tool {call.name!r} failed: {type(exc).__name__}: {exc}"), True
+        finally:
+            self._tool_scopes.pop(call.id, None)
+        if isinstance(out, ToolResult):
+            return out, False
+        if isinstance(out, str):
+            return ToolResult(out), False
+        return ToolResult(
+            f"Tool {call.name!r} returned {type(out).__name__}, not a ToolResult or str "
+            "(a bug in the tool)."
+        ), True
+
+
+@asynccontextmanager
+async def agent_loop(
+    model: Model,
+    messages: list[Any] | Sequence[Message] = (),
+    *,
+    prompts: Sequence[Message] = (),
+    system_prompt: str = "",
+    tools: Sequence[Tool] = (),
+    steering: Callable[[], list[Message]] | None = None,
+    follow_up: Callable[[], list[Message]] | None = None,
+    listeners: Sequence[Listener] = (),
+    **options: Any,
+) -> AsyncIterator[AgentRun]:
+    """Run the agent loop: ``async with agent_loop(model, history, prompts=[...]) as run:
+    async for event in run: ...``
+
+    ``messages`` is the transcript so far (a list is appended to in place); ``prompts``
+    are the new messages that start the run. Leaving the block early aborts the run and
+    waits for it to clean up, so nothing outlives the block.
+    """
+    config = LoopConfig(**options)
+    transcript = messages if isinstance(messages, list) else list(messages)
+    run = AgentRun(
+        model,
+        transcript,
+        prompts,
+        system_prompt=system_prompt,
+        tools=tools,
+        config=config,
+        steering=steering,
+        follow_up=follow_up,
+        listeners=listeners,
+    )
+    send, receive = anyio.create_memory_object_stream[AgentEvent](config.event_buffer)
+    run._receive = receive
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run._main, send)
+        try:
+            yield run
+        finally:
+            if not run.finished:
+                run.abort("the consumer left the run")
+            await receive.aclose()

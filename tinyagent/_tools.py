@@ -1,0 +1,119 @@
+"""Tools: what the model can call, how arguments are checked, and what comes back.
+
+A tool's JSON Schema is compiled once, when the :class:`Tool` is made, so a bad schema
+fails at definition time with a clear error and each call only pays for validation.
+Cancellation reaches a running tool as ordinary anyio cancellation of its task: there is
+no ``signal`` argument to thread through.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+import attrs
+import jsonschema
+import jsonschema.exceptions
+
+from ._messages import TextContent, ToolCall, UserContent
+
+__all__ = [
+    "Tool",
+    "ToolResult",
+    "ToolUpdate",
+    "argument_problem",
+]
+
+ToolUpdate: TypeAlias = Callable[[Any], Awaitable[None]]
+"""``await update(partial)`` streams progress; it becomes a tool-execution update event."""
+
+ToolExecute: TypeAlias = Callable[[str, dict[str, Any], ToolUpdate], Awaitable["ToolResult | str"]]
+
+
+def _content(value: str | Sequence[UserContent]) -> tuple[UserContent, ...]:
+    return (TextContent(value),) if isinstance(value, str) else tuple(value)
+
+
+@attrs.frozen
+class ToolResult:
+    """What a tool returns: content for the model, ``details`` for the application only,
+    and ``terminate=True`` to end the run after this tool batch."""
+
+    content: tuple[UserContent, ...] = attrs.field(converter=_content)
+    details: Any = None
+    terminate: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(c.text for c in self.content if isinstance(c, TextContent))
+
+
+def _compile(tool: Tool) -> Any:
+    schema = dict(tool.parameters)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        raise ValueError(f"tool {tool.name!r} has an invalid JSON Schema: {exc.message}") from None
+    return cls(schema)
+
+
+def _check_execute(tool: Tool, _a: attrs.Attribute[Any], value: Any) -> None:
+    if not callable(value):
+        raise TypeError(f"tool {tool.name!r}: execute must be an async callable")
+
+
+@attrs.frozen
+class Tool:
+    """A tool the model can call.
+
+    ``execute(call_id, args, update)`` is async and returns a :class:`ToolResult` (a
+    plain string is taken as its text). ``timeout`` overrides the agent's per-tool
+    timeout; ``sequential=True`` makes the call run alone, after the calls before it and
+    before the calls after it, instead of concurrently with its siblings.
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    execute: ToolExecute = attrs.field(validator=_check_execute)
+    timeout: float | None = None
+    sequential: bool = False
+    _validator: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_validator", _compile(self))
+
+    def validate(self, args: Mapping[str, Any]) -> list[str]:
+        """Every way ``args`` breaks the schema, as readable lines (empty if none)."""
+        problems = []
+        for err in sorted(self._validator.iter_errors(args), key=lambda e: list(e.absolute_path)):
+            where = "/".join(str(p) for p in err.absolute_path)
+            problems.append(f"{where or '(root)'}: {err.message}")
+        return problems
+
+
+def argument_problem(tool: Tool | None, call: ToolCall, known: Sequence[str]) -> str | None:
+    """Why ``call`` cannot run, in words the model can act on; None if it can."""
+    if tool is None:
+        names = ", ".join(sorted(known)) or "(none)"
+        return f"Unknown tool {call.name!r}. Available tools: {names}."
+    if call.arguments_error is not None:
+        return (
+            f"The arguments for {call.name!r} could not be used: {call.arguments_error}. "
+            f"You sent: {call.raw_arguments!r}. Send the arguments as one JSON object."
+        )
+    problems = tool.validate(call.arguments)
+    if problems:
+        lines = "\n".join(f"- {p}" for p in problems)
+        return f"Invalid arguments for {call.name!r}:\n{lines}\nFix them and call the tool again."
+    return None
+
+
+async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a hook that may be sync or async."""
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
