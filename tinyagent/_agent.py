@@ -11,7 +11,7 @@ last assistant message has ``stop_reason="aborted"``); it does not raise.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -242,7 +242,7 @@ class Agent:
         """Like :meth:`stream`, but yields only the assistant's text deltas."""
         async with self._running([_as_message(message)]) as run:
 
-            async def texts() -> AsyncIterator[str]:
+            async def texts() -> AsyncGenerator[str, None]:
                 async for e in run:
                     if isinstance(e, MessageUpdateEvent) and isinstance(e.event, TextDeltaEvent):
                         yield e.event.delta
