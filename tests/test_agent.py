@@ -510,7 +510,7 @@ async def _abort_scenario(phase: str) -> None:
         assert isinstance(last, AssistantMessage) and last.stop_reason is StopReason.ABORTED
         assert last.error_message == "user pressed stop" and 0 < len(last.text) < 500
     if phase == "tools":
-        block, add = results_of(msgs)
+        block, _ = results_of(msgs)
         assert block.is_error and "Tool call aborted: user pressed stop" in block.text
     if phase == "between_turns":
         assert len(server.requests) in (1, 2)

@@ -159,6 +159,7 @@ class AgentRun:
         self._tool_scopes: dict[str, anyio.CancelScope] = {}
         self._outbox: deque[AgentEvent] = deque()
         self._flush_lock = anyio.Lock()
+        self._head_heard = False
         self._send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
         self._receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None
         self._consumer_gone = False
@@ -232,14 +233,19 @@ class AgentRun:
         async with self._flush_lock:
             while self._outbox:
                 event = self._outbox[0]
-                for listener in self._listeners:
-                    await call_maybe_async(listener, event)
+                if not self._head_heard:
+                    # Listeners hear each event once, even if the send below is
+                    # cancelled and the event is sent again during cleanup.
+                    self._head_heard = True
+                    for listener in self._listeners:
+                        await call_maybe_async(listener, event)
                 if not self._consumer_gone and self._send is not None:
                     try:
                         await self._send.send(event)
                     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                         self._consumer_gone = True
                 self._outbox.popleft()
+                self._head_heard = False
 
     def _add(self, message: Message) -> None:
         self.transcript.append(message)
@@ -283,6 +289,7 @@ class AgentRun:
             self._error_message = self._error_message or f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            self._answer_unanswered_calls()
             with anyio.CancelScope(shield=True):
                 if self._client is not None:
                     with anyio.move_on_after(5):
@@ -297,6 +304,22 @@ class AgentRun:
                 with anyio.move_on_after(30):
                     await self._flush()
                 await send.aclose()
+
+    def _answer_unanswered_calls(self) -> None:
+        """Give every tool call of this run that has no result an "aborted" one (e.g. a
+        reply cut off mid-call), so the transcript can be sent to a model again."""
+        new = self.transcript[self._start_len :]
+        answered = {m.tool_call_id for m in new if isinstance(m, ToolResultMessage)}
+        why = None
+        for m in list(new):
+            if isinstance(m, AssistantMessage):
+                for call in m.tool_calls:
+                    if call.id not in answered:
+                        why = why or self._why()
+                        r = _aborted_result(call, why)
+                        answered.add(call.id)
+                        self._add(r)
+                        self._outbox.extend([MessageStartEvent(r.role, r), MessageEndEvent(r)])
 
     def _why(self) -> str:
         if self._aborted:
@@ -461,37 +484,42 @@ class AgentRun:
         started: list[bool],
     ) -> None:
         started[i] = True
-        await self._emit(ToolExecutionStartEvent(call))
-        tool = self._by_name.get(call.name)
-        problem = argument_problem(tool, call, list(self._by_name))
-        if problem is not None or tool is None:
-            r = _error_result(call, problem or "unknown tool")
-            results[i] = r
-            await self._emit(ToolExecutionEndEvent(call, r))
-            return
-        result: ToolResult | None = None
-        is_error = False
-        if self.config.before_tool_call is not None:
-            result = await call_maybe_async(self.config.before_tool_call, call)
-        if result is None:
-            result, is_error = await self._execute(tool, call)
-        if self.config.after_tool_call is not None:
-            replaced = await call_maybe_async(self.config.after_tool_call, call, result)
-            if replaced is not None:
-                result = replaced
+        # Registered before the start event, so that a listener (or anyone) may cancel
+        # the call as soon as it is announced.
+        scope = anyio.CancelScope()
+        self._tool_scopes[call.id] = scope
+        try:
+            await self._emit(ToolExecutionStartEvent(call))
+            tool = self._by_name.get(call.name)
+            problem = argument_problem(tool, call, list(self._by_name))
+            result: ToolResult | None = None
+            is_error = False
+            if problem is not None or tool is None:
+                result, is_error = ToolResult(problem or "unknown tool"), True
+            elif self.config.before_tool_call is not None:
+                result = await call_maybe_async(self.config.before_tool_call, call)
+            if result is None:
+                assert tool is not None
+                result, is_error = await self._execute(tool, call, scope)
+            if self.config.after_tool_call is not None and problem is None:
+                replaced = await call_maybe_async(self.config.after_tool_call, call, result)
+                if replaced is not None:
+                    result = replaced
+        finally:
+            self._tool_scopes.pop(call.id, None)
         if result.terminate:
             self._terminate = True
         r = ToolResultMessage(call.id, call.name, result.content, is_error, result.details)
         results[i] = r
         await self._emit(ToolExecutionEndEvent(call, r))
 
-    async def _execute(self, tool: Tool, call: ToolCall) -> tuple[ToolResult, bool]:
+    async def _execute(
+        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope
+    ) -> tuple[ToolResult, bool]:
         async def update(partial: Any) -> None:
             await self._emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
 
         timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
-        scope = anyio.CancelScope()
-        self._tool_scopes[call.id] = scope
         out: Any = None
         try:
             with scope:
@@ -514,8 +542,6 @@ class AgentRun:
             return ToolResult(str(exc)), True
         except Exception as exc:
             return ToolResult(f"Tool {call.name!r} failed: {type(exc).__name__}: {exc}"), True
-        finally:
-            self._tool_scopes.pop(call.id, None)
         if isinstance(out, ToolResult):
             return out, False
         if isinstance(out, str):
