@@ -55,9 +55,6 @@ def body(kind: str, n: int) -> tuple[bytes, ...]:
             _event(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"}'}}]}))
         )
         events.append(_event(_chunk({}, "tool_calls")))
-    elif kind == "turn":
-        # One agent-loop turn: odd requests get a tool call, even ones a text answer.
-        raise ValueError("turn bodies are built per request")
     else:
         raise ValueError(kind)
     usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
@@ -66,13 +63,40 @@ def body(kind: str, n: int) -> tuple[bytes, ...]:
     return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
 
 
+def _turn_reply(messages: list[dict[str, object]], turns: int) -> Reply:
+    """Agent-loop turns: a trivial tool call until ``turns`` results came back, then text."""
+    done = sum(1 for m in messages if m.get("role") == "tool")
+    if done < turns:
+        call = {"index": 0, "id": f"call_{done}", "type": "function",
+                "function": {"name": "step", "arguments": json.dumps({"i": done})}}  # fmt: skip
+        events = [
+            _event(_chunk({"role": "assistant", "tool_calls": [call]})),
+            _event(_chunk({}, "tool_calls")),
+        ]
+    else:
+        events = [
+            _event(_chunk({"role": "assistant", "content": "All steps done."})),
+            _event(_chunk({}, "stop")),
+        ]
+    usage = {"prompt_tokens": 10 + done, "completion_tokens": 5, "total_tokens": 15 + done}
+    events.append(_event({**_chunk({}), "choices": [], "usage": usage}))
+    events.append(b"data: [DONE]\n\n")
+    return Reply(pieces=(b"".join(events),))
+
+
 def handler(request: RecordedRequest) -> Reply:
     req = request.json
     kind, _, n = str(req["model"]).partition("-")
+    if kind == "turn":
+        return _turn_reply(req["messages"], int(n))
     return Reply(pieces=body(kind, int(n)))
 
 
 async def main() -> None:
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     async with LocalServer(handler=handler) as server:
         print(server.port, flush=True)
         await anyio.sleep_forever()

@@ -27,7 +27,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the key")
     demo.add_argument("--prompt", default=None, help="what to ask")
     demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
-    demo.add_argument("--fast", action="store_true", help="no artificial delays (local server)")
     return p
 
 

@@ -19,7 +19,7 @@ import attrs
 
 from ._agent_events import AgentEvent, MessageUpdateEvent
 from ._errors import AgentBusyError, TinyAgentError
-from ._loop import AgentRun, LoopConfig, agent_loop
+from ._loop import AgentRun, LoopConfig, agent_loop, make_run
 from ._messages import (
     AssistantMessage,
     Message,
@@ -197,24 +197,26 @@ class Agent:
 
         return take
 
-    @asynccontextmanager
-    async def _running(self, prompts: list[Message]) -> AsyncIterator[AgentRun]:
+    def _loop_arguments(self, prompts: list[Message]) -> dict[str, Any]:
         self._check_idle()
         if self._model is None:
             raise TinyAgentError("the agent has no model: pass model= or call set_model()")
         # Messages steered while idle open the run, before the prompt's own.
-        prompts = [*self._drain(self._steering)(), *prompts]
-        async with agent_loop(
-            self._model,
-            self._messages,
-            prompts=prompts,
-            system_prompt=self._system_prompt,
-            tools=self._tools,
-            steering=self._drain(self._steering),
-            follow_up=self._drain(self._follow_up),
-            listeners=self._listeners,
+        return {
+            "model": self._model,
+            "messages": self._messages,
+            "prompts": [*self._drain(self._steering)(), *prompts],
+            "system_prompt": self._system_prompt,
+            "tools": self._tools,
+            "steering": self._drain(self._steering),
+            "follow_up": self._drain(self._follow_up),
+            "listeners": self._listeners,
             **self._options,
-        ) as run:
+        }
+
+    @asynccontextmanager
+    async def _running(self, prompts: list[Message]) -> AsyncIterator[AgentRun]:
+        async with agent_loop(**self._loop_arguments(prompts)) as run:
             self._run = run
             try:
                 yield run
@@ -254,9 +256,14 @@ class Agent:
                 await gen.aclose()
 
     async def _consume(self, prompts: list[Message]) -> AgentRun:
-        async with self._running(prompts) as run:
-            async for _ in run:
-                pass
+        # No consumer of events here: run in this task, listeners only.
+        run = make_run(**self._loop_arguments(prompts))
+        self._run = run
+        try:
+            await run.run()
+        finally:
+            self._run = None
+            self._finish(run)
         return run
 
     async def prompt(self, message: PromptInput) -> list[Message]:

@@ -179,8 +179,9 @@ class HttpxSource:
     async def _open(self) -> list[StreamEvent]:
         req = self._request
         parser = self._parser
+        timeout = self._timeout()
         if self._client is None:
-            self._client = httpx.AsyncClient(verify=shared_ssl_context(), timeout=self._timeout())
+            self._client = httpx.AsyncClient(verify=shared_ssl_context(), timeout=timeout)
         attempt = 0
         while True:
             try:
@@ -252,6 +253,8 @@ class HttpxSource:
     async def aclose(self) -> None:
         """Close the response (and our own client). Shielded, so that a cancelled
         caller still closes its connection instead of leaking it."""
+        if self._response is None and not (self._own_client and self._client is not None):
+            return  # already drained and closed: nothing to shield
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(5):
                 await self._close_response()

@@ -55,11 +55,12 @@ from ._messages import (
     ToolResultMessage,
     Usage,
 )
+from ._openai_chat import WireCache
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
 from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
 
-__all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop"]
+__all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "make_run"]
 
 Listener = Callable[[AgentEvent], Any]
 
@@ -158,7 +159,7 @@ class AgentRun:
         self._deadline_hit = False
         self._tool_scopes: dict[str, anyio.CancelScope] = {}
         self._outbox: deque[AgentEvent] = deque()
-        self._flush_lock = anyio.Lock()
+        self._flushing = False
         self._head_heard = False
         self._send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
         self._receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None
@@ -172,7 +173,7 @@ class AgentRun:
             else None
         )
         self._client: httpx.AsyncClient | None = None
-        self._wire_cache: dict[int, tuple[Message, bytes]] = {}
+        self._wire_cache = WireCache()
 
     # --- control, from any task of the same event loop ------------------------
 
@@ -228,9 +229,13 @@ class AgentRun:
         await self._flush()
 
     async def _flush(self) -> None:
-        # Concurrent tool tasks emit too: one flusher at a time keeps events in order
-        # and each delivered once; an event leaves the outbox only once delivered.
-        async with self._flush_lock:
+        # Concurrent tool tasks emit too. One flusher at a time keeps events in order and
+        # each delivered once; an emitter that finds a flush under way leaves its event
+        # to it. An event leaves the outbox only once delivered.
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
             while self._outbox:
                 event = self._outbox[0]
                 if not self._head_heard:
@@ -246,6 +251,8 @@ class AgentRun:
                         self._consumer_gone = True
                 self._outbox.popleft()
                 self._head_heard = False
+        finally:
+            self._flushing = False
 
     def _add(self, message: Message) -> None:
         self.transcript.append(message)
@@ -262,7 +269,14 @@ class AgentRun:
 
     # --- the run ------------------------------------------------------------------
 
-    async def _main(self, send: anyio.abc.ObjectSendStream[AgentEvent]) -> None:
+    async def run(self) -> AgentEndEvent:
+        """Run to the end in the calling task, with listeners but no event channel (what
+        ``Agent.prompt`` does: no consumer task, no hand-off per event)."""
+        await self._main(None)
+        assert self.result is not None
+        return self.result
+
+    async def _main(self, send: anyio.abc.ObjectSendStream[AgentEvent] | None) -> None:
         self._send = send
         try:
             with anyio.CancelScope() as scope:
@@ -303,7 +317,8 @@ class AgentRun:
                 # that stopped reading without leaving.
                 with anyio.move_on_after(30):
                     await self._flush()
-                await send.aclose()
+                if send is not None:
+                    await send.aclose()
 
     def _answer_unanswered_calls(self) -> None:
         """Give every tool call of this run that has no result an "aborted" one (e.g. a
@@ -552,6 +567,32 @@ class AgentRun:
         ), True
 
 
+def make_run(
+    model: Model,
+    messages: list[Any] | Sequence[Message] = (),
+    *,
+    prompts: Sequence[Message] = (),
+    system_prompt: str = "",
+    tools: Sequence[Tool] = (),
+    steering: Callable[[], list[Message]] | None = None,
+    follow_up: Callable[[], list[Message]] | None = None,
+    listeners: Sequence[Listener] = (),
+    **options: Any,
+) -> AgentRun:
+    """An :class:`AgentRun`, not started: ``await run.run()`` runs it in this task."""
+    return AgentRun(
+        model,
+        messages if isinstance(messages, list) else list(messages),
+        prompts,
+        system_prompt=system_prompt,
+        tools=tools,
+        config=LoopConfig(**options),
+        steering=steering,
+        follow_up=follow_up,
+        listeners=listeners,
+    )
+
+
 @asynccontextmanager
 async def agent_loop(
     model: Model,
@@ -572,20 +613,18 @@ async def agent_loop(
     are the new messages that start the run. Leaving the block early aborts the run and
     waits for it to clean up, so nothing outlives the block.
     """
-    config = LoopConfig(**options)
-    transcript = messages if isinstance(messages, list) else list(messages)
-    run = AgentRun(
+    run = make_run(
         model,
-        transcript,
-        prompts,
+        messages,
+        prompts=prompts,
         system_prompt=system_prompt,
         tools=tools,
-        config=config,
         steering=steering,
         follow_up=follow_up,
         listeners=listeners,
+        **options,
     )
-    send, receive = anyio.create_memory_object_stream[AgentEvent](config.event_buffer)
+    send, receive = anyio.create_memory_object_stream[AgentEvent](run.config.event_buffer)
     run._receive = receive
     async with anyio.create_task_group() as tg:
         tg.start_soon(run._main, send)

@@ -8,7 +8,8 @@ SSE events (or already-decoded chunk dicts) and returns stream events; it does n
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
@@ -33,6 +34,7 @@ from ._stream_events import StreamEvent
 
 __all__ = [
     "OpenAIChatParser",
+    "WireCache",
     "build_body",
     "build_body_bytes",
     "encode_message",
@@ -377,36 +379,58 @@ def encode_tool(t: ToolSchema) -> dict[str, Any]:
     }
 
 
+class WireCache:
+    """Encoded messages of a growing transcript, reused across calls.
+
+    A transcript only grows between turns, and its records are frozen, so the encoding
+    of the messages sent last time is still right: a turn checks by identity that the
+    prefix is unchanged (a C-speed scan) and encodes only the new messages. If the
+    prefix changed (a ``transform_context`` hook pruned history), it starts over.
+    """
+
+    __slots__ = ("joined", "messages")
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.joined = b""
+
+    def encode(self, messages: Sequence[Message]) -> bytes:
+        known = self.messages
+        k = len(known)
+        if len(messages) < k or not all(map(operator.is_, known, messages[:k])):
+            known.clear()
+            k = 0
+            self.joined = b""
+        parts = [self.joined] if self.joined else []
+        for m in messages[k:]:
+            frag = b",".join(dumps(x) for x in encode_message(m))
+            if frag:
+                parts.append(frag)
+            known.append(m)
+        self.joined = b",".join(parts)
+        return self.joined
+
+
 def build_body_bytes(
     model: Model,
     context: Context,
-    cache: dict[int, Any] | None = None,
+    cache: WireCache | None = None,
     **options: Any,
 ) -> bytes:
-    """The request body as bytes. With ``cache``, each message's encoding is reused
-    while the same (frozen) message object is sent again, so a turn costs a join over
-    the history rather than re-encoding it."""
+    """The request body as bytes; with ``cache``, history is encoded once (see
+    :class:`WireCache`), so a turn costs a copy of the history, not a re-encoding."""
     if cache is None:
         return dumps(build_body(model, context, **options))
     head = build_body(model, Context(tools=context.tools), **options)
     head.pop("messages")
-    parts: list[bytes] = []
-    if context.system_prompt:
-        parts.append(dumps({"role": "system", "content": context.system_prompt}))
-    fresh: dict[int, Any] = {}
-    for m in context.messages:
-        key = id(m)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is m:
-            frag = hit[1]
-        else:
-            frag = b",".join(dumps(x) for x in encode_message(m))
-        fresh[key] = (m, frag)
-        if frag:
-            parts.append(frag)
-    cache.clear()
-    cache.update(fresh)
-    return b'{"messages":[' + b",".join(parts) + b"]," + dumps(head)[1:]
+    history = cache.encode(context.messages)
+    system = (
+        dumps({"role": "system", "content": context.system_prompt})
+        if context.system_prompt
+        else b""
+    )
+    joined = system + (b"," if system and history else b"") + history
+    return b'{"messages":[' + joined + b"]," + dumps(head)[1:]
 
 
 def build_body(

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from ._messages import Context, Model
-from ._openai_chat import build_body_bytes
+from ._openai_chat import WireCache, build_body_bytes
 
 __all__ = [
     "PreparedRequest",
@@ -57,7 +57,7 @@ class StreamOptions:
     client: Any = None  # httpx.AsyncClient; Any keeps httpx out of the public signature
     max_line_bytes: int = 16 * 1024 * 1024
     max_argument_bytes: int = 16 * 1024 * 1024
-    wire_cache: dict[int, Any] | None = attrs.field(default=None, repr=False, eq=False)
+    wire_cache: WireCache | None = attrs.field(default=None, repr=False, eq=False)
     """Encoded messages by identity, reused across calls (the agent loop passes one per
     run: records are frozen, so a message is encoded once, not once per turn)."""
 
