@@ -1,0 +1,39 @@
+"""The README's demo command works offline, on both event loops."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tinyagent._demo import evaluate
+
+
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_demo_runs_an_agent_with_two_tools_offline(backend: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "tinyagent", "demo", "--backend", backend],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "-> calculator({'expression': '(17 + 4) * 3'})" in out
+    assert "<- calculator: (17 + 4) * 3 = 63" in out
+    assert "<- clock: " in out and " UTC" in out
+    assert "[stop; " in out
+
+
+def test_demo_needs_both_model_and_base_url() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "tinyagent", "demo", "--model", "x"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "both --model and --base-url" in r.stderr
+
+
+def test_calculator_is_arithmetic_only() -> None:
+    assert evaluate("(17 + 4) * 3") == 63
+    assert evaluate("-2 ** 3 + 7 // 2") == -5
+    with pytest.raises(ValueError, match="not allowed"):
+        evaluate("__import__('os')")
