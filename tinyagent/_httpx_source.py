@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import anyio
 import httpx
 
-from ._errors import ProviderError, StreamFormatError
+from ._errors import ProviderError
 from ._messages import AssistantMessage, Model, StopReason
-from ._openai_chat import OpenAIChatParser
+from ._openai_chat import PureChatByteParser
 from ._request import PreparedRequest, StreamOptions, error_excerpt
-from ._sse import SSEDecoder
 from ._stream_events import StartEvent, StreamEvent
 
 __all__ = ["HttpxSource", "shared_ssl_context"]
@@ -77,12 +76,13 @@ def describe_transport_error(exc: BaseException, options: StreamOptions, url: st
     return f"transport error talking to {url}: {type(exc).__name__}: {exc}"
 
 
-class ChunkParser(Protocol):
-    """What the transport needs of a provider's sans-IO parser."""
+class ByteParser(Protocol):
+    """What the transport needs of a parser: response bytes in, stream events out
+    (the pure Python parser or the native one)."""
 
     @property
     def message(self) -> AssistantMessage | None: ...
-    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]: ...
+    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
     def end_of_stream(self) -> list[StreamEvent]: ...
     def fail(
         self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
@@ -97,15 +97,14 @@ class HttpxSource:
         model: Model,
         request: PreparedRequest,
         options: StreamOptions,
-        make_parser: Callable[[], ChunkParser] | None = None,
+        parser: ByteParser | None = None,
     ) -> None:
         self._model = model
         self._request = request
         self._options = options
-        self._parser = (
-            make_parser() if make_parser else OpenAIChatParser(model, options.max_argument_bytes)
+        self._parser: ByteParser = parser or PureChatByteParser(
+            model, options.max_line_bytes, options.max_argument_bytes
         )
-        self._decoder = SSEDecoder(options.max_line_bytes)
         self._client: httpx.AsyncClient | None = options.client
         self._own_client = options.client is None
         self._response: httpx.Response | None = None
@@ -136,23 +135,12 @@ class HttpxSource:
         try:
             chunk = await self._bytes.__anext__()
         except StopAsyncIteration:
-            if self._decoder.has_partial and parser.message is None:
-                return parser.fail("the stream ended in the middle of an event (truncated reply)")
             return parser.end_of_stream()
         except httpx.HTTPError as exc:
             return parser.fail(
                 describe_transport_error(exc, self._options, self._request.url), error=exc
             )
-        try:
-            payloads = self._decoder.feed_data(chunk)
-        except StreamFormatError as exc:
-            return parser.fail(str(exc), error=exc)
-        if not payloads:
-            return []
-        try:
-            out: list[StreamEvent] = parser.feed_data(payloads)
-        except StreamFormatError as exc:
-            return parser.fail(str(exc), error=exc)
+        out = parser.feed(chunk)
         if parser.message is not None:
             await self._drain()
         return out

@@ -29,11 +29,12 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
-from ._sse import ServerSentEvent
+from ._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent, SSEDecoder
 from ._stream_events import StreamEvent
 
 __all__ = [
     "OpenAIChatParser",
+    "PureChatByteParser",
     "WireCache",
     "build_body",
     "build_body_bytes",
@@ -63,7 +64,7 @@ def finish_reason_to_stop(reason: str, has_tool_calls: bool) -> StopReason:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+    return value if type(value) is int else 0
 
 
 class OpenAIChatParser:
@@ -83,22 +84,7 @@ class OpenAIChatParser:
         return self.asm.message
 
     def feed_events(self, events: list[ServerSentEvent]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        asm = self.asm
-        for ev in events:
-            if asm.message is not None:
-                break
-            data = ev.data
-            if data == "[DONE]":
-                self._done(out)
-                break
-            try:
-                chunk = loads_json_object(data)
-            except StreamFormatError as exc:
-                asm.fail(str(exc), out, error=exc)
-                break
-            self._chunk(chunk, out)
-        return out
+        return self.feed_data([ev.data.encode() for ev in events])
 
     def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
         """The fast path: raw ``data`` payloads straight from :meth:`SSEDecoder.feed_data`."""
@@ -115,7 +101,12 @@ class OpenAIChatParser:
             except StreamFormatError as exc:
                 asm.fail(str(exc), out, error=exc)
                 break
-            self._chunk(chunk, out)
+            try:
+                self._chunk(chunk, out)
+            except _ShapeError:
+                shape = StreamFormatError(shape_error_message(data))
+                asm.fail(str(shape), out, error=shape)
+                break
         return out
 
     def feed_event(self, event: ServerSentEvent) -> list[StreamEvent]:
@@ -124,7 +115,11 @@ class OpenAIChatParser:
     def feed_chunk(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         if self.asm.message is None:
-            self._chunk(chunk, out)
+            try:
+                self._chunk(chunk, out)
+            except _ShapeError:
+                exc = StreamFormatError(shape_error_message(json.dumps(chunk)))
+                self.asm.fail(str(exc), out, error=exc)
         return out
 
     def end_of_stream(self) -> list[StreamEvent]:
@@ -168,6 +163,9 @@ class OpenAIChatParser:
         asm.finish(stop, out, error)
 
     def _chunk(self, c: Mapping[str, Any], out: list[StreamEvent]) -> None:
+        """Apply one chunk. Fields of an unexpected JSON type are ignored where that is
+        harmless and raise :class:`_ShapeError` where the chunk cannot be understood;
+        the native parser follows exactly the same rules."""
         asm = self.asm
         err = c.get("error")
         if err is not None:
@@ -180,47 +178,55 @@ class OpenAIChatParser:
         usage = c.get("usage")
         if usage is None:
             xg = c.get("x_groq")
-            if xg is not None:
-                usage = xg.get("usage")
-        if usage:
+            usage = xg.get("usage") if isinstance(xg, dict) else None
+        if usage and isinstance(usage, dict):
             self._usage(usage)
         choices = c.get("choices")
         if not choices:
             return
+        if not isinstance(choices, list) or not isinstance(choices[0], dict):
+            raise _ShapeError
         choice = choices[0]
         delta = choice.get("delta")
         if delta:
+            if not isinstance(delta, dict):
+                raise _ShapeError
             content = delta.get("content")
             if len(delta) == 1 and content.__class__ is str:
                 # The common case, a text-only delta: skip the other fields.
                 if content:
                     asm.text(content, out)
-                reason = choice.get("finish_reason")
-                if reason:
-                    asm.provider_stop_reason = str(reason)
-                return
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                if isinstance(reasoning, str):
-                    asm.thinking(reasoning, out)
             else:
-                details = delta.get("reasoning_details")
-                if details:
-                    self._reasoning_details(details, out)
-            if content:
-                if isinstance(content, str):
-                    asm.text(content, out)
-                else:
-                    self._content_parts(content, out)
-            calls = delta.get("tool_calls")
-            if calls:
-                self._tool_calls(calls, out)
-            refusal = delta.get("refusal")
-            if refusal and isinstance(refusal, str):
-                asm.text(refusal, out)
+                self._delta(delta, content, out)
         reason = choice.get("finish_reason")
-        if reason:
-            asm.provider_stop_reason = str(reason)
+        if reason and isinstance(reason, str):
+            asm.provider_stop_reason = reason
+
+    def _delta(self, delta: dict[str, Any], content: Any, out: list[StreamEvent]) -> None:
+        asm = self.asm
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning:
+            if isinstance(reasoning, str):
+                asm.thinking(reasoning, out)
+        else:
+            details = delta.get("reasoning_details")
+            if isinstance(details, list):
+                self._reasoning_details(details, out)
+        if content:
+            if isinstance(content, str):
+                asm.text(content, out)
+            elif isinstance(content, list):
+                self._content_parts(content, out)
+            else:
+                raise _ShapeError
+        calls = delta.get("tool_calls")
+        if calls:
+            if not isinstance(calls, list):
+                raise _ShapeError
+            self._tool_calls(calls, out)
+        refusal = delta.get("refusal")
+        if refusal and isinstance(refusal, str):
+            asm.text(refusal, out)
 
     def _stream_error(self, err: Any, out: list[StreamEvent]) -> None:
         if isinstance(err, Mapping):
@@ -235,12 +241,16 @@ class OpenAIChatParser:
 
     def _usage(self, u: Mapping[str, Any]) -> None:
         prompt = _int(u.get("prompt_tokens"))
-        details = u.get("prompt_tokens_details") or {}
+        details = u.get("prompt_tokens_details")
+        if not isinstance(details, dict):
+            details = {}
         cached = _int(details.get("cached_tokens"))
         if not cached:
             cached = _int(u.get("prompt_cache_hit_tokens"))  # DeepSeek's older field
         written = _int(details.get("cache_write_tokens"))
-        out_details = u.get("completion_tokens_details") or {}
+        out_details = u.get("completion_tokens_details")
+        if not isinstance(out_details, dict):
+            out_details = {}
         self.asm.set_usage(
             max(prompt - cached - written, 0),
             _int(u.get("completion_tokens")),
@@ -249,29 +259,30 @@ class OpenAIChatParser:
             _int(out_details.get("reasoning_tokens")),
         )
 
-    def _reasoning_details(self, details: Any, out: list[StreamEvent]) -> None:
+    def _reasoning_details(self, details: list[Any], out: list[StreamEvent]) -> None:
         for d in details:
-            if not isinstance(d, Mapping):
+            if not isinstance(d, dict):
                 continue
             kind = d.get("type")
-            text = d.get("text") if kind == "reasoning.text" else None
-            if kind == "reasoning.summary":
+            if kind == "reasoning.text":
+                text = d.get("text")
+            elif kind == "reasoning.summary":
                 text = d.get("summary")
+            else:
+                continue
             if text and isinstance(text, str):
                 self.asm.thinking(text, out)
 
-    def _content_parts(self, parts: Any, out: list[StreamEvent]) -> None:
+    def _content_parts(self, parts: list[Any], out: list[StreamEvent]) -> None:
         # Mistral sends content as typed parts: text, and thinking with nested text parts.
-        if not isinstance(parts, list):
-            raise StreamFormatError(f"unexpected delta.content: {str(parts)[:200]!r}")
         for p in parts:
-            if not isinstance(p, Mapping):
+            if not isinstance(p, dict):
                 continue
             kind = p.get("type")
             if kind == "text":
                 text = p.get("text")
-                if text:
-                    self.asm.text(str(text), out)
+                if text and isinstance(text, str):
+                    self.asm.text(text, out)
             elif kind == "thinking":
                 inner = p.get("thinking")
                 if isinstance(inner, str):
@@ -279,24 +290,87 @@ class OpenAIChatParser:
                         self.asm.thinking(inner, out)
                 elif isinstance(inner, list):
                     for q in inner:
-                        if isinstance(q, Mapping) and q.get("text"):
-                            self.asm.thinking(str(q["text"]), out)
+                        if isinstance(q, dict):
+                            text = q.get("text")
+                            if text and isinstance(text, str):
+                                self.asm.thinking(text, out)
 
-    def _tool_calls(self, calls: Any, out: list[StreamEvent]) -> None:
+    def _tool_calls(self, calls: list[Any], out: list[StreamEvent]) -> None:
         asm = self.asm
         for tc in calls:
+            if not isinstance(tc, dict):
+                raise _ShapeError
             key = tc.get("index")
             call_id = tc.get("id")
+            if not isinstance(call_id, str):
+                call_id = None
             if key is None:
                 # No index (some Mistral-style servers): a new id starts a new call,
                 # fragments without one continue the last.
                 key = call_id if call_id else self._last_key
+            elif not isinstance(key, int | float | str) or isinstance(key, bool):
+                raise _ShapeError
             self._last_key = key
-            fn = tc.get("function") or {}
+            fn = tc.get("function")
+            if not isinstance(fn, dict):
+                fn = {}
+            name = fn.get("name")
             args = fn.get("arguments")
             if args is not None and not isinstance(args, str):
-                args = json.dumps(args)  # a server that sends an object, not text
-            asm.tool_call(key, call_id, fn.get("name"), args, out)
+                # A server that sends an object, not text: keep it as compact JSON text.
+                args = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+            asm.tool_call(key, call_id, name if isinstance(name, str) else None, args, out)
+
+
+class PureChatByteParser:
+    """Bytes of a chat-completions SSE body in, stream events out: the SSE decoder and
+    the chunk parser together, in Python. The native parser has the same interface."""
+
+    def __init__(
+        self,
+        model: Model,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
+    ) -> None:
+        self._decoder = SSEDecoder(max_line_bytes)
+        self._parser = OpenAIChatParser(model, max_argument_bytes)
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self._parser.message
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        try:
+            payloads = self._decoder.feed_data(chunk)
+        except StreamFormatError as exc:
+            out = self._parser.feed_data(getattr(exc, "partial", []))
+            if self._parser.message is None:
+                out += self._parser.fail(str(exc), error=exc)
+            return out
+        return self._parser.feed_data(payloads) if payloads else []
+
+    def end_of_stream(self) -> list[StreamEvent]:
+        if self._decoder.has_partial and self._parser.message is None:
+            return self._parser.fail("the stream ended in the middle of an event (truncated reply)")
+        return self._parser.end_of_stream()
+
+    def fail(
+        self,
+        message: str,
+        *,
+        stop_reason: StopReason = StopReason.ERROR,
+        error: BaseException | None = None,
+    ) -> list[StreamEvent]:
+        return self._parser.fail(message, stop_reason=stop_reason, error=error)
+
+
+class _ShapeError(Exception):
+    """A chunk whose structure cannot be understood (reported with the chunk's text)."""
+
+
+def shape_error_message(data: bytes | str) -> str:
+    excerpt = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
+    return f"unexpected structure in stream chunk: {excerpt!r}"
 
 
 # --- the request ----------------------------------------------------------------

@@ -66,10 +66,7 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Consume one read; return the events it completed (often none, often many)."""
-        block = self._complete_lines(chunk)
-        if block is None:
-            return []
-        return self._blocks(block, True)
+        return self._feed(chunk, True)
 
     def feed_data(self, chunk: bytes) -> list[bytes]:
         """Like :meth:`feed`, but return only each event's data, as raw UTF-8 bytes.
@@ -78,21 +75,34 @@ class SSEDecoder:
         straight to a JSON parser that takes bytes); ``event``/``id``/``retry`` are
         still tracked, just not returned.
         """
-        block = self._complete_lines(chunk)
-        if block is None:
-            return []
-        return self._blocks(block, False)
+        return self._feed(chunk, False)
 
-    def _blocks(self, block: bytes, records: bool) -> list[Any]:
+    def _feed(self, chunk: bytes, records: bool) -> list[Any]:
+        out: list[Any] = []
+        try:
+            block = self._complete_lines(chunk)
+            if block is not None:
+                self._blocks(block, records, out)
+            if self._pending_size > self._max:
+                raise StreamFormatError(
+                    f"SSE line longer than {self._max} bytes without a line end"
+                )
+        except StreamFormatError as exc:
+            # Nothing received is lost: the events completed before the bad line
+            # travel with the error.
+            exc.partial = out  # type: ignore[attr-defined]
+            raise
+        return out
+
+    def _blocks(self, block: bytes, records: bool, out: list[Any]) -> None:
         """Split complete lines at blank lines; a block that is one ``data:`` line (what
         every LLM server sends) skips the line-by-line state machine."""
         parts = block.split(b"\n\n")
         last = parts.pop()
-        out: list[Any] = []
         start = 0
         if parts and (self._data or self._event or self._retry is not None):
             # The first block continues an event begun in an earlier read.
-            out += self._lines([*parts[0].split(b"\n"), b""], records)
+            self._lines([*parts[0].split(b"\n"), b""], records, out)
             start = 1
         limit = self._max
         for i in range(start, len(parts)):
@@ -106,9 +116,8 @@ class SSEDecoder:
                 else:
                     out.append(value)
             else:
-                out += self._lines([*part.split(b"\n"), b""], records)
-        out += self._lines(last.split(b"\n"), records)
-        return out
+                self._lines([*part.split(b"\n"), b""], records, out)
+        self._lines(last.split(b"\n"), records, out)
 
     def _complete_lines(self, chunk: bytes) -> bytes | None:
         """Take one read; return the complete lines it finished (LF-normalised, without
@@ -142,10 +151,6 @@ class SSEDecoder:
         if end < 0:
             self._pending.append(chunk)
             self._pending_size += len(chunk)
-            if self._pending_size > self._max:
-                raise StreamFormatError(
-                    f"SSE line longer than {self._max} bytes without a line end"
-                )
             return None
         if self._pending:
             self._pending.append(chunk[:end])
@@ -157,12 +162,9 @@ class SSEDecoder:
         if rest:
             self._pending.append(rest)
         self._pending_size = len(rest)
-        if self._pending_size > self._max:
-            raise StreamFormatError(f"SSE line longer than {self._max} bytes without a line end")
         return block
 
-    def _lines(self, lines: list[bytes], records: bool) -> list[ServerSentEvent] | list[bytes]:
-        out: list[Any] = []
+    def _lines(self, lines: list[bytes], records: bool, out: list[Any]) -> None:
         data = self._data
         for line in lines:
             if not line:
@@ -205,7 +207,6 @@ class SSEDecoder:
             elif name == b"retry" and value.isdigit():
                 self._retry = int(value)
             # any other field is ignored, as the spec says
-        return out
 
     def _dispatch(self) -> ServerSentEvent:
         data = self._data
