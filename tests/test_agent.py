@@ -498,7 +498,7 @@ async def _abort_scenario(phase: str) -> None:
             if phase != "between_turns":
                 await started.wait()
                 agent.abort("user pressed stop")
-        assert await server.wait_connections_closed()
+        assert await server.wait_responses_done()
         assert await settled_task_count() == before
         assert all(r.finished or r.client_disconnected for r in server.requests)
     msgs = list(agent.state.messages)
@@ -506,6 +506,7 @@ async def _abort_scenario(phase: str) -> None:
     assert _stop_reasons(events) == ["aborted"] and events[-1].type == "agent_end"
     assert agent.state.is_streaming is False
     if phase == "model_stream":
+        assert server.requests[0].client_disconnected  # the aborted stream's connection closed
         last = msgs[-1]
         assert isinstance(last, AssistantMessage) and last.stop_reason is StopReason.ABORTED
         assert last.error_message == "user pressed stop" and 0 < len(last.text) < 500
@@ -547,7 +548,7 @@ async def test_cancelling_the_caller_scope_cleans_up_like_abort() -> None:
                 await started.wait()
                 tg.cancel_scope.cancel()
         assert not scope.cancelled_caught
-        assert await server.wait_connections_closed()
+        assert await server.wait_responses_done()
         assert await settled_task_count() == before
     assert_valid_transcript(list(agent.state.messages))
     assert agent.state.is_streaming is False
@@ -562,7 +563,7 @@ async def test_leaving_agent_loop_early_aborts_and_cleans_up() -> None:
                 if isinstance(e, MessageUpdateEvent) and isinstance(e.event, TextDeltaEvent):
                     break
         assert run.result is not None and run.result.stop_reason == "aborted"
-        assert await server.wait_connections_closed()
+        assert await server.wait_responses_done()
         assert await settled_task_count() == before
     assert (
         isinstance(transcript[-1], AssistantMessage)

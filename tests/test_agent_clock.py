@@ -20,6 +20,9 @@ from .agent_helpers import sleeper
 
 pytestmark = pytest.mark.trio
 
+# trio's MockClock drives the httpx path; the native transport waits in real time on tokio.
+HTTPX = {"transport": "httpx"}
+
 
 async def test_parallel_tools_take_the_slower_time_not_the_sum(
     autojump_clock: trio.testing.MockClock,
@@ -29,7 +32,9 @@ async def test_parallel_tools_take_the_slower_time_not_the_sum(
         [tool_call_reply([("twenty", {}), ("ten", {})]), text_reply("ok")]
     ) as server:
         start = trio.current_time()
-        async with agent_loop(server.model(), [], prompts=[UserMessage("go")], tools=tools) as run:
+        async with agent_loop(
+            server.model(), [], prompts=[UserMessage("go")], stream_options=HTTPX, tools=tools
+        ) as run:
             async for _ in run:
                 pass
         elapsed = trio.current_time() - start
@@ -44,6 +49,7 @@ async def test_default_tool_timeout_applies(autojump_clock: trio.testing.MockClo
             server.model(),
             [],
             prompts=[UserMessage("go")],
+            stream_options=HTTPX,
             tools=[sleeper("slow", 1000)],
             tool_timeout=180,
         ) as run:
@@ -61,7 +67,12 @@ async def test_per_tool_timeout_overrides_the_agents(
         [tool_call_reply([("short", {}), ("long", {})]), text_reply("ok")]
     ) as server:
         async with agent_loop(
-            server.model(), [], prompts=[UserMessage("go")], tools=tools, tool_timeout=100
+            server.model(),
+            [],
+            prompts=[UserMessage("go")],
+            stream_options=HTTPX,
+            tools=tools,
+            tool_timeout=100,
         ) as run:
             async for _ in run:
                 pass
@@ -79,6 +90,7 @@ async def test_deadline_during_tools_ends_the_run_like_an_abort(
             server.model(),
             [],
             prompts=[UserMessage("go")],
+            stream_options=HTTPX,
             tools=[sleeper("slow", 100)],
             deadline=30,
         ) as run:
@@ -98,7 +110,7 @@ async def test_deadline_during_model_stream_keeps_partial_as_aborted(
     reply = text_reply("abcdefghij" * 10, chunk_size=1, chunk_delay=1)
     async with LocalServer([reply]) as server:
         async with agent_loop(
-            server.model(), [], prompts=[UserMessage("go")], deadline=20.5
+            server.model(), [], prompts=[UserMessage("go")], stream_options=HTTPX, deadline=20.5
         ) as run:
             events = [e async for e in run]
         assert await server.wait_connections_closed()

@@ -97,7 +97,7 @@ async def test_random_scripts_keep_the_transcript_valid(
             agent.follow_up("one more thing")
         with anyio.fail_after(30):
             await agent.prompt("start")
-        assert await server.wait_connections_closed()
+        assert await server.wait_responses_done()
         assert await settled_task_count() == before
 
     assert_valid_transcript(list(agent.state.messages))

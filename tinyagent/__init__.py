@@ -43,6 +43,7 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
+from ._native_bridge import native_available
 from ._request import StreamOptions
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import AssistantMessageStream, complete, stream
@@ -128,6 +129,7 @@ __all__ = [
     "__version__",
     "agent_loop",
     "complete",
+    "native_available",
     "run_sync",
     "serde",
     "stream",

@@ -9,6 +9,7 @@ constant and the total is linear in the reply (never re-parsing from the start).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ._errors import ProviderError, StreamFormatError
@@ -17,6 +18,7 @@ from ._messages import (
     AssistantContent,
     AssistantMessage,
     Model,
+    ModelCost,
     StopReason,
     TextContent,
     ThinkingContent,
@@ -37,6 +39,7 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
+from ._wording import arguments_too_large, chunk_not_object, malformed_chunk
 
 __all__ = ["DEFAULT_MAX_ARGUMENT_BYTES", "MessageAssembler", "parse_tool_arguments"]
 
@@ -183,9 +186,7 @@ class MessageAssembler:
         if arguments:
             b.size += len(arguments)
             if b.size > self._max_args:
-                raise StreamFormatError(
-                    f"arguments of tool call {b.name or b.id!r} exceed {self._max_args} bytes"
-                )
+                raise StreamFormatError(arguments_too_large(b.name or b.id, self._max_args))
             b.parts.append(arguments)
             out.append(ToolCallDeltaEvent(b.index, arguments))
 
@@ -294,6 +295,19 @@ class MessageAssembler:
             response_id=self.response_id,
         )
 
+
+def usage_from_counts(counts: Sequence[int] | None, price: ModelCost | None) -> Usage:
+    """``Usage`` from (input, output, cache_read, cache_write, reasoning), priced."""
+    if counts is None:
+        return Usage()
+    i, o, r, w, reasoning = counts
+    cost = None
+    u = Usage(i, o, r, w, reasoning, i + o + r + w)
+    if price is not None:
+        cost = price.price(u)
+        u = Usage(i, o, r, w, reasoning, i + o + r + w, cost)
+    return u
+
     def provider_error(
         self, message: str, *, status: int | None = None, body: str = ""
     ) -> ProviderError:
@@ -307,10 +321,7 @@ def loads_json_object(data: str | bytes) -> dict[str, Any]:
     try:
         value = loads(data)
     except ValueError as exc:
-        excerpt = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
-        if isinstance(exc, UnicodeDecodeError):
-            exc = ValueError("invalid UTF-8")
-        raise StreamFormatError(f"malformed JSON chunk in stream ({exc}): {excerpt!r}") from None
+        raise StreamFormatError(malformed_chunk(data, str(exc))) from None
     if not isinstance(value, dict):
-        raise StreamFormatError(f"stream chunk is not a JSON object: {str(data)[:200]!r}")
+        raise StreamFormatError(chunk_not_object(data))
     return value

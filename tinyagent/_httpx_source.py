@@ -41,7 +41,11 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+    return parse_retry_after(response.headers.get("retry-after"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date)."""
     if not value:
         return None
     try:
@@ -58,7 +62,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _backoff(attempt: int) -> float:
+def backoff(attempt: int) -> float:
     return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
 
 
@@ -185,7 +189,7 @@ class HttpxSource:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt < self._options.max_retries:
-                    await anyio.sleep(_backoff(attempt))
+                    await anyio.sleep(backoff(attempt))
                     attempt += 1
                     continue
                 return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)
@@ -198,7 +202,7 @@ class HttpxSource:
             if response.status_code in _RETRY_STATUS and attempt < self._options.max_retries:
                 delay = _retry_after(response)
                 await self._close_response()
-                await anyio.sleep(min(delay, 60.0) if delay is not None else _backoff(attempt))
+                await anyio.sleep(min(delay, 60.0) if delay is not None else backoff(attempt))
                 attempt += 1
                 continue
             await self._close_response()

@@ -56,6 +56,7 @@ from ._messages import (
     Usage,
 )
 from ._openai_chat import WireCache
+from ._stream import resolve_transport
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
 from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
@@ -285,7 +286,9 @@ class AgentRun:
                 self._scope = scope
                 if self._aborted:
                     scope.cancel()
-                self._client = httpx.AsyncClient(verify=shared_ssl_context())
+                if resolve_transport(self.config.stream_options.get("transport")) != "native":
+                    # One connection pool for every model call of the run.
+                    self._client = httpx.AsyncClient(verify=shared_ssl_context())
                 await self._emit(AgentStartEvent())
                 await self._turns()
             if scope.cancelled_caught:
@@ -399,7 +402,8 @@ class AgentRun:
         if self.config.convert_to_llm is not None:
             messages = await call_maybe_async(self.config.convert_to_llm, list(messages))
         options = dict(self.config.stream_options)
-        options.setdefault("client", self._client)
+        if self._client is not None:
+            options.setdefault("client", self._client)
         options["wire_cache"] = self._wire_cache
         if effort is not None:
             options["reasoning_effort"] = effort

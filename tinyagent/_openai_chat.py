@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
-from ._errors import StreamFormatError
+from ._errors import ProviderError, StreamFormatError
 from ._json import dumps
 from ._messages import (
     AssistantMessage,
@@ -31,6 +31,12 @@ from ._messages import (
 )
 from ._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent, SSEDecoder
 from ._stream_events import StreamEvent
+from ._wording import (
+    DONE_WITHOUT_FINISH,
+    ENDED_BEFORE_FINISH,
+    ENDED_MID_EVENT,
+    unexpected_structure,
+)
 
 __all__ = [
     "OpenAIChatParser",
@@ -104,8 +110,11 @@ class OpenAIChatParser:
             try:
                 self._chunk(chunk, out)
             except _ShapeError:
-                shape = StreamFormatError(shape_error_message(data))
+                shape = StreamFormatError(unexpected_structure(data))
                 asm.fail(str(shape), out, error=shape)
+                break
+            except StreamFormatError as exc:  # a bound broken mid-chunk (tool arguments)
+                asm.fail(str(exc), out, error=exc)
                 break
         return out
 
@@ -118,7 +127,7 @@ class OpenAIChatParser:
             try:
                 self._chunk(chunk, out)
             except _ShapeError:
-                exc = StreamFormatError(shape_error_message(json.dumps(chunk)))
+                exc = StreamFormatError(unexpected_structure(json.dumps(chunk)))
                 self.asm.fail(str(exc), out, error=exc)
         return out
 
@@ -129,7 +138,7 @@ class OpenAIChatParser:
         if asm.message is not None:
             return out
         if asm.provider_stop_reason is None:
-            asm.fail("the stream ended before a finish reason (truncated reply)", out)
+            asm.fail(ENDED_BEFORE_FINISH, out)
         else:
             self._finish(out)
         return out
@@ -149,7 +158,7 @@ class OpenAIChatParser:
 
     def _done(self, out: list[StreamEvent]) -> None:
         if self.asm.provider_stop_reason is None:
-            self.asm.fail("the stream sent [DONE] without a finish reason", out)
+            self.asm.fail(DONE_WITHOUT_FINISH, out)
         else:
             self._finish(out)
 
@@ -229,14 +238,7 @@ class OpenAIChatParser:
             asm.text(refusal, out)
 
     def _stream_error(self, err: Any, out: list[StreamEvent]) -> None:
-        if isinstance(err, Mapping):
-            message = str(err.get("message") or json.dumps(err)[:500])
-            status = err.get("status_code") or err.get("code")
-        else:
-            message, status = str(err), None
-        exc = self.asm.provider_error(
-            message, status=status if isinstance(status, int) else None, body=json.dumps(err)[:2000]
-        )
+        message, exc = describe_stream_error(err, self.asm.provider, self.asm.model_id)
         self.asm.fail(message, out, error=exc)
 
     def _usage(self, u: Mapping[str, Any]) -> None:
@@ -322,6 +324,23 @@ class OpenAIChatParser:
             asm.tool_call(key, call_id, name if isinstance(name, str) else None, args, out)
 
 
+def describe_stream_error(err: Any, provider: str, model: str) -> tuple[str, ProviderError]:
+    """An ``error`` object inside a stream (OpenRouter, Groq): its message, verbatim."""
+    if isinstance(err, Mapping):
+        message = str(err.get("message") or json.dumps(err)[:500])
+        status = err.get("status_code") or err.get("code")
+    else:
+        message, status = str(err), None
+    exc = ProviderError(
+        message,
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        provider=provider,
+        model=model,
+        body=json.dumps(err)[:2000],
+    )
+    return message, exc
+
+
 class PureChatByteParser:
     """Bytes of a chat-completions SSE body in, stream events out: the SSE decoder and
     the chunk parser together, in Python. The native parser has the same interface."""
@@ -351,7 +370,7 @@ class PureChatByteParser:
 
     def end_of_stream(self) -> list[StreamEvent]:
         if self._decoder.has_partial and self._parser.message is None:
-            return self._parser.fail("the stream ended in the middle of an event (truncated reply)")
+            return self._parser.fail(ENDED_MID_EVENT)
         return self._parser.end_of_stream()
 
     def fail(
@@ -366,11 +385,6 @@ class PureChatByteParser:
 
 class _ShapeError(Exception):
     """A chunk whose structure cannot be understood (reported with the chunk's text)."""
-
-
-def shape_error_message(data: bytes | str) -> str:
-    excerpt = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
-    return f"unexpected structure in stream chunk: {excerpt!r}"
 
 
 # --- the request ----------------------------------------------------------------

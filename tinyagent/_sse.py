@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from ._errors import StreamFormatError
+from ._wording import data_too_long, line_too_long, pending_line_too_long
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "SSEDecoder", "ServerSentEvent"]
 
@@ -84,9 +85,7 @@ class SSEDecoder:
             if block is not None:
                 self._blocks(block, records, out)
             if self._pending_size > self._max:
-                raise StreamFormatError(
-                    f"SSE line longer than {self._max} bytes without a line end"
-                )
+                raise StreamFormatError(pending_line_too_long(self._max))
         except StreamFormatError as exc:
             # Nothing received is lost: the events completed before the bad line
             # travel with the error.
@@ -186,11 +185,11 @@ class SSEDecoder:
                 value = line[6:] if line[5:6] == b" " else line[5:]
                 self._data_size += len(value) + 1
                 if self._data_size > self._max or len(line) > self._max:
-                    raise StreamFormatError(f"SSE event data longer than {self._max} bytes")
+                    raise StreamFormatError(data_too_long(self._max))
                 data.append(value)
                 continue
             if len(line) > self._max:
-                raise StreamFormatError(f"SSE line longer than {self._max} bytes")
+                raise StreamFormatError(line_too_long(self._max))
             if line[0] == 0x3A:  # ":" starts a comment (keep-alives, OPENROUTER PROCESSING)
                 continue
             name, colon, value = line.partition(b":")

@@ -18,7 +18,19 @@ from ._stream_events import StreamEvent
 
 __all__ = ["AssistantMessageStream", "complete", "stream"]
 
-TRANSPORTS = ("httpx",)
+TRANSPORTS = ("native", "httpx+native", "httpx")
+
+
+def resolve_transport(transport: str | None) -> str:
+    """The transport a call will use: ``native`` when the extension is built, else
+    ``httpx`` (the pure path, always there)."""
+    if transport is None:
+        from ._native_bridge import native_available
+
+        return "native" if native_available() else "httpx"
+    if transport not in TRANSPORTS:
+        raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
+    return transport
 
 
 class EventSource(Protocol):
@@ -32,13 +44,20 @@ class EventSource(Protocol):
 
 
 def _make_source(model: Model, context: Context, options: StreamOptions) -> EventSource:
+    transport = resolve_transport(options.transport)
     request = prepare_request(model, context, options)
-    transport = options.transport or "httpx"
-    if transport == "httpx":
-        from ._httpx_source import HttpxSource
+    if transport == "native":
+        from ._native_bridge import NativeSource
 
-        return HttpxSource(model, request, options)
-    raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
+        return NativeSource(model, request, options)
+    from ._httpx_source import HttpxSource
+
+    if transport == "httpx+native":
+        from ._native_bridge import NativeChatByteParser
+
+        parser = NativeChatByteParser(model, options.max_line_bytes, options.max_argument_bytes)
+        return HttpxSource(model, request, options, parser)
+    return HttpxSource(model, request, options)
 
 
 class AssistantMessageStream:

@@ -1,7 +1,303 @@
+//! tinyagent's native streaming core, exposed to Python as `tinyagent._native`.
+//!
+//! Two layers: `ChatParser` (bytes in, finished event objects out; used under httpx)
+//! and `NativeStream` (the whole HTTP stream on a shared tokio runtime; Python waits on
+//! a file descriptor and drains batches). Python sees few, coarse calls; errors are
+//! converted once here, and no Rust panic crosses into Python.
+
+mod chat;
+mod sse;
+mod transport;
+
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chat::{ChatParser, Ev, Fail, Meta};
+use sse::SseLimit;
+
+/// The Python classes events are made of, registered once by `configure`.
+struct Classes {
+    text_start: Py<PyType>,
+    text_delta: Py<PyType>,
+    text_end: Py<PyType>,
+    thinking_start: Py<PyType>,
+    thinking_delta: Py<PyType>,
+    thinking_end: Py<PyType>,
+    tool_start: Py<PyType>,
+    tool_delta: Py<PyType>,
+    tool_end: Py<PyType>,
+    text_content: Py<PyAny>,
+    thinking_content: Py<PyAny>,
+    parse_tool_arguments: Py<PyAny>,
+}
+
+static CLASSES: GILOnceCell<Classes> = GILOnceCell::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Classes> {
+    CLASSES
+        .get(py)
+        .ok_or_else(|| PyRuntimeError::new_err("tinyagent._native.configure() was not called"))
+}
+
+/// Run `f`, turning a Rust panic into a Python RuntimeError instead of PanicException.
+fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(e) => {
+            let what = e
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(PyRuntimeError::new_err(format!("tinyagent native core failed: {what}")))
+        }
+    }
+}
+
+/// A slotted attrs record built without running its Python `__init__`: allocate, then
+/// set the slots directly (what `object.__setattr__` does). Only for event classes
+/// whose fields are all given here; they compare equal to constructor-built ones.
+fn fast_record<'py>(
+    py: Python<'py>,
+    cls: &Py<PyType>,
+    fields: &[(&Bound<'py, PyString>, Bound<'py, PyAny>)],
+) -> PyResult<Bound<'py, PyAny>> {
+    unsafe {
+        let tp = cls.as_ptr() as *mut pyo3::ffi::PyTypeObject;
+        let obj = pyo3::ffi::PyType_GenericAlloc(tp, 0);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let obj = Bound::from_owned_ptr(py, obj);
+        for (name, value) in fields {
+            if pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(obj)
+    }
+}
+
+/// Turns `Ev` items into Python objects, keeping the finished content blocks for the
+/// final message. Terminal items become tuples that Python finishes.
+#[derive(Default)]
+struct Converter {
+    content: Vec<Option<Py<PyAny>>>,
+}
+
+impl Converter {
+    fn put(&mut self, index: u32, obj: Py<PyAny>) {
+        let i = index as usize;
+        if self.content.len() <= i {
+            self.content.resize_with(i + 1, || None);
+        }
+        self.content[i] = Some(obj);
+    }
+
+    fn content_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let items: Vec<Py<PyAny>> = self.content.iter().flatten().map(|o| o.clone_ref(py)).collect();
+        PyTuple::new(py, items)
+    }
+
+    fn meta_tuple<'py>(&self, py: Python<'py>, meta: &Meta) -> PyResult<Bound<'py, PyTuple>> {
+        let usage: PyObject = match meta.usage {
+            Some(u) => PyTuple::new(py, u)?.into_any().unbind(),
+            None => py.None(),
+        };
+        PyTuple::new(
+            py,
+            [
+                self.content_tuple(py)?.into_any().unbind(),
+                meta.provider_stop_reason.clone().into_pyobject(py)?.into_any().unbind(),
+                meta.response_id.clone().into_pyobject(py)?.into_any().unbind(),
+                usage,
+            ],
+        )
+    }
+
+    fn convert<'py>(&mut self, py: Python<'py>, evs: Vec<Ev>, out: &Bound<'py, PyList>) -> PyResult<()> {
+        let c = classes(py)?;
+        let index_s = pyo3::intern!(py, "index");
+        let delta_s = pyo3::intern!(py, "delta");
+        for ev in evs {
+            let obj: Bound<'py, PyAny> = match ev {
+                Ev::TextStart(i) => fast_record(py, &c.text_start, &[(index_s, i.into_pyobject(py)?.into_any())])?,
+                Ev::TextDelta(i, s) => fast_record(
+                    py,
+                    &c.text_delta,
+                    &[(index_s, i.into_pyobject(py)?.into_any()), (delta_s, PyString::new(py, &s).into_any())],
+                )?,
+                Ev::ThinkingStart(i) => {
+                    fast_record(py, &c.thinking_start, &[(index_s, i.into_pyobject(py)?.into_any())])?
+                }
+                Ev::ThinkingDelta(i, s) => fast_record(
+                    py,
+                    &c.thinking_delta,
+                    &[(index_s, i.into_pyobject(py)?.into_any()), (delta_s, PyString::new(py, &s).into_any())],
+                )?,
+                Ev::ToolStart(i, id, name) => fast_record(
+                    py,
+                    &c.tool_start,
+                    &[
+                        (index_s, i.into_pyobject(py)?.into_any()),
+                        (pyo3::intern!(py, "id"), PyString::new(py, &id).into_any()),
+                        (pyo3::intern!(py, "name"), PyString::new(py, &name).into_any()),
+                    ],
+                )?,
+                Ev::ToolDelta(i, s) => fast_record(
+                    py,
+                    &c.tool_delta,
+                    &[(index_s, i.into_pyobject(py)?.into_any()), (delta_s, PyString::new(py, &s).into_any())],
+                )?,
+                Ev::TextEnd(i, s) => {
+                    let content = c.text_content.bind(py).call1((s,))?;
+                    self.put(i, content.clone().unbind());
+                    c.text_end.bind(py).call1((i, content))?
+                }
+                Ev::ThinkingEnd(i, s) => {
+                    let content = c.thinking_content.bind(py).call1((s,))?;
+                    self.put(i, content.clone().unbind());
+                    c.thinking_end.bind(py).call1((i, content))?
+                }
+                Ev::ToolEnd(i, id, name, args) => {
+                    let call = c.parse_tool_arguments.bind(py).call1((id, name, args))?;
+                    self.put(i, call.clone().unbind());
+                    c.tool_end.bind(py).call1((i, call))?
+                }
+                Ev::Finish(meta) => {
+                    PyTuple::new(py, [PyString::new(py, "finish").into_any(), self.meta_tuple(py, &meta)?.into_any()])?
+                        .into_any()
+                }
+                Ev::Closed(meta) => {
+                    PyTuple::new(py, [PyString::new(py, "closed").into_any(), self.meta_tuple(py, &meta)?.into_any()])?
+                        .into_any()
+                }
+                Ev::Fail(why, meta) => {
+                    let (code, detail): (&str, PyObject) = match why {
+                        Fail::BadJson(d) => ("bad_json", pyo3::types::PyBytes::new(py, &d).into_any().unbind()),
+                        Fail::Shape(d) => ("shape", pyo3::types::PyBytes::new(py, &d).into_any().unbind()),
+                        Fail::StreamError(d) => {
+                            ("stream_error", pyo3::types::PyBytes::new(py, &d).into_any().unbind())
+                        }
+                        Fail::Limit(SseLimit::Pending) => ("limit_pending", py.None()),
+                        Fail::Limit(SseLimit::Data) => ("limit_data", py.None()),
+                        Fail::Limit(SseLimit::Line) => ("limit_line", py.None()),
+                        Fail::ArgsTooLarge(label) => ("args_too_large", label.into_pyobject(py)?.into_any().unbind()),
+                        Fail::TruncatedEvent => ("truncated_event", py.None()),
+                        Fail::NoFinish => ("no_finish", py.None()),
+                        Fail::DoneNoFinish => ("done_no_finish", py.None()),
+                    };
+                    PyTuple::new(
+                        py,
+                        [
+                            PyString::new(py, "fail").into_any().unbind(),
+                            self.meta_tuple(py, &meta)?.into_any().unbind(),
+                            PyString::new(py, code).into_any().unbind(),
+                            detail,
+                        ],
+                    )?
+                    .into_any()
+                }
+            };
+            out.append(obj)?;
+        }
+        Ok(())
+    }
+}
+
+/// Layer 1: the SSE decoder and chat-completions parser, fed with response bytes.
+#[pyclass(module = "tinyagent._native")]
+struct ChatStreamParser {
+    parser: ChatParser,
+    conv: Converter,
+}
+
+const DETACH_ABOVE: usize = 16 * 1024;
+
+#[pymethods]
+impl ChatStreamParser {
+    #[new]
+    fn new(max_line_bytes: usize, max_argument_bytes: usize) -> Self {
+        ChatStreamParser { parser: ChatParser::new(max_line_bytes, max_argument_bytes), conv: Converter::default() }
+    }
+
+    /// Feed one read; returns event objects (the last may be a terminal tuple).
+    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        guarded(|| {
+            let mut evs = Vec::new();
+            if data.len() > DETACH_ABOVE {
+                // Parse a large read without holding the GIL.
+                let parser = &mut self.parser;
+                py.allow_threads(|| parser.feed(data, &mut evs));
+            } else {
+                self.parser.feed(data, &mut evs);
+            }
+            let out = PyList::empty(py);
+            self.conv.convert(py, evs, &out)?;
+            Ok(out)
+        })
+    }
+
+    fn end_of_stream<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        guarded(|| {
+            let mut evs = Vec::new();
+            self.parser.end_of_stream(&mut evs);
+            let out = PyList::empty(py);
+            self.conv.convert(py, evs, &out)?;
+            Ok(out)
+        })
+    }
+
+    /// End the open blocks now (cancellation or a transport failure).
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        guarded(|| {
+            let mut evs = Vec::new();
+            self.parser.close(&mut evs);
+            let out = PyList::empty(py);
+            self.conv.convert(py, evs, &out)?;
+            Ok(out)
+        })
+    }
+
+    #[getter]
+    fn finished(&self) -> bool {
+        self.parser.finished
+    }
+}
+
+/// Register the Python classes events are built from (called once by the bridge).
+#[pyfunction]
+fn configure(py: Python<'_>, classes: &Bound<'_, PyDict>) -> PyResult<()> {
+    let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
+        classes.get_item(k)?.ok_or_else(|| PyRuntimeError::new_err(format!("configure: missing {k}")))
+    };
+    let ty = |k: &str| -> PyResult<Py<PyType>> { Ok(get(k)?.downcast_into::<PyType>()?.unbind()) };
+    let value = Classes {
+        text_start: ty("TextStartEvent")?,
+        text_delta: ty("TextDeltaEvent")?,
+        text_end: ty("TextEndEvent")?,
+        thinking_start: ty("ThinkingStartEvent")?,
+        thinking_delta: ty("ThinkingDeltaEvent")?,
+        thinking_end: ty("ThinkingEndEvent")?,
+        tool_start: ty("ToolCallStartEvent")?,
+        tool_delta: ty("ToolCallDeltaEvent")?,
+        tool_end: ty("ToolCallEndEvent")?,
+        text_content: get("TextContent")?.unbind(),
+        thinking_content: get("ThinkingContent")?.unbind(),
+        parse_tool_arguments: get("parse_tool_arguments")?.unbind(),
+    };
+    let _ = CLASSES.set(py, value);
+    Ok(())
+}
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(configure, m)?)?;
+    m.add_class::<ChatStreamParser>()?;
+    m.add_class::<transport::NativeStream>()?;
     Ok(())
 }

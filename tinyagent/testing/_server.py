@@ -67,6 +67,7 @@ class LocalServer:
         self._tg: anyio.abc.TaskGroup | None = None
         self._cm: Any = None
         self._idle: anyio.Event | None = None
+        self.active_responses = 0
 
     # --- scripting ------------------------------------------------------------
 
@@ -84,6 +85,15 @@ class LocalServer:
     def model(self, id: str = "mock-model", **kwargs: Any) -> Model:
         kwargs.setdefault("provider", "local")
         return Model(id, self.base_url, **kwargs)
+
+    async def wait_responses_done(self, within: float = 5.0) -> bool:
+        """Wait until no response is being sent (each finished, or cut by the client).
+        Unlike :meth:`wait_connections_closed`, idle keep-alive connections are fine."""
+        with anyio.move_on_after(within):
+            while self.active_responses:
+                await anyio.sleep(0.002)
+            return True
+        return False
 
     async def wait_connections_closed(self, within: float = 5.0) -> bool:
         """Wait until every connection is closed (True), or ``within`` seconds passed."""
@@ -140,7 +150,12 @@ class LocalServer:
                 request = RecordedRequest(method, path, headers, body)
                 self.requests.append(request)
                 reply = await self._reply_for(request)
-                if not await self._respond(stream, request, reply):
+                self.active_responses += 1
+                try:
+                    keep = await self._respond(stream, request, reply)
+                finally:
+                    self.active_responses -= 1
+                if not keep:
                     return
                 if headers.get("connection", "").lower() == "close":
                     return

@@ -1,0 +1,667 @@
+//! Sans-IO chat-completions parser: SSE payloads in, `Ev` items out.
+//!
+//! It follows the chunk-shape rules of `tinyagent/_openai_chat.py` exactly (same
+//! truthiness, same fallbacks, same order of fields), so that both paths give the same
+//! events for the same bytes. Fragments are appended and joined once per block.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::sse::{SseDecoder, SseLimit};
+
+/// Why a stream failed; Python turns each into the same words as the pure path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fail {
+    BadJson(Vec<u8>),
+    Shape(Vec<u8>),
+    StreamError(Vec<u8>),
+    Limit(SseLimit),
+    ArgsTooLarge(String),
+    TruncatedEvent,
+    NoFinish,
+    DoneNoFinish,
+}
+
+/// One output item. Block indices are positions in the final message's content.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ev {
+    TextStart(u32),
+    TextDelta(u32, String),
+    TextEnd(u32, String),
+    ThinkingStart(u32),
+    ThinkingDelta(u32, String),
+    ThinkingEnd(u32, String),
+    ToolStart(u32, String, String),
+    ToolDelta(u32, String),
+    ToolEnd(u32, String, String, String),
+    /// The message ended normally; Python maps the provider's reason to a stop reason.
+    Finish(Meta),
+    /// The message failed; Python words the reason.
+    Fail(Fail, Meta),
+    /// Blocks were ended on request (cancellation, transport failure).
+    Closed(Meta),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    Thinking,
+    Tool,
+}
+
+struct Block {
+    kind: Kind,
+    parts: Vec<String>,
+    id: String,
+    name: String,
+    open: bool,
+    size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Num(u64), // f64 bits: JSON 0 and 0.0 are one key, as in Python
+    Str(String),
+}
+
+/// What the final message needs besides its content.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub provider_stop_reason: Option<String>,
+    pub response_id: Option<String>,
+    pub usage: Option<[i64; 5]>,
+}
+
+pub struct ChatParser {
+    sse: SseDecoder,
+    max_args: usize,
+    blocks: Vec<Block>,
+    current: Option<usize>,
+    tools: HashMap<Key, usize>,
+    last_key: Key,
+    pub meta: Meta,
+    pub finished: bool,
+}
+
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    usage: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    x_groq: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    choices: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    finish_reason: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_details: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    refusal: Option<&'a RawValue>,
+}
+
+struct ShapeError;
+
+fn first_byte(raw: &RawValue) -> u8 {
+    raw.get().as_bytes().first().copied().unwrap_or(b'n')
+}
+
+/// Python truthiness of a JSON value.
+fn truthy(raw: Option<&RawValue>) -> bool {
+    let Some(raw) = raw else { return false };
+    match first_byte(raw) {
+        b'n' | b'f' => false,
+        b't' => true,
+        b'"' => raw.get() != "\"\"",
+        b'[' | b'{' => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::Array(a)) => !a.is_empty(),
+            Ok(Value::Object(o)) => !o.is_empty(),
+            _ => false,
+        },
+        _ => serde_json::from_str::<f64>(raw.get()).map(|x| x != 0.0).unwrap_or(false),
+    }
+}
+
+fn as_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    let raw = raw?;
+    if first_byte(raw) != b'"' {
+        return None;
+    }
+    serde_json::from_str::<Cow<str>>(raw.get()).ok()
+}
+
+fn as_int(v: Option<&Value>) -> i64 {
+    match v {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+impl ChatParser {
+    pub fn new(max_line: usize, max_args: usize) -> Self {
+        ChatParser {
+            sse: SseDecoder::new(max_line),
+            max_args,
+            blocks: Vec::new(),
+            current: None,
+            tools: HashMap::new(),
+            last_key: Key::Num(0f64.to_bits()),
+            meta: Meta::default(),
+            finished: false,
+        }
+    }
+
+    /// Feed one read of the response body.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Ev>) {
+        if self.finished {
+            return;
+        }
+        let mut payloads = Vec::new();
+        let res = self.sse.feed(chunk, &mut payloads);
+        for data in payloads {
+            if self.finished {
+                break;
+            }
+            self.payload(&data, out);
+        }
+        if let Err(limit) = res {
+            if !self.finished {
+                self.fail(Fail::Limit(limit), out);
+            }
+        }
+    }
+
+    /// The body ended.
+    pub fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
+        if self.finished {
+            return;
+        }
+        if self.sse.has_partial() {
+            self.fail(Fail::TruncatedEvent, out);
+        } else if self.meta.provider_stop_reason.is_none() {
+            self.fail(Fail::NoFinish, out);
+        } else {
+            self.finish(out);
+        }
+    }
+
+    /// End blocks now (cancellation, transport failure); the caller builds the message.
+    pub fn close(&mut self, out: &mut Vec<Ev>) {
+        if !self.finished {
+            self.close_all(out);
+            self.finished = true;
+            out.push(Ev::Closed(self.meta.clone()));
+        }
+    }
+
+    fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
+        if data == b"[DONE]" {
+            if self.meta.provider_stop_reason.is_none() {
+                self.fail(Fail::DoneNoFinish, out);
+            } else {
+                self.finish(out);
+            }
+            return;
+        }
+        let lossy;
+        let text: &str = match std::str::from_utf8(data) {
+            Ok(t) => t,
+            Err(_) => {
+                // Python decodes with replacement before parsing; so do we.
+                lossy = String::from_utf8_lossy(data).into_owned();
+                &lossy
+            }
+        };
+        let top: Top = match serde_json::from_str(text) {
+            Ok(t) => t,
+            Err(_) => {
+                // Not a JSON object (or not JSON at all): Python words the error.
+                self.fail(Fail::BadJson(data.to_vec()), out);
+                return;
+            }
+        };
+        if self.chunk(&top, data, out).is_err() {
+            self.fail(Fail::Shape(data.to_vec()), out);
+        }
+    }
+
+    fn chunk(&mut self, c: &Top, data: &[u8], out: &mut Vec<Ev>) -> Result<(), ShapeError> {
+        if c.error.is_some() {
+            self.fail(Fail::StreamError(data.to_vec()), out);
+            return Ok(());
+        }
+        if self.meta.response_id.is_none() {
+            if let Some(id) = as_str(c.id) {
+                self.meta.response_id = Some(id.into_owned());
+            }
+        }
+        let mut usage: Option<Value> = c.usage.and_then(|u| serde_json::from_str(u.get()).ok());
+        if c.usage.is_none() {
+            if let Some(xg) = c.x_groq {
+                if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(xg.get()) {
+                    usage = m.get("usage").cloned();
+                }
+            }
+        }
+        if let Some(Value::Object(u)) = &usage {
+            if !u.is_empty() {
+                self.usage(u);
+            }
+        }
+        if !truthy(c.choices) {
+            return Ok(());
+        }
+        let choices: Vec<&RawValue> =
+            serde_json::from_str(c.choices.unwrap().get()).map_err(|_| ShapeError)?;
+        let first = choices[0];
+        if first_byte(first) != b'{' {
+            return Err(ShapeError);
+        }
+        let choice: Choice = serde_json::from_str(first.get()).map_err(|_| ShapeError)?;
+        if truthy(choice.delta) {
+            let raw = choice.delta.unwrap();
+            if first_byte(raw) != b'{' {
+                return Err(ShapeError);
+            }
+            let delta: Delta = serde_json::from_str(raw.get()).map_err(|_| ShapeError)?;
+            self.delta(&delta, out)?;
+            if self.finished {
+                return Ok(()); // an argument bound was broken mid-chunk
+            }
+        }
+        if let Some(reason) = as_str(choice.finish_reason) {
+            if !reason.is_empty() {
+                self.meta.provider_stop_reason = Some(reason.into_owned());
+            }
+        }
+        Ok(())
+    }
+
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Ev>) -> Result<(), ShapeError> {
+        let reasoning = if truthy(d.reasoning_content) { d.reasoning_content } else { d.reasoning };
+        if truthy(reasoning) {
+            if let Some(s) = as_str(reasoning) {
+                self.thinking(&s, out);
+            }
+        } else if let Some(raw) = d.reasoning_details {
+            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(raw.get()) {
+                for item in items {
+                    let Value::Object(m) = item else { continue };
+                    let field = match m.get("type").and_then(Value::as_str) {
+                        Some("reasoning.text") => "text",
+                        Some("reasoning.summary") => "summary",
+                        _ => continue,
+                    };
+                    if let Some(Value::String(s)) = m.get(field) {
+                        if !s.is_empty() {
+                            self.thinking(s, out);
+                        }
+                    }
+                }
+            }
+        }
+        if truthy(d.content) {
+            let raw = d.content.unwrap();
+            match first_byte(raw) {
+                b'"' => {
+                    if let Some(s) = as_str(Some(raw)) {
+                        self.text(&s, out);
+                    }
+                }
+                b'[' => self.content_parts(raw, out),
+                _ => return Err(ShapeError),
+            }
+        }
+        if truthy(d.tool_calls) {
+            let raw = d.tool_calls.unwrap();
+            match serde_json::from_str::<Value>(raw.get()) {
+                Ok(Value::Array(calls)) => self.tool_calls(calls, out)?,
+                _ => return Err(ShapeError),
+            }
+            if self.finished {
+                return Ok(());
+            }
+        }
+        if let Some(s) = as_str(d.refusal) {
+            if !s.is_empty() {
+                self.text(&s, out);
+            }
+        }
+        Ok(())
+    }
+
+    fn content_parts(&mut self, raw: &RawValue, out: &mut Vec<Ev>) {
+        let Ok(Value::Array(parts)) = serde_json::from_str::<Value>(raw.get()) else { return };
+        for p in parts {
+            let Value::Object(m) = p else { continue };
+            match m.get("type").and_then(Value::as_str) {
+                Some("text") => {
+                    if let Some(Value::String(s)) = m.get("text") {
+                        if !s.is_empty() {
+                            self.text(s, out);
+                        }
+                    }
+                }
+                Some("thinking") => match m.get("thinking") {
+                    Some(Value::String(s)) => {
+                        if !s.is_empty() {
+                            self.thinking(s, out);
+                        }
+                    }
+                    Some(Value::Array(inner)) => {
+                        for q in inner {
+                            if let Value::Object(qm) = q {
+                                if let Some(Value::String(s)) = qm.get("text") {
+                                    if !s.is_empty() {
+                                        self.thinking(s, out);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+
+    fn tool_calls(&mut self, calls: Vec<Value>, out: &mut Vec<Ev>) -> Result<(), ShapeError> {
+        for tc in calls {
+            let Value::Object(m) = tc else { return Err(ShapeError) };
+            let call_id = match m.get("id") {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let key = match m.get("index") {
+                None | Some(Value::Null) => match &call_id {
+                    Some(s) if !s.is_empty() => Key::Str(s.clone()),
+                    _ => self.last_key.clone(),
+                },
+                Some(Value::Number(n)) => Key::Num(n.as_f64().unwrap_or(0.0).to_bits()),
+                Some(Value::String(s)) => Key::Str(s.clone()),
+                Some(_) => return Err(ShapeError),
+            };
+            self.last_key = key.clone();
+            let empty = serde_json::Map::new();
+            let f = match m.get("function") {
+                Some(Value::Object(f)) => f,
+                _ => &empty,
+            };
+            let name = match f.get("name") {
+                Some(Value::String(s)) => Some(s.as_str()),
+                _ => None,
+            };
+            let args: Option<Cow<str>> = match f.get("arguments") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
+                Some(other) => Some(Cow::Owned(other.to_string())),
+            };
+            if !self.tool_call(key, call_id.as_deref(), name, args.as_deref(), out) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn usage(&mut self, u: &serde_json::Map<String, Value>) {
+        let prompt = as_int(u.get("prompt_tokens"));
+        let details = match u.get("prompt_tokens_details") {
+            Some(Value::Object(d)) => Some(d),
+            _ => None,
+        };
+        let mut cached = details.map(|d| as_int(d.get("cached_tokens"))).unwrap_or(0);
+        if cached == 0 {
+            cached = as_int(u.get("prompt_cache_hit_tokens"));
+        }
+        let written = details.map(|d| as_int(d.get("cache_write_tokens"))).unwrap_or(0);
+        let reasoning = match u.get("completion_tokens_details") {
+            Some(Value::Object(d)) => as_int(d.get("reasoning_tokens")),
+            _ => 0,
+        };
+        let input = (prompt - cached - written).max(0);
+        self.meta.usage =
+            Some([input, as_int(u.get("completion_tokens")), cached, written, reasoning]);
+    }
+
+    // --- the assembler ---------------------------------------------------------
+
+    fn open(&mut self, kind: Kind, out: &mut Vec<Ev>) -> usize {
+        if let Some(cur) = self.current {
+            self.close_block(cur, out);
+        }
+        let index = self.blocks.len();
+        self.blocks.push(Block {
+            kind,
+            parts: Vec::new(),
+            id: String::new(),
+            name: String::new(),
+            open: true,
+            size: 0,
+        });
+        self.current = Some(index);
+        out.push(if kind == Kind::Text {
+            Ev::TextStart(index as u32)
+        } else {
+            Ev::ThinkingStart(index as u32)
+        });
+        index
+    }
+
+    fn text(&mut self, delta: &str, out: &mut Vec<Ev>) {
+        let index = match self.current {
+            Some(i) if self.blocks[i].kind == Kind::Text => i,
+            _ => self.open(Kind::Text, out),
+        };
+        self.blocks[index].parts.push(delta.to_owned());
+        out.push(Ev::TextDelta(index as u32, delta.to_owned()));
+    }
+
+    fn thinking(&mut self, delta: &str, out: &mut Vec<Ev>) {
+        let index = match self.current {
+            Some(i) if self.blocks[i].kind == Kind::Thinking => i,
+            _ => self.open(Kind::Thinking, out),
+        };
+        if !delta.is_empty() {
+            self.blocks[index].parts.push(delta.to_owned());
+            out.push(Ev::ThinkingDelta(index as u32, delta.to_owned()));
+        }
+    }
+
+    /// Returns false if the stream failed (argument bound).
+    fn tool_call(
+        &mut self,
+        key: Key,
+        call_id: Option<&str>,
+        name: Option<&str>,
+        args: Option<&str>,
+        out: &mut Vec<Ev>,
+    ) -> bool {
+        let index = match self.tools.get(&key) {
+            Some(&i) => {
+                let b = &mut self.blocks[i];
+                if let Some(id) = call_id {
+                    if !id.is_empty() && b.id.is_empty() {
+                        b.id = id.to_owned();
+                    }
+                }
+                if let Some(n) = name {
+                    if !n.is_empty() && b.name.is_empty() {
+                        b.name = n.to_owned();
+                    }
+                }
+                i
+            }
+            None => {
+                if let Some(cur) = self.current {
+                    self.close_block(cur, out);
+                }
+                let i = self.blocks.len();
+                let id = call_id.unwrap_or("").to_owned();
+                let nm = name.unwrap_or("").to_owned();
+                out.push(Ev::ToolStart(i as u32, id.clone(), nm.clone()));
+                self.blocks.push(Block {
+                    kind: Kind::Tool,
+                    parts: Vec::new(),
+                    id,
+                    name: nm,
+                    open: true,
+                    size: 0,
+                });
+                self.tools.insert(key, i);
+                i
+            }
+        };
+        if let Some(a) = args {
+            if !a.is_empty() {
+                let b = &mut self.blocks[index];
+                b.size += a.chars().count(); // Python counts code points
+                if b.size > self.max_args {
+                    let label = if b.name.is_empty() { b.id.clone() } else { b.name.clone() };
+                    self.fail(Fail::ArgsTooLarge(label), out);
+                    return false;
+                }
+                b.parts.push(a.to_owned());
+                out.push(Ev::ToolDelta(index as u32, a.to_owned()));
+            }
+        }
+        true
+    }
+
+    fn close_block(&mut self, index: usize, out: &mut Vec<Ev>) {
+        if self.current == Some(index) {
+            self.current = None;
+        }
+        let b = &mut self.blocks[index];
+        if !b.open {
+            return;
+        }
+        b.open = false;
+        let text = b.parts.concat();
+        b.parts = vec![text.clone()];
+        let i = index as u32;
+        out.push(match b.kind {
+            Kind::Text => Ev::TextEnd(i, text),
+            Kind::Thinking => Ev::ThinkingEnd(i, text),
+            Kind::Tool => Ev::ToolEnd(i, b.id.clone(), b.name.clone(), text),
+        });
+    }
+
+    fn close_all(&mut self, out: &mut Vec<Ev>) {
+        for i in 0..self.blocks.len() {
+            if self.blocks[i].open {
+                self.close_block(i, out);
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Ev>) {
+        self.close_all(out);
+        self.finished = true;
+        out.push(Ev::Finish(self.meta.clone()));
+    }
+
+    fn fail(&mut self, why: Fail, out: &mut Vec<Ev>) {
+        self.close_all(out);
+        self.finished = true;
+        out.push(Ev::Fail(why, self.meta.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(body: &[u8], cuts: &[usize]) -> (Vec<Ev>, Meta) {
+        let mut p = ChatParser::new(1 << 20, 1 << 20);
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &c in cuts {
+            let c = c.min(body.len()).max(last);
+            p.feed(&body[last..c], &mut out);
+            last = c;
+        }
+        p.feed(&body[last..], &mut out);
+        p.end_of_stream(&mut out);
+        (out, p.meta)
+    }
+
+    #[test]
+    fn text_and_tool_calls() {
+        let body = concat!(
+            "data: {\"id\":\"r1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":1}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let (out, meta) = run(body.as_bytes(), &[]);
+        assert_eq!(
+            out,
+            vec![
+                Ev::TextStart(0),
+                Ev::TextDelta(0, "Hi".into()),
+                Ev::TextEnd(0, "Hi".into()),
+                Ev::ToolStart(1, "c".into(), "f".into()),
+                Ev::ToolDelta(1, "{\"a\"".into()),
+                Ev::ToolDelta(1, ":1}".into()),
+                Ev::ToolEnd(1, "c".into(), "f".into(), "{\"a\":1}".into()),
+                Ev::Finish(meta.clone()),
+            ]
+        );
+        assert_eq!(meta.response_id.as_deref(), Some("r1"));
+        assert_eq!(meta.provider_stop_reason.as_deref(), Some("tool_calls"));
+    }
+
+    #[test]
+    fn bad_json_and_truncation() {
+        let (out, _) = run(b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {oops\n\n", &[]);
+        assert!(matches!(out.last(), Some(Ev::Fail(Fail::BadJson(d), _)) if d == b"{oops"));
+        let (out, _) = run(b"data: {\"choices\":[]}\n\n", &[]);
+        assert!(matches!(out.last(), Some(Ev::Fail(Fail::NoFinish, _))));
+    }
+
+    proptest! {
+        // Any split of the byte stream gives the same items (the fuzz target of the
+        // parser: arbitrary bytes never panic, and splits never change the result).
+        #[test]
+        fn splits_do_not_change_items(text in "[a-z \\\\\"é😊]{0,40}", cuts in proptest::collection::vec(0usize..400, 0..6)) {
+            let chunk = serde_json::json!({"choices":[{"delta":{"content": text}}]}).to_string();
+            let body = format!("data: {chunk}\r\n\r\ndata: {{\"choices\":[{{\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n");
+            let mut sorted = cuts.clone();
+            sorted.sort();
+            prop_assert_eq!(run(body.as_bytes(), &sorted), run(body.as_bytes(), &[]));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600), cuts in proptest::collection::vec(0usize..600, 0..5)) {
+            let mut sorted = cuts.clone();
+            sorted.sort();
+            let _ = run(&body, &sorted);
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Layer 2: the HTTP stream on a shared tokio runtime.
+//!
+//! A tokio task sends the request, reads the body, parses it with `ChatParser` and
+//! queues the resulting items. It wakes Python by writing one byte to a pipe when the
+//! queue goes from empty to non-empty; Python awaits the pipe with
+//! `anyio.wait_readable` (trio and asyncio alike) and drains the whole batch. No thread
+//! is parked per stream, and bytes never enter Python. Cancelling (`cancel`, or
+//! dropping the stream) aborts the task, which drops the response and closes the
+//! connection.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+use crate::chat::{ChatParser, Ev};
+use crate::{guarded, Converter};
+
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+const DRAIN_LIMIT: usize = 64 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+enum Item {
+    /// Response headers arrived with a success status.
+    Started,
+    Ev(Ev),
+    /// An HTTP error status, with (a bounded excerpt of) its body.
+    HttpError { status: u16, body: Vec<u8>, retry_after: Option<String> },
+    /// A transport failure: "connect", "connect_timeout", "read_timeout", "closed", "other".
+    Transport { kind: &'static str, detail: String },
+}
+
+struct Shared {
+    queue: Mutex<Vec<Item>>,
+    wake: OwnedFd,
+    /// The parser lives here, not in the task, so that an abort from Python can end
+    /// its open blocks and keep the partial reply.
+    parser: Mutex<ChatParser>,
+}
+
+impl Shared {
+    fn push(&self, items: Vec<Item>) {
+        if items.is_empty() {
+            return;
+        }
+        let was_empty = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let was_empty = q.is_empty();
+            q.extend(items);
+            was_empty
+        };
+        if was_empty {
+            let byte = [1u8];
+            // A full pipe already holds a wake-up; nothing is lost by a failed write.
+            unsafe { libc::write(self.wake.as_raw_fd(), byte.as_ptr() as *const libc::c_void, 1) };
+        }
+    }
+}
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tinyagent-native")
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
+fn client(connect_timeout: Duration) -> reqwest::Client {
+    static CLIENTS: OnceLock<Mutex<HashMap<u128, reqwest::Client>>> = OnceLock::new();
+    let map = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(connect_timeout.as_nanos())
+        .or_insert_with(|| {
+            reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                .no_proxy()
+                .build()
+                .expect("reqwest client")
+        })
+        .clone()
+}
+
+struct Request {
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+fn transport_error(e: &reqwest::Error) -> Item {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = format!("{detail}: {s}");
+        source = s.source();
+    }
+    let kind = if e.is_connect() && e.is_timeout() {
+        "connect_timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_timeout() {
+        "read_timeout"
+    } else if e.is_body() || e.is_decode() {
+        "closed"
+    } else {
+        "other"
+    };
+    Item::Transport { kind, detail }
+}
+
+async fn run(shared: Arc<Shared>, req: Request) {
+    let mut builder = client(req.connect_timeout).post(&req.url).body(req.body);
+    for (k, v) in &req.headers {
+        builder = builder.header(k, v);
+    }
+    // Headers must come within the connect bound plus one read bound, as on httpx.
+    let response = match tokio::time::timeout(req.connect_timeout + req.read_timeout, builder.send()).await {
+        Err(_) => {
+            shared.push(vec![Item::Transport { kind: "read_timeout", detail: String::new() }]);
+            return;
+        }
+        Ok(Err(e)) => {
+            shared.push(vec![transport_error(&e)]);
+            return;
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = response.status().as_u16();
+    if status >= 400 {
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut response = response;
+        let mut body = Vec::new();
+        while body.len() < ERROR_BODY_LIMIT {
+            match tokio::time::timeout(req.read_timeout, response.chunk()).await {
+                Ok(Ok(Some(b))) => body.extend_from_slice(&b),
+                _ => break,
+            }
+        }
+        body.truncate(ERROR_BODY_LIMIT);
+        shared.push(vec![Item::HttpError { status, body, retry_after }]);
+        return;
+    }
+    shared.push(vec![Item::Started]);
+    let mut response = response;
+    loop {
+        let read = tokio::time::timeout(req.read_timeout, response.chunk()).await;
+        // Parse and queue under the parser lock, so an abort sees every item first.
+        let step = {
+            let mut parser = shared.parser.lock().unwrap_or_else(|e| e.into_inner());
+            if parser.finished {
+                None // aborted from Python meanwhile
+            } else {
+                let mut evs = Vec::new();
+                let mut tail: Option<Item> = None;
+                match read {
+                    Err(_) => {
+                        parser.close(&mut evs);
+                        tail = Some(Item::Transport { kind: "read_timeout", detail: String::new() });
+                    }
+                    Ok(Err(e)) => {
+                        parser.close(&mut evs);
+                        let mut item = transport_error(&e);
+                        if let Item::Transport { kind, .. } = &mut item {
+                            if *kind == "other" || *kind == "read_timeout" {
+                                *kind = "closed";
+                            }
+                        }
+                        tail = Some(item);
+                    }
+                    Ok(Ok(None)) => parser.end_of_stream(&mut evs),
+                    Ok(Ok(Some(bytes))) => parser.feed(&bytes, &mut evs),
+                }
+                let done = parser.finished;
+                let clean_end = done && tail.is_none();
+                let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
+                if let Some(t) = tail {
+                    items.push(t);
+                }
+                shared.push(items);
+                Some((done, clean_end))
+            }
+        };
+        let Some((done, clean_end)) = step else { return };
+        if clean_end {
+            // Read the little that follows the last event, so the connection can go
+            // back to the pool; a server that keeps talking just loses it. Python has
+            // its final event already and does not wait for this.
+            let mut extra = 0usize;
+            let _ = tokio::time::timeout(DRAIN_TIME, async {
+                while let Ok(Some(b)) = response.chunk().await {
+                    extra += b.len();
+                    if extra > DRAIN_LIMIT {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        if done {
+            return;
+        }
+    }
+}
+
+/// One streaming request running on the native transport.
+#[pyclass(module = "tinyagent._native")]
+pub struct NativeStream {
+    shared: Arc<Shared>,
+    read_end: Option<OwnedFd>,
+    task: Option<JoinHandle<()>>,
+    conv: Converter,
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    for fd in fds {
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+#[pymethods]
+impl NativeStream {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        connect_timeout: f64,
+        read_timeout: f64,
+        max_line_bytes: usize,
+        max_argument_bytes: usize,
+    ) -> PyResult<Self> {
+        guarded(|| {
+            let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
+            let shared = Arc::new(Shared {
+                queue: Mutex::new(Vec::new()),
+                wake: write_end,
+                parser: Mutex::new(ChatParser::new(max_line_bytes, max_argument_bytes)),
+            });
+            let req = Request {
+                url,
+                headers,
+                body,
+                connect_timeout: Duration::from_secs_f64(connect_timeout.max(0.001)),
+                read_timeout: Duration::from_secs_f64(read_timeout.max(0.001)),
+            };
+            let task = runtime().spawn(run(shared.clone(), req));
+            Ok(NativeStream { shared, read_end: Some(read_end), task: Some(task), conv: Converter::default() })
+        })
+    }
+
+    /// The descriptor that becomes readable when items are queued.
+    fn fileno(&self) -> PyResult<RawFd> {
+        self.read_end.as_ref().map(|f| f.as_raw_fd()).ok_or_else(|| PyOSError::new_err("stream is closed"))
+    }
+
+    /// Take every queued item: event objects, and tuples for the rest
+    /// (`("started",)`, `("http_error", status, body, retry_after)`,
+    /// `("transport", kind, detail)`, and the parser's terminal tuples).
+    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        guarded(|| {
+            if let Some(fd) = &self.read_end {
+                let mut buf = [0u8; 64];
+                while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+            }
+            let items = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
+            let out = PyList::empty(py);
+            let mut evs = Vec::new();
+            for item in items {
+                match item {
+                    Item::Ev(ev) => evs.push(ev),
+                    other => {
+                        self.conv.convert(py, std::mem::take(&mut evs), &out)?;
+                        let t = match other {
+                            Item::Started => PyTuple::new(py, [PyString::new(py, "started")])?.into_any(),
+                            Item::HttpError { status, body, retry_after } => PyTuple::new(
+                                py,
+                                [
+                                    PyString::new(py, "http_error").into_any().unbind(),
+                                    status.into_pyobject(py)?.into_any().unbind(),
+                                    PyBytes::new(py, &body).into_any().unbind(),
+                                    retry_after.into_pyobject(py)?.into_any().unbind(),
+                                ],
+                            )?
+                            .into_any(),
+                            Item::Transport { kind, detail } => PyTuple::new(
+                                py,
+                                [
+                                    PyString::new(py, "transport").into_any(),
+                                    PyString::new(py, kind).into_any(),
+                                    PyString::new(py, &detail).into_any(),
+                                ],
+                            )?
+                            .into_any(),
+                            Item::Ev(_) => unreachable!(),
+                        };
+                        out.append(t)?;
+                    }
+                }
+            }
+            self.conv.convert(py, evs, &out)?;
+            Ok(out)
+        })
+    }
+
+    /// Stop now and keep what arrived: cancel the request, then return the queued items
+    /// and the parser's end events (ending with a `("closed", meta)` tuple unless the
+    /// reply had already finished).
+    fn abort<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        guarded(|| {
+            self.cancel();
+            let mut evs = Vec::new();
+            {
+                let mut parser = self.shared.parser.lock().unwrap_or_else(|e| e.into_inner());
+                parser.close(&mut evs);
+            }
+            let out = self.drain(py)?;
+            self.conv.convert(py, evs, &out)?;
+            Ok(out)
+        })
+    }
+
+    /// Stop the request now: aborts the task, which drops the connection.
+    fn cancel(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    /// Release the descriptor. A stream whose reply finished is left to read its last
+    /// bytes (at most one second) so its connection returns to the pool; any other is
+    /// cancelled.
+    fn close(&mut self) {
+        let finished = self.shared.parser.lock().map(|p| p.finished).unwrap_or(true);
+        if !finished {
+            self.cancel();
+        } else {
+            self.task = None; // detach: it ends by itself
+        }
+        self.read_end = None;
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.read_end.is_none()
+    }
+}
+
+impl Drop for NativeStream {
+    fn drop(&mut self) {
+        self.cancel(); // a no-op after close() detached a finished stream
+    }
+}

@@ -1,0 +1,324 @@
+"""The Python side of the native core (``tinyagent._native``, built from ``native/``).
+
+The Rust core hands back finished event objects (built without running Python code
+per delta) and, at the end of a message, one terminal tuple. This module turns that
+tuple into the final :class:`AssistantMessage` with the same code and the same words as
+the pure path (:mod:`tinyagent._wording`), so both paths agree event for event.
+
+``transport="httpx+native"`` feeds httpx's bytes to :class:`NativeChatByteParser`;
+``transport="native"`` runs the whole request in Rust on a shared tokio runtime
+(:class:`NativeSource`) and wakes Python through a file descriptor.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+
+from . import _wording as words
+from ._assembly import loads_json_object, parse_tool_arguments, usage_from_counts
+from ._errors import ProviderError, StreamFormatError
+from ._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
+from ._openai_chat import describe_stream_error, finish_reason_to_stop
+from ._request import PreparedRequest, StreamOptions, error_excerpt
+from ._stream_events import (
+    DoneEvent,
+    ErrorEvent,
+    StartEvent,
+    StreamEvent,
+    TextDeltaEvent,
+    TextEndEvent,
+    TextStartEvent,
+    ThinkingDeltaEvent,
+    ThinkingEndEvent,
+    ThinkingStartEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+)
+
+__all__ = ["NativeChatByteParser", "NativeSource", "native_available"]
+
+try:
+    from . import _native  # type: ignore[attr-defined]
+except ImportError:  # built without a Rust toolchain: the pure path is used
+    _native = None
+else:
+    _native.configure(
+        {
+            "TextStartEvent": TextStartEvent,
+            "TextDeltaEvent": TextDeltaEvent,
+            "TextEndEvent": TextEndEvent,
+            "ThinkingStartEvent": ThinkingStartEvent,
+            "ThinkingDeltaEvent": ThinkingDeltaEvent,
+            "ThinkingEndEvent": ThinkingEndEvent,
+            "ToolCallStartEvent": ToolCallStartEvent,
+            "ToolCallDeltaEvent": ToolCallDeltaEvent,
+            "ToolCallEndEvent": ToolCallEndEvent,
+            "TextContent": TextContent,
+            "ThinkingContent": ThinkingContent,
+            "parse_tool_arguments": parse_tool_arguments,
+        }
+    )
+
+
+def native_available() -> bool:
+    """True when the native core was built and imports (``transport="native"`` works)."""
+    return _native is not None
+
+
+def _require() -> Any:
+    if _native is None:
+        raise ValueError(
+            "the native transport is not available: tinyagent was installed without its "
+            "Rust extension; use transport='httpx' or install with a Rust toolchain"
+        )
+    return _native
+
+
+class _Finisher:
+    """Builds the final message from the core's terminal tuple."""
+
+    def __init__(self, model: Model, max_line_bytes: int, max_argument_bytes: int) -> None:
+        self._model = model
+        self._max_line = max_line_bytes
+        self._max_args = max_argument_bytes
+        self.message: AssistantMessage | None = None
+        self._meta: Any = None  # the last ("closed", meta) seen
+
+    def _build(self, meta: Any, stop: StopReason, error_message: str | None) -> AssistantMessage:
+        content, provider_stop_reason, response_id, usage = meta
+        return AssistantMessage(
+            content,
+            stop,
+            usage_from_counts(usage, self._model.cost),
+            self._model.id,
+            self._model.provider_name,
+            error_message,
+            provider_stop_reason=provider_stop_reason,
+            response_id=response_id,
+        )
+
+    def terminal(self, item: tuple[Any, ...], out: list[Any]) -> None:
+        """Replace the terminal tuple at the end of ``out`` by the final event."""
+        kind = item[0]
+        if kind == "finish":
+            meta = item[1]
+            reason = meta[1] or "stop"
+            has_tools = any(isinstance(c, ToolCall) for c in meta[0])
+            stop = finish_reason_to_stop(reason, has_tools)
+            error = (
+                f"the provider stopped the reply: {reason}" if stop is StopReason.ERROR else None
+            )
+            self.message = self._build(meta, stop, error)
+            out.append(ErrorEvent(self.message) if error else DoneEvent(self.message))
+        elif kind == "fail":
+            _, meta, code, detail = item
+            message, exc = self._words(code, detail)
+            self.message = self._build(meta, StopReason.ERROR, message)
+            out.append(ErrorEvent(self.message, exc))
+        elif kind == "closed":
+            self._meta = item[1]
+
+    def fail(
+        self, meta: Any, message: str, stop: StopReason, error: BaseException | None
+    ) -> ErrorEvent:
+        self.message = self._build(meta, stop, message)
+        return ErrorEvent(self.message, error)
+
+    def _words(self, code: str, detail: Any) -> tuple[str, BaseException | None]:
+        if code == "bad_json":
+            try:
+                loads_json_object(detail)
+            except StreamFormatError as exc:
+                return str(exc), exc
+            exc2 = StreamFormatError(words.malformed_chunk(detail, "rejected by the native parser"))
+            return str(exc2), exc2
+        if code == "stream_error":
+            err = json.loads(detail)["error"]
+            return describe_stream_error(err, self._model.provider_name, self._model.id)
+        text = {
+            "shape": lambda: words.unexpected_structure(detail),
+            "limit_pending": lambda: words.pending_line_too_long(self._max_line),
+            "limit_data": lambda: words.data_too_long(self._max_line),
+            "limit_line": lambda: words.line_too_long(self._max_line),
+            "args_too_large": lambda: words.arguments_too_large(detail, self._max_args),
+            "truncated_event": lambda: words.ENDED_MID_EVENT,
+            "no_finish": lambda: words.ENDED_BEFORE_FINISH,
+            "done_no_finish": lambda: words.DONE_WITHOUT_FINISH,
+        }[code]()
+        if code in ("truncated_event", "no_finish", "done_no_finish"):
+            return text, None
+        return text, StreamFormatError(text)
+
+
+def _split_terminal(items: list[Any], finisher: _Finisher) -> list[Any]:
+    if items and type(items[-1]) is tuple:
+        item = items.pop()
+        finisher.terminal(item, items)
+    return items
+
+
+class NativeChatByteParser:
+    """The native parser under the httpx transport (``transport="httpx+native"``)."""
+
+    def __init__(self, model: Model, max_line_bytes: int, max_argument_bytes: int) -> None:
+        self._core = _require().ChatStreamParser(max_line_bytes, max_argument_bytes)
+        self._finisher = _Finisher(model, max_line_bytes, max_argument_bytes)
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self._finisher.message
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return _split_terminal(self._core.feed(chunk), self._finisher)
+
+    def end_of_stream(self) -> list[StreamEvent]:
+        return _split_terminal(self._core.end_of_stream(), self._finisher)
+
+    def fail(
+        self,
+        message: str,
+        *,
+        stop_reason: StopReason = StopReason.ERROR,
+        error: BaseException | None = None,
+    ) -> list[StreamEvent]:
+        if self._finisher.message is not None:
+            return []
+        items = self._core.close()
+        closed = items.pop()
+        items.append(self._finisher.fail(closed[1], message, stop_reason, error))
+        return items  # type: ignore[no-any-return]
+
+
+_TRANSPORT_WORDS = {
+    "connect_timeout": "connect timeout: no connection to {url} within {connect} s",
+    "read_timeout": "read timeout: the server sent nothing for {read} s",
+    "connect": "could not connect to {url}: {detail}",
+    "closed": "the connection closed mid-stream ({detail})",
+    "other": "transport error talking to {url}: {detail}",
+}
+_RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+_EMPTY_META: tuple[Any, ...] = ((), None, None, None)
+
+
+class NativeSource:
+    """``transport="native"``: the request runs in Rust; Python drains batches."""
+
+    def __init__(self, model: Model, request: PreparedRequest, options: StreamOptions) -> None:
+        self._core = _require()
+        self._model = model
+        self._request = request
+        self._options = options
+        self._finisher = _Finisher(model, options.max_line_bytes, options.max_argument_bytes)
+        self._stream: Any = None
+        self._attempt = 0
+        self._pending: list[StreamEvent] = []
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self._finisher.message
+
+    def _start(self) -> None:
+        o = self._options
+        r = self._request
+        self._stream = self._core.NativeStream(
+            r.url,
+            list(r.headers.items()),
+            r.body,
+            o.connect_timeout,
+            o.read_timeout,
+            o.max_line_bytes,
+            o.max_argument_bytes,
+        )
+
+    async def next_batch(self) -> list[StreamEvent]:
+        if self._stream is None:
+            self._start()
+        while True:
+            items = self._stream.drain()
+            if items:
+                out = await self._handle(items)
+                if out or self._finisher.message is not None:
+                    return out
+                continue
+            await anyio.wait_readable(self._stream.fileno())
+
+    async def _handle(self, items: list[Any]) -> list[StreamEvent]:
+        out: list[Any] = []
+        for item in items:
+            if type(item) is not tuple:
+                out.append(item)
+                continue
+            kind = item[0]
+            if kind == "started":
+                out.append(StartEvent(self._model.id, self._model.provider_name))
+            elif kind == "http_error":
+                if await self._maybe_retry(item[1], item[3]):
+                    return out
+                out.append(self._http_error(item[1], item[2]))
+            elif kind == "transport":
+                if item[1] in ("connect", "connect_timeout") and await self._maybe_retry(
+                    None, None
+                ):
+                    return out
+                meta = self._finisher._meta or _EMPTY_META
+                text = _TRANSPORT_WORDS[item[1]].format(
+                    url=self._request.url,
+                    detail=item[2],
+                    connect=self._options.connect_timeout,
+                    read=self._options.read_timeout,
+                )
+                out.append(self._finisher.fail(meta, text, StopReason.ERROR, OSError(text)))
+            else:
+                self._finisher.terminal(item, out)
+        return out
+
+    async def _maybe_retry(self, status: int | None, retry_after: str | None) -> bool:
+        if status is not None and status not in _RETRY_STATUS:
+            return False
+        if self._attempt >= self._options.max_retries:
+            return False
+        from ._httpx_source import backoff, parse_retry_after
+
+        delay = parse_retry_after(retry_after) if retry_after else None
+        self._stream.close()
+        await anyio.sleep(min(delay, 60.0) if delay is not None else backoff(self._attempt))
+        self._attempt += 1
+        self._start()
+        return True
+
+    def _http_error(self, status: int, body: bytes) -> ErrorEvent:
+        detail = error_excerpt(body)
+        text = f"HTTP {status} from {self._model.provider_name} ({self._model.id}): {detail}"
+        exc = ProviderError(
+            text,
+            status=status,
+            provider=self._model.provider_name,
+            model=self._model.id,
+            body=body[:2000].decode("utf-8", "replace"),
+        )
+        return self._finisher.fail(_EMPTY_META, text, StopReason.ERROR, exc)
+
+    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
+        """Cancel the request and end the message as ``stop_reason``, keeping every block
+        the core had parsed, including what Python had not drained yet."""
+        if self._finisher.message is not None:
+            return []
+        out: list[Any] = []
+        if self._stream is not None:
+            for item in self._stream.abort():
+                if type(item) is not tuple:
+                    out.append(item)
+                elif item[0] in ("finish", "fail", "closed"):
+                    self._finisher.terminal(item, out)
+        if self._finisher.message is None:
+            meta = self._finisher._meta or _EMPTY_META
+            out.append(self._finisher.fail(meta, message, stop_reason, None))
+        return out
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            self._stream.close()

@@ -1,0 +1,57 @@
+"""The words of every stream failure, in one place.
+
+Both the pure-Python path and the native core report failures through these functions,
+so the same bytes give the same ``error_message`` on every transport.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DONE_WITHOUT_FINISH",
+    "ENDED_BEFORE_FINISH",
+    "ENDED_MID_EVENT",
+    "arguments_too_large",
+    "chunk_not_object",
+    "data_too_long",
+    "excerpt",
+    "line_too_long",
+    "malformed_chunk",
+    "pending_line_too_long",
+    "unexpected_structure",
+]
+
+ENDED_BEFORE_FINISH = "the stream ended before a finish reason (truncated reply)"
+ENDED_MID_EVENT = "the stream ended in the middle of an event (truncated reply)"
+DONE_WITHOUT_FINISH = "the stream sent [DONE] without a finish reason"
+
+
+def excerpt(data: bytes | str, limit: int = 200) -> str:
+    return data[:limit] if isinstance(data, str) else data[:limit].decode("utf-8", "replace")
+
+
+def pending_line_too_long(limit: int) -> str:
+    return f"SSE line longer than {limit} bytes without a line end"
+
+
+def data_too_long(limit: int) -> str:
+    return f"SSE event data longer than {limit} bytes"
+
+
+def line_too_long(limit: int) -> str:
+    return f"SSE line longer than {limit} bytes"
+
+
+def arguments_too_large(label: str, limit: int) -> str:
+    return f"arguments of tool call {label!r} exceed {limit} bytes"
+
+
+def malformed_chunk(data: bytes | str, reason: str) -> str:
+    return f"malformed JSON chunk in stream ({reason}): {excerpt(data)!r}"
+
+
+def chunk_not_object(data: bytes | str) -> str:
+    return f"stream chunk is not a JSON object: {excerpt(data)!r}"
+
+
+def unexpected_structure(data: bytes | str) -> str:
+    return f"unexpected structure in stream chunk: {excerpt(data)!r}"
