@@ -32,3 +32,13 @@ def conformance_dir() -> Path:
 @pytest.fixture(params=["trio", "asyncio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+TRANSPORTS = ["httpx", "httpx+native", "native"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every end-to-end stream test runs on each path: pure Python over httpx, the
+    native parser over httpx, and the native transport."""
+    return str(request.param)

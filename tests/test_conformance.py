@@ -57,11 +57,11 @@ def test_there_are_openai_cases() -> None:
 @pytest.mark.parametrize(
     ("sse", "expected"), OPENAI_CASES, ids=[p.name.removesuffix(".sse") for p, _ in OPENAI_CASES]
 )
-async def test_openai_chat_conformance(sse: Path, expected: dict[str, Any]) -> None:
+async def test_openai_chat_conformance(sse: Path, expected: dict[str, Any], transport: str) -> None:
     seed = sum(sse.name.encode())
     async with LocalServer([sse_file_reply(sse, slices=(1, 97), seed=seed)]) as server:
         model = server.model(expected["model"])
         message = await tinyagent.complete(
-            model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")])
+            model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]), transport=transport
         )
     assert_matches(message, expected)

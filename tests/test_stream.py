@@ -41,9 +41,9 @@ pytestmark = pytest.mark.anyio
 CTX = Context("You are terse.", [UserMessage("hi")])
 
 
-async def test_text_stream_events_in_order_and_final_message() -> None:
+async def test_text_stream_events_in_order_and_final_message(transport: str) -> None:
     async with LocalServer([text_reply("Hello, world!", chunk_size=5)]) as server:
-        async with tinyagent.stream(server.model(), CTX) as events:
+        async with tinyagent.stream(server.model(), CTX, transport=transport) as events:
             seen = [e async for e in events]
             assert events.message is not None
     assert isinstance(seen[0], StartEvent)
@@ -58,7 +58,7 @@ async def test_text_stream_events_in_order_and_final_message() -> None:
     assert done.message.model == "mock-model" and done.message.provider == "local"
 
 
-async def test_request_body_has_everything_the_context_says() -> None:
+async def test_request_body_has_everything_the_context_says(transport: str) -> None:
     ctx = Context(
         "sys",
         [
@@ -81,6 +81,7 @@ async def test_request_body_has_everything_the_context_says() -> None:
             temperature=0.2,
             max_tokens=50,
             reasoning_effort="low",
+            transport=transport,
         )
         req = server.requests[0]
     body = req.json
@@ -106,26 +107,28 @@ async def test_request_body_has_everything_the_context_says() -> None:
     assert body["tools"][0]["function"]["name"] == "calc"
 
 
-async def test_invalid_arguments_are_sent_back_as_received() -> None:
+async def test_invalid_arguments_are_sent_back_as_received(transport: str) -> None:
     bad = ToolCall("c1", "calc", {}, raw_arguments='{"x": 1,', arguments_error="bad")
     ctx = Context(messages=[UserMessage("u"), tinyagent.AssistantMessage([bad], "tool_use")])
     async with LocalServer([text_reply("ok")]) as server:
-        await tinyagent.complete(server.model(), ctx)
+        await tinyagent.complete(server.model(), ctx, transport=transport)
         sent = server.requests[0].json["messages"][1]["tool_calls"][0]["function"]["arguments"]
     assert sent == '{"x": 1,'
 
 
-async def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch, transport: str) -> None:
     monkeypatch.setenv("TINYAGENT_TEST_KEY", "sk-from-env")
     async with LocalServer([text_reply("ok")]) as server:
-        await tinyagent.complete(server.model(api_key_env="TINYAGENT_TEST_KEY"), CTX)
+        await tinyagent.complete(
+            server.model(api_key_env="TINYAGENT_TEST_KEY"), CTX, transport=transport
+        )
         assert server.requests[0].headers["authorization"] == "Bearer sk-from-env"
 
 
-async def test_parallel_interleaved_tool_calls() -> None:
+async def test_parallel_interleaved_tool_calls(transport: str) -> None:
     calls = [ToolCallSpec("calc", {"expr": "1+2"}, "a"), ToolCallSpec("clock", {"tz": "UTC"}, "b")]
     async with LocalServer([tool_call_reply(calls, interleave=True, chunk_size=3)]) as server:
-        async with tinyagent.stream(server.model(), CTX) as events:
+        async with tinyagent.stream(server.model(), CTX, transport=transport) as events:
             ends = [
                 e.tool_call for e in [x async for x in events] if isinstance(e, ToolCallEndEvent)
             ]
@@ -138,9 +141,11 @@ async def test_parallel_interleaved_tool_calls() -> None:
     assert ends == list(message.tool_calls)
 
 
-async def test_http_error_is_an_error_event_with_status_and_message() -> None:
+async def test_http_error_is_an_error_event_with_status_and_message(transport: str) -> None:
     async with LocalServer([error_reply(401, "Incorrect API key provided")]) as server:
-        async with tinyagent.stream(server.model(), CTX, max_retries=0) as events:
+        async with tinyagent.stream(
+            server.model(), CTX, max_retries=0, transport=transport
+        ) as events:
             seen = [e async for e in events]
     assert len(seen) == 1 and isinstance(seen[0], ErrorEvent)
     err = seen[0].error
@@ -152,42 +157,42 @@ async def test_http_error_is_an_error_event_with_status_and_message() -> None:
     assert "401" in msg.error_message and "Incorrect API key provided" in msg.error_message
 
 
-async def test_api_key_never_appears_in_errors() -> None:
+async def test_api_key_never_appears_in_errors(transport: str) -> None:
     async with LocalServer([error_reply(401, "nope")]) as server:
         model = server.model(api_key="sk-very-secret")
-        async with tinyagent.stream(model, CTX, max_retries=0) as events:
+        async with tinyagent.stream(model, CTX, max_retries=0, transport=transport) as events:
             seen = [e async for e in events]
     assert "sk-very-secret" not in repr(seen) and "sk-very-secret" not in repr(model)
     assert "sk-very-secret" not in str(seen[-1].error)
 
 
-async def test_retryable_status_is_retried_then_succeeds() -> None:
+async def test_retryable_status_is_retried_then_succeeds(transport: str) -> None:
     replies = [error_reply(503, "busy", headers={"retry-after": "0"}), text_reply("after retry")]
     async with LocalServer(replies) as server:
-        message = await tinyagent.complete(server.model(), CTX, max_retries=2)
+        message = await tinyagent.complete(server.model(), CTX, max_retries=2, transport=transport)
         assert len(server.requests) == 2
     assert message.text == "after retry"
 
 
-async def test_retries_are_bounded() -> None:
+async def test_retries_are_bounded(transport: str) -> None:
     replies = [error_reply(500, "down", headers={"retry-after": "0"})] * 3
     async with LocalServer(replies) as server:
-        message = await tinyagent.complete(server.model(), CTX, max_retries=1)
+        message = await tinyagent.complete(server.model(), CTX, max_retries=1, transport=transport)
         assert len(server.requests) == 2
     assert message.stop_reason is StopReason.ERROR and "500" in (message.error_message or "")
 
 
-async def test_in_stream_error_object_keeps_partial_text() -> None:
+async def test_in_stream_error_object_keeps_partial_text(transport: str) -> None:
     async with LocalServer(
         [stream_error_reply("Provider returned error", text="partial ans")]
     ) as server:
-        message = await tinyagent.complete(server.model(), CTX)
+        message = await tinyagent.complete(server.model(), CTX, transport=transport)
     assert message.stop_reason is StopReason.ERROR
     assert message.error_message == "Provider returned error"
     assert message.text == "partial ans"
 
 
-async def test_malformed_json_chunk_keeps_partial_and_says_which() -> None:
+async def test_malformed_json_chunk_keeps_partial_and_says_which(transport: str) -> None:
     reply = chunks_reply(
         [
             chunk({"content": "so far"}),
@@ -196,13 +201,13 @@ async def test_malformed_json_chunk_keeps_partial_and_says_which() -> None:
         ]
     )
     async with LocalServer([reply]) as server:
-        message = await tinyagent.complete(server.model(), CTX)
+        message = await tinyagent.complete(server.model(), CTX, transport=transport)
     assert message.stop_reason is StopReason.ERROR
     assert message.text == "so far"
     assert "malformed JSON" in (message.error_message or "")
 
 
-async def test_stream_ending_before_finish_reason_keeps_tool_calls() -> None:
+async def test_stream_ending_before_finish_reason_keeps_tool_calls(transport: str) -> None:
     reply = chunks_reply(
         [
             chunk(
@@ -216,45 +221,47 @@ async def test_stream_ending_before_finish_reason_keeps_tool_calls() -> None:
         done=False,
     )
     async with LocalServer([reply]) as server:
-        message = await tinyagent.complete(server.model(), CTX)
+        message = await tinyagent.complete(server.model(), CTX, transport=transport)
     assert message.stop_reason is StopReason.ERROR
     assert "before a finish reason" in (message.error_message or "")
     assert message.tool_calls[0].arguments == {"a": 1}
 
 
-async def test_over_long_line_is_an_error_not_unbounded_memory() -> None:
+async def test_over_long_line_is_an_error_not_unbounded_memory(transport: str) -> None:
     reply = chunks_reply([chunk({"content": "ok "}), chunk({"content": "x" * 5000})])
     async with LocalServer([reply]) as server:
-        message = await tinyagent.complete(server.model(), CTX, max_line_bytes=1000)
+        message = await tinyagent.complete(
+            server.model(), CTX, max_line_bytes=1000, transport=transport
+        )
     assert message.stop_reason is StopReason.ERROR
     assert "longer than 1000 bytes" in (message.error_message or "")
     assert message.text == "ok "
 
 
-async def test_mid_stream_disconnect_keeps_partial() -> None:
+async def test_mid_stream_disconnect_keeps_partial(transport: str) -> None:
     async with LocalServer(
         [text_reply("abcdefghijklmnop", chunk_size=4).but(disconnect_after=3)]
     ) as server:
-        message = await tinyagent.complete(server.model(), CTX)
+        message = await tinyagent.complete(server.model(), CTX, transport=transport)
     assert message.stop_reason is StopReason.ERROR
     assert "closed mid-stream" in (message.error_message or "")
     assert message.text == "abcdefgh"
 
 
-async def test_connection_refused_is_an_error_message() -> None:
+async def test_connection_refused_is_an_error_message(transport: str) -> None:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
     await listener.aclose()
     model = tinyagent.Model("m", f"http://127.0.0.1:{port}/v1")
-    message = await tinyagent.complete(model, CTX, max_retries=0)
+    message = await tinyagent.complete(model, CTX, max_retries=0, transport=transport)
     assert message.stop_reason is StopReason.ERROR
     assert "could not connect" in (message.error_message or "")
 
 
-async def test_leaving_the_block_early_closes_the_connection() -> None:
+async def test_leaving_the_block_early_closes_the_connection(transport: str) -> None:
     reply = text_reply("x" * 400, chunk_size=1, chunk_delay=0.01)
     async with LocalServer([reply]) as server:
-        async with tinyagent.stream(server.model(), CTX) as events:
+        async with tinyagent.stream(server.model(), CTX, transport=transport) as events:
             async for e in events:
                 if isinstance(e, TextDeltaEvent):
                     break
@@ -263,14 +270,14 @@ async def test_leaving_the_block_early_closes_the_connection() -> None:
         assert server.requests[0].client_disconnected
 
 
-async def test_cancelling_the_task_closes_the_connection() -> None:
+async def test_cancelling_the_task_closes_the_connection(transport: str) -> None:
     reply = text_reply("y" * 400, chunk_size=1, chunk_delay=0.01)
     got_first = anyio.Event()
     async with LocalServer([reply]) as server:
         async with anyio.create_task_group() as tg:
 
             async def consume() -> None:
-                async with tinyagent.stream(server.model(), CTX) as events:
+                async with tinyagent.stream(server.model(), CTX, transport=transport) as events:
                     async for e in events:
                         if isinstance(e, TextDeltaEvent):
                             got_first.set()
@@ -282,9 +289,12 @@ async def test_cancelling_the_task_closes_the_connection() -> None:
         assert server.requests[0].client_disconnected
 
 
-async def test_abort_after_cancel_keeps_partial_as_aborted() -> None:
+async def test_abort_after_cancel_keeps_partial_as_aborted(transport: str) -> None:
     reply = text_reply("z" * 100, chunk_size=1, chunk_delay=0.01)
-    async with LocalServer([reply]) as server, tinyagent.stream(server.model(), CTX) as events:
+    async with (
+        LocalServer([reply]) as server,
+        tinyagent.stream(server.model(), CTX, transport=transport) as events,
+    ):
         with anyio.move_on_after(0.3):
             async for _ in events:
                 pass
@@ -318,7 +328,7 @@ async def test_unknown_transport_and_option_raise() -> None:
         tinyagent.stream(model, CTX, temprature=0.1)
 
 
-async def test_usage_and_cost_end_to_end() -> None:
+async def test_usage_and_cost_end_to_end(transport: str) -> None:
     usage = {
         "prompt_tokens": 100,
         "completion_tokens": 20,
@@ -326,15 +336,15 @@ async def test_usage_and_cost_end_to_end() -> None:
     }
     async with LocalServer([text_reply("hi", usage=usage)]) as server:
         model = server.model(cost=tinyagent.ModelCost(input=2.0, output=8.0, cache_read=0.5))
-        message = await tinyagent.complete(model, CTX)
+        message = await tinyagent.complete(model, CTX, transport=transport)
     u = message.usage
     assert (u.input, u.output, u.cache_read, u.total) == (40, 20, 60, 120)
     assert u.cost is not None and u.cost.total == pytest.approx((40 * 2 + 20 * 8 + 60 * 0.5) / 1e6)
 
 
-async def test_events_serialise_through_json() -> None:
+async def test_events_serialise_through_json(transport: str) -> None:
     async with LocalServer([text_reply("round trip")]) as server:
-        message = await tinyagent.complete(server.model(), CTX)
+        message = await tinyagent.complete(server.model(), CTX, transport=transport)
     text = tinyagent.serde.dumps(message)
     assert json.loads(text)["role"] == "assistant"
     assert tinyagent.serde.loads(text, tinyagent.AssistantMessage) == message

@@ -298,14 +298,10 @@ class MessageAssembler:
 
 def usage_from_counts(counts: Sequence[int] | None, price: ModelCost | None) -> Usage:
     """``Usage`` from (input, output, cache_read, cache_write, reasoning), priced."""
-    if counts is None:
-        return Usage()
-    i, o, r, w, reasoning = counts
-    cost = None
+    i, o, r, w, reasoning = counts if counts is not None else (0, 0, 0, 0, 0)
     u = Usage(i, o, r, w, reasoning, i + o + r + w)
     if price is not None:
-        cost = price.price(u)
-        u = Usage(i, o, r, w, reasoning, i + o + r + w, cost)
+        u = Usage(i, o, r, w, reasoning, i + o + r + w, price.price(u))
     return u
 
     def provider_error(

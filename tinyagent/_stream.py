@@ -21,9 +21,11 @@ __all__ = ["AssistantMessageStream", "complete", "stream"]
 TRANSPORTS = ("native", "httpx+native", "httpx")
 
 
-def resolve_transport(transport: str | None) -> str:
+def resolve_transport(transport: str | None, client: object = None) -> str:
     """The transport a call will use: ``native`` when the extension is built, else
-    ``httpx`` (the pure path, always there)."""
+    ``httpx`` (the pure path, always there). Passing an httpx ``client`` means httpx."""
+    if transport is None and client is not None:
+        return "httpx"
     if transport is None:
         from ._native_bridge import native_available
 
@@ -44,7 +46,7 @@ class EventSource(Protocol):
 
 
 def _make_source(model: Model, context: Context, options: StreamOptions) -> EventSource:
-    transport = resolve_transport(options.transport)
+    transport = resolve_transport(options.transport, options.client)
     request = prepare_request(model, context, options)
     if transport == "native":
         from ._native_bridge import NativeSource

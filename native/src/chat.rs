@@ -236,9 +236,12 @@ impl ChatParser {
                 &lossy
             }
         };
-        let top: Top = match serde_json::from_str(text) {
-            Ok(t) => t,
-            Err(_) => {
+        // serde would read a struct from a JSON array too; a chunk must be an object.
+        let is_object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
+        let parsed = if is_object { serde_json::from_str::<Top>(text).ok() } else { None };
+        let top: Top = match parsed {
+            Some(t) => t,
+            None => {
                 // Not a JSON object (or not JSON at all): Python words the error.
                 self.fail(Fail::BadJson(data.to_vec()), out);
                 return;
@@ -367,11 +370,7 @@ impl ChatParser {
                     }
                 }
                 Some("thinking") => match m.get("thinking") {
-                    Some(Value::String(s)) => {
-                        if !s.is_empty() {
-                            self.thinking(s, out);
-                        }
-                    }
+                    Some(Value::String(s)) if !s.is_empty() => self.thinking(s, out),
                     Some(Value::Array(inner)) => {
                         for q in inner {
                             if let Value::Object(qm) = q {

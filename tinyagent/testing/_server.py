@@ -68,6 +68,7 @@ class LocalServer:
         self._cm: Any = None
         self._idle: anyio.Event | None = None
         self.active_responses = 0
+        self._responses_idle: anyio.Event | None = None
 
     # --- scripting ------------------------------------------------------------
 
@@ -91,7 +92,8 @@ class LocalServer:
         Unlike :meth:`wait_connections_closed`, idle keep-alive connections are fine."""
         with anyio.move_on_after(within):
             while self.active_responses:
-                await anyio.sleep(0.002)
+                self._responses_idle = anyio.Event()
+                await self._responses_idle.wait()
             return True
         return False
 
@@ -155,6 +157,8 @@ class LocalServer:
                     keep = await self._respond(stream, request, reply)
                 finally:
                     self.active_responses -= 1
+                    if self.active_responses == 0 and self._responses_idle is not None:
+                        self._responses_idle.set()
                 if not keep:
                     return
                 if headers.get("connection", "").lower() == "close":
