@@ -91,6 +91,8 @@ async def path_openai(base: str, model: str) -> int:
 PATHS: dict[str, tuple[str, Callable[[str, str], Awaitable[int]]]] = {
     "floor": ("raw httpx aiter_bytes (floor)", path_floor),
     "pure": ("tinyagent pure (httpx)", _tinyagent_path("httpx")),
+    "native-parser": ("tinyagent native parser + httpx", _tinyagent_path("httpx+native")),
+    "native": ("tinyagent native transport", _tinyagent_path("native")),
     "httpx-sse": ("httpx-sse + json.loads", path_httpx_sse),
     "openai": ("openai SDK", path_openai),
 }

@@ -240,6 +240,8 @@ class NativeSource:
         while True:
             items = self._stream.drain()
             if items:
+                if not self._stream.control:
+                    return items  # type: ignore[no-any-return]  # only events: no work here
                 out = await self._handle(items)
                 if out or self._finisher.message is not None:
                     return out

@@ -119,40 +119,53 @@ impl SseDecoder {
     }
 
     fn lines(&mut self, block: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), SseLimit> {
-        for line in block.split(|&b| b == b'\n') {
-            if line.is_empty() {
-                if self.data_lines > 0 {
-                    out.push(std::mem::take(&mut self.data));
-                    self.data_lines = 0;
-                    self.data_size = 0;
-                }
-                continue;
+        let mut start = 0;
+        loop {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            self.line(&block[start..end], out)?;
+            if end == block.len() {
+                return Ok(());
             }
-            if line.starts_with(b"data:") {
-                let value = if line.get(5) == Some(&b' ') { &line[6..] } else { &line[5..] };
-                self.data_size += value.len() + 1;
-                if self.data_size > self.max || line.len() > self.max {
-                    return Err(SseLimit::Data);
-                }
-                self.push_data(value);
-                continue;
-            }
-            if line.len() > self.max {
-                return Err(SseLimit::Line);
-            }
-            if line[0] == b':' {
-                continue;
-            }
-            let (name, has_colon) = match memchr::memchr(b':', line) {
-                Some(i) => (&line[..i], true),
-                None => (line, false),
-            };
-            if name == b"data" && !has_colon {
-                self.push_data(b"");
-                self.data_size += 1;
-            }
-            // event, id, retry and unknown fields do not change the payloads.
+            start = end + 1;
         }
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), SseLimit> {
+        if line.is_empty() {
+            if self.data_lines > 0 {
+                out.push(std::mem::take(&mut self.data));
+                self.data_lines = 0;
+                self.data_size = 0;
+            }
+            return Ok(());
+        }
+        if line.starts_with(b"data:") {
+            let value = if line.get(5) == Some(&b' ') { &line[6..] } else { &line[5..] };
+            self.data_size += value.len() + 1;
+            if self.data_size > self.max || line.len() > self.max {
+                return Err(SseLimit::Data);
+            }
+            if self.data_lines == 0 {
+                // The usual one-line event: take the bytes in one allocation.
+                self.data = value.to_vec();
+                self.data_lines = 1;
+            } else {
+                self.push_data(value);
+            }
+            return Ok(());
+        }
+        if line.len() > self.max {
+            return Err(SseLimit::Line);
+        }
+        if line[0] == b':' {
+            return Ok(());
+        }
+        if line == b"data" {
+            // "data" with no colon: an empty data line.
+            self.push_data(b"");
+            self.data_size += 1;
+        }
+        // event, id, retry and unknown fields do not change the payloads.
         Ok(())
     }
 

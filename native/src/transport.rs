@@ -224,6 +224,9 @@ pub struct NativeStream {
     read_end: Option<OwnedFd>,
     task: Option<JoinHandle<()>>,
     conv: Converter,
+    /// Whether the last `drain` returned any tuple (so Python needs to look at items).
+    #[pyo3(get)]
+    control: bool,
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -270,7 +273,13 @@ impl NativeStream {
                 read_timeout: Duration::from_secs_f64(read_timeout.max(0.001)),
             };
             let task = runtime().spawn(run(shared.clone(), req));
-            Ok(NativeStream { shared, read_end: Some(read_end), task: Some(task), conv: Converter::default() })
+            Ok(NativeStream {
+                shared,
+                read_end: Some(read_end),
+                task: Some(task),
+                conv: Converter::default(),
+                control: false,
+            })
         })
     }
 
@@ -291,10 +300,12 @@ impl NativeStream {
             let items = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
             let out = PyList::empty(py);
             let mut evs = Vec::new();
+            self.control = false;
             for item in items {
                 match item {
                     Item::Ev(ev) => evs.push(ev),
                     other => {
+                        self.control = true;
                         self.conv.convert(py, std::mem::take(&mut evs), &out)?;
                         let t = match other {
                             Item::Started => PyTuple::new(py, [PyString::new(py, "started")])?.into_any(),
@@ -322,6 +333,9 @@ impl NativeStream {
                         out.append(t)?;
                     }
                 }
+            }
+            if evs.last().is_some_and(|e| matches!(e, Ev::Finish(_) | Ev::Fail(..) | Ev::Closed(_))) {
+                self.control = true;
             }
             self.conv.convert(py, evs, &out)?;
             Ok(out)
