@@ -75,15 +75,21 @@ pub struct Meta {
     pub usage: Option<[i64; 5]>,
 }
 
+/// The SSE decoder and the chunk assembler, kept apart so the decoder can hand each
+/// payload straight to the assembler without a copy.
 pub struct ChatParser {
     sse: SseDecoder,
+    core: Core,
+}
+
+struct Core {
     max_args: usize,
     blocks: Vec<Block>,
     current: Option<usize>,
     tools: HashMap<Key, usize>,
     last_key: Key,
-    pub meta: Meta,
-    pub finished: bool,
+    meta: Meta,
+    finished: bool,
 }
 
 #[derive(Deserialize)]
@@ -234,10 +240,64 @@ fn as_int(v: Option<&Value>) -> i64 {
     }
 }
 
+impl crate::sse::Sink for (&mut Core, &mut Vec<Ev>) {
+    fn payload(&mut self, data: &[u8]) {
+        if !self.0.finished {
+            self.0.payload(data, self.1);
+        }
+    }
+}
+
 impl ChatParser {
     pub fn new(max_line: usize, max_args: usize) -> Self {
-        ChatParser {
-            sse: SseDecoder::new(max_line),
+        ChatParser { sse: SseDecoder::new(max_line), core: Core::new(max_args) }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.core.finished
+    }
+
+    /// Feed one read of the response body.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Ev>) {
+        if self.core.finished {
+            return;
+        }
+        let res = self.sse.feed(chunk, &mut (&mut self.core, &mut *out));
+        if let Err(limit) = res {
+            if !self.core.finished {
+                self.core.fail(Fail::Limit(limit), out);
+            }
+        }
+    }
+
+    /// The body ended.
+    pub fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
+        if self.core.finished {
+            return;
+        }
+        if self.sse.has_partial() {
+            self.core.fail(Fail::TruncatedEvent, out);
+        } else if self.core.meta.provider_stop_reason.is_none() {
+            self.core.fail(Fail::NoFinish, out);
+        } else {
+            self.core.finish(out);
+        }
+    }
+
+    /// End blocks now (cancellation, transport failure); the caller builds the message.
+    pub fn close(&mut self, out: &mut Vec<Ev>) {
+        self.core.close(out);
+    }
+
+    #[cfg(test)]
+    fn meta(&self) -> Meta {
+        self.core.meta.clone()
+    }
+}
+
+impl Core {
+    fn new(max_args: usize) -> Self {
+        Core {
             max_args,
             blocks: Vec::new(),
             current: None,
@@ -248,42 +308,7 @@ impl ChatParser {
         }
     }
 
-    /// Feed one read of the response body.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Ev>) {
-        if self.finished {
-            return;
-        }
-        let mut payloads = Vec::new();
-        let res = self.sse.feed(chunk, &mut payloads);
-        for data in payloads {
-            if self.finished {
-                break;
-            }
-            self.payload(&data, out);
-        }
-        if let Err(limit) = res {
-            if !self.finished {
-                self.fail(Fail::Limit(limit), out);
-            }
-        }
-    }
-
-    /// The body ended.
-    pub fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
-        if self.finished {
-            return;
-        }
-        if self.sse.has_partial() {
-            self.fail(Fail::TruncatedEvent, out);
-        } else if self.meta.provider_stop_reason.is_none() {
-            self.fail(Fail::NoFinish, out);
-        } else {
-            self.finish(out);
-        }
-    }
-
-    /// End blocks now (cancellation, transport failure); the caller builds the message.
-    pub fn close(&mut self, out: &mut Vec<Ev>) {
+    fn close(&mut self, out: &mut Vec<Ev>) {
         if !self.finished {
             self.close_all(out);
             self.finished = true;
@@ -749,7 +774,8 @@ mod tests {
         }
         p.feed(&body[last..], &mut out);
         p.end_of_stream(&mut out);
-        (out, p.meta)
+        let meta = p.meta();
+        (out, meta)
     }
 
     #[test]

@@ -268,7 +268,7 @@ impl ChatStreamParser {
 
     #[getter]
     fn finished(&self) -> bool {
-        self.parser.finished
+        self.parser.finished()
     }
 }
 

@@ -14,6 +14,17 @@ pub enum SseLimit {
     Line,
 }
 
+/// Receives each event's data as it is completed.
+pub trait Sink {
+    fn payload(&mut self, data: &[u8]);
+}
+
+impl Sink for Vec<Vec<u8>> {
+    fn payload(&mut self, data: &[u8]) {
+        self.push(data.to_vec());
+    }
+}
+
 pub struct SseDecoder {
     max: usize,
     pending: Vec<u8>,
@@ -46,7 +57,7 @@ impl SseDecoder {
 
     /// Consume one read. Completed payloads are pushed to `out` even when a bound is
     /// broken later in the same read; the error comes back after them.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), SseLimit> {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut impl Sink) -> Result<(), SseLimit> {
         let mut chunk: &[u8] = chunk;
         if chunk.is_empty() {
             return Ok(());
@@ -118,38 +129,64 @@ impl SseDecoder {
         Ok(())
     }
 
-    fn lines(&mut self, block: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), SseLimit> {
+    /// Complete lines, LF-separated. A one-line `data` event whose blank line is in the
+    /// same block is handed to the sink straight from `block`, without a copy.
+    fn lines(&mut self, block: &[u8], out: &mut impl Sink) -> Result<(), SseLimit> {
+        let mut single: Option<(usize, usize)> = None;
         let mut start = 0;
-        loop {
+        let result = loop {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
-            self.line(&block[start..end], out)?;
+            let line = &block[start..end];
+            if let Err(e) = self.line(block, start, line, &mut single, out) {
+                break Err(e);
+            }
             if end == block.len() {
-                return Ok(());
+                break Ok(());
             }
             start = end + 1;
+        };
+        if let Some((a, b)) = single {
+            // The event goes on in the next read: keep its data.
+            self.data.clear();
+            self.data.extend_from_slice(&block[a..b]);
         }
+        result
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), SseLimit> {
+    fn line(
+        &mut self,
+        block: &[u8],
+        start: usize,
+        line: &[u8],
+        single: &mut Option<(usize, usize)>,
+        out: &mut impl Sink,
+    ) -> Result<(), SseLimit> {
         if line.is_empty() {
-            if self.data_lines > 0 {
-                out.push(std::mem::take(&mut self.data));
-                self.data_lines = 0;
-                self.data_size = 0;
+            if let Some((a, b)) = single.take() {
+                out.payload(&block[a..b]);
+            } else if self.data_lines > 0 {
+                out.payload(&self.data);
+                self.data.clear();
             }
+            self.data_lines = 0;
+            self.data_size = 0;
             return Ok(());
         }
         if line.starts_with(b"data:") {
-            let value = if line.get(5) == Some(&b' ') { &line[6..] } else { &line[5..] };
+            let skip = if line.get(5) == Some(&b' ') { 6 } else { 5 };
+            let value = &line[skip..];
             self.data_size += value.len() + 1;
             if self.data_size > self.max || line.len() > self.max {
                 return Err(SseLimit::Data);
             }
             if self.data_lines == 0 {
-                // The usual one-line event: take the bytes in one allocation.
-                self.data = value.to_vec();
+                *single = Some((start + skip, start + line.len()));
                 self.data_lines = 1;
             } else {
+                if let Some((a, b)) = single.take() {
+                    self.data.clear();
+                    self.data.extend_from_slice(&block[a..b]);
+                }
                 self.push_data(value);
             }
             return Ok(());
@@ -162,6 +199,10 @@ impl SseDecoder {
         }
         if line == b"data" {
             // "data" with no colon: an empty data line.
+            if let Some((a, b)) = single.take() {
+                self.data.clear();
+                self.data.extend_from_slice(&block[a..b]);
+            }
             self.push_data(b"");
             self.data_size += 1;
         }

@@ -162,7 +162,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
         // Parse and queue under the parser lock, so an abort sees every item first.
         let step = {
             let mut parser = shared.parser.lock().unwrap_or_else(|e| e.into_inner());
-            if parser.finished {
+            if parser.finished() {
                 None // aborted from Python meanwhile
             } else {
                 let mut evs = Vec::new();
@@ -185,7 +185,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
                     Ok(Ok(None)) => parser.end_of_stream(&mut evs),
                     Ok(Ok(Some(bytes))) => parser.feed(&bytes, &mut evs),
                 }
-                let done = parser.finished;
+                let done = parser.finished();
                 let clean_end = done && tail.is_none();
                 let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
                 if let Some(t) = tail {
@@ -370,7 +370,7 @@ impl NativeStream {
     /// bytes (at most one second) so its connection returns to the pool; any other is
     /// cancelled.
     fn close(&mut self) {
-        let finished = self.shared.parser.lock().map(|p| p.finished).unwrap_or(true);
+        let finished = self.shared.parser.lock().map(|p| p.finished()).unwrap_or(true);
         if !finished {
             self.cancel();
         } else {
