@@ -300,28 +300,36 @@ class OpenAIChatParser:
     def _tool_calls(self, calls: list[Any], out: list[StreamEvent]) -> None:
         asm = self.asm
         for tc in calls:
-            if not isinstance(tc, dict):
+            if tc.__class__ is not dict:
                 raise _ShapeError
             key = tc.get("index")
             call_id = tc.get("id")
-            if not isinstance(call_id, str):
+            if call_id is not None and call_id.__class__ is not str:
                 call_id = None
             if key is None:
                 # No index (some Mistral-style servers): a new id starts a new call,
                 # fragments without one continue the last.
                 key = call_id if call_id else self._last_key
-            elif not isinstance(key, int | float | str) or isinstance(key, bool):
+            elif key.__class__ not in _KEY_TYPES:
                 raise _ShapeError
             self._last_key = key
             fn = tc.get("function")
-            if not isinstance(fn, dict):
-                fn = {}
-            name = fn.get("name")
-            args = fn.get("arguments")
-            if args is not None and not isinstance(args, str):
-                # A server that sends an object, not text: keep it as compact JSON text.
-                args = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
-            asm.tool_call(key, call_id, name if isinstance(name, str) else None, args, out)
+            if fn is None:
+                name = args = None
+            elif fn.__class__ is dict:
+                name = fn.get("name")
+                if name is not None and name.__class__ is not str:
+                    name = None
+                args = fn.get("arguments")
+                if args is not None and args.__class__ is not str:
+                    # A server that sends an object, not text: keep it as compact JSON.
+                    args = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+            else:
+                name = args = None
+            asm.tool_call(key, call_id, name, args, out)
+
+
+_KEY_TYPES = frozenset({int, float, str})  # a bool index is a shape error, as JSON says
 
 
 def describe_stream_error(err: Any, provider: str, model: str) -> tuple[str, ProviderError]:
