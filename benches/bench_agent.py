@@ -60,10 +60,18 @@ def _tool() -> Any:
     )
 
 
+TRANSPORT = os.environ.get("TINYAGENT_BENCH_TRANSPORT") or None
+
+
 async def one_conversation(base: str, turns: int) -> int:
     import tinyagent
 
-    agent = tinyagent.Agent(tinyagent.Model(f"turn-{turns}", base), "You are a bench.", [_tool()])
+    agent = tinyagent.Agent(
+        tinyagent.Model(f"turn-{turns}", base),
+        "You are a bench.",
+        [_tool()],
+        stream_options={"transport": TRANSPORT},
+    )
     new = await agent.prompt("go")
     assert agent.state.last_error is None, agent.state.last_error
     return len(new)
@@ -148,8 +156,8 @@ def main() -> None:
         proc.terminate()
         proc.wait()
     print()
-    print("| backend | workload | client CPU | other |")
-    print("|---|---|---|---|")
+    print("| transport | backend | workload | client CPU | other |")
+    print("|---|---|---|---|---|")
     print("\n".join(rows))
 
 

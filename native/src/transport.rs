@@ -252,7 +252,7 @@ impl NativeStream {
     fn new(
         url: String,
         headers: Vec<(String, String)>,
-        body: Vec<u8>,
+        body: &[u8],
         connect_timeout: f64,
         read_timeout: f64,
         max_line_bytes: usize,
@@ -268,7 +268,7 @@ impl NativeStream {
             let req = Request {
                 url,
                 headers,
-                body,
+                body: body.to_vec(), // one memcpy (a Vec<u8> argument would go byte by byte)
                 connect_timeout: Duration::from_secs_f64(connect_timeout.max(0.001)),
                 read_timeout: Duration::from_secs_f64(read_timeout.max(0.001)),
             };
