@@ -84,9 +84,29 @@ def _turn_reply(messages: list[dict[str, object]], turns: int) -> Reply:
     return Reply(pieces=(b"".join(events),))
 
 
+def _turn_json(messages: list[dict[str, object]], turns: int) -> Reply:
+    """The same turns as a non-streaming completion (for peers that do not stream)."""
+    done = sum(1 for m in messages if m.get("role") == "tool")
+    if done < turns:
+        call = {"id": f"call_{done}", "type": "function",
+                "function": {"name": "step", "arguments": json.dumps({"i": done})}}  # fmt: skip
+        message: dict[str, object] = {"role": "assistant", "content": None, "tool_calls": [call]}
+        finish = "tool_calls"
+    else:
+        message, finish = {"role": "assistant", "content": "All steps done."}, "stop"
+    body = {
+        "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 10 + done, "completion_tokens": 5, "total_tokens": 15 + done},
+    }  # fmt: skip
+    return Reply(body=json.dumps(body).encode(), content_type="application/json")
+
+
 def handler(request: RecordedRequest) -> Reply:
     req = request.json
     kind, _, n = str(req["model"]).partition("-")
+    if kind == "turn" and not req.get("stream"):
+        return _turn_json(req["messages"], int(n))
     if kind == "turn":
         return _turn_reply(req["messages"], int(n))
     return Reply(pieces=body(kind, int(n)))

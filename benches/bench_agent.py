@@ -122,6 +122,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--backend", default="trio")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--peers-python", help="an interpreter with tiny-agent-os and pydantic-ai")
     args = ap.parse_args()
     if args.child:
         kind, base, n, backend = args.child
@@ -132,31 +133,53 @@ def main() -> None:
     proc, base = start_server()
     try:
         rows = []
-        for backend in ("trio", "asyncio"):
-            for n in (50, 200):
-                best = min(
-                    (child("turns", base, str(n), backend) for _ in range(args.repeat)),
-                    key=lambda r: r["cpu"],
-                )
-                ms = best["cpu"] / n * 1e3
+        for transport in ("native", "httpx"):
+            for backend in ("trio", "asyncio"):
+                for n in (50, 200):
+                    runs_ = [
+                        child("turns", base, str(n), backend, transport=transport)
+                        for _ in range(args.repeat)
+                    ]
+                    best = min(runs_, key=lambda r: r["cpu"])
+                    ms = best["cpu"] / n * 1e3
+                    rows.append(
+                        f"| tinyagent {transport} | {backend} | {n} turns | {ms:.3f} ms/turn | wall {best['wall']:.2f} s |"
+                    )
+                    print(rows[-1], flush=True)
+        if args.peers_python:
+            for peer in ("tiny-agent-os", "pydantic-ai"):
+                for n in (50, 200):
+                    out = subprocess.run(
+                        [args.peers_python, str(HERE / "peers_agent.py"), peer, base, str(n)],
+                        capture_output=True,
+                        text=True,
+                    )
+                    if out.returncode != 0:
+                        rows.append(
+                            f"| {peer} | asyncio | {n} turns | failed: {out.stderr.strip()[-120:]} | |"
+                        )
+                    else:
+                        r = json.loads(out.stdout.strip().splitlines()[-1])
+                        ms = r["cpu"] / n * 1e3
+                        rows.append(
+                            f"| {peer} | asyncio | {n} turns | {ms:.3f} ms/turn | wall {r['wall']:.2f} s |"
+                        )
+                    print(rows[-1], flush=True)
+        runs = 200 if args.quick else 1000
+        for transport in ("native", "httpx"):
+            for backend in ("trio", "asyncio"):
+                r = child("concurrent", base, str(runs), backend, transport=transport)
                 rows.append(
-                    f"| {backend} | {n} turns | {ms:.3f} ms/turn | wall {best['wall']:.2f} s |"
+                    f"| tinyagent {transport} | {backend} | {runs} concurrent 3-turn runs | CPU {r['cpu']:.2f} s "
+                    f"({r['cpu'] / runs * 1e3:.2f} ms/run) | wall {r['wall']:.2f} s, "
+                    f"RSS {r['rss_per_run_kb']:.0f} KB/run |"
                 )
                 print(rows[-1], flush=True)
-        runs = 200 if args.quick else 1000
-        for backend in ("trio", "asyncio"):
-            r = child("concurrent", base, str(runs), backend)
-            rows.append(
-                f"| {backend} | {runs} concurrent 3-turn runs | CPU {r['cpu']:.2f} s "
-                f"({r['cpu'] / runs * 1e3:.2f} ms/run) | wall {r['wall']:.2f} s, "
-                f"RSS {r['rss_per_run_kb']:.0f} KB/run |"
-            )
-            print(rows[-1], flush=True)
     finally:
         proc.terminate()
         proc.wait()
     print()
-    print("| transport | backend | workload | client CPU | other |")
+    print("| client | backend | workload | client CPU | other |")
     print("|---|---|---|---|---|")
     print("\n".join(rows))
 
