@@ -109,9 +109,14 @@ def concurrent(base: str, runs: int, backend: str) -> dict[str, Any]:
     }
 
 
-def child(*args: str) -> dict[str, Any]:
+def child(*args: str, transport: str = "") -> dict[str, Any]:
+    env = {**os.environ, "TINYAGENT_BENCH_TRANSPORT": transport}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
