@@ -463,7 +463,7 @@ def _stop_reasons(events: list[Any]) -> list[str]:
 # --- abort at each phase: transcript valid, agent_end once, no task or connection left ---
 
 
-async def _abort_scenario(phase: str) -> None:
+async def _abort_scenario(phase: str, transport: str) -> None:
     started = anyio.Event()
     replies: list[Reply]
     if phase == "model_stream":
@@ -474,7 +474,11 @@ async def _abort_scenario(phase: str) -> None:
         replies = [tool_call_reply([("add", {"a": 1, "b": 2})]), text_reply("never", delay=5)]
     async with LocalServer(replies) as server:
         before = await settled_task_count()
-        agent = Agent(server.model(), tools=[blocker("block", started), add_tool])
+        agent = Agent(
+            server.model(),
+            tools=[blocker("block", started), add_tool],
+            stream_options={"transport": transport},
+        )
         events: list[Any] = []
 
         def watch(e: Any) -> None:
@@ -499,6 +503,9 @@ async def _abort_scenario(phase: str) -> None:
                 await started.wait()
                 agent.abort("user pressed stop")
         assert await server.wait_responses_done()
+        if transport == "httpx":
+            # The run's own connection pool is closed with the run.
+            assert await server.wait_connections_closed()
         assert await settled_task_count() == before
         assert all(r.finished or r.client_disconnected for r in server.requests)
     msgs = list(agent.state.messages)
@@ -518,9 +525,9 @@ async def _abort_scenario(phase: str) -> None:
 
 
 @pytest.mark.parametrize("phase", ["model_stream", "tools", "between_turns"])
-async def test_abort_at_each_phase(phase: str) -> None:
+async def test_abort_at_each_phase(phase: str, transport: str) -> None:
     with anyio.fail_after(20):
-        await _abort_scenario(phase)
+        await _abort_scenario(phase, transport)
 
 
 async def test_abort_keeps_queued_messages() -> None:
