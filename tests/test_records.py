@@ -173,3 +173,47 @@ def test_model_cost_prices_each_field_on_its_own() -> None:
 def test_provider_name_defaults_to_host() -> None:
     assert Model("m", "https://openrouter.ai/api/v1").provider_name == "openrouter.ai"
     assert Model("m", "http://x/v1", provider="vllm").provider_name == "vllm"
+
+
+def test_constructor_signatures_are_the_documented_contract() -> None:
+    # The issue spells these signatures out; user code calls them positionally.
+    assert UserMessage("hi", 1.0).timestamp == 1.0
+    a = AssistantMessage([TextContent("x")], "stop", Usage(1, 2), "m", "p", None, 2.0)
+    assert (a.model, a.provider, a.error_message, a.timestamp) == ("m", "p", None, 2.0)
+    r = ToolResultMessage("c1", "calc", "42", True, {"k": 1}, 3.0)
+    assert (r.is_error, r.details, r.timestamp) == (True, {"k": 1}, 3.0)
+    img = ImageContent("QUJD", "image/jpeg")
+    assert (img.data, img.mime_type, img.url) == ("QUJD", "image/jpeg", None)
+    assert ThinkingContent("t", "sig").signature == "sig"
+    assert ToolCall("id", "name", {"a": 1}).arguments == {"a": 1}
+    m = Model(
+        "id",
+        "http://x/v1",
+        "openai-chat",
+        "key",
+        "ENV",
+        "prov",
+        {"h": "v"},
+        1000,
+        100,
+        True,
+        ModelCost(1, 2),
+    )
+    assert (m.api_key_env, m.provider, m.context_window, m.max_tokens, m.reasoning) == (
+        "ENV",
+        "prov",
+        1000,
+        100,
+        True,
+    )
+    assert Context("sys", [UserMessage("u")], []).system_prompt == "sys"
+    u = Usage(1, 2, 3, 4, 5, 15)
+    assert (u.input, u.output, u.cache_read, u.cache_write, u.reasoning, u.total, u.cost) == (
+        1,
+        2,
+        3,
+        4,
+        5,
+        15,
+        None,
+    )

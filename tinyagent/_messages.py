@@ -87,11 +87,12 @@ def _check_image(inst: ImageContent, _a: attrs.Attribute[Any], _v: Any) -> None:
 
 @attrs.frozen
 class ImageContent:
-    """An image, either inline (``data``: base64 without a ``data:`` prefix) or by ``url``."""
+    """An image, either inline (``data``: base64 without a ``data:`` prefix) or by ``url``:
+    ``ImageContent(b64, "image/jpeg")`` or ``ImageContent(url="https://…")``."""
 
-    data: str | None = attrs.field(default=None, kw_only=True)
-    url: str | None = attrs.field(default=None, kw_only=True, validator=_check_image)
-    mime_type: str = attrs.field(default="image/png", kw_only=True)
+    data: str | None = None
+    mime_type: str = "image/png"
+    url: str | None = attrs.field(default=None, validator=_check_image)
     type: Literal["image"] = attrs.field(default="image", init=False, repr=False)
 
 
@@ -218,7 +219,7 @@ class UserMessage:
     """What the user said: a string, or a sequence of text and image blocks."""
 
     content: str | tuple[UserContent, ...] = attrs.field(converter=_user_content)
-    timestamp: float = attrs.field(factory=_now, kw_only=True)
+    timestamp: float = attrs.field(factory=_now)
     role: Literal["user"] = attrs.field(default="user", init=False, repr=False)
 
     @property
@@ -245,7 +246,7 @@ class AssistantMessage:
     model: str = ""
     provider: str = ""
     error_message: str | None = None
-    timestamp: float = attrs.field(factory=_now, kw_only=True)
+    timestamp: float = attrs.field(factory=_now)
     provider_stop_reason: str | None = attrs.field(default=None, kw_only=True)
     response_id: str | None = attrs.field(default=None, kw_only=True)
     role: Literal["assistant"] = attrs.field(default="assistant", init=False, repr=False)
@@ -275,7 +276,7 @@ class ToolResultMessage:
     content: tuple[UserContent, ...] = attrs.field(converter=_tool_content)
     is_error: bool = False
     details: Any = None
-    timestamp: float = attrs.field(factory=_now, kw_only=True)
+    timestamp: float = attrs.field(factory=_now)
     role: Literal["toolResult"] = attrs.field(default="toolResult", init=False, repr=False)
 
     @property
