@@ -17,7 +17,7 @@ use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use tokio::runtime::Runtime;
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use crate::chat::{ChatParser, Ev};
 use crate::{guarded, Converter};
@@ -222,7 +222,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
 pub struct NativeStream {
     shared: Arc<Shared>,
     read_end: Option<OwnedFd>,
-    task: Option<JoinHandle<()>>,
+    task: Option<AbortHandle>,
     conv: Converter,
     /// Whether the last `drain` returned any tuple (so Python needs to look at items).
     #[pyo3(get)]
@@ -273,10 +273,25 @@ impl NativeStream {
                 read_timeout: Duration::from_secs_f64(read_timeout.max(0.001)),
             };
             let task = runtime().spawn(run(shared.clone(), req));
+            // If the request task panics, Python must still get a final item rather
+            // than wait forever: a watcher turns the panic into a transport error.
+            let abort = task.abort_handle();
+            let watched = shared.clone();
+            runtime().spawn(async move {
+                if let Err(e) = task.await {
+                    if e.is_panic() {
+                        let mut evs = Vec::new();
+                        watched.parser.lock().unwrap_or_else(|p| p.into_inner()).close(&mut evs);
+                        let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
+                        items.push(Item::Transport { kind: "other", detail: "the native core panicked".into() });
+                        watched.push(items);
+                    }
+                }
+            });
             Ok(NativeStream {
                 shared,
                 read_end: Some(read_end),
-                task: Some(task),
+                task: Some(abort),
                 conv: Converter::default(),
                 control: false,
             })
