@@ -16,10 +16,9 @@ from typing import Protocol
 import anyio
 import httpx
 
-from ._errors import ProviderError
 from ._messages import AssistantMessage, Model, StopReason
 from ._openai_chat import PureChatByteParser
-from ._request import PreparedRequest, StreamOptions, error_excerpt
+from ._request import PreparedRequest, StreamOptions, http_error
 from ._stream_events import StartEvent, StreamEvent
 
 __all__ = ["HttpxSource", "shared_ssl_context"]
@@ -206,17 +205,8 @@ class HttpxSource:
                 attempt += 1
                 continue
             await self._close_response()
-            detail = error_excerpt(body)
-            status = response.status_code
-            text = f"HTTP {status} from {self._model.provider_name} ({self._model.id}): {detail}"
-            exc2 = ProviderError(
-                text,
-                status=status,
-                provider=self._model.provider_name,
-                model=self._model.id,
-                body=body[:2000].decode("utf-8", "replace"),
-            )
-            return parser.fail(text, error=exc2)
+            exc2 = http_error(self._model, response.status_code, body)
+            return parser.fail(exc2.message, error=exc2)
         self._bytes = response.aiter_bytes()
         return [StartEvent(self._model.id, self._model.provider_name)]
 

@@ -19,10 +19,10 @@ import anyio
 
 from . import _wording as words
 from ._assembly import loads_json_object, parse_tool_arguments, usage_from_counts
-from ._errors import ProviderError, StreamFormatError
+from ._errors import StreamFormatError
 from ._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
 from ._openai_chat import describe_stream_error, finish_reason_to_stop
-from ._request import PreparedRequest, StreamOptions, error_excerpt
+from ._request import PreparedRequest, StreamOptions, http_error
 from ._stream_events import (
     DoneEvent,
     ErrorEvent,
@@ -86,7 +86,7 @@ class _Finisher:
         self._max_line = max_line_bytes
         self._max_args = max_argument_bytes
         self.message: AssistantMessage | None = None
-        self._meta: Any = None  # the last ("closed", meta) seen
+        self.closed_meta: Any = None  # from the core's ("closed", meta) tuple
 
     def _build(self, meta: Any, stop: StopReason, error_message: str | None) -> AssistantMessage:
         content, provider_stop_reason, response_id, usage = meta
@@ -120,7 +120,7 @@ class _Finisher:
             self.message = self._build(meta, StopReason.ERROR, message)
             out.append(ErrorEvent(self.message, exc))
         elif kind == "closed":
-            self._meta = item[1]
+            self.closed_meta = item[1]
 
     def fail(
         self, meta: Any, message: str, stop: StopReason, error: BaseException | None
@@ -266,7 +266,7 @@ class NativeSource:
                     None, None
                 ):
                     return out
-                meta = self._finisher._meta or _EMPTY_META
+                meta = self._finisher.closed_meta or _EMPTY_META
                 text = _TRANSPORT_WORDS[item[1]].format(
                     url=self._request.url,
                     detail=item[2],
@@ -293,16 +293,8 @@ class NativeSource:
         return True
 
     def _http_error(self, status: int, body: bytes) -> ErrorEvent:
-        detail = error_excerpt(body)
-        text = f"HTTP {status} from {self._model.provider_name} ({self._model.id}): {detail}"
-        exc = ProviderError(
-            text,
-            status=status,
-            provider=self._model.provider_name,
-            model=self._model.id,
-            body=body[:2000].decode("utf-8", "replace"),
-        )
-        return self._finisher.fail(_EMPTY_META, text, StopReason.ERROR, exc)
+        exc = http_error(self._model, status, body)
+        return self._finisher.fail(_EMPTY_META, exc.message, StopReason.ERROR, exc)
 
     def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
         """Cancel the request and end the message as ``stop_reason``, keeping every block
@@ -317,7 +309,7 @@ class NativeSource:
                 elif item[0] in ("finish", "fail", "closed"):
                     self._finisher.terminal(item, out)
         if self._finisher.message is None:
-            meta = self._finisher._meta or _EMPTY_META
+            meta = self._finisher.closed_meta or _EMPTY_META
             out.append(self._finisher.fail(meta, message, stop_reason, None))
         return out
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from ._errors import ProviderError
 from ._messages import Context, Model
 from ._openai_chat import WireCache, build_body_bytes
 
@@ -105,6 +106,18 @@ def prepare_request(model: Model, context: Context, options: StreamOptions) -> P
         headers["authorization"] = f"Bearer {key}"
     url = model.base_url.rstrip("/") + "/chat/completions"
     return PreparedRequest(url, headers, data)
+
+
+def http_error(model: Model, status: int, body: bytes) -> ProviderError:
+    """The error for an HTTP error status, worded the same on every transport."""
+    text = f"HTTP {status} from {model.provider_name} ({model.id}): {error_excerpt(body)}"
+    return ProviderError(
+        text,
+        status=status,
+        provider=model.provider_name,
+        model=model.id,
+        body=body[:2000].decode("utf-8", "replace"),
+    )
 
 
 def error_excerpt(body: bytes, limit: int = 500) -> str:
