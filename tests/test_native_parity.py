@@ -222,3 +222,35 @@ def test_large_reads_parse_outside_the_gil_with_the_same_result(size: int) -> No
     pure, native = both(body, [])
     assert native == pure
     assert pure[-1].message.text == "xy" * (size // len(chunk))
+
+
+_fragment = st.text(alphabet=st.sampled_from(list('ab"\\\n\u00e9\U0001f60a{}[],: ')), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(_fragment, min_size=1, max_size=12),
+    args=st.lists(_fragment, max_size=12),
+    tamper=st.integers(0, 30),
+    cuts=st.lists(st.integers(0, 6000), max_size=6),
+)
+def test_repeated_layouts_take_the_same_path_on_both(
+    texts: list[str], args: list[str], tamper: int, cuts: list[int]
+) -> None:
+    # The native parser skips re-parsing chunks whose bytes around the varying string
+    # match a layout it has seen; this drives that path with hostile strings, and with a
+    # chunk that keeps the layout's ends but is not one string in the middle.
+    head = '{"id":"r","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":'
+    tail = '},"finish_reason":null}]}'
+    events = [head + json.dumps(t) + tail for t in texts]
+    if tamper < len(events):
+        events.insert(tamper, head + '"x","reasoning":"y"' + tail)
+    first = {"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}
+    events.append(json.dumps({"choices": [{"delta": {"tool_calls": [first]}}]}))
+    tool_head = '{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":'
+    tool_tail = "}}]}}]}"
+    events += [tool_head + json.dumps(a) + tool_tail for a in args]
+    events.append('{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}')
+    body = b"".join(b"data: " + e.encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    pure, native = both(body, cuts)
+    assert native == pure

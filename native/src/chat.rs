@@ -82,7 +82,29 @@ pub struct ChatParser {
     core: Core,
 }
 
+/// A chunk layout seen before, with one JSON string whose value varies: when a new
+/// payload has the very same bytes around that string, it has the same structure, so
+/// its meaning is known without parsing it again (the string itself is still decoded
+/// and checked to be exactly one JSON string).
+struct Template {
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    /// None: the string is a text delta; Some(key): it is arguments for that tool call.
+    tool: Option<Key>,
+}
+
+impl Template {
+    fn middle<'d>(&self, data: &'d [u8]) -> Option<&'d str> {
+        let (p, s) = (self.prefix.len(), self.suffix.len());
+        if data.len() < p + s + 2 || !data.starts_with(&self.prefix) || !data.ends_with(&self.suffix) {
+            return None;
+        }
+        std::str::from_utf8(&data[p..data.len() - s]).ok()
+    }
+}
+
 struct Core {
+    template: Option<Template>,
     max_args: usize,
     blocks: Vec<Block>,
     current: Option<usize>,
@@ -298,6 +320,7 @@ impl ChatParser {
 impl Core {
     fn new(max_args: usize) -> Self {
         Core {
+            template: None,
             max_args,
             blocks: Vec::new(),
             current: None,
@@ -324,6 +347,27 @@ impl Core {
                 self.finish(out);
             }
             return;
+        }
+        if let Some(t) = &self.template {
+            if let Some(middle) = t.middle(data) {
+                if middle.starts_with('"') {
+                    if let Ok(value) = serde_json::from_str::<Cow<str>>(middle) {
+                        match t.tool.clone() {
+                            None => {
+                                if !value.is_empty() {
+                                    self.text(&value, out);
+                                }
+                            }
+                            Some(key) => {
+                                self.last_key = key.clone();
+                                let args = if value.is_empty() { None } else { Some(value.as_ref()) };
+                                self.tool_call(key, None, None, args, out);
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
         }
         let lossy;
         let text: &str = match std::str::from_utf8(data) {
@@ -360,15 +404,20 @@ impl Core {
 
     fn fast_chunk(&mut self, c: FastTop, data: &[u8], out: &mut Vec<Ev>) -> Result<(), ShapeError> {
         let head = Top { error: c.error, id: c.id, usage: c.usage, x_groq: c.x_groq, choices: None };
+        let plain = c.error.is_none() && c.usage.is_none() && c.x_groq.is_none();
         if !self.head(&head, data, out) {
             return Ok(());
         }
         let Some(choices) = c.choices else { return Ok(()) };
         let Some(Obj(choice)) = choices.into_iter().next() else { return Ok(()) };
         if let Some(Obj(delta)) = choice.delta {
+            let known_tools = self.tools.len();
             self.delta(&delta, out)?;
             if self.finished {
                 return Ok(());
+            }
+            if plain && choice.finish_reason.is_none() && self.meta.response_id.is_some() {
+                self.remember_template(&delta, data, known_tools);
             }
         }
         if let Some(reason) = as_str(choice.finish_reason) {
@@ -377,6 +426,57 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// After a chunk that only added text, or only appended arguments to a known tool
+    /// call, remember its layout around that string (see [`Template`]).
+    fn remember_template(&mut self, d: &Delta, data: &[u8], known_tools: usize) {
+        let others_absent = d.reasoning_content.is_none()
+            && d.reasoning.is_none()
+            && d.reasoning_details.is_none()
+            && d.refusal.is_none();
+        if !others_absent {
+            return;
+        }
+        let (raw, tool): (&RawValue, Option<Key>) = match (d.content, d.tool_calls) {
+            (Some(c), None) if first_byte(c) == b'"' => (c, None),
+            (None, Some(tc)) if self.tools.len() == known_tools => {
+                // Exactly one delta for an existing call, with only its arguments.
+                let Ok(calls) = serde_json::from_str::<Vec<&RawValue>>(tc.get()) else { return };
+                let [one] = calls.as_slice() else { return };
+                let Ok(t) = serde_json::from_str::<ToolDelta>(one.get()) else { return };
+                let (Some(index), None, Some(f)) = (t.index, t.id, t.function) else { return };
+                let Ok(f) = serde_json::from_str::<FunctionDelta>(f.get()) else { return };
+                let (None, Some(args)) = (f.name, f.arguments) else { return };
+                if first_byte(args) != b'"' || first_byte(index) == b'n' {
+                    return;
+                }
+                let key = match first_byte(index) {
+                    b'"' => match as_str(Some(index)) {
+                        Some(s) => Key::Str(s.into_owned()),
+                        None => return,
+                    },
+                    _ => match serde_json::from_str::<f64>(index.get()) {
+                        Ok(n) => Key::Num(n.to_bits()),
+                        Err(_) => return,
+                    },
+                };
+                if !self.tools.contains_key(&key) {
+                    return;
+                }
+                (args, Some(key))
+            }
+            _ => return,
+        };
+        // The string's place in `data` (RawValue borrows from it).
+        let start = raw.get().as_ptr() as usize;
+        let base = data.as_ptr() as usize;
+        if start < base || start + raw.get().len() > base + data.len() {
+            return; // parsed from a lossy copy, not from `data`
+        }
+        let a = start - base;
+        let b = a + raw.get().len();
+        self.template = Some(Template { prefix: data[..a].to_vec(), suffix: data[b..].to_vec(), tool });
     }
 
     /// The chunk's error, id and usage; false if it was an error object (the end).
