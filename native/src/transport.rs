@@ -38,13 +38,29 @@ enum Item {
 
 struct Shared {
     queue: Mutex<Vec<Item>>,
+    /// Signalled by Python after each drain: the task waits on it while the queue is
+    /// over its bound, so a slow consumer slows the stream instead of growing memory.
+    space: tokio::sync::Notify,
     wake: OwnedFd,
     /// The parser lives here, not in the task, so that an abort from Python can end
     /// its open blocks and keep the partial reply.
     parser: Mutex<ChatParser>,
 }
 
+/// Queued items above which the request task stops reading until Python drains.
+const HIGH_WATER: usize = 4096;
+
 impl Shared {
+    fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    async fn wait_for_space(&self) {
+        while self.queued() > HIGH_WATER {
+            self.space.notified().await;
+        }
+    }
+
     fn push(&self, items: Vec<Item>) {
         if items.is_empty() {
             return;
@@ -196,6 +212,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
             }
         };
         let Some((done, clean_end)) = step else { return };
+        shared.wait_for_space().await;
         if clean_end {
             // Read the little that follows the last event, so the connection can go
             // back to the pool; a server that keeps talking just loses it. Python has
@@ -262,6 +279,7 @@ impl NativeStream {
             let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
             let shared = Arc::new(Shared {
                 queue: Mutex::new(Vec::new()),
+                space: tokio::sync::Notify::new(),
                 wake: write_end,
                 parser: Mutex::new(ChatParser::new(max_line_bytes, max_argument_bytes)),
             });
@@ -313,6 +331,7 @@ impl NativeStream {
                 while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
             }
             let items = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
+            self.shared.space.notify_one();
             let out = PyList::empty(py);
             let mut evs = Vec::new();
             self.control = false;
