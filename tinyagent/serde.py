@@ -1,7 +1,8 @@
 """One cattrs converter for every record: plain JSON data out, records back.
 
 All JSON shaping lives here, registered once, instead of ``to_dict`` methods spread
-over the classes. Content blocks carry ``type`` and messages carry ``role``, which is
+over the classes. Stream and agent events serialise too (tagged with their ``type``),
+so a run can be logged or sent to a UI as JSON and read back. Content blocks carry ``type`` and messages carry ``role``, which is
 how unions come back as the right class. A ``Model`` is written without its API key or secret headers.
 
     >>> data = serde.unstructure(message)          # dicts, lists, str, numbers
@@ -18,6 +19,19 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._agent_events import (
+    AgentEndEvent,
+    AgentEvent,
+    AgentStartEvent,
+    MessageEndEvent,
+    MessageStartEvent,
+    MessageUpdateEvent,
+    ToolExecutionEndEvent,
+    ToolExecutionStartEvent,
+    ToolExecutionUpdateEvent,
+    TurnEndEvent,
+    TurnStartEvent,
+)
 from ._messages import (
     SECRET_HEADERS,
     AssistantContent,
@@ -34,6 +48,21 @@ from ._messages import (
     ToolResultMessage,
     UserContent,
     UserMessage,
+)
+from ._stream_events import (
+    DoneEvent,
+    ErrorEvent,
+    StartEvent,
+    StreamEvent,
+    TextDeltaEvent,
+    TextEndEvent,
+    TextStartEvent,
+    ThinkingDeltaEvent,
+    ThinkingEndEvent,
+    ThinkingStartEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
 )
 
 __all__ = ["converter", "dumps", "loads", "structure", "unstructure"]
@@ -133,6 +162,73 @@ converter.register_unstructure_hook(
 converter.register_structure_hook(
     Model, make_dict_structure_fn(Model, converter, api_key=override(omit=True))
 )
+
+
+# --- events: tagged with their ``type``, for logs and UIs ------------------------------
+
+_STREAM_EVENTS: tuple[type[Any], ...] = (
+    StartEvent,
+    TextStartEvent,
+    TextDeltaEvent,
+    TextEndEvent,
+    ThinkingStartEvent,
+    ThinkingDeltaEvent,
+    ThinkingEndEvent,
+    ToolCallStartEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    DoneEvent,
+    ErrorEvent,
+)
+_AGENT_EVENTS: tuple[type[Any], ...] = (
+    AgentStartEvent,
+    AgentEndEvent,
+    TurnStartEvent,
+    TurnEndEvent,
+    MessageStartEvent,
+    MessageUpdateEvent,
+    MessageEndEvent,
+    ToolExecutionStartEvent,
+    ToolExecutionUpdateEvent,
+    ToolExecutionEndEvent,
+)
+_EVENTS: dict[str, type[Any]] = {cls.type: cls for cls in (*_STREAM_EVENTS, *_AGENT_EVENTS)}
+
+
+def _structure_optional_message(value: Any, _type: Any) -> Any:
+    return None if value is None else converter.structure(value, Message)  # type: ignore[arg-type]
+
+
+# Unions first: the per-class functions below look their fields' hooks up eagerly.
+converter.register_structure_hook(StreamEvent, _tagged(_EVENTS, "type", _STREAM_EVENTS))
+converter.register_structure_hook(AgentEvent, _tagged(_EVENTS, "type", _AGENT_EVENTS))
+converter.register_unstructure_hook(StreamEvent, lambda v: converter.unstructure(v, type(v)))
+converter.register_unstructure_hook(AgentEvent, lambda v: converter.unstructure(v, type(v)))
+converter.register_structure_hook(Message | None, _structure_optional_message)
+
+
+def _event_hooks(cls: type[Any]) -> tuple[Any, Any]:
+    # ErrorEvent.error is a live exception: its words are in the message already.
+    if cls is ErrorEvent:
+        base = make_dict_unstructure_fn(cls, converter, error=override(omit=True))
+        structure_fn = make_dict_structure_fn(cls, converter, error=override(omit=True))
+    else:
+        base = make_dict_unstructure_fn(cls, converter)
+        structure_fn = make_dict_structure_fn(cls, converter)
+    tag = cls.type
+
+    def unstructure_fn(event: Any) -> dict[str, Any]:
+        data: dict[str, Any] = base(event)
+        data["type"] = tag
+        return data
+
+    return unstructure_fn, structure_fn
+
+
+for _cls in _EVENTS.values():
+    _un, _st = _event_hooks(_cls)
+    converter.register_unstructure_hook(_cls, _un)
+    converter.register_structure_hook(_cls, _st)
 
 
 def _unstructure_context(ctx: Context) -> dict[str, Any]:
