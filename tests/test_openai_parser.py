@@ -350,3 +350,25 @@ def test_assembler_rebuilds_text_reasoning_and_arguments(script: Any) -> None:
             by_index[e.index] = by_index.get(e.index, "") + e.delta
     assert sorted(by_index.values()) == sorted(a for _, _, a in calls if a)
     assert isinstance(events[-1], DoneEvent) and events[-1].message is m
+
+
+def test_tool_arguments_keep_big_integers_exactly() -> None:
+    # orjson would read these as floats; arguments are parsed exactly.
+    big = '{"id": 18446744073709551617, "neg": -9223372036854775809}'
+    _, p = run(
+        [
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "c", "function": {"name": "f", "arguments": big}}
+                    ]
+                }
+            ),
+            chunk({}, finish_reason="tool_calls"),
+        ]
+    )
+    assert p.message is not None
+    assert p.message.tool_calls[0].arguments == {
+        "id": 18446744073709551617,
+        "neg": -9223372036854775809,
+    }

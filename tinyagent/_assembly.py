@@ -9,6 +9,7 @@ constant and the total is linear in the reply (never re-parsing from the start).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,7 +75,9 @@ def parse_tool_arguments(call_id: str, name: str, text: str) -> ToolCall:
     if not text.strip():
         return ToolCall(call_id, name, {})
     try:
-        value = loads(text)
+        # The standard library, not orjson: arguments must come back exactly (orjson
+        # turns integers past 64 bits into floats). It runs once per call, not per chunk.
+        value = json.loads(text)
     except ValueError as exc:
         return ToolCall(
             call_id,

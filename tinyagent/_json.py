@@ -2,9 +2,10 @@
 
 orjson parses a typical chat-completion chunk in about 0.6 µs where the standard
 library takes about 2.2 µs, a third of our whole per-chunk budget (see
-benches/README.md). Anything orjson refuses but the standard library accepts (integers
-past 64 bits, invalid UTF-8 that the SSE rules replace) falls back to ``json``, so the
-choice of parser never changes a result.
+benches/README.md). Anything orjson refuses but the standard library accepts (invalid
+UTF-8 that the SSE rules replace, NaN) falls back to ``json``. orjson reads integers
+past 64 bits as floats, which does not matter in a chunk (strings and token counts) but
+does in tool arguments, so those are parsed with ``json`` (see ``parse_tool_arguments``).
 """
 
 from __future__ import annotations
