@@ -609,3 +609,21 @@ async def test_run_sync_from_a_script() -> None:
     t.start()
     await anyio.to_thread.run_sync(t.join)
     assert out == ["sync hello"]
+
+
+async def test_deadline_in_real_time_on_both_backends() -> None:
+    # The MockClock tests cover the timing on trio; this checks the same ending on both
+    # event loops (and the native transport) with a short real deadline.
+    async with LocalServer([tool_call_reply([("block", {})]), text_reply("never")]) as server:
+        before = await settled_task_count()
+        async with agent_loop(
+            server.model(), [], prompts=[UserMessage("go")], tools=[blocker("block")], deadline=0.5
+        ) as run:
+            events = [e async for e in run]
+        assert await server.wait_responses_done()
+        assert await settled_task_count() == before
+    end = events[-1]
+    assert isinstance(end, AgentEndEvent) and end.stop_reason == "deadline"
+    (r,) = results_of(run.new_messages)
+    assert r.is_error and "deadline of 0.5 s passed" in r.text
+    assert_valid_transcript(run.new_messages)

@@ -89,3 +89,15 @@ async def test_stall_past_read_timeout_in_real_time(transport: str) -> None:
     assert message.stop_reason is StopReason.ERROR
     assert "read timeout" in (message.error_message or "")
     assert message.text == "abcd"
+
+
+@pytest.mark.anyio
+async def test_slow_headers_past_read_timeout_in_real_time(transport: str) -> None:
+    async with LocalServer([text_reply("late").but(delay=30)]) as server:
+        message = await tinyagent.complete(
+            server.model(), CTX, read_timeout=0.5, max_retries=0, transport=transport
+        )
+        assert await server.wait_responses_done()
+    assert message.stop_reason is StopReason.ERROR
+    assert "read timeout" in (message.error_message or "")
+    assert server.requests[0].client_disconnected
