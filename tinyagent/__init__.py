@@ -22,6 +22,7 @@ from ._errors import (
     TinyAgentError,
     ToolError,
 )
+from ._function_tools import tool
 from ._loop import AgentRun, LoopConfig, TurnSettings, agent_loop
 from ._messages import (
     AssistantContent,
@@ -133,4 +134,5 @@ __all__ = [
     "run_sync",
     "serde",
     "stream",
+    "tool",
 ]
