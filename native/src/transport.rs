@@ -91,14 +91,18 @@ fn runtime() -> &'static Runtime {
     })
 }
 
-fn client(connect_timeout: Duration) -> reqwest::Client {
-    static CLIENTS: OnceLock<Mutex<HashMap<u128, reqwest::Client>>> = OnceLock::new();
+/// One pooled client per (connect, read) timeout pair: usually just one. The read
+/// timeout bounds every socket read, the wait for the headers included, as on httpx.
+fn client(connect_timeout: Duration, read_timeout: Duration) -> reqwest::Client {
+    type Clients = Mutex<HashMap<(u128, u128), reqwest::Client>>;
+    static CLIENTS: OnceLock<Clients> = OnceLock::new();
     let map = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(connect_timeout.as_nanos())
+    map.entry((connect_timeout.as_nanos(), read_timeout.as_nanos()))
         .or_insert_with(|| {
             reqwest::Client::builder()
                 .connect_timeout(connect_timeout)
+                .read_timeout(read_timeout)
                 .no_proxy()
                 .build()
                 .expect("reqwest client")
@@ -136,11 +140,12 @@ fn transport_error(e: &reqwest::Error) -> Item {
 }
 
 async fn run(shared: Arc<Shared>, req: Request) {
-    let mut builder = client(req.connect_timeout).post(&req.url).body(req.body);
+    let mut builder = client(req.connect_timeout, req.read_timeout).post(&req.url).body(req.body);
     for (k, v) in &req.headers {
         builder = builder.header(k, v);
     }
-    // Headers must come within the connect bound plus one read bound, as on httpx.
+    // The client's read timeout bounds the wait for headers; this outer bound only
+    // backs it up (connect, write and read together).
     let response = match tokio::time::timeout(req.connect_timeout + req.read_timeout, builder.send()).await {
         Err(_) => {
             shared.push(vec![Item::Transport { kind: "read_timeout", detail: String::new() }]);
@@ -192,8 +197,8 @@ async fn run(shared: Arc<Shared>, req: Request) {
                         parser.close(&mut evs);
                         let mut item = transport_error(&e);
                         if let Item::Transport { kind, .. } = &mut item {
-                            if *kind == "other" || *kind == "read_timeout" {
-                                *kind = "closed";
+                            if *kind == "other" {
+                                *kind = "closed"; // a body that broke off mid-stream
                             }
                         }
                         tail = Some(item);
