@@ -217,3 +217,21 @@ def test_constructor_signatures_are_the_documented_contract() -> None:
         15,
         None,
     )
+
+
+def test_loop_options_never_show_a_key() -> None:
+    from tinyagent import LoopConfig
+
+    config = LoopConfig(
+        stream_options={
+            "api_key": "sk-hidden",
+            "headers": {"authorization": "Bearer sk-hidden"},
+            "temperature": 0,
+        }
+    )
+    assert "sk-hidden" not in repr(config) and "temperature" in repr(config)
+    from tinyagent import StreamOptions
+
+    assert "sk-hidden" not in repr(
+        StreamOptions(api_key="sk-hidden", headers={"x-api-key": "sk-hidden"})
+    )

@@ -74,6 +74,11 @@ class TurnSettings:
     reasoning_effort: str | None = None
 
 
+def _options_repr(options: Mapping[str, Any]) -> str:
+    # An API key or auth header passed as a stream option must not show in a repr.
+    return repr({k: ("***" if k in ("api_key", "headers") else v) for k, v in options.items()})
+
+
 @attrs.frozen(kw_only=True)
 class LoopConfig:
     """The loop's options, as ``agent_loop(..., **options)`` and ``Agent(..., **options)``
@@ -107,7 +112,7 @@ class LoopConfig:
     convert_to_llm: (
         Callable[[list[Any]], Sequence[Message] | Awaitable[Sequence[Message]]] | None
     ) = None
-    stream_options: Mapping[str, Any] = attrs.field(factory=dict)
+    stream_options: Mapping[str, Any] = attrs.field(factory=dict, repr=_options_repr)
     event_buffer: int = 64
 
 
