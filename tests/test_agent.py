@@ -627,3 +627,15 @@ async def test_deadline_in_real_time_on_both_backends() -> None:
     (r,) = results_of(run.new_messages)
     assert r.is_error and "deadline of 0.5 s passed" in r.text
     assert_valid_transcript(run.new_messages)
+
+
+def test_unanswered_tool_calls_and_state_snapshot() -> None:
+    call = tinyagent.ToolCall("c9", "add", {"a": 1, "b": 2})
+    agent = Agent(
+        None,
+        messages=[UserMessage("hi"), AssistantMessage([call], "tool_use")],
+    )
+    assert agent.unanswered_tool_calls() == (call,)
+    state = agent.state
+    assert state.is_streaming is False and state.pending_tool_calls == frozenset()
+    assert state.messages == agent.messages and len(state.messages) == 2

@@ -301,7 +301,7 @@ class Agent:
         run = await self._consume(prompts)
         return run.new_messages
 
-    def pending_tool_calls(self) -> tuple[ToolCall, ...]:
+    def unanswered_tool_calls(self) -> tuple[ToolCall, ...]:
         """Tool calls of the last assistant message that have no result yet."""
         answered = {getattr(m, "tool_call_id", None) for m in self._messages}
         for m in reversed(self._messages):
