@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._agent_events import AgentEvent, MessageUpdateEvent
-from ._errors import AgentBusyError, TinyAgentError
+from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEvent
+from ._errors import AgentBusyError, TinyAgentError, ToolError
 from ._loop import AgentRun, LoopConfig, agent_loop, make_run
 from ._messages import (
     AssistantMessage,
@@ -32,7 +32,7 @@ from ._messages import (
     UserMessage,
 )
 from ._stream_events import TextDeltaEvent
-from ._tools import Tool
+from ._tools import Tool, ToolResult, ToolUpdate
 
 __all__ = ["Agent", "AgentState", "run_sync"]
 
@@ -166,6 +166,50 @@ class Agent:
     def cancel_tool_call(self, call_id: str) -> bool:
         """Cancel one running tool call; its siblings go on."""
         return self._run.cancel_tool_call(call_id) if self._run is not None else False
+
+    def clone(self) -> Agent:
+        """A new agent with the same model, prompt, tools and options, and no transcript."""
+        return Agent(self._model, self._system_prompt, self._tools, **self._options)
+
+    def as_tool(
+        self,
+        name: str,
+        description: str,
+        *,
+        timeout: float | None = None,
+    ) -> Tool:
+        """This agent as a tool for another agent (an orchestrator).
+
+        Each call runs a fresh :meth:`clone` on the ``task`` argument and returns its final
+        text, so parallel calls do not share a transcript. The sub-agent runs inside the
+        calling tool's task: cancelling the call, or the orchestrator's run, aborts it
+        cleanly. Its tool executions are forwarded as progress updates.
+        """
+
+        async def execute(call_id: str, args: dict[str, Any], update: ToolUpdate) -> ToolResult:
+            worker = self.clone()
+
+            async def forward(event: AgentEvent) -> None:
+                if isinstance(event, ToolExecutionStartEvent):
+                    await update(
+                        {"agent": name, "tool": event.call.name, "arguments": event.call.arguments}
+                    )
+
+            worker.subscribe(forward)
+            new = await worker.prompt(args["task"])
+            replies = [m for m in new if isinstance(m, AssistantMessage)]
+            last = replies[-1] if replies else None
+            if last is None or last.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
+                why = last.error_message if last is not None else "no reply"
+                raise ToolError(f"The {name} agent failed: {why}")
+            return ToolResult(last.text, details={"usage": worker.usage, "messages": len(new)})
+
+        parameters = {
+            "type": "object",
+            "properties": {"task": {"type": "string", "description": f"What {name} should do."}},
+            "required": ["task"],
+        }
+        return Tool(name, description, parameters, execute, timeout=timeout)
 
     def reset(self) -> None:
         """Forget the transcript, the queues and the last error (not while running)."""
