@@ -7,10 +7,8 @@ and closes the response deterministically, even when cancelled.
 
 from __future__ import annotations
 
-import random
 import ssl
 from collections.abc import AsyncIterator
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import anyio
@@ -18,12 +16,19 @@ import httpx
 
 from ._messages import AssistantMessage, Model, StopReason
 from ._openai_chat import PureChatByteParser
-from ._request import PreparedRequest, StreamOptions, http_error
+from ._request import (
+    RETRY_STATUS,
+    PreparedRequest,
+    StreamOptions,
+    backoff,
+    http_error,
+    parse_retry_after,
+)
 from ._stream_events import StartEvent, StreamEvent
+from ._wording import transport_failure
 
 __all__ = ["HttpxSource", "shared_ssl_context"]
 
-_RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
@@ -39,44 +44,18 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(float(str(value)), 0.0)  # seconds
-    except ValueError:
-        pass
-    try:
-        import datetime as _dt
-
-        when = parsedate_to_datetime(value)
-        seconds: float = (when - _dt.datetime.now(when.tzinfo)).total_seconds()
-        return max(seconds, 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
-def backoff(attempt: int) -> float:
-    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
-
-
 def describe_transport_error(exc: BaseException, options: StreamOptions, url: str) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"connect timeout: no connection to {url} within {options.connect_timeout} s"
-    if isinstance(exc, httpx.ReadTimeout):
-        return f"read timeout: the server sent nothing for {options.read_timeout} s"
-    if isinstance(exc, httpx.ConnectError):
-        return f"could not connect to {url}: {exc}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the connection closed mid-stream ({exc})"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timeout talking to {url}: {type(exc).__name__}"
-    return f"transport error talking to {url}: {type(exc).__name__}: {exc}"
+        kind, detail = "connect_timeout", ""
+    elif isinstance(exc, httpx.ReadTimeout):
+        kind, detail = "read_timeout", ""
+    elif isinstance(exc, httpx.ConnectError):
+        kind, detail = "connect", str(exc)
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        kind, detail = "closed", str(exc)
+    else:
+        kind, detail = "other", f"{type(exc).__name__}: {exc}"
+    return transport_failure(kind, url, detail, options.connect_timeout, options.read_timeout)
 
 
 class ByteParser(Protocol):
@@ -198,8 +177,8 @@ class HttpxSource:
             if response.status_code < 400:
                 break
             body = await self._read_error_body(response)
-            if response.status_code in _RETRY_STATUS and attempt < self._options.max_retries:
-                delay = _retry_after(response)
+            if response.status_code in RETRY_STATUS and attempt < self._options.max_retries:
+                delay = parse_retry_after(response.headers.get("retry-after"))
                 await self._close_response()
                 await anyio.sleep(min(delay, 60.0) if delay is not None else backoff(attempt))
                 attempt += 1

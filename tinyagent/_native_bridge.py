@@ -22,7 +22,14 @@ from ._assembly import loads_json_object, parse_tool_arguments, usage_from_count
 from ._errors import StreamFormatError
 from ._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
 from ._openai_chat import describe_stream_error, finish_reason_to_stop
-from ._request import PreparedRequest, StreamOptions, http_error
+from ._request import (
+    RETRY_STATUS,
+    PreparedRequest,
+    StreamOptions,
+    backoff,
+    http_error,
+    parse_retry_after,
+)
 from ._stream_events import (
     DoneEvent,
     ErrorEvent,
@@ -193,14 +200,6 @@ class NativeChatByteParser:
         return items  # type: ignore[no-any-return]
 
 
-_TRANSPORT_WORDS = {
-    "connect_timeout": "connect timeout: no connection to {url} within {connect} s",
-    "read_timeout": "read timeout: the server sent nothing for {read} s",
-    "connect": "could not connect to {url}: {detail}",
-    "closed": "the connection closed mid-stream ({detail})",
-    "other": "transport error talking to {url}: {detail}",
-}
-_RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _EMPTY_META: tuple[Any, ...] = ((), None, None, None)
 
 
@@ -267,11 +266,12 @@ class NativeSource:
                 ):
                     return out
                 meta = self._finisher.closed_meta or _EMPTY_META
-                text = _TRANSPORT_WORDS[item[1]].format(
-                    url=self._request.url,
-                    detail=item[2],
-                    connect=self._options.connect_timeout,
-                    read=self._options.read_timeout,
+                text = words.transport_failure(
+                    item[1],
+                    self._request.url,
+                    item[2],
+                    self._options.connect_timeout,
+                    self._options.read_timeout,
                 )
                 out.append(self._finisher.fail(meta, text, StopReason.ERROR, OSError(text)))
             else:
@@ -279,12 +279,10 @@ class NativeSource:
         return out
 
     async def _maybe_retry(self, status: int | None, retry_after: str | None) -> bool:
-        if status is not None and status not in _RETRY_STATUS:
+        if status is not None and status not in RETRY_STATUS:
             return False
         if self._attempt >= self._options.max_retries:
             return False
-        from ._httpx_source import backoff, parse_retry_after
-
         delay = parse_retry_after(retry_after) if retry_after else None
         self._stream.close()
         await anyio.sleep(min(delay, 60.0) if delay is not None else backoff(self._attempt))

@@ -6,9 +6,12 @@ very same request from the same options.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import random
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
@@ -18,14 +21,19 @@ from ._messages import Context, Model
 from ._openai_chat import WireCache, build_body_bytes
 
 __all__ = [
+    "RETRY_STATUS",
     "PreparedRequest",
     "StreamOptions",
+    "backoff",
     "error_excerpt",
     "prepare_request",
     "resolve_api_key",
 ]
 
 _APIS = ("openai-chat",)
+
+# Answers worth another try (before any event was produced), on every transport.
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def _positive(_inst: Any, attr: attrs.Attribute[Any], value: float | None) -> None:
@@ -106,6 +114,26 @@ def prepare_request(model: Model, context: Context, options: StreamOptions) -> P
         headers["authorization"] = f"Bearer {key}"
     url = model.base_url.rstrip("/") + "/chat/completions"
     return PreparedRequest(url, headers, data)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(float(str(value)), 0.0)  # seconds
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+        seconds: float = (when - datetime.datetime.now(when.tzinfo)).total_seconds()
+        return max(seconds, 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def backoff(attempt: int) -> float:
+    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
 
 
 def http_error(model: Model, status: int, body: bytes) -> ProviderError:

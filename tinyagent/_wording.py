@@ -17,12 +17,30 @@ __all__ = [
     "line_too_long",
     "malformed_chunk",
     "pending_line_too_long",
+    "transport_failure",
     "unexpected_structure",
 ]
 
 ENDED_BEFORE_FINISH = "the stream ended before a finish reason (truncated reply)"
 ENDED_MID_EVENT = "the stream ended in the middle of an event (truncated reply)"
 DONE_WITHOUT_FINISH = "the stream sent [DONE] without a finish reason"
+
+
+def transport_failure(
+    kind: str, url: str, detail: str, connect_timeout: float, read_timeout: float
+) -> str:
+    """A transport failure in words; ``kind`` is what went wrong, the same on every path:
+    ``connect_timeout``, ``read_timeout``, ``connect``, ``closed`` (mid-stream) or
+    ``other``."""
+    if kind == "connect_timeout":
+        return f"connect timeout: no connection to {url} within {connect_timeout} s"
+    if kind == "read_timeout":
+        return f"read timeout: the server sent nothing for {read_timeout} s"
+    if kind == "connect":
+        return f"could not connect to {url}: {detail}"
+    if kind == "closed":
+        return f"the connection closed mid-stream ({detail})"
+    return f"transport error talking to {url}: {detail}"
 
 
 def excerpt(data: bytes | str, limit: int = 200) -> str:

@@ -255,6 +255,20 @@ fn as_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     serde_json::from_str::<Cow<str>>(raw.get()).ok()
 }
 
+/// A tool call's explicit `index` as a key: None for JSON null; a string or a number
+/// as itself (0 and 0.0 alike, as in Python); anything else is a shape error.
+fn index_key(raw: &RawValue) -> Result<Option<Key>, ShapeError> {
+    match first_byte(raw) {
+        b'n' => Ok(None),
+        b'"' => Ok(Some(Key::Str(as_str(Some(raw)).ok_or(ShapeError)?.into_owned()))),
+        b'-' | b'0'..=b'9' => {
+            let n: f64 = serde_json::from_str(raw.get()).map_err(|_| ShapeError)?;
+            Ok(Some(Key::Num(n.to_bits())))
+        }
+        _ => Err(ShapeError),
+    }
+}
+
 fn as_int(v: Option<&Value>) -> i64 {
     match v {
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(0),
@@ -448,19 +462,10 @@ impl Core {
                 let (Some(index), None, Some(f)) = (t.index, t.id, t.function) else { return };
                 let Ok(f) = serde_json::from_str::<FunctionDelta>(f.get()) else { return };
                 let (None, Some(args)) = (f.name, f.arguments) else { return };
-                if first_byte(args) != b'"' || first_byte(index) == b'n' {
+                if first_byte(args) != b'"' {
                     return;
                 }
-                let key = match first_byte(index) {
-                    b'"' => match as_str(Some(index)) {
-                        Some(s) => Key::Str(s.into_owned()),
-                        None => return,
-                    },
-                    _ => match serde_json::from_str::<f64>(index.get()) {
-                        Ok(n) => Key::Num(n.to_bits()),
-                        Err(_) => return,
-                    },
-                };
+                let Ok(Some(key)) = index_key(index) else { return };
                 if !self.tools.contains_key(&key) {
                     return;
                 }
@@ -666,17 +671,9 @@ impl Core {
             Some(s) if !s.is_empty() => Key::Str(s.to_string()),
             _ => this.last_key.clone(),
         };
-        let key = match index {
+        let key = match index.map(index_key).transpose()?.flatten() {
+            Some(key) => key,
             None => fallback(self),
-            Some(i) => match first_byte(i) {
-                b'n' => fallback(self),
-                b'"' => Key::Str(as_str(Some(i)).ok_or(ShapeError)?.into_owned()),
-                b'-' | b'0'..=b'9' => {
-                    let n: f64 = serde_json::from_str(i.get()).map_err(|_| ShapeError)?;
-                    Key::Num(n.to_bits())
-                }
-                _ => return Err(ShapeError),
-            },
         };
         if self.last_key != key {
             self.last_key = key.clone();
