@@ -27,6 +27,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 import httpx
 
@@ -401,6 +402,9 @@ class AgentRun:
             return
 
     async def _stream_reply(self, model: Model, effort: str | None) -> AssistantMessage:
+        # A cancellation requested with no await since (abort() from a sync listener)
+        # must not let a new request start: deliver it here, on every backend alike.
+        await anyio.lowlevel.checkpoint()
         messages: Sequence[Any] = self.transcript
         if self.config.transform_context is not None:
             messages = await call_maybe_async(self.config.transform_context, list(messages))

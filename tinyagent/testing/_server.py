@@ -1,4 +1,4 @@
-"""A real HTTP/1.1 server on 127.0.0.1 that plays scripted chat-completion replies.
+"""A real HTTP/1.1 server on 127.0.0.1 that plays scripted provider replies.
 
 It runs on anyio, so the same server works inside a trio or an asyncio test, and it
 speaks real HTTP over a real socket, so the client's transport is exercised for real:
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import socket
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import attrs
+import h11
 
 from .._messages import Model
 from ._replies import Reply, error_reply
@@ -110,14 +112,33 @@ class LocalServer:
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[LocalServer]:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        self._port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, self._serve_connection)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sock.setblocking(False)
+        self._port = sock.getsockname()[1]
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._accept_loop, sock, tg, name="serve: accept")
+                try:
+                    yield self
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            sock.close()
+
+    async def _accept_loop(self, sock: socket.socket, tg: anyio.abc.TaskGroup) -> None:
+        # Wait for readiness, then accept synchronously: a cancelled wait loses nothing,
+        # whereas cancelling asyncio's sock_accept() can drop a connection it had
+        # already accepted (CPython 3.11: InvalidStateError and an unclosed socket).
+        while True:
+            await anyio.wait_readable(sock)
             try:
-                yield self
-            finally:
-                tg.cancel_scope.cancel()
+                conn, _addr = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            tg.start_soon(self._serve_socket, conn, name="serve: connection")
 
     async def __aenter__(self) -> LocalServer:
         self._cm = self._run()
@@ -126,44 +147,66 @@ class LocalServer:
     async def __aexit__(self, *exc: Any) -> bool | None:
         return await self._cm.__aexit__(*exc)  # type: ignore[no-any-return]
 
-    # --- HTTP -----------------------------------------------------------------
+    # --- HTTP (h11 does the framing) -------------------------------------------
+
+    async def _serve_socket(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        # Small writes go out at once (no Nagle delay waiting on a delayed ACK).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            stream = await anyio.abc.SocketStream.from_socket(conn)
+        except BaseException:
+            conn.close()
+            raise
+        await self._serve_connection(stream)
+
+    async def _next_event(self, stream: anyio.abc.SocketStream, h: h11.Connection) -> Any:
+        while True:
+            event = h.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            h.receive_data(await stream.receive())
 
     async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
         self.open_connections += 1
         self.connections_total += 1
-        buf = b""
+        h = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
         try:
             while True:
-                while b"\r\n\r\n" not in buf:
-                    if len(buf) > _MAX_HEAD:
+                event = await self._next_event(stream, h)
+                if not isinstance(event, h11.Request):
+                    return  # the client closed, or sent something that is not HTTP
+                parts: list[bytes] = []
+                while True:
+                    body_event = await self._next_event(stream, h)
+                    if isinstance(body_event, h11.Data):
+                        parts.append(bytes(body_event.data))
+                    elif isinstance(body_event, h11.EndOfMessage):
+                        break
+                    else:
                         return
-                    buf += await stream.receive()
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _version = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0"))
-                while len(buf) < length:
-                    buf += await stream.receive()
-                body, buf = buf[:length], buf[length:]
-                request = RecordedRequest(method, path, headers, body)
+                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in event.headers}
+                request = RecordedRequest(
+                    event.method.decode(), event.target.decode(), headers, b"".join(parts)
+                )
                 self.requests.append(request)
                 reply = await self._reply_for(request)
                 self.active_responses += 1
                 try:
-                    keep = await self._respond(stream, request, reply)
+                    keep = await self._respond(stream, h, request, reply)
                 finally:
                     self.active_responses -= 1
                     if self.active_responses == 0 and self._responses_idle is not None:
                         self._responses_idle.set()
-                if not keep:
+                if not keep or h.our_state is not h11.DONE or h.their_state is not h11.DONE:
                     return
-                if headers.get("connection", "").lower() == "close":
-                    return
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                h.start_next_cycle()
+        except (
+            anyio.EndOfStream,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            h11.ProtocolError,
+        ):
             pass
         finally:
             self.open_connections -= 1
@@ -198,21 +241,28 @@ class LocalServer:
         return True
 
     async def _respond(
-        self, stream: anyio.abc.SocketStream, request: RecordedRequest, reply: Reply
+        self,
+        stream: anyio.abc.SocketStream,
+        h: h11.Connection,
+        request: RecordedRequest,
+        reply: Reply,
     ) -> bool:
         if reply.delay and not await self._wait_or_disconnect(stream, reply.delay):
             request.client_disconnected = True
             return False
-        status = f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}\r\n"
-        extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
+        reason = _REASONS.get(reply.status, "Status").encode()
+        headers = [("content-type", reply.content_type), *reply.headers.items()]
         if reply.status != 200 or not reply.pieces:
-            head = f"{status}content-type: {reply.content_type}\r\ncontent-length: {len(reply.body)}\r\n{extra}\r\n"
-            await stream.send(head.encode() + reply.body)
+            headers.append(("content-length", str(len(reply.body))))
+            head = h.send(h11.Response(status_code=reply.status, headers=headers, reason=reason))
+            body = h.send(h11.Data(data=reply.body)) if reply.body else b""
+            await stream.send((head or b"") + (body or b"") + (h.send(h11.EndOfMessage()) or b""))
             request.finished = True
             return True
-        head = f"{status}content-type: {reply.content_type}\r\ntransfer-encoding: chunked\r\ncache-control: no-cache\r\n{extra}\r\n"
+        headers += [("transfer-encoding", "chunked"), ("cache-control", "no-cache")]
         try:
-            await stream.send(head.encode())
+            head = h.send(h11.Response(status_code=200, headers=headers, reason=reason))
+            await stream.send(head or b"")
             for i, piece in enumerate(reply.pieces):
                 if reply.disconnect_after is not None and i >= reply.disconnect_after:
                     return False  # hang up mid-body, without the terminating chunk
@@ -221,7 +271,7 @@ class LocalServer:
                     request.client_disconnected = True
                     return False
                 if piece:
-                    await stream.send(b"%x\r\n%b\r\n" % (len(piece), piece))
+                    await stream.send(h.send(h11.Data(data=piece)) or b"")
                 if reply.chunk_delay and not await self._wait_or_disconnect(
                     stream, reply.chunk_delay
                 ):
@@ -229,7 +279,7 @@ class LocalServer:
                     return False
             if reply.disconnect_after is not None:
                 return False
-            await stream.send(b"0\r\n\r\n")
+            await stream.send(h.send(h11.EndOfMessage()) or b"")
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             request.client_disconnected = True
             return False
