@@ -20,8 +20,7 @@ from tinyagent import (
     StopReason,
     native_available,
 )
-from tinyagent._native_bridge import NativeChatByteParser
-from tinyagent._openai_chat import PureChatByteParser
+from tinyagent.transports import make_byte_parser
 
 MODEL = Model("m", "http://127.0.0.1:1/v1", provider="p", cost=ModelCost(1, 2, 0.5, 3))
 
@@ -59,8 +58,14 @@ def run(parser: Any, body: bytes, cuts: list[int]) -> list[Any]:
 def both(
     body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20
 ) -> tuple[list[Any], list[Any]]:
-    pure = run(PureChatByteParser(MODEL, max_line, max_args), body, cuts)
-    native = run(NativeChatByteParser(MODEL, max_line, max_args), body, cuts)
+    pure = run(
+        make_byte_parser(MODEL, max_line_bytes=max_line, max_argument_bytes=max_args), body, cuts
+    )
+    native = run(
+        make_byte_parser(MODEL, native=True, max_line_bytes=max_line, max_argument_bytes=max_args),
+        body,
+        cuts,
+    )
     return pure, native
 
 
@@ -202,7 +207,7 @@ def test_arbitrary_bytes_agree_and_never_raise(body: bytes, cuts: list[int]) -> 
 def test_abort_keeps_partial_blocks_on_both() -> None:
     body = b'data: {"choices":[{"delta":{"content":"par"}}]}\n\ndata: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\\"a\\""}}]}}]}\n\n'
     results = []
-    for parser in (PureChatByteParser(MODEL), NativeChatByteParser(MODEL, 1 << 20, 1 << 20)):
+    for parser in (make_byte_parser(MODEL), make_byte_parser(MODEL, native=True)):
         events = parser.feed(body)
         events += parser.fail("stopped", stop_reason=StopReason.ABORTED)
         results.append(normalise(events))

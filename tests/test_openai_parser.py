@@ -23,7 +23,7 @@ from tinyagent import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
-from tinyagent._openai_chat import OpenAIChatParser
+from tinyagent.providers._openai_chat_parser import OpenAIChatParser
 from tinyagent.testing import chunk
 
 MODEL = Model("m", "http://127.0.0.1:1/v1")

@@ -1,6 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
-from . import serde
+from . import providers, serde, transports
 from ._agent import Agent, AgentState, run_sync
 from ._agent_events import (
     AgentEndEvent,
@@ -21,6 +21,7 @@ from ._errors import (
     StreamFormatError,
     TinyAgentError,
     ToolError,
+    TransportError,
 )
 from ._function_tools import tool
 from ._loop import AgentRun, LoopConfig, TurnSettings, agent_loop
@@ -29,6 +30,8 @@ from ._messages import (
     AssistantMessage,
     Context,
     Cost,
+    Failure,
+    FailureKind,
     ImageContent,
     Message,
     Model,
@@ -44,7 +47,6 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
-from ._native_bridge import native_available
 from ._request import StreamOptions
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import AssistantMessageStream, complete, stream
@@ -64,6 +66,7 @@ from ._stream_events import (
     ToolCallStartEvent,
 )
 from ._tools import Tool, ToolResult, ToolUpdate
+from .transports import native_available
 
 __version__ = "0.1.0"
 
@@ -82,6 +85,8 @@ __all__ = [
     "Cost",
     "DoneEvent",
     "ErrorEvent",
+    "Failure",
+    "FailureKind",
     "ImageContent",
     "LoopConfig",
     "Message",
@@ -121,6 +126,7 @@ __all__ = [
     "ToolResultMessage",
     "ToolSchema",
     "ToolUpdate",
+    "TransportError",
     "TurnEndEvent",
     "TurnSettings",
     "TurnStartEvent",
@@ -131,8 +137,10 @@ __all__ = [
     "agent_loop",
     "complete",
     "native_available",
+    "providers",
     "run_sync",
     "serde",
     "stream",
     "tool",
+    "transports",
 ]

@@ -13,11 +13,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import ProviderError, StreamFormatError
+import attrs
+
+from ._errors import StreamFormatError
 from ._json import loads
 from ._messages import (
     AssistantContent,
     AssistantMessage,
+    Failure,
+    FailureKind,
     Model,
     ModelCost,
     StopReason,
@@ -42,7 +46,15 @@ from ._stream_events import (
 )
 from ._wording import arguments_too_large, chunk_not_object, malformed_chunk
 
-__all__ = ["DEFAULT_MAX_ARGUMENT_BYTES", "MessageAssembler", "parse_tool_arguments"]
+__all__ = [
+    "DEFAULT_MAX_ARGUMENT_BYTES",
+    "MessageAssembler",
+    "build_message",
+    "failure_of",
+    "loads_json_object",
+    "parse_tool_arguments",
+    "priced_usage",
+]
 
 DEFAULT_MAX_ARGUMENT_BYTES = 16 * 1024 * 1024
 
@@ -106,14 +118,14 @@ class MessageAssembler:
     """
 
     def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
+        self.model = model
         self.model_id = model.id
         self.provider = model.provider_name
-        self._price = model.cost
         self._max_args = max_argument_bytes
         self._blocks: list[_Block] = []
         self._current: _Block | None = None  # the open text or thinking block
         self._tools: dict[object, _Block] = {}
-        self.usage = Usage()
+        self.usage = priced_usage(0, 0, 0, 0, 0, model.cost)
         self.provider_stop_reason: str | None = None
         self.response_id: str | None = None
         self.message: AssistantMessage | None = None
@@ -236,32 +248,26 @@ class MessageAssembler:
             if b.open:
                 self._close(b, out)
 
-    def _priced_usage(self) -> Usage:
-        u = self.usage
-        if self._price is None:
-            return u
-        return Usage(
-            u.input, u.output, u.cache_read, u.cache_write, u.reasoning, u.total,
-            self._price.price(u),
-        )  # fmt: skip
-
     def set_usage(
         self, input: int, output: int, cache_read: int, cache_write: int, reasoning: int
     ) -> None:
-        self.usage = Usage(
-            input, output, cache_read, cache_write, reasoning,
-            input + output + cache_read + cache_write,
-        )  # fmt: skip
+        self.usage = priced_usage(
+            input, output, cache_read, cache_write, reasoning, self.model.cost
+        )
 
     def finish(
-        self, stop_reason: StopReason, out: list[StreamEvent], error_message: str | None = None
+        self,
+        stop_reason: StopReason,
+        out: list[StreamEvent],
+        error_message: str | None = None,
+        failure: Failure | None = None,
     ) -> AssistantMessage:
         """End the message normally (or, for ``stop_reason=error``, with the provider's
         own verdict such as a content filter)."""
         if self.message is not None:
             return self.message
         self._close_all(out)
-        msg = self._build(stop_reason, error_message)
+        msg = self._build(stop_reason, error_message, None, failure)
         self.message = msg
         if stop_reason in (StopReason.ERROR, StopReason.ABORTED):
             out.append(ErrorEvent(msg))
@@ -276,43 +282,89 @@ class MessageAssembler:
         *,
         stop_reason: StopReason = StopReason.ERROR,
         error: BaseException | None = None,
+        failure: Failure | None = None,
     ) -> AssistantMessage:
         """End the message in failure, keeping every block received so far."""
         if self.message is not None:
             return self.message
         self._close_all(out)
-        msg = self._build(stop_reason, error_message)
+        msg = self._build(stop_reason, error_message, error, failure)
         self.message = msg
         out.append(ErrorEvent(msg, error))
         return msg
 
-    def _build(self, stop_reason: StopReason, error_message: str | None) -> AssistantMessage:
-        return AssistantMessage(
+    def _build(
+        self,
+        stop_reason: StopReason,
+        error_message: str | None,
+        error: BaseException | None,
+        failure: Failure | None,
+    ) -> AssistantMessage:
+        return build_message(
+            self.model,
             self._content(),
             stop_reason,
-            self._priced_usage(),
-            self.model_id,
-            self.provider,
-            error_message,
+            self.usage,
+            error_message=error_message,
             provider_stop_reason=self.provider_stop_reason,
             response_id=self.response_id,
+            error=error,
+            failure=failure,
         )
 
 
-def usage_from_counts(counts: Sequence[int] | None, price: ModelCost | None) -> Usage:
-    """``Usage`` from (input, output, cache_read, cache_write, reasoning), priced."""
-    i, o, r, w, reasoning = counts if counts is not None else (0, 0, 0, 0, 0)
-    u = Usage(i, o, r, w, reasoning, i + o + r + w)
+def priced_usage(
+    input: int, output: int, cache_read: int, cache_write: int, reasoning: int,
+    price: ModelCost | None,
+) -> Usage:  # fmt: skip
+    """``Usage`` from its counts, priced when the model has prices."""
+    u = Usage(input, output, cache_read, cache_write, reasoning,
+              input + output + cache_read + cache_write)  # fmt: skip
     if price is not None:
-        u = Usage(i, o, r, w, reasoning, i + o + r + w, price.price(u))
+        u = attrs.evolve(u, cost=price.price(u))
     return u
 
-    def provider_error(
-        self, message: str, *, status: int | None = None, body: str = ""
-    ) -> ProviderError:
-        return ProviderError(
-            message, status=status, provider=self.provider, model=self.model_id, body=body
-        )
+
+def failure_of(
+    stop_reason: StopReason, error: BaseException | None, failure: Failure | None = None
+) -> Failure | None:
+    """The typed failure of a message: the one given, else the error's, else (for a
+    stream that broke its format or ended early) ``malformed_stream``."""
+    if failure is not None or stop_reason is not StopReason.ERROR:
+        return failure
+    known = getattr(error, "failure", None)
+    if isinstance(known, Failure):
+        return known
+    code = "format" if isinstance(error, StreamFormatError) else "truncated"
+    return Failure(FailureKind.MALFORMED_STREAM, code=code)
+
+
+def build_message(
+    model: Model,
+    content: Sequence[AssistantContent],
+    stop_reason: StopReason,
+    usage: Usage,
+    *,
+    error_message: str | None = None,
+    provider_stop_reason: str | None = None,
+    response_id: str | None = None,
+    error: BaseException | None = None,
+    failure: Failure | None = None,
+) -> AssistantMessage:
+    """The final message of a stream, built here for every path (the pure parsers and
+    the native core alike), so that both agree field for field."""
+    return AssistantMessage(
+        content,
+        stop_reason,
+        usage,
+        model.id,
+        model.provider_name,
+        error_message,
+        provider_stop_reason=provider_stop_reason,
+        response_id=response_id,
+        failure=failure_of(stop_reason, error, failure),
+        api=model.api,
+    )
 
 
 def loads_json_object(data: str | bytes) -> dict[str, Any]:

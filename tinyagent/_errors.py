@@ -14,7 +14,13 @@ __all__ = [
     "StreamFormatError",
     "TinyAgentError",
     "ToolError",
+    "TransportError",
 ]
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._messages import Failure
 
 
 class TinyAgentError(Exception):
@@ -41,6 +47,7 @@ class ProviderError(TinyAgentError):
         provider: str = "",
         model: str = "",
         body: str = "",
+        failure: Failure | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -48,6 +55,25 @@ class ProviderError(TinyAgentError):
         self.provider = provider
         self.model = model
         self.body = body
+        self.failure = failure
+
+
+class TransportError(TinyAgentError, OSError):
+    """The connection failed: no connection, a timeout, a stream cut off mid-way.
+
+    The same type on every transport (httpx or native), with ``kind`` saying which
+    (``connect``, ``connect_timeout``, ``read_timeout``, ``closed``, ``other``) and
+    ``failure`` the typed description the failed message carries too.
+    """
+
+    def __init__(self, message: str, *, kind: str, failure: Failure | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.failure = failure
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ToolError(TinyAgentError):

@@ -29,7 +29,6 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 import attrs
-import httpx
 
 from ._agent_events import (
     AgentEndEvent,
@@ -45,7 +44,6 @@ from ._agent_events import (
     TurnStartEvent,
 )
 from ._errors import ToolError
-from ._httpx_source import shared_ssl_context
 from ._messages import (
     AssistantMessage,
     Context,
@@ -56,11 +54,11 @@ from ._messages import (
     ToolResultMessage,
     Usage,
 )
-from ._openai_chat import WireCache
-from ._stream import resolve_transport
+from ._request import RequestCaches
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
 from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
+from .transports import Session
 
 __all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "make_run"]
 
@@ -179,8 +177,8 @@ class AgentRun:
             if config.max_concurrent_tools
             else None
         )
-        self._client: httpx.AsyncClient | None = None
-        self._wire_cache = WireCache()
+        self._session = Session()
+        self._request_caches = RequestCaches()
 
     # --- control, from any task of the same event loop ------------------------
 
@@ -292,9 +290,6 @@ class AgentRun:
                 self._scope = scope
                 if self._aborted:
                     scope.cancel()
-                if resolve_transport(self.config.stream_options.get("transport")) != "native":
-                    # One connection pool for every model call of the run.
-                    self._client = httpx.AsyncClient(verify=shared_ssl_context())
                 await self._emit(AgentStartEvent())
                 await self._turns()
             if scope.cancelled_caught:
@@ -314,9 +309,7 @@ class AgentRun:
         finally:
             self._answer_unanswered_calls()
             with anyio.CancelScope(shield=True):
-                if self._client is not None:
-                    with anyio.move_on_after(5):
-                        await self._client.aclose()
+                await self._session.aclose()  # the run's connections
                 self.result = AgentEndEvent(
                     tuple(self.new_messages), self.usage, self._stop_reason, self._error_message
                 )
@@ -411,9 +404,8 @@ class AgentRun:
         if self.config.convert_to_llm is not None:
             messages = await call_maybe_async(self.config.convert_to_llm, list(messages))
         options = dict(self.config.stream_options)
-        if self._client is not None:
-            options.setdefault("client", self._client)
-        options["wire_cache"] = self._wire_cache
+        options.setdefault("session", self._session)
+        options["wire_cache"] = self._request_caches
         if effort is not None:
             options["reasoning_effort"] = effort
         if self.config.get_api_key is not None:

@@ -21,6 +21,8 @@ __all__ = [
     "AssistantMessage",
     "Context",
     "Cost",
+    "Failure",
+    "FailureKind",
     "ImageContent",
     "Message",
     "Model",
@@ -55,6 +57,42 @@ class StopReason(enum.StrEnum):
     TOOL_USE = "tool_use"
     ERROR = "error"
     ABORTED = "aborted"
+
+
+class FailureKind(enum.StrEnum):
+    """What kind of failure ended a message, the same words on every provider and
+    transport, so that a caller can decide what to do (retry later, trim the history,
+    fix the key) without parsing provider text."""
+
+    AUTHENTICATION = "authentication"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    RATE_LIMIT = "rate_limit"
+    OVERLOADED = "overloaded"
+    CONTEXT_OVERFLOW = "context_overflow"
+    INVALID_REQUEST = "invalid_request"
+    CONTENT_FILTER = "content_filter"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    MALFORMED_STREAM = "malformed_stream"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class Failure:
+    """The typed description of a failed message (``AssistantMessage.failure``).
+
+    ``status`` is the HTTP status when there was one; ``code`` the provider's own error
+    code or type (``rate_limit_error``, ``context_length_exceeded``) or, for transport
+    failures, which one (``connect``, ``read_timeout``, ``closed``…); ``retry_after`` the
+    seconds the provider asked us to wait.
+    """
+
+    kind: FailureKind = attrs.field(converter=FailureKind)
+    status: int | None = None
+    code: str | None = None
+    retry_after: float | None = None
 
 
 # --- content blocks ---------------------------------------------------------------
@@ -249,6 +287,12 @@ class AssistantMessage:
     timestamp: float = attrs.field(factory=_now)
     provider_stop_reason: str | None = attrs.field(default=None, kw_only=True)
     response_id: str | None = attrs.field(default=None, kw_only=True)
+    failure: Failure | None = attrs.field(default=None, kw_only=True)
+    """Why it failed, typed, when ``stop_reason`` is ``error`` (else None)."""
+    api: str | None = attrs.field(default=None, kw_only=True)
+    """The wire format that produced it (``openai-chat``…): with ``model`` and
+    ``provider`` it tells whether a later request goes to the same model, which decides
+    whether thinking signatures may be sent back."""
     role: Literal["assistant"] = attrs.field(default="assistant", init=False, repr=False)
 
     @property
@@ -329,6 +373,9 @@ def _frozen_headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
 
 
 API = Literal["openai-chat", "anthropic-messages"]
+"""The wire formats this version speaks (``Model.api``)."""
+
+CacheMode = Literal["auto", "none", "long"]
 
 
 @attrs.frozen
@@ -343,7 +390,7 @@ class Model:
 
     id: str
     base_url: str
-    api: str = "openai-chat"
+    api: API = "openai-chat"
     api_key: str | None = attrs.field(default=None, repr=False)
     api_key_env: str | None = None
     provider: str | None = None
@@ -354,6 +401,10 @@ class Model:
     max_tokens: int | None = None
     reasoning: bool = False
     cost: ModelCost | None = None
+    cache: CacheMode = "auto"
+    """Prompt caching: ``auto`` marks cache breakpoints where the provider takes them
+    (Anthropic; OpenAI caches on its own), ``long`` asks for the longer retention
+    (Anthropic's 1 h), ``none`` sends no marker."""
 
     @property
     def provider_name(self) -> str:

@@ -6,34 +6,38 @@ very same request from the same options.
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import random
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
 
-from ._errors import ProviderError
-from ._messages import Context, Model
-from ._openai_chat import WireCache, build_body_bytes
+from ._messages import CacheMode, Context, Model
 
 __all__ = [
-    "RETRY_STATUS",
     "PreparedRequest",
+    "RequestCaches",
     "StreamOptions",
-    "backoff",
-    "error_excerpt",
+    "base_headers",
     "prepare_request",
     "resolve_api_key",
 ]
 
-_APIS = ("openai-chat",)
 
-# Answers worth another try (before any event was produced), on every transport.
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+class RequestCaches:
+    """What a run's requests may reuse, per provider (the encoded history): the loop
+    keeps one for the run, so a model switch mid-run keeps each provider's own."""
+
+    __slots__ = ("_by_api",)
+
+    def __init__(self) -> None:
+        self._by_api: dict[str, object | None] = {}
+
+    def for_provider(self, provider: Any) -> object | None:
+        api = provider.api
+        if api not in self._by_api:
+            self._by_api[api] = provider.new_request_cache()
+        return self._by_api[api]
 
 
 def _positive(_inst: Any, attr: attrs.Attribute[Any], value: float | None) -> None:
@@ -66,9 +70,17 @@ class StreamOptions:
     client: Any = None  # httpx.AsyncClient; Any keeps httpx out of the public signature
     max_line_bytes: int = 16 * 1024 * 1024
     max_argument_bytes: int = 16 * 1024 * 1024
-    wire_cache: WireCache | None = attrs.field(default=None, repr=False, eq=False)
+    cache: CacheMode | None = None
+    """Prompt caching for this call; None means the model's ``cache``."""
+    session_id: str | None = None
+    """A cache or session key sent where the provider takes one (OpenAI's
+    ``prompt_cache_key``, Anthropic's ``metadata.user_id``)."""
+    wire_cache: RequestCaches | None = attrs.field(default=None, repr=False, eq=False)
     """Encoded messages by identity, reused across calls (the agent loop passes one per
     run: records are frozen, so a message is encoded once, not once per turn)."""
+    session: Any = attrs.field(default=None, repr=False, eq=False)
+    """A transport session (``tinyagent.transports.Session``) that owns connections
+    across calls; the agent loop passes one per run."""
 
 
 @attrs.frozen
@@ -88,83 +100,22 @@ def resolve_api_key(model: Model, options: StreamOptions) -> str | None:
     return None
 
 
-def prepare_request(model: Model, context: Context, options: StreamOptions) -> PreparedRequest:
-    if model.api not in _APIS:
-        raise ValueError(
-            f"unknown model api {model.api!r}: this version of tinyagent speaks {', '.join(_APIS)}"
-        )
-    data = build_body_bytes(
-        model,
-        context,
-        options.wire_cache,
-        temperature=options.temperature,
-        max_tokens=options.max_tokens,
-        reasoning_effort=options.reasoning_effort,
-        tool_choice=options.tool_choice,
-        extra_body=options.extra_body,
-    )
+def base_headers(model: Model, options: StreamOptions) -> tuple[dict[str, str], str | None]:
+    """The headers every provider sends, and the API key (the provider decides how to
+    send it: ``Authorization: Bearer`` or ``x-api-key``)."""
     headers = {
         "content-type": "application/json",
         "accept": "text/event-stream",
         **model.headers,
         **(options.headers or {}),
     }
-    key = resolve_api_key(model, options)
-    if key:
-        headers["authorization"] = f"Bearer {key}"
-    url = model.base_url.rstrip("/") + "/chat/completions"
-    return PreparedRequest(url, headers, data)
+    return headers, resolve_api_key(model, options)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(float(str(value)), 0.0)  # seconds
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-        seconds: float = (when - datetime.datetime.now(when.tzinfo)).total_seconds()
-        return max(seconds, 0.0)
-    except (TypeError, ValueError):
-        return None
+def prepare_request(model: Model, context: Context, options: StreamOptions) -> PreparedRequest:
+    """The request for one call, built by the model's provider."""
+    from .providers import get_provider
 
-
-def backoff(attempt: int) -> float:
-    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
-
-
-def http_error(model: Model, status: int, body: bytes) -> ProviderError:
-    """The error for an HTTP error status, worded the same on every transport."""
-    text = f"HTTP {status} from {model.provider_name} ({model.id}): {error_excerpt(body)}"
-    return ProviderError(
-        text,
-        status=status,
-        provider=model.provider_name,
-        model=model.id,
-        body=body[:2000].decode("utf-8", "replace"),
-    )
-
-
-def error_excerpt(body: bytes, limit: int = 500) -> str:
-    """The provider's own message from an error body, else a bounded excerpt of it."""
-    text = body.decode("utf-8", "replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            msg = err.get("message") or err.get("detail") or err.get("msg")
-            if isinstance(msg, str) and msg:
-                return msg[:limit]
-        elif isinstance(err, str) and err:
-            return err[:limit]
-        detail = data.get("detail") or data.get("message")
-        if isinstance(detail, str) and detail:
-            return detail[:limit]
-    text = " ".join(text.split())
-    return (text[:limit] + "…") if len(text) > limit else (text or "(empty body)")
+    provider = get_provider(model.api)
+    cache = options.wire_cache.for_provider(provider) if options.wire_cache is not None else None
+    return provider.build_request(model, context, options, cache)

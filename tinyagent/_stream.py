@@ -10,56 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from ._messages import AssistantMessage, Context, Model, StopReason
-from ._request import StreamOptions, prepare_request
+from ._request import StreamOptions
 from ._stream_events import StreamEvent
+from .transports import make_source
 
 __all__ = ["AssistantMessageStream", "complete", "stream"]
-
-TRANSPORTS = ("native", "httpx+native", "httpx")
-
-
-def resolve_transport(transport: str | None, client: object = None) -> str:
-    """The transport a call will use: ``native`` when the extension is built, else
-    ``httpx`` (the pure path, always there). Passing an httpx ``client`` means httpx."""
-    if transport is None and client is not None:
-        return "httpx"
-    if transport is None:
-        from ._native_bridge import native_available
-
-        return "native" if native_available() else "httpx"
-    if transport not in TRANSPORTS:
-        raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
-    return transport
-
-
-class EventSource(Protocol):
-    """A transport plus parser: produces batches of stream events for one request."""
-
-    @property
-    def message(self) -> AssistantMessage | None: ...
-    async def next_batch(self) -> list[StreamEvent]: ...
-    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]: ...
-    async def aclose(self) -> None: ...
-
-
-def _make_source(model: Model, context: Context, options: StreamOptions) -> EventSource:
-    transport = resolve_transport(options.transport, options.client)
-    request = prepare_request(model, context, options)
-    if transport == "native":
-        from ._native_bridge import NativeSource
-
-        return NativeSource(model, request, options)
-    from ._httpx_source import HttpxSource
-
-    if transport == "httpx+native":
-        from ._native_bridge import NativeChatByteParser
-
-        parser = NativeChatByteParser(model, options.max_line_bytes, options.max_argument_bytes)
-        return HttpxSource(model, request, options, parser)
-    return HttpxSource(model, request, options)
 
 
 class AssistantMessageStream:
@@ -70,7 +28,7 @@ class AssistantMessageStream:
     """
 
     def __init__(self, model: Model, context: Context, options: StreamOptions) -> None:
-        self._source = _make_source(model, context, options)
+        self._source = make_source(model, context, options)
         self._pending: deque[StreamEvent] = deque()
         self._closed = False
 

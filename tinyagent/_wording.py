@@ -7,8 +7,10 @@ so the same bytes give the same ``error_message`` on every transport.
 from __future__ import annotations
 
 __all__ = [
+    "CONTEXT_WINDOW_EXCEEDED",
     "DONE_WITHOUT_FINISH",
     "ENDED_BEFORE_FINISH",
+    "ENDED_BEFORE_MESSAGE_STOP",
     "ENDED_MID_EVENT",
     "arguments_too_large",
     "chunk_not_object",
@@ -17,6 +19,8 @@ __all__ = [
     "line_too_long",
     "malformed_chunk",
     "pending_line_too_long",
+    "protocol_violation",
+    "provider_stopped",
     "transport_failure",
     "unexpected_structure",
 ]
@@ -24,6 +28,13 @@ __all__ = [
 ENDED_BEFORE_FINISH = "the stream ended before a finish reason (truncated reply)"
 ENDED_MID_EVENT = "the stream ended in the middle of an event (truncated reply)"
 DONE_WITHOUT_FINISH = "the stream sent [DONE] without a finish reason"
+CONTEXT_WINDOW_EXCEEDED = "the reply stopped: the model's context window is full"
+ENDED_BEFORE_MESSAGE_STOP = "the stream ended before message_stop (truncated reply)"
+
+
+def provider_stopped(reason: str) -> str:
+    """The provider ended the reply with a verdict that is a failure (a content filter)."""
+    return f"the provider stopped the reply: {reason}"
 
 
 def transport_failure(
@@ -73,3 +84,7 @@ def chunk_not_object(data: bytes | str) -> str:
 
 def unexpected_structure(data: bytes | str) -> str:
     return f"unexpected structure in stream chunk: {excerpt(data)!r}"
+
+
+def protocol_violation(detail: bytes | str) -> str:
+    return f"the stream broke its protocol: {excerpt(detail)}"

@@ -1,86 +1,17 @@
-//! Sans-IO chat-completions parser: SSE payloads in, `Ev` items out.
+//! The OpenAI chat-completions wire format: SSE payloads in, `Ev` items out.
 //!
-//! It follows the chunk-shape rules of `tinyagent/_openai_chat.py` exactly (same
-//! truthiness, same fallbacks, same order of fields), so that both paths give the same
-//! events for the same bytes. Fragments are appended and joined once per block.
+//! It follows the chunk-shape rules of `tinyagent/providers/_openai_chat_parser.py`
+//! exactly (same truthiness, same fallbacks, same order of fields), so that both paths
+//! give the same events for the same bytes. The blocks live in the shared `Assembler`.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 
-use crate::sse::{SseDecoder, SseLimit};
-
-/// Why a stream failed; Python turns each into the same words as the pure path.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fail {
-    BadJson(Vec<u8>),
-    Shape(Vec<u8>),
-    StreamError(Vec<u8>),
-    Limit(SseLimit),
-    ArgsTooLarge(String),
-    TruncatedEvent,
-    NoFinish,
-    DoneNoFinish,
-}
-
-/// One output item. Block indices are positions in the final message's content.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Ev {
-    TextStart(u32),
-    TextDelta(u32, String),
-    TextEnd(u32, String),
-    ThinkingStart(u32),
-    ThinkingDelta(u32, String),
-    ThinkingEnd(u32, String),
-    ToolStart(u32, String, String),
-    ToolDelta(u32, String),
-    ToolEnd(u32, String, String, String),
-    /// The message ended normally; Python maps the provider's reason to a stop reason.
-    Finish(Meta),
-    /// The message failed; Python words the reason.
-    Fail(Fail, Meta),
-    /// Blocks were ended on request (cancellation, transport failure).
-    Closed(Meta),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Text,
-    Thinking,
-    Tool,
-}
-
-struct Block {
-    kind: Kind,
-    parts: Vec<String>,
-    id: String,
-    name: String,
-    open: bool,
-    size: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Num(u64), // f64 bits: JSON 0 and 0.0 are one key, as in Python
-    Str(String),
-}
-
-/// What the final message needs besides its content.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Meta {
-    pub provider_stop_reason: Option<String>,
-    pub response_id: Option<String>,
-    pub usage: Option<[i64; 5]>,
-}
-
-/// The SSE decoder and the chunk assembler, kept apart so the decoder can hand each
-/// payload straight to the assembler without a copy.
-pub struct ChatParser {
-    sse: SseDecoder,
-    core: Core,
-}
+use crate::assembler::{Assembler, Ev, Fail, Key};
+use crate::parser::WireFormat;
 
 /// A chunk layout seen before, with one JSON string whose value varies: when a new
 /// payload has the very same bytes around that string, it has the same structure, so
@@ -103,15 +34,37 @@ impl Template {
     }
 }
 
-struct Core {
+pub struct ChatCore {
+    asm: Assembler,
     template: Option<Template>,
-    max_args: usize,
-    blocks: Vec<Block>,
-    current: Option<usize>,
-    tools: HashMap<Key, usize>,
     last_key: Key,
-    meta: Meta,
-    finished: bool,
+}
+
+impl Deref for ChatCore {
+    type Target = Assembler;
+    fn deref(&self) -> &Assembler {
+        &self.asm
+    }
+}
+
+impl DerefMut for ChatCore {
+    fn deref_mut(&mut self) -> &mut Assembler {
+        &mut self.asm
+    }
+}
+
+impl WireFormat for ChatCore {
+    fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
+        ChatCore::payload(self, data, out)
+    }
+
+    fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
+        if self.meta.provider_stop_reason.is_none() {
+            self.fail(Fail::NoFinish, out);
+        } else {
+            self.finish(out);
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -276,81 +229,9 @@ fn as_int(v: Option<&Value>) -> i64 {
     }
 }
 
-impl crate::sse::Sink for (&mut Core, &mut Vec<Ev>) {
-    fn payload(&mut self, data: &[u8]) {
-        if !self.0.finished {
-            self.0.payload(data, self.1);
-        }
-    }
-}
-
-impl ChatParser {
-    pub fn new(max_line: usize, max_args: usize) -> Self {
-        ChatParser { sse: SseDecoder::new(max_line), core: Core::new(max_args) }
-    }
-
-    pub fn finished(&self) -> bool {
-        self.core.finished
-    }
-
-    /// Feed one read of the response body.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Ev>) {
-        if self.core.finished {
-            return;
-        }
-        let res = self.sse.feed(chunk, &mut (&mut self.core, &mut *out));
-        if let Err(limit) = res {
-            if !self.core.finished {
-                self.core.fail(Fail::Limit(limit), out);
-            }
-        }
-    }
-
-    /// The body ended.
-    pub fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
-        if self.core.finished {
-            return;
-        }
-        if self.sse.has_partial() {
-            self.core.fail(Fail::TruncatedEvent, out);
-        } else if self.core.meta.provider_stop_reason.is_none() {
-            self.core.fail(Fail::NoFinish, out);
-        } else {
-            self.core.finish(out);
-        }
-    }
-
-    /// End blocks now (cancellation, transport failure); the caller builds the message.
-    pub fn close(&mut self, out: &mut Vec<Ev>) {
-        self.core.close(out);
-    }
-
-    #[cfg(test)]
-    fn meta(&self) -> Meta {
-        self.core.meta.clone()
-    }
-}
-
-impl Core {
-    fn new(max_args: usize) -> Self {
-        Core {
-            template: None,
-            max_args,
-            blocks: Vec::new(),
-            current: None,
-            tools: HashMap::new(),
-            last_key: Key::Num(0f64.to_bits()),
-            meta: Meta::default(),
-            finished: false,
-        }
-    }
-
-    fn close(&mut self, out: &mut Vec<Ev>) {
-        if !self.finished {
-            self.close_all(out);
-            self.finished = true;
-            out.push(Ev::Closed(self.meta.clone()));
-        }
+impl ChatCore {
+    pub fn new(max_args: usize) -> Self {
+        ChatCore { asm: Assembler::new(max_args), template: None, last_key: Key::Num(0f64.to_bits()) }
     }
 
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
@@ -548,7 +429,7 @@ impl Core {
         let reasoning = if truthy(d.reasoning_content) { d.reasoning_content } else { d.reasoning };
         if truthy(reasoning) {
             if let Some(s) = as_str(reasoning) {
-                self.thinking(&s, out);
+                self.thinking(&s, out, false);
             }
         } else if let Some(raw) = d.reasoning_details {
             if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(raw.get()) {
@@ -561,7 +442,7 @@ impl Core {
                     };
                     if let Some(Value::String(s)) = m.get(field) {
                         if !s.is_empty() {
-                            self.thinking(s, out);
+                            self.thinking(s, out, false);
                         }
                     }
                 }
@@ -620,13 +501,13 @@ impl Core {
                     }
                 }
                 Some("thinking") => match m.get("thinking") {
-                    Some(Value::String(s)) if !s.is_empty() => self.thinking(s, out),
+                    Some(Value::String(s)) if !s.is_empty() => self.thinking(s, out, false),
                     Some(Value::Array(inner)) => {
                         for q in inner {
                             if let Value::Object(qm) = q {
                                 if let Some(Value::String(s)) = qm.get("text") {
                                     if !s.is_empty() {
-                                        self.thinking(s, out);
+                                        self.thinking(s, out, false);
                                     }
                                 }
                             }
@@ -710,149 +591,6 @@ impl Core {
         self.meta.usage =
             Some([input, as_int(u.get("completion_tokens")), cached, written, reasoning]);
     }
-
-    // --- the assembler ---------------------------------------------------------
-
-    fn open(&mut self, kind: Kind, out: &mut Vec<Ev>) -> usize {
-        if let Some(cur) = self.current {
-            self.close_block(cur, out);
-        }
-        let index = self.blocks.len();
-        self.blocks.push(Block {
-            kind,
-            parts: Vec::new(),
-            id: String::new(),
-            name: String::new(),
-            open: true,
-            size: 0,
-        });
-        self.current = Some(index);
-        out.push(if kind == Kind::Text {
-            Ev::TextStart(index as u32)
-        } else {
-            Ev::ThinkingStart(index as u32)
-        });
-        index
-    }
-
-    fn text(&mut self, delta: &str, out: &mut Vec<Ev>) {
-        let index = match self.current {
-            Some(i) if self.blocks[i].kind == Kind::Text => i,
-            _ => self.open(Kind::Text, out),
-        };
-        self.blocks[index].parts.push(delta.to_owned());
-        out.push(Ev::TextDelta(index as u32, delta.to_owned()));
-    }
-
-    fn thinking(&mut self, delta: &str, out: &mut Vec<Ev>) {
-        let index = match self.current {
-            Some(i) if self.blocks[i].kind == Kind::Thinking => i,
-            _ => self.open(Kind::Thinking, out),
-        };
-        if !delta.is_empty() {
-            self.blocks[index].parts.push(delta.to_owned());
-            out.push(Ev::ThinkingDelta(index as u32, delta.to_owned()));
-        }
-    }
-
-    /// Returns false if the stream failed (argument bound).
-    fn tool_call(
-        &mut self,
-        key: Key,
-        call_id: Option<&str>,
-        name: Option<&str>,
-        args: Option<&str>,
-        out: &mut Vec<Ev>,
-    ) -> bool {
-        let index = match self.tools.get(&key) {
-            Some(&i) => {
-                let b = &mut self.blocks[i];
-                if let Some(id) = call_id {
-                    if !id.is_empty() && b.id.is_empty() {
-                        b.id = id.to_owned();
-                    }
-                }
-                if let Some(n) = name {
-                    if !n.is_empty() && b.name.is_empty() {
-                        b.name = n.to_owned();
-                    }
-                }
-                i
-            }
-            None => {
-                if let Some(cur) = self.current {
-                    self.close_block(cur, out);
-                }
-                let i = self.blocks.len();
-                let id = call_id.unwrap_or("").to_owned();
-                let nm = name.unwrap_or("").to_owned();
-                out.push(Ev::ToolStart(i as u32, id.clone(), nm.clone()));
-                self.blocks.push(Block {
-                    kind: Kind::Tool,
-                    parts: Vec::new(),
-                    id,
-                    name: nm,
-                    open: true,
-                    size: 0,
-                });
-                self.tools.insert(key, i);
-                i
-            }
-        };
-        if let Some(a) = args {
-            if !a.is_empty() {
-                let b = &mut self.blocks[index];
-                b.size += a.chars().count(); // Python counts code points
-                if b.size > self.max_args {
-                    let label = if b.name.is_empty() { b.id.clone() } else { b.name.clone() };
-                    self.fail(Fail::ArgsTooLarge(label), out);
-                    return false;
-                }
-                b.parts.push(a.to_owned());
-                out.push(Ev::ToolDelta(index as u32, a.to_owned()));
-            }
-        }
-        true
-    }
-
-    fn close_block(&mut self, index: usize, out: &mut Vec<Ev>) {
-        if self.current == Some(index) {
-            self.current = None;
-        }
-        let b = &mut self.blocks[index];
-        if !b.open {
-            return;
-        }
-        b.open = false;
-        let text = b.parts.concat();
-        b.parts = vec![text.clone()];
-        let i = index as u32;
-        out.push(match b.kind {
-            Kind::Text => Ev::TextEnd(i, text),
-            Kind::Thinking => Ev::ThinkingEnd(i, text),
-            Kind::Tool => Ev::ToolEnd(i, b.id.clone(), b.name.clone(), text),
-        });
-    }
-
-    fn close_all(&mut self, out: &mut Vec<Ev>) {
-        for i in 0..self.blocks.len() {
-            if self.blocks[i].open {
-                self.close_block(i, out);
-            }
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<Ev>) {
-        self.close_all(out);
-        self.finished = true;
-        out.push(Ev::Finish(self.meta.clone()));
-    }
-
-    fn fail(&mut self, why: Fail, out: &mut Vec<Ev>) {
-        self.close_all(out);
-        self.finished = true;
-        out.push(Ev::Fail(why, self.meta.clone()));
-    }
 }
 
 #[cfg(test)]
@@ -860,8 +598,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    use crate::assembler::Meta;
+    use crate::parser::StreamParser;
+
     fn run(body: &[u8], cuts: &[usize]) -> (Vec<Ev>, Meta) {
-        let mut p = ChatParser::new(1 << 20, 1 << 20);
+        let mut p = StreamParser::new(1 << 20, ChatCore::new(1 << 20));
         let mut out = Vec::new();
         let mut last = 0;
         for &c in cuts {
@@ -943,14 +684,14 @@ mod timing {
         for (name, ev) in [("text", one), ("tool", tool)] {
             let body: Vec<u8> = ev.repeat(100_000).into_bytes();
             let t = std::time::Instant::now();
-            let mut p = ChatParser::new(1 << 24, 1 << 30);
+            let mut p = crate::parser::StreamParser::new(1 << 24, ChatCore::new(1 << 30));
             let mut out = Vec::new();
             for piece in body.chunks(65536) {
                 p.feed(piece, &mut out);
             }
             println!("{name}: {:.3} us/chunk ({} events)", t.elapsed().as_secs_f64() / 100_000.0 * 1e6, out.len());
             let t = std::time::Instant::now();
-            let mut d = SseDecoder::new(1 << 24);
+            let mut d = crate::sse::SseDecoder::new(1 << 24);
             let mut payloads = Vec::new();
             for piece in body.chunks(65536) {
                 d.feed(piece, &mut payloads).unwrap();

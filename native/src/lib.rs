@@ -1,21 +1,26 @@
 //! tinyagent's native streaming core, exposed to Python as `tinyagent._native`.
 //!
-//! Two layers: `ChatParser` (bytes in, finished event objects out; used under httpx)
+//! Two layers: `ChatStreamParser` (bytes in, finished event objects out, for any wire
+//! format in `parser.rs`; used under httpx)
 //! and `NativeStream` (the whole HTTP stream on a shared tokio runtime; Python waits on
 //! a file descriptor and drains batches). Python sees few, coarse calls; errors are
 //! converted once here, and no Rust panic crosses into Python.
 
+mod anthropic;
+mod assembler;
 mod chat;
+mod parser;
 mod sse;
 mod transport;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use chat::{ChatParser, Ev, Fail, Meta};
+use assembler::{Ev, Fail, Meta};
+use parser::{AnyParser, FORMATS};
 use sse::SseLimit;
 
 /// The Python classes events are made of, registered once by `configure`.
@@ -161,8 +166,8 @@ impl Converter {
                     self.put(i, content.clone().unbind());
                     c.text_end.bind(py).call1((i, content))?
                 }
-                Ev::ThinkingEnd(i, s) => {
-                    let content = c.thinking_content.bind(py).call1((s,))?;
+                Ev::ThinkingEnd(i, t) => {
+                    let content = c.thinking_content.bind(py).call1((t.text, t.signature, t.redacted))?;
                     self.put(i, content.clone().unbind());
                     c.thinking_end.bind(py).call1((i, content))?
                 }
@@ -186,6 +191,7 @@ impl Converter {
                         Fail::StreamError(d) => {
                             ("stream_error", pyo3::types::PyBytes::new(py, &d).into_any().unbind())
                         }
+                        Fail::Protocol(d) => ("protocol", pyo3::types::PyBytes::new(py, &d).into_any().unbind()),
                         Fail::Limit(SseLimit::Pending) => ("limit_pending", py.None()),
                         Fail::Limit(SseLimit::Data) => ("limit_data", py.None()),
                         Fail::Limit(SseLimit::Line) => ("limit_line", py.None()),
@@ -212,10 +218,17 @@ impl Converter {
     }
 }
 
-/// Layer 1: the SSE decoder and chat-completions parser, fed with response bytes.
+/// The parser for `format` (one of `FORMATS`), or a ValueError naming the known ones.
+pub(crate) fn make_parser(format: &str, max_line: usize, max_args: usize) -> PyResult<AnyParser> {
+    AnyParser::new(format, max_line, max_args).ok_or_else(|| {
+        PyValueError::new_err(format!("the native core has no {format:?} parser (it speaks {FORMATS})"))
+    })
+}
+
+/// Layer 1: the SSE decoder and one wire format's parser, fed with response bytes.
 #[pyclass(module = "tinyagent._native")]
 struct ChatStreamParser {
-    parser: ChatParser,
+    parser: AnyParser,
     conv: Converter,
 }
 
@@ -224,8 +237,10 @@ const DETACH_ABOVE: usize = 16 * 1024;
 #[pymethods]
 impl ChatStreamParser {
     #[new]
-    fn new(max_line_bytes: usize, max_argument_bytes: usize) -> Self {
-        ChatStreamParser { parser: ChatParser::new(max_line_bytes, max_argument_bytes), conv: Converter::default() }
+    #[pyo3(signature = (max_line_bytes, max_argument_bytes, format = "openai-chat"))]
+    fn new(max_line_bytes: usize, max_argument_bytes: usize, format: &str) -> PyResult<Self> {
+        let parser = make_parser(format, max_line_bytes, max_argument_bytes)?;
+        Ok(ChatStreamParser { parser, conv: Converter::default() })
     }
 
     /// Feed one read; returns event objects (the last may be a terminal tuple).

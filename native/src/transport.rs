@@ -1,6 +1,6 @@
 //! Layer 2: the HTTP stream on a shared tokio runtime.
 //!
-//! A tokio task sends the request, reads the body, parses it with `ChatParser` and
+//! A tokio task sends the request, reads the body, parses it with the format's parser and
 //! queues the resulting items. It wakes Python by writing one byte to a pipe when the
 //! queue goes from empty to non-empty; Python awaits the pipe with
 //! `anyio.wait_readable` (trio and asyncio alike) and drains the whole batch. No thread
@@ -19,8 +19,9 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
-use crate::chat::{ChatParser, Ev};
-use crate::{guarded, Converter};
+use crate::assembler::Ev;
+use crate::parser::AnyParser;
+use crate::{guarded, make_parser, Converter};
 
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 const DRAIN_LIMIT: usize = 64 * 1024;
@@ -44,7 +45,7 @@ struct Shared {
     wake: OwnedFd,
     /// The parser lives here, not in the task, so that an abort from Python can end
     /// its open blocks and keep the partial reply.
-    parser: Mutex<ChatParser>,
+    parser: Mutex<AnyParser>,
 }
 
 /// Queued items above which the request task stops reading until Python drains.
@@ -279,14 +280,16 @@ impl NativeStream {
         read_timeout: f64,
         max_line_bytes: usize,
         max_argument_bytes: usize,
+        format: &str,
     ) -> PyResult<Self> {
         guarded(|| {
+            let parser = make_parser(format, max_line_bytes, max_argument_bytes)?;
             let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
             let shared = Arc::new(Shared {
                 queue: Mutex::new(Vec::new()),
                 space: tokio::sync::Notify::new(),
                 wake: write_end,
-                parser: Mutex::new(ChatParser::new(max_line_bytes, max_argument_bytes)),
+                parser: Mutex::new(parser),
             });
             let req = Request {
                 url,

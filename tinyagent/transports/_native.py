@@ -12,25 +12,16 @@ the pure path (:mod:`tinyagent._wording`), so both paths agree event for event.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio
 
-from . import _wording as words
-from ._assembly import loads_json_object, parse_tool_arguments, usage_from_counts
-from ._errors import StreamFormatError
-from ._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
-from ._openai_chat import describe_stream_error, finish_reason_to_stop
-from ._request import (
-    RETRY_STATUS,
-    PreparedRequest,
-    StreamOptions,
-    backoff,
-    http_error,
-    parse_retry_after,
-)
-from ._stream_events import (
+from .. import _wording as words
+from .._assembly import build_message, loads_json_object, parse_tool_arguments, priced_usage
+from .._errors import StreamFormatError
+from .._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
+from .._request import PreparedRequest, StreamOptions
+from .._stream_events import (
     DoneEvent,
     ErrorEvent,
     StartEvent,
@@ -45,11 +36,13 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
+from ..providers._failures import http_failure, transport_error
+from ..providers._protocol import Provider
 
-__all__ = ["NativeChatByteParser", "NativeSource", "native_available"]
+__all__ = ["NativeByteParser", "NativeSource", "native_available"]
 
 try:
-    from . import _native  # type: ignore[attr-defined]
+    from .. import _native  # type: ignore[attr-defined]
 except ImportError:  # built without a Rust toolchain: the pure path is used
     _native = None
 else:
@@ -86,26 +79,37 @@ def _require() -> Any:
 
 
 class _Finisher:
-    """Builds the final message from the core's terminal tuple."""
+    """Builds the final message from the core's terminal tuple, through the same
+    function and the same provider verdicts as the pure path."""
 
-    def __init__(self, model: Model, max_line_bytes: int, max_argument_bytes: int) -> None:
+    def __init__(self, model: Model, provider: Provider, options: StreamOptions) -> None:
         self._model = model
-        self._max_line = max_line_bytes
-        self._max_args = max_argument_bytes
+        self._provider = provider
+        self._max_line = options.max_line_bytes
+        self._max_args = options.max_argument_bytes
         self.message: AssistantMessage | None = None
         self.closed_meta: Any = None  # from the core's ("closed", meta) tuple
 
-    def _build(self, meta: Any, stop: StopReason, error_message: str | None) -> AssistantMessage:
+    def _build(
+        self,
+        meta: Any,
+        stop: StopReason,
+        error_message: str | None,
+        error: BaseException | None = None,
+        failure: Any = None,
+    ) -> AssistantMessage:
         content, provider_stop_reason, response_id, usage = meta
-        return AssistantMessage(
+        i, o, r, w, reasoning = usage if usage is not None else (0, 0, 0, 0, 0)
+        return build_message(
+            self._model,
             content,
             stop,
-            usage_from_counts(usage, self._model.cost),
-            self._model.id,
-            self._model.provider_name,
-            error_message,
+            priced_usage(i, o, r, w, reasoning, self._model.cost),
+            error_message=error_message,
             provider_stop_reason=provider_stop_reason,
             response_id=response_id,
+            error=error,
+            failure=failure,
         )
 
     def terminal(self, item: tuple[Any, ...], out: list[Any]) -> None:
@@ -113,18 +117,15 @@ class _Finisher:
         kind = item[0]
         if kind == "finish":
             meta = item[1]
-            reason = meta[1] or "stop"
             has_tools = any(isinstance(c, ToolCall) for c in meta[0])
-            stop = finish_reason_to_stop(reason, has_tools)
-            error = (
-                f"the provider stopped the reply: {reason}" if stop is StopReason.ERROR else None
-            )
-            self.message = self._build(meta, stop, error)
-            out.append(ErrorEvent(self.message) if error else DoneEvent(self.message))
+            stop, error, failure = self._provider.stop_verdict(meta[1], has_tools)
+            self.message = self._build(meta, stop, error, None, failure)
+            failed = stop in (StopReason.ERROR, StopReason.ABORTED)
+            out.append(ErrorEvent(self.message) if failed else DoneEvent(self.message))
         elif kind == "fail":
             _, meta, code, detail = item
             message, exc = self._words(code, detail)
-            self.message = self._build(meta, StopReason.ERROR, message)
+            self.message = self._build(meta, StopReason.ERROR, message, exc)
             out.append(ErrorEvent(self.message, exc))
         elif kind == "closed":
             self.closed_meta = item[1]
@@ -132,7 +133,7 @@ class _Finisher:
     def fail(
         self, meta: Any, message: str, stop: StopReason, error: BaseException | None
     ) -> ErrorEvent:
-        self.message = self._build(meta, stop, message)
+        self.message = self._build(meta, stop, message, error)
         return ErrorEvent(self.message, error)
 
     def _words(self, code: str, detail: Any) -> tuple[str, BaseException | None]:
@@ -144,8 +145,8 @@ class _Finisher:
             exc2 = StreamFormatError(words.malformed_chunk(detail, "rejected by the native parser"))
             return str(exc2), exc2
         if code == "stream_error":
-            err = json.loads(detail)["error"]
-            return describe_stream_error(err, self._model.provider_name, self._model.id)
+            err = self._provider.stream_error(detail, self._model)
+            return err.message, err
         text = {
             "shape": lambda: words.unexpected_structure(detail),
             "limit_pending": lambda: words.pending_line_too_long(self._max_line),
@@ -153,8 +154,9 @@ class _Finisher:
             "limit_line": lambda: words.line_too_long(self._max_line),
             "args_too_large": lambda: words.arguments_too_large(detail, self._max_args),
             "truncated_event": lambda: words.ENDED_MID_EVENT,
-            "no_finish": lambda: words.ENDED_BEFORE_FINISH,
+            "no_finish": lambda: self._provider.no_finish,
             "done_no_finish": lambda: words.DONE_WITHOUT_FINISH,
+            "protocol": lambda: words.protocol_violation(detail),
         }[code]()
         if code in ("truncated_event", "no_finish", "done_no_finish"):
             return text, None
@@ -168,12 +170,14 @@ def _split_terminal(items: list[Any], finisher: _Finisher) -> list[Any]:
     return items
 
 
-class NativeChatByteParser:
+class NativeByteParser:
     """The native parser under the httpx transport (``transport="httpx+native"``)."""
 
-    def __init__(self, model: Model, max_line_bytes: int, max_argument_bytes: int) -> None:
-        self._core = _require().ChatStreamParser(max_line_bytes, max_argument_bytes)
-        self._finisher = _Finisher(model, max_line_bytes, max_argument_bytes)
+    def __init__(self, model: Model, provider: Provider, options: StreamOptions) -> None:
+        self._core = _require().ChatStreamParser(
+            options.max_line_bytes, options.max_argument_bytes, provider.native_format
+        )
+        self._finisher = _Finisher(model, provider, options)
 
     @property
     def message(self) -> AssistantMessage | None:
@@ -206,15 +210,16 @@ _EMPTY_META: tuple[Any, ...] = ((), None, None, None)
 class NativeSource:
     """``transport="native"``: the request runs in Rust; Python drains batches."""
 
-    def __init__(self, model: Model, request: PreparedRequest, options: StreamOptions) -> None:
+    def __init__(
+        self, model: Model, provider: Provider, request: PreparedRequest, options: StreamOptions
+    ) -> None:
         self._core = _require()
         self._model = model
+        self._format = provider.native_format
         self._request = request
         self._options = options
-        self._finisher = _Finisher(model, options.max_line_bytes, options.max_argument_bytes)
+        self._finisher = _Finisher(model, provider, options)
         self._stream: Any = None
-        self._attempt = 0
-        self._pending: list[StreamEvent] = []
 
     @property
     def message(self) -> AssistantMessage | None:
@@ -231,6 +236,7 @@ class NativeSource:
             o.read_timeout,
             o.max_line_bytes,
             o.max_argument_bytes,
+            self._format,
         )
 
     async def next_batch(self) -> list[StreamEvent]:
@@ -257,42 +263,18 @@ class NativeSource:
             if kind == "started":
                 out.append(StartEvent(self._model.id, self._model.provider_name))
             elif kind == "http_error":
-                if await self._maybe_retry(item[1], item[3]):
-                    return out
-                out.append(self._http_error(item[1], item[2]))
+                exc = http_failure(self._model, item[1], item[2], item[3])
+                out.append(self._finisher.fail(_EMPTY_META, exc.message, StopReason.ERROR, exc))
             elif kind == "transport":
-                if item[1] in ("connect", "connect_timeout") and await self._maybe_retry(
-                    None, None
-                ):
-                    return out
                 meta = self._finisher.closed_meta or _EMPTY_META
-                text = words.transport_failure(
-                    item[1],
-                    self._request.url,
-                    item[2],
-                    self._options.connect_timeout,
-                    self._options.read_timeout,
+                o = self._options
+                err = transport_error(
+                    item[1], self._request.url, item[2], o.connect_timeout, o.read_timeout
                 )
-                out.append(self._finisher.fail(meta, text, StopReason.ERROR, OSError(text)))
+                out.append(self._finisher.fail(meta, err.message, StopReason.ERROR, err))
             else:
                 self._finisher.terminal(item, out)
         return out
-
-    async def _maybe_retry(self, status: int | None, retry_after: str | None) -> bool:
-        if status is not None and status not in RETRY_STATUS:
-            return False
-        if self._attempt >= self._options.max_retries:
-            return False
-        delay = parse_retry_after(retry_after) if retry_after else None
-        self._stream.close()
-        await anyio.sleep(min(delay, 60.0) if delay is not None else backoff(self._attempt))
-        self._attempt += 1
-        self._start()
-        return True
-
-    def _http_error(self, status: int, body: bytes) -> ErrorEvent:
-        exc = http_error(self._model, status, body)
-        return self._finisher.fail(_EMPTY_META, exc.message, StopReason.ERROR, exc)
 
     def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
         """Cancel the request and end the message as ``stop_reason``, keeping every block

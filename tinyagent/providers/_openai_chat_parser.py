@@ -1,52 +1,32 @@
-"""The OpenAI chat-completions wire format: request body and a sans-IO chunk parser.
+"""The OpenAI chat-completions stream: a sans-IO chunk parser.
 
 Works for any server that speaks ``/chat/completions`` with ``stream: true``: OpenAI,
 OpenRouter, Groq, DeepSeek, Mistral, xAI, vLLM, llama.cpp, Ollama. The parser takes
-SSE events (or already-decoded chunk dicts) and returns stream events; it does no I/O.
+SSE payloads (or already-decoded chunk dicts) and returns stream events; it does no I/O.
+The native core's ``openai-chat`` mode (``native/src/chat.rs``) follows the same rules.
 """
 
 from __future__ import annotations
 
 import json
-import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from ._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
-from ._errors import ProviderError, StreamFormatError
-from ._json import dumps
-from ._messages import (
-    AssistantMessage,
-    Context,
-    ImageContent,
-    Message,
-    Model,
-    StopReason,
-    TextContent,
-    ToolCall,
-    ToolResultMessage,
-    ToolSchema,
-    UserContent,
-    UserMessage,
-)
-from ._sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent, SSEDecoder
-from ._stream_events import StreamEvent
-from ._wording import (
+from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
+from .._errors import ProviderError, StreamFormatError
+from .._messages import AssistantMessage, Failure, FailureKind, Model, StopReason
+from .._sse import ServerSentEvent
+from .._stream_events import StreamEvent
+from .._wording import (
     DONE_WITHOUT_FINISH,
     ENDED_BEFORE_FINISH,
-    ENDED_MID_EVENT,
+    provider_stopped,
     unexpected_structure,
 )
+from ._failures import failure_from_error_object
+from ._protocol import StopVerdict
 
-__all__ = [
-    "OpenAIChatParser",
-    "PureChatByteParser",
-    "WireCache",
-    "build_body",
-    "build_body_bytes",
-    "encode_message",
-    "finish_reason_to_stop",
-]
+__all__ = ["OpenAIChatParser", "chat_stop_verdict", "describe_stream_error"]
 
 _FINISH = {
     "stop": StopReason.STOP,
@@ -61,12 +41,20 @@ _FINISH = {
 }
 
 
-def finish_reason_to_stop(reason: str, has_tool_calls: bool) -> StopReason:
-    stop = _FINISH.get(reason, StopReason.STOP)
+def chat_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerdict:
+    """A chat-completions ``finish_reason`` as our stop reason; an unknown one is a
+    normal stop (and kept as ``provider_stop_reason``)."""
+    stop = _FINISH.get(reason or "stop", StopReason.STOP)
     # Some servers (older Ollama, some vLLM templates) say "stop" after tool calls.
     if stop is StopReason.STOP and has_tool_calls:
-        return StopReason.TOOL_USE
-    return stop
+        return StopReason.TOOL_USE, None, None
+    if stop is StopReason.ERROR:
+        return (
+            stop,
+            provider_stopped(reason or ""),
+            Failure(FailureKind.CONTENT_FILTER, code=reason),
+        )
+    return stop, None, None
 
 
 def _int(value: Any) -> int:
@@ -164,12 +152,8 @@ class OpenAIChatParser:
 
     def _finish(self, out: list[StreamEvent]) -> None:
         asm = self.asm
-        reason = asm.provider_stop_reason or "stop"
-        stop = finish_reason_to_stop(reason, asm.has_tool_calls)
-        error = None
-        if stop is StopReason.ERROR:
-            error = f"the provider stopped the reply: {reason}"
-        asm.finish(stop, out, error)
+        stop, error, failure = chat_stop_verdict(asm.provider_stop_reason, asm.has_tool_calls)
+        asm.finish(stop, out, error, failure)
 
     def _chunk(self, c: Mapping[str, Any], out: list[StreamEvent]) -> None:
         """Apply one chunk. Fields of an unexpected JSON type are ignored where that is
@@ -334,234 +318,9 @@ _KEY_TYPES = frozenset({int, float, str})  # a bool index is a shape error, as J
 
 def describe_stream_error(err: Any, provider: str, model: str) -> tuple[str, ProviderError]:
     """An ``error`` object inside a stream (OpenRouter, Groq): its message, verbatim."""
-    if isinstance(err, Mapping):
-        message = str(err.get("message") or json.dumps(err)[:500])
-        status = err.get("status_code") or err.get("code")
-    else:
-        message, status = str(err), None
-    exc = ProviderError(
-        message,
-        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-        provider=provider,
-        model=model,
-        body=json.dumps(err)[:2000],
-    )
-    return message, exc
-
-
-class PureChatByteParser:
-    """Bytes of a chat-completions SSE body in, stream events out: the SSE decoder and
-    the chunk parser together, in Python. The native parser has the same interface."""
-
-    def __init__(
-        self,
-        model: Model,
-        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-        max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
-    ) -> None:
-        self._decoder = SSEDecoder(max_line_bytes)
-        self._parser = OpenAIChatParser(model, max_argument_bytes)
-
-    @property
-    def message(self) -> AssistantMessage | None:
-        return self._parser.message
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        try:
-            payloads = self._decoder.feed_data(chunk)
-        except StreamFormatError as exc:
-            out = self._parser.feed_data(getattr(exc, "partial", []))
-            if self._parser.message is None:
-                out += self._parser.fail(str(exc), error=exc)
-            return out
-        return self._parser.feed_data(payloads) if payloads else []
-
-    def end_of_stream(self) -> list[StreamEvent]:
-        if self._decoder.has_partial and self._parser.message is None:
-            return self._parser.fail(ENDED_MID_EVENT)
-        return self._parser.end_of_stream()
-
-    def fail(
-        self,
-        message: str,
-        *,
-        stop_reason: StopReason = StopReason.ERROR,
-        error: BaseException | None = None,
-    ) -> list[StreamEvent]:
-        return self._parser.fail(message, stop_reason=stop_reason, error=error)
+    exc = failure_from_error_object(err, provider, model)
+    return exc.message, exc
 
 
 class _ShapeError(Exception):
     """A chunk whose structure cannot be understood (reported with the chunk's text)."""
-
-
-# --- the request ----------------------------------------------------------------
-
-
-def _user_parts(content: tuple[UserContent, ...]) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
-    for c in content:
-        if isinstance(c, TextContent):
-            parts.append({"type": "text", "text": c.text})
-        else:
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(c)}})
-    return parts
-
-
-def _image_url(c: ImageContent) -> str:
-    return c.url if c.url is not None else f"data:{c.mime_type};base64,{c.data}"
-
-
-def _call_arguments(tc: ToolCall) -> str:
-    if tc.raw_arguments is not None:
-        return tc.raw_arguments  # what the model really sent, even if not valid JSON
-    return json.dumps(tc.arguments, ensure_ascii=False, separators=(",", ":"))
-
-
-def encode_message(m: Message) -> list[dict[str, Any]]:
-    """One transcript message as chat-completions messages (zero, one or two)."""
-    if isinstance(m, UserMessage):
-        if isinstance(m.content, str):
-            return [{"role": "user", "content": m.content}]
-        return [{"role": "user", "content": _user_parts(m.content)}]
-    if isinstance(m, AssistantMessage):
-        text = "".join(c.text for c in m.content if isinstance(c, TextContent))
-        calls = [
-            {
-                "id": c.id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": _call_arguments(c)},
-            }
-            for c in m.content
-            if isinstance(c, ToolCall)
-        ]
-        if not text and not calls:
-            return []  # an empty (e.g. aborted before any text) reply: servers reject it
-        msg: dict[str, Any] = {"role": "assistant", "content": text or None}
-        if calls:
-            msg["tool_calls"] = calls
-        return [msg]
-    if isinstance(m, ToolResultMessage):
-        text = "".join(c.text for c in m.content if isinstance(c, TextContent))
-        images = [c for c in m.content if isinstance(c, ImageContent)]
-        if not text:
-            text = "(see attached image)" if images else "(no output)"
-        out: list[dict[str, Any]] = [
-            {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
-        ]
-        if images:
-            # Tool messages cannot hold images in this API; they follow as a user message.
-            out.append(
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": f"Image(s) from tool {m.tool_name}:"},
-                        *_user_parts(tuple(images)),
-                    ],
-                }
-            )
-        return out
-    raise TypeError(f"cannot send a {type(m).__name__} to an openai-chat model; convert it first")
-
-
-def encode_tool(t: ToolSchema) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": t.name,
-            "description": t.description,
-            "parameters": dict(t.parameters),
-        },
-    }
-
-
-class WireCache:
-    """Encoded messages of a growing transcript, reused across calls.
-
-    A transcript only grows between turns, and its records are frozen, so the encoding
-    of the messages sent last time is still right: a turn checks by identity that the
-    prefix is unchanged (a C-speed scan) and encodes only the new messages. If the
-    prefix changed (a ``transform_context`` hook pruned history), it starts over.
-    """
-
-    __slots__ = ("joined", "messages")
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.joined = b""
-
-    def encode(self, messages: Sequence[Message]) -> bytes:
-        known = self.messages
-        k = len(known)
-        if len(messages) < k or not all(map(operator.is_, known, messages[:k])):
-            known.clear()
-            k = 0
-            self.joined = b""
-        parts = [self.joined] if self.joined else []
-        for m in messages[k:]:
-            frag = b",".join(dumps(x) for x in encode_message(m))
-            if frag:
-                parts.append(frag)
-            known.append(m)
-        self.joined = b",".join(parts)
-        return self.joined
-
-
-def build_body_bytes(
-    model: Model,
-    context: Context,
-    cache: WireCache | None = None,
-    **options: Any,
-) -> bytes:
-    """The request body as bytes; with ``cache``, history is encoded once (see
-    :class:`WireCache`), so a turn costs a copy of the history, not a re-encoding."""
-    if cache is None:
-        return dumps(build_body(model, context, **options))
-    head = build_body(model, Context(tools=context.tools), **options)
-    head.pop("messages")
-    history = cache.encode(context.messages)
-    system = (
-        dumps({"role": "system", "content": context.system_prompt})
-        if context.system_prompt
-        else b""
-    )
-    joined = system + (b"," if system and history else b"") + history
-    return b'{"messages":[' + joined + b"]," + dumps(head)[1:]
-
-
-def build_body(
-    model: Model,
-    context: Context,
-    *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    reasoning_effort: str | None = None,
-    tool_choice: str | Mapping[str, Any] | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON body of a streaming ``/chat/completions`` request."""
-    messages: list[dict[str, Any]] = []
-    if context.system_prompt:
-        messages.append({"role": "system", "content": context.system_prompt})
-    for m in context.messages:
-        messages.extend(encode_message(m))
-    body: dict[str, Any] = {
-        "model": model.id,
-        "messages": messages,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
-    if context.tools:
-        body["tools"] = [encode_tool(t) for t in context.tools]
-    if tool_choice is not None:
-        body["tool_choice"] = tool_choice
-    if temperature is not None:
-        body["temperature"] = temperature
-    limit = max_tokens if max_tokens is not None else model.max_tokens
-    if limit is not None:
-        body["max_tokens"] = limit
-    if reasoning_effort is not None:
-        body["reasoning_effort"] = reasoning_effort
-    if extra_body:
-        body.update(extra_body)
-    return body

@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
-from typing import Protocol
 
 import anyio
 import httpx
 
-from ._messages import AssistantMessage, Model, StopReason
-from ._openai_chat import PureChatByteParser
-from ._request import (
-    RETRY_STATUS,
-    PreparedRequest,
-    StreamOptions,
-    backoff,
-    http_error,
-    parse_retry_after,
-)
-from ._stream_events import StartEvent, StreamEvent
-from ._wording import transport_failure
+from .._messages import AssistantMessage, Model, StopReason
+from .._request import PreparedRequest, StreamOptions
+from .._stream_events import StartEvent, StreamEvent
+from ..providers._failures import http_failure, transport_error
+from ..providers._protocol import ByteParser
 
-__all__ = ["HttpxSource", "shared_ssl_context"]
+__all__ = ["HttpxSource", "describe_transport_error", "shared_ssl_context"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
@@ -44,31 +36,26 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
-def describe_transport_error(exc: BaseException, options: StreamOptions, url: str) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        kind, detail = "connect_timeout", ""
-    elif isinstance(exc, httpx.ReadTimeout):
-        kind, detail = "read_timeout", ""
-    elif isinstance(exc, httpx.ConnectError):
-        kind, detail = "connect", str(exc)
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        kind, detail = "closed", str(exc)
-    else:
-        kind, detail = "other", f"{type(exc).__name__}: {exc}"
-    return transport_failure(kind, url, detail, options.connect_timeout, options.read_timeout)
+# One table maps httpx's failures to the kinds every transport reports.
+_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (httpx.ConnectTimeout, "connect_timeout"),
+    (httpx.ReadTimeout, "read_timeout"),
+    (httpx.ConnectError, "connect"),
+    (httpx.RemoteProtocolError, "closed"),
+    (httpx.ReadError, "closed"),
+)
 
 
-class ByteParser(Protocol):
-    """What the transport needs of a parser: response bytes in, stream events out
-    (the pure Python parser or the native one)."""
-
-    @property
-    def message(self) -> AssistantMessage | None: ...
-    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
-    def end_of_stream(self) -> list[StreamEvent]: ...
-    def fail(
-        self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
-    ) -> list[StreamEvent]: ...
+def describe_transport_error(exc: BaseException, options: StreamOptions, url: str) -> BaseException:
+    kind, detail = "other", f"{type(exc).__name__}: {exc}"
+    for cls, name in _KINDS:
+        if isinstance(exc, cls):
+            kind = name
+            detail = "" if name.endswith("timeout") else str(exc)
+            break
+    err = transport_error(kind, url, detail, options.connect_timeout, options.read_timeout)
+    err.__cause__ = exc
+    return err
 
 
 class HttpxSource:
@@ -79,16 +66,17 @@ class HttpxSource:
         model: Model,
         request: PreparedRequest,
         options: StreamOptions,
-        parser: ByteParser | None = None,
+        parser: ByteParser,
     ) -> None:
         self._model = model
         self._request = request
         self._options = options
-        self._parser: ByteParser = parser or PureChatByteParser(
-            model, options.max_line_bytes, options.max_argument_bytes
-        )
-        self._client: httpx.AsyncClient | None = options.client
-        self._own_client = options.client is None
+        self._parser = parser
+        client = options.client
+        if client is None and options.session is not None:
+            client = options.session.httpx_client()
+        self._client: httpx.AsyncClient | None = client
+        self._own_client = client is None
         self._response: httpx.Response | None = None
         self._bytes: AsyncIterator[bytes] | None = None
         self._started = False
@@ -119,9 +107,8 @@ class HttpxSource:
         except StopAsyncIteration:
             return parser.end_of_stream()
         except httpx.HTTPError as exc:
-            return parser.fail(
-                describe_transport_error(exc, self._options, self._request.url), error=exc
-            )
+            err = describe_transport_error(exc, self._options, self._request.url)
+            return parser.fail(str(err), error=err)
         out = parser.feed(chunk)
         if parser.message is not None:
             await self._drain()
@@ -147,44 +134,28 @@ class HttpxSource:
         await self._close_response()
 
     async def _open(self) -> list[StreamEvent]:
+        """One attempt; a failure is reported as data (retries are decided above)."""
         req = self._request
         parser = self._parser
-        timeout = self._timeout()
         if self._client is None:
-            self._client = httpx.AsyncClient(verify=shared_ssl_context(), timeout=timeout)
-        attempt = 0
-        while True:
-            try:
-                response = await self._client.send(
-                    self._client.build_request(
-                        "POST",
-                        req.url,
-                        headers=req.headers,
-                        content=req.body,
-                        timeout=self._timeout(),
-                    ),
-                    stream=True,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt < self._options.max_retries:
-                    await anyio.sleep(backoff(attempt))
-                    attempt += 1
-                    continue
-                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)
-            except httpx.HTTPError as exc:
-                return parser.fail(describe_transport_error(exc, self._options, req.url), error=exc)
-            self._response = response
-            if response.status_code < 400:
-                break
+            self._client = httpx.AsyncClient(verify=shared_ssl_context(), timeout=self._timeout())
+        try:
+            response = await self._client.send(
+                self._client.build_request(
+                    "POST", req.url, headers=req.headers, content=req.body, timeout=self._timeout()
+                ),
+                stream=True,
+            )
+        except httpx.HTTPError as exc:
+            err = describe_transport_error(exc, self._options, req.url)
+            return parser.fail(str(err), error=err)
+        self._response = response
+        if response.status_code >= 400:
             body = await self._read_error_body(response)
-            if response.status_code in RETRY_STATUS and attempt < self._options.max_retries:
-                delay = parse_retry_after(response.headers.get("retry-after"))
-                await self._close_response()
-                await anyio.sleep(min(delay, 60.0) if delay is not None else backoff(attempt))
-                attempt += 1
-                continue
             await self._close_response()
-            exc2 = http_error(self._model, response.status_code, body)
+            exc2 = http_failure(
+                self._model, response.status_code, body, response.headers.get("retry-after")
+            )
             return parser.fail(exc2.message, error=exc2)
         self._bytes = response.aiter_bytes()
         return [StartEvent(self._model.id, self._model.provider_name)]

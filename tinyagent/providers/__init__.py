@@ -1,0 +1,29 @@
+"""Providers: one wire format each, plugged into every transport through one protocol.
+
+``openai-chat`` (any OpenAI-compatible ``/chat/completions``) and
+``anthropic-messages`` (Anthropic's Messages API and the endpoints that speak it) ship
+with the package. A new format is a new :class:`Provider` passed to
+:func:`register_provider`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from ._failures import http_failure, is_context_overflow
+from ._openai_chat import OpenAIChatProvider
+from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
+from ._registry import get_provider, known_apis, register_provider
+
+__all__ = [
+    "ByteParser",
+    "OpenAIChatProvider",
+    "PayloadParser",
+    "Provider",
+    "StopVerdict",
+    "get_provider",
+    "http_failure",
+    "is_context_overflow",
+    "known_apis",
+    "register_provider",
+]
+
+register_provider(OpenAIChatProvider())

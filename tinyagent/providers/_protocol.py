@@ -1,0 +1,74 @@
+"""What a provider is: one wire format, plugged into every transport.
+
+A provider builds the request (URL, auth headers, body), makes the pure parser (and
+names the native core's mode for the same format), maps the provider's stop reasons,
+words its in-stream errors and owns its per-run request cache. Transports move bytes
+and never look inside them; the loop never imports a provider.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .._messages import AssistantMessage, Context, Failure, Model, StopReason
+from .._stream_events import StreamEvent
+
+if TYPE_CHECKING:
+    from .._errors import ProviderError
+    from .._request import PreparedRequest, StreamOptions
+
+__all__ = ["ByteParser", "PayloadParser", "Provider", "StopVerdict"]
+
+StopVerdict = tuple[StopReason, str | None, Failure | None]
+"""A provider's reading of its stop reason: ours, an error message, a typed failure."""
+
+
+class PayloadParser(Protocol):
+    """Sans-IO: SSE ``data`` payloads in, stream events out."""
+
+    @property
+    def message(self) -> AssistantMessage | None: ...
+    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]: ...
+    def end_of_stream(self) -> list[StreamEvent]: ...
+    def fail(
+        self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
+    ) -> list[StreamEvent]: ...
+
+
+class ByteParser(Protocol):
+    """What a transport needs of a parser: body bytes in, stream events out (the pure
+    Python parser or the native one, for any provider)."""
+
+    @property
+    def message(self) -> AssistantMessage | None: ...
+    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
+    def end_of_stream(self) -> list[StreamEvent]: ...
+    def fail(
+        self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
+    ) -> list[StreamEvent]: ...
+
+
+class Provider(Protocol):
+    """One wire format (``Model.api``). Implementations are stateless singletons."""
+
+    api: str
+    native_format: str
+    """The native core's mode for this format (``ChatStreamParser(..., format)``)."""
+    no_finish: str
+    """The words for a body that ended without the format's end marker."""
+
+    def new_request_cache(self) -> object | None:
+        """State reused across the requests of one run (encoded history), or None."""
+        ...
+
+    def build_request(
+        self, model: Model, context: Context, options: StreamOptions, cache: object | None
+    ) -> PreparedRequest: ...
+
+    def payload_parser(self, model: Model, options: StreamOptions) -> PayloadParser: ...
+
+    def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict: ...
+
+    def stream_error(self, payload: bytes, model: Model) -> ProviderError:
+        """The error of an in-stream error payload (the native core hands it over)."""
+        ...

@@ -1,0 +1,82 @@
+"""Transports: they move bytes between a provider's request and its parser.
+
+Three of them give the same events for the same bytes: ``native`` (the whole stream in
+Rust on tokio), ``httpx+native`` (httpx moves the bytes, the Rust parser parses) and
+``httpx`` (pure Python). Retries and failure classification are decided once, above
+them (:mod:`._retry`), so the same failure reads the same on each.
+"""
+
+from __future__ import annotations
+
+from .._messages import Context, Model
+from .._request import StreamOptions, prepare_request
+from ..providers import ByteParser, get_provider
+from ._native import native_available
+from ._retry import EventSource, RetryingSource, retry_delay
+from ._session import Session
+
+__all__ = [
+    "TRANSPORTS",
+    "EventSource",
+    "Session",
+    "make_byte_parser",
+    "make_source",
+    "native_available",
+    "resolve_transport",
+    "retry_delay",
+]
+
+TRANSPORTS = ("native", "httpx+native", "httpx")
+
+
+def resolve_transport(transport: str | None, client: object = None) -> str:
+    """The transport a call will use: ``native`` when the extension is built, else
+    ``httpx`` (the pure path, always there). Passing an httpx ``client`` means httpx."""
+    if transport is None and client is not None:
+        return "httpx"
+    if transport is None:
+        return "native" if native_available() else "httpx"
+    if transport not in TRANSPORTS:
+        raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
+    return transport
+
+
+def make_source(model: Model, context: Context, options: StreamOptions) -> EventSource:
+    """The event source of one call: the model's provider on the chosen transport,
+    with retries. Raises (before any I/O) only for programming errors."""
+    provider = get_provider(model.api)
+    transport = resolve_transport(options.transport, options.client)
+    request = prepare_request(model, context, options)
+
+    def attempt() -> EventSource:
+        if transport == "native":
+            from ._native import NativeSource
+
+            return NativeSource(model, provider, request, options)
+        from ._httpx import HttpxSource
+
+        if transport == "httpx+native":
+            from ._native import NativeByteParser
+
+            return HttpxSource(model, request, options, NativeByteParser(model, provider, options))
+        from ..providers._pure import PureByteParser
+
+        parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
+        return HttpxSource(model, request, options, parser)
+
+    return RetryingSource(attempt, options.max_retries)
+
+
+def make_byte_parser(model: Model, *, native: bool = False, **options: object) -> ByteParser:
+    """A parser of the model's wire format, bytes in, events out, with no transport:
+    the pure one, or (``native=True``) the Rust one. For tests and benchmarks that
+    drive the sans-IO cores directly."""
+    opts = StreamOptions(**options)  # type: ignore[arg-type]
+    provider = get_provider(model.api)
+    if native:
+        from ._native import NativeByteParser
+
+        return NativeByteParser(model, provider, opts)
+    from ..providers._pure import PureByteParser
+
+    return PureByteParser(provider.payload_parser(model, opts), opts.max_line_bytes)

@@ -1,0 +1,115 @@
+"""Retries, decided once for every transport.
+
+A transport makes one attempt and reports how it failed as data (the failed message's
+typed :class:`Failure`). :class:`RetryingSource` reads that verdict and, when the
+attempt failed before any content arrived and the failure is worth another try (a
+connection failure, 408/409/429/5xx, an ``overloaded`` error event at the start of a
+stream), waits — honouring ``Retry-After`` — and makes a fresh attempt. Nothing a
+consumer has seen is ever repeated: a start event is sent once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+import anyio
+
+from .._messages import AssistantMessage, Failure, FailureKind, StopReason
+from .._stream_events import ErrorEvent, StartEvent, StreamEvent
+from ..providers._failures import RETRY_STATUS
+
+__all__ = ["EventSource", "RetryingSource", "backoff", "retry_delay"]
+
+_RETRY_KINDS = frozenset({FailureKind.OVERLOADED, FailureKind.RATE_LIMIT, FailureKind.SERVER})
+_RETRY_CODES = frozenset({"connect", "connect_timeout"})
+MAX_RETRY_AFTER = 60.0
+
+
+class EventSource(Protocol):
+    """A transport plus parser: batches of stream events for one request."""
+
+    @property
+    def message(self) -> AssistantMessage | None: ...
+    async def next_batch(self) -> list[StreamEvent]: ...
+    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]: ...
+    async def aclose(self) -> None: ...
+
+
+def backoff(attempt: int) -> float:
+    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
+
+
+def retry_delay(failure: Failure | None, attempt: int, max_retries: int) -> float | None:
+    """Seconds to wait before another attempt, or None when this failure is final."""
+    if failure is None or attempt >= max_retries:
+        return None
+    if failure.status is not None:
+        retryable = failure.status in RETRY_STATUS
+    else:
+        retryable = failure.kind in _RETRY_KINDS or failure.code in _RETRY_CODES
+    if not retryable:
+        return None
+    if failure.retry_after is not None:
+        return min(failure.retry_after, MAX_RETRY_AFTER)
+    return backoff(attempt)
+
+
+def _content_free(batch: list[StreamEvent]) -> bool:
+    return all(isinstance(e, StartEvent | ErrorEvent) for e in batch)
+
+
+class RetryingSource:
+    """Runs attempts made by ``open_attempt`` until one succeeds, produces content, or
+    fails for good (see the module docstring)."""
+
+    def __init__(self, open_attempt: Callable[[], EventSource], max_retries: int) -> None:
+        self._open = open_attempt
+        self._max = max_retries
+        self._source = open_attempt()
+        self._attempt = 0
+        self._content = False
+        self._start_sent = False
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self._source.message
+
+    @property
+    def attempts(self) -> int:
+        return self._attempt + 1
+
+    async def next_batch(self) -> list[StreamEvent]:
+        while True:
+            batch = await self._source.next_batch()
+            final = batch[-1] if batch else None
+            if not self._content and isinstance(final, ErrorEvent) and _content_free(batch):
+                delay = retry_delay(final.message.failure, self._attempt, self._max)
+                if delay is not None:
+                    await self._source.aclose()
+                    # The next attempt exists (unstarted) before the wait, so an abort
+                    # during the wait ends an empty message, not the failed one.
+                    self._source = self._open()
+                    self._attempt += 1
+                    out = self._once([e for e in batch if isinstance(e, StartEvent)])
+                    await anyio.sleep(delay)
+                    if out:
+                        return out
+                    continue
+            if any(not isinstance(e, StartEvent) for e in batch):
+                self._content = True
+            return self._once(batch)
+
+    def _once(self, batch: list[StreamEvent]) -> list[StreamEvent]:
+        if not self._start_sent:
+            if any(isinstance(e, StartEvent) for e in batch):
+                self._start_sent = True
+            return batch
+        return [e for e in batch if not isinstance(e, StartEvent)]
+
+    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
+        return self._source.abort(message, stop_reason)
+
+    async def aclose(self) -> None:
+        await self._source.aclose()
