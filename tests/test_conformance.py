@@ -27,6 +27,7 @@ def cases(fmt: str) -> list[tuple[Path, dict[str, Any]]]:
 
 
 OPENAI_CASES = cases("openai-chat")
+ANTHROPIC_CASES = cases("anthropic-messages")
 
 
 def assert_matches(message: tinyagent.AssistantMessage, expected: dict[str, Any]) -> None:
@@ -48,10 +49,16 @@ def assert_matches(message: tinyagent.AssistantMessage, expected: dict[str, Any]
     else:
         assert message.stop_reason is not tinyagent.StopReason.ERROR, message.error_message
     assert message.model == expected["model"]
+    if "thinking_signatures" in expected:
+        thinking = [c for c in message.content if isinstance(c, tinyagent.ThinkingContent)]
+        signed = [c.signature for c in thinking if c.signature and not c.redacted]
+        assert signed == expected["thinking_signatures"]
+        assert sum(c.redacted for c in thinking) == expected["redacted_thinking_blocks"]
 
 
-def test_there_are_openai_cases() -> None:
+def test_there_are_cases_of_each_format() -> None:
     assert len(OPENAI_CASES) >= 28
+    assert len(ANTHROPIC_CASES) >= 27
 
 
 @pytest.mark.parametrize(
@@ -64,4 +71,22 @@ async def test_openai_chat_conformance(sse: Path, expected: dict[str, Any], tran
         message = await tinyagent.complete(
             model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]), transport=transport
         )
+    assert_matches(message, expected)
+
+
+@pytest.mark.parametrize(
+    ("sse", "expected"),
+    ANTHROPIC_CASES,
+    ids=[p.name.removesuffix(".sse") for p, _ in ANTHROPIC_CASES],
+)
+async def test_anthropic_messages_conformance(
+    sse: Path, expected: dict[str, Any], transport: str
+) -> None:
+    seed = sum(sse.name.encode())
+    async with LocalServer([sse_file_reply(sse, slices=(1, 97), seed=seed)]) as server:
+        model = server.model(expected["model"], api="anthropic-messages")
+        message = await tinyagent.complete(
+            model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]), transport=transport
+        )
+    assert server.requests[0].path == "/v1/messages"
     assert_matches(message, expected)

@@ -8,12 +8,14 @@ with the package. A new format is a new :class:`Provider` passed to
 
 from __future__ import annotations
 
+from ._anthropic import AnthropicProvider
 from ._failures import http_failure, is_context_overflow
 from ._openai_chat import OpenAIChatProvider
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
 from ._registry import get_provider, known_apis, register_provider
 
 __all__ = [
+    "AnthropicProvider",
     "ByteParser",
     "OpenAIChatProvider",
     "PayloadParser",
@@ -27,3 +29,4 @@ __all__ = [
 ]
 
 register_provider(OpenAIChatProvider())
+register_provider(AnthropicProvider())

@@ -1,4 +1,5 @@
-"""Test kit: a real local server that speaks OpenAI chat completions.
+"""Test kit: a real local server that speaks OpenAI chat completions and Anthropic
+Messages (``/chat/completions`` and ``/messages``).
 
 Use it to test your own agents without a network or a key::
 
@@ -8,6 +9,13 @@ Use it to test your own agents without a network or a key::
         message = await tinyagent.complete(server.model(), context)
 """
 
+from ._anthropic_replies import (
+    anthropic_error_event_reply,
+    anthropic_events_reply,
+    anthropic_overloaded_reply,
+    anthropic_text_reply,
+    anthropic_tool_call_reply,
+)
 from ._replies import (
     Reply,
     ToolCallSpec,
@@ -27,6 +35,11 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "ToolCallSpec",
+    "anthropic_error_event_reply",
+    "anthropic_events_reply",
+    "anthropic_overloaded_reply",
+    "anthropic_text_reply",
+    "anthropic_tool_call_reply",
     "chunk",
     "chunks_reply",
     "error_reply",

@@ -27,8 +27,10 @@ __all__ = ["LocalServer", "RecordedRequest"]
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             408: "Request Timeout", 429: "Too Many Requests", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}  # fmt: skip
+            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+            529: "Overloaded"}  # fmt: skip
 _MAX_HEAD = 64 * 1024
+_PATHS = ("/chat/completions", "/messages")
 
 
 @attrs.define
@@ -221,9 +223,9 @@ class LocalServer:
             if inspect.isawaitable(result):
                 result = await result
             return result
-        if not request.path.endswith("/chat/completions"):
+        if not request.path.endswith(_PATHS):
             return error_reply(
-                404, f"tinyagent.testing serves /chat/completions, not {request.path}"
+                404, f"tinyagent.testing serves {' and '.join(_PATHS)}, not {request.path}"
             )
         if not self._replies:
             n = len(self.requests)
