@@ -1,0 +1,163 @@
+"""The native parser's ``anthropic-messages`` mode and the pure parser give equal events
+for the same bytes: random event sequences, hostile shapes, random bounds, random
+splits of the byte stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinyagent import DoneEvent, ErrorEvent, Model, ModelCost
+from tinyagent.transports import make_byte_parser
+
+from ..test_native_parity import run
+
+MODEL = Model("m", "http://127.0.0.1:1/v1", api="anthropic-messages", provider="p",
+              cost=ModelCost(1, 2, 0.5, 3))  # fmt: skip
+
+_text = st.text(max_size=8)
+_json_any = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),  # fmt: skip
+    max_leaves=4,
+)
+_index = st.integers(0, 3) | st.sampled_from([None, -1, 1.0, True, "0"])
+_small = st.integers(0, 100) | st.sampled_from([None, 1.5, "7", True])
+_usage = st.fixed_dictionaries(
+    {},
+    optional={
+        "input_tokens": _small,
+        "output_tokens": _small,
+        "cache_read_input_tokens": _small,
+        "cache_creation_input_tokens": _small,
+    },
+)
+_block = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": _text}),
+    st.fixed_dictionaries(
+        {"type": st.just("thinking"), "thinking": _text, "signature": st.sampled_from(["", "S"])}
+    ),
+    st.fixed_dictionaries({"type": st.just("redacted_thinking"), "data": _text}),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("tool_use"),
+            "id": st.sampled_from(["t0", "t1", ""]) | st.none(),
+            "name": st.sampled_from(["f", ""]),
+            "input": st.just({})
+            | st.dictionaries(
+                st.sampled_from("ab"), st.integers(-3, 3) | _text, max_size=2
+            ),  # fmt: skip
+        }
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["server_tool_use", "web_search_tool_result", "fancy"])}
+    ),  # fmt: skip
+    _json_any,
+)
+_delta = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text_delta"), "text": _text | st.integers()}),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("input_json_delta"),
+            "partial_json": _text | st.just('{"a": 1}') | st.just(""),
+        }
+    ),  # fmt: skip
+    st.fixed_dictionaries({"type": st.just("thinking_delta"), "thinking": _text}),
+    st.fixed_dictionaries({"type": st.just("signature_delta"), "signature": _text}),
+    st.fixed_dictionaries({"type": st.sampled_from(["citations_delta", "weird"])}),
+    _json_any,
+)
+_event = st.one_of(
+    st.builds(
+        lambda mid, u: {"type": "message_start", "message": {"id": mid, "usage": u}},
+        st.sampled_from(["m1", "m2"]) | st.none(),
+        _usage,
+    ),
+    st.builds(
+        lambda i, b: {"type": "content_block_start", "index": i, "content_block": b}, _index, _block
+    ),
+    st.builds(lambda i, d: {"type": "content_block_delta", "index": i, "delta": d}, _index, _delta),
+    st.builds(lambda i: {"type": "content_block_stop", "index": i}, _index),
+    st.builds(
+        lambda r, u: {"type": "message_delta", "delta": {"stop_reason": r}, "usage": u},
+        st.sampled_from(
+            [
+                "end_turn",
+                "tool_use",
+                "max_tokens",
+                "refusal",
+                "model_context_window_exceeded",
+                "new",
+            ]
+        )
+        | st.none(),  # fmt: skip
+        _usage,
+    ),
+    st.just({"type": "message_stop"}),
+    st.just({"type": "ping"}),
+    st.builds(
+        lambda t, m: {"type": "error", "error": {"type": t, "message": m}},
+        st.sampled_from(["overloaded_error", "api_error", "invalid_request_error"]),
+        _text,
+    ),
+    st.builds(lambda x: {"type": x}, _json_any),
+    st.dictionaries(st.sampled_from(["type", "index", "delta", "x"]), _json_any, max_size=3),
+)
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> bytes:
+    eol = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
+    parts = []
+    events = draw(st.lists(_event, max_size=14))
+    if draw(st.sampled_from([True, True, False])):
+        events.append({"type": "message_stop"})
+    for e in events:
+        hostile = draw(st.sampled_from([False] * 30 + [True]))
+        data: bytes = draw(st.binary(max_size=5)) if hostile else json.dumps(e).encode()
+        if isinstance(e, dict) and isinstance(e.get("type"), str):
+            parts.append(b"event: " + e["type"].encode() + eol)
+        parts.append(b"data: " + data.replace(b"\n", b"").replace(b"\r", b"") + eol + eol)
+    if draw(st.sampled_from([False] * 5 + [True])):
+        parts.append(b'data: {"type"')  # truncated at the end
+    return b"".join(parts)
+
+
+def both(body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20) -> tuple[list[Any], list[Any]]:  # fmt: skip
+    opts = {"max_line_bytes": max_line, "max_argument_bytes": max_args}
+    pure = run(make_byte_parser(MODEL, **opts), body, cuts)
+    native = run(make_byte_parser(MODEL, native=True, **opts), body, cuts)
+    return pure, native
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=bodies(), cuts=st.lists(st.integers(0, 4000), max_size=8))
+def test_native_and_pure_anthropic_parsers_agree(body: bytes, cuts: list[int]) -> None:
+    pure, native = both(body, cuts)
+    assert native == pure
+    assert isinstance(pure[-1], ErrorEvent | DoneEvent)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=bodies(),
+    cuts=st.lists(st.integers(0, 4000), max_size=4),
+    max_line=st.integers(8, 120),
+    max_args=st.integers(1, 12),
+)
+def test_they_agree_on_bounds(body: bytes, cuts: list[int], max_line: int, max_args: int) -> None:
+    pure, native = both(body, cuts, max_line, max_args)
+    assert native == pure
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=5))
+def test_arbitrary_bytes_agree_and_never_raise(body: bytes, cuts: list[int]) -> None:
+    pure, native = both(body, cuts)
+    assert native == pure
+    assert isinstance(native[-1], ErrorEvent | DoneEvent)
