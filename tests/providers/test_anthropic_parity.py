@@ -15,15 +15,20 @@ from tinyagent.transports import make_byte_parser
 
 from ..test_native_parity import run
 
-MODEL = Model("m", "http://127.0.0.1:1/v1", api="anthropic-messages", provider="p",
-              cost=ModelCost(1, 2, 0.5, 3))  # fmt: skip
+MODEL = Model(
+    "m",
+    "http://127.0.0.1:1/v1",
+    api="anthropic-messages",
+    provider="p",
+    cost=ModelCost(1, 2, 0.5, 3),
+)
 
 _text = st.text(max_size=8)
 _json_any = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=4),
     lambda inner: (
         st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
-    ),  # fmt: skip
+    ),
     max_leaves=4,
 )
 _index = st.integers(0, 3) | st.sampled_from([None, -1, 1.0, True, "0"])
@@ -49,14 +54,12 @@ _block = st.one_of(
             "id": st.sampled_from(["t0", "t1", ""]) | st.none(),
             "name": st.sampled_from(["f", ""]),
             "input": st.just({})
-            | st.dictionaries(
-                st.sampled_from("ab"), st.integers(-3, 3) | _text, max_size=2
-            ),  # fmt: skip
+            | st.dictionaries(st.sampled_from("ab"), st.integers(-3, 3) | _text, max_size=2),
         }
     ),
     st.fixed_dictionaries(
         {"type": st.sampled_from(["server_tool_use", "web_search_tool_result", "fancy"])}
-    ),  # fmt: skip
+    ),
     _json_any,
 )
 _delta = st.one_of(
@@ -66,7 +69,7 @@ _delta = st.one_of(
             "type": st.just("input_json_delta"),
             "partial_json": _text | st.just('{"a": 1}') | st.just(""),
         }
-    ),  # fmt: skip
+    ),
     st.fixed_dictionaries({"type": st.just("thinking_delta"), "thinking": _text}),
     st.fixed_dictionaries({"type": st.just("signature_delta"), "signature": _text}),
     st.fixed_dictionaries({"type": st.sampled_from(["citations_delta", "weird"])}),
@@ -95,7 +98,7 @@ _event = st.one_of(
                 "new",
             ]
         )
-        | st.none(),  # fmt: skip
+        | st.none(),
         _usage,
     ),
     st.just({"type": "message_stop"}),
@@ -128,7 +131,9 @@ def bodies(draw: st.DrawFn) -> bytes:
     return b"".join(parts)
 
 
-def both(body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20) -> tuple[list[Any], list[Any]]:  # fmt: skip
+def both(
+    body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20
+) -> tuple[list[Any], list[Any]]:
     opts = {"max_line_bytes": max_line, "max_argument_bytes": max_args}
     pure = run(make_byte_parser(MODEL, **opts), body, cuts)
     native = run(make_byte_parser(MODEL, native=True, **opts), body, cuts)

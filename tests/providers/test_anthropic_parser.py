@@ -24,8 +24,13 @@ from tinyagent import (
 )
 from tinyagent.transports import make_byte_parser
 
-MODEL = Model("claude-x", "http://127.0.0.1:1/v1", api="anthropic-messages", provider="anthropic",
-              cost=ModelCost(3, 15, 0.3, 3.75))  # fmt: skip
+MODEL = Model(
+    "claude-x",
+    "http://127.0.0.1:1/v1",
+    api="anthropic-messages",
+    provider="anthropic",
+    cost=ModelCost(3, 15, 0.3, 3.75),
+)
 
 
 def ev(obj: dict[str, Any], crlf: bool = False) -> bytes:
@@ -34,7 +39,10 @@ def ev(obj: dict[str, Any], crlf: bool = False) -> bytes:
 
 
 def start(usage: dict[str, Any] | None = None, mid: str = "msg_1") -> dict[str, Any]:
-    return {"type": "message_start", "message": {"id": mid, "usage": usage or {"input_tokens": 12, "output_tokens": 1}}}  # fmt: skip
+    return {
+        "type": "message_start",
+        "message": {"id": mid, "usage": usage or {"input_tokens": 12, "output_tokens": 1}},
+    }
 
 
 def block(index: int, content_block: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +59,13 @@ def stop(index: int) -> dict[str, Any]:
 
 def end(reason: str = "end_turn", usage: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     return [
-        {"type": "message_delta", "delta": {"stop_reason": reason}, "usage": usage or {"output_tokens": 30}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": reason},
+            "usage": usage or {"output_tokens": 30},
+        },
         {"type": "message_stop"},
-    ]  # fmt: skip
+    ]
 
 
 def text_events(text: str = "Hello! I'm doing well") -> list[dict[str, Any]]:
@@ -149,15 +161,24 @@ def test_tool_input_is_joined_then_parsed_once(native: bool) -> None:
 
 
 def test_tool_input_given_whole_in_the_start_event(native: bool) -> None:
-    events = [start(), block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "é", "n": 2}})]  # fmt: skip
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "é", "n": 2}}),
+    ]
     events += [stop(0), *end("tool_use")]
-    assert final(parse(b"".join(ev(e) for e in events), native)).message.tool_calls[0].arguments == {"q": "é", "n": 2}  # fmt: skip
+    assert final(parse(b"".join(ev(e) for e in events), native)).message.tool_calls[
+        0
+    ].arguments == {"q": "é", "n": 2}
 
 
 def test_invalid_tool_json_is_kept_verbatim_with_an_error(native: bool) -> None:
-    events = [start(), block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {}}),
-              delta(0, {"type": "input_json_delta", "partial_json": '{"city": INVALID}'}), stop(0),
-              *end("tool_use")]  # fmt: skip
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"city": INVALID}'}),
+        stop(0),
+        *end("tool_use"),
+    ]
     call = final(parse(b"".join(ev(e) for e in events), native)).message.tool_calls[0]
     assert call.arguments == {} and call.raw_arguments == '{"city": INVALID}'
     assert call.arguments_error is not None and "not valid JSON" in call.arguments_error
@@ -198,7 +219,7 @@ def test_usage_is_replaced_never_added(native: bool) -> None:
                 "cache_read_input_tokens": 1800,
                 "cache_creation_input_tokens": 200,
             }
-        ),  # fmt: skip
+        ),
         *end("end_turn", {"input_tokens": 61, "output_tokens": 2}),
     ]
     u = final(parse(b"".join(ev(e) for e in events), native)).message.usage
@@ -208,10 +229,17 @@ def test_usage_is_replaced_never_added(native: bool) -> None:
 
 @pytest.mark.parametrize(
     ("reason", "stop_reason"),
-    [("end_turn", "stop"), ("max_tokens", "length"), ("stop_sequence", "stop"),
-     ("tool_use", "tool_use"), ("pause_turn", "stop"), ("refusal", "stop"),
-     ("model_context_window_exceeded", "error"), ("something_new", "stop")],
-)  # fmt: skip
+    [
+        ("end_turn", "stop"),
+        ("max_tokens", "length"),
+        ("stop_sequence", "stop"),
+        ("tool_use", "tool_use"),
+        ("pause_turn", "stop"),
+        ("refusal", "stop"),
+        ("model_context_window_exceeded", "error"),
+        ("something_new", "stop"),
+    ],
+)
 def test_every_stop_reason_maps_and_is_kept(native: bool, reason: str, stop_reason: str) -> None:
     m = final(parse(b"".join(ev(e) for e in [start(), *end(reason)]), native)).message
     assert m.stop_reason == stop_reason and m.provider_stop_reason == reason
@@ -223,9 +251,12 @@ def test_every_stop_reason_maps_and_is_kept(native: bool, reason: str, stop_reas
 
 
 def test_error_event_ends_the_message_keeping_what_arrived(native: bool) -> None:
-    events = [start(), block(0, {"type": "text", "text": ""}),
-              delta(0, {"type": "text_delta", "text": "partial"}),
-              {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}]  # fmt: skip
+    events = [
+        start(),
+        block(0, {"type": "text", "text": ""}),
+        delta(0, {"type": "text_delta", "text": "partial"}),
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+    ]
     out = parse(b"".join(ev(e) for e in events), native)
     err = final(out)
     assert isinstance(err, ErrorEvent) and isinstance(err.error, ProviderError)
@@ -237,8 +268,11 @@ def test_error_event_ends_the_message_keeping_what_arrived(native: bool) -> None
 
 
 def test_a_stream_without_message_stop_is_truncated(native: bool) -> None:
-    events = [start(), block(0, {"type": "thinking", "thinking": "", "signature": ""}),
-              delta(0, {"type": "thinking_delta", "thinking": "half a thought"})]  # fmt: skip
+    events = [
+        start(),
+        block(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, {"type": "thinking_delta", "thinking": "half a thought"}),
+    ]
     err = final(parse(b"".join(ev(e) for e in events), native))
     m = err.message
     assert m.stop_reason is StopReason.ERROR
@@ -252,8 +286,13 @@ def test_a_stream_without_message_stop_is_truncated(native: bool) -> None:
 def test_duplicate_message_start_is_ignored_and_a_spliced_one_fails(native: bool) -> None:
     ok = [start(), start(), *text_events()[1:]]
     assert isinstance(final(parse(b"".join(ev(e) for e in ok), native)), DoneEvent)
-    spliced = [start(), block(0, {"type": "text", "text": ""}),
-               delta(0, {"type": "text_delta", "text": "kept"}), start(mid="msg_2"), *end()]  # fmt: skip
+    spliced = [
+        start(),
+        block(0, {"type": "text", "text": ""}),
+        delta(0, {"type": "text_delta", "text": "kept"}),
+        start(mid="msg_2"),
+        *end(),
+    ]
     err = final(parse(b"".join(ev(e) for e in spliced), native))
     assert isinstance(err, ErrorEvent) and isinstance(err.error, StreamFormatError)
     assert err.message.text == "kept" and "broke its protocol" in (err.message.error_message or "")
@@ -284,4 +323,7 @@ def test_unknown_events_blocks_and_deltas_are_skipped(native: bool) -> None:
 def test_not_json_fails_with_the_chunk_quoted(native: bool) -> None:
     err = final(parse(ev(start()) + b"data: {oops\n\n", native))
     assert isinstance(err.error, StreamFormatError)
-    assert "malformed JSON chunk" in (err.message.error_message or "") and "{oops" in err.message.error_message  # fmt: skip
+    assert (
+        "malformed JSON chunk" in (err.message.error_message or "")
+        and "{oops" in err.message.error_message
+    )
