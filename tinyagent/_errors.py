@@ -63,13 +63,18 @@ class TransportError(TinyAgentError, OSError):
 
     The same type on every transport (httpx or native), with ``kind`` saying which
     (``connect``, ``connect_timeout``, ``read_timeout``, ``closed``, ``other``) and
-    ``failure`` the typed description the failed message carries too.
+    ``failure`` the typed description the failed message carries too. ``detail`` is
+    what the transport library said (it differs between transports; the message does
+    not).
     """
 
-    def __init__(self, message: str, *, kind: str, failure: Failure | None = None) -> None:
+    def __init__(
+        self, message: str, *, kind: str, detail: str = "", failure: Failure | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind
+        self.detail = detail
         self.failure = failure
 
     def __str__(self) -> str:

@@ -42,15 +42,16 @@ def transport_failure(
 ) -> str:
     """A transport failure in words; ``kind`` is what went wrong, the same on every path:
     ``connect_timeout``, ``read_timeout``, ``connect``, ``closed`` (mid-stream) or
-    ``other``."""
+    ``other``. The transport library's own detail is not part of the words (it differs
+    between httpx and the native core); it stays on ``TransportError.detail``."""
     if kind == "connect_timeout":
         return f"connect timeout: no connection to {url} within {connect_timeout} s"
     if kind == "read_timeout":
         return f"read timeout: the server sent nothing for {read_timeout} s"
     if kind == "connect":
-        return f"could not connect to {url}: {detail}"
+        return f"could not connect to {url}"
     if kind == "closed":
-        return f"the connection closed mid-stream ({detail})"
+        return "the connection closed mid-stream (truncated reply)"
     return f"transport error talking to {url}: {detail}"
 
 

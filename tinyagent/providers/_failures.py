@@ -107,11 +107,18 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+# Codes that only restate a class of status: they never outrank the status itself
+# (a 429 whose body says "server_error" is a rate limit).
+_GENERIC_CODES = frozenset({"invalid_request_error", "api_error", "server_error"})
+
+
 def _kind(status: int | None, code: str | None, text: str) -> FailureKind:
-    if code is not None and code in _BY_CODE:
+    if code is not None and code in _BY_CODE and code not in _GENERIC_CODES:
         kind = _BY_CODE[code]
     elif status is not None and status in _BY_STATUS:
         kind = _BY_STATUS[status]
+    elif code is not None and code in _BY_CODE:
+        kind = _BY_CODE[code]
     elif status is not None and status >= 500:
         kind = FailureKind.SERVER
     else:
@@ -217,4 +224,5 @@ def transport_error(
 ) -> TransportError:
     """A transport failure as the one exception type every transport reports."""
     text = transport_failure(kind, url, detail, connect_timeout, read_timeout)
-    return TransportError(text, kind=kind, failure=Failure(_TRANSPORT_KINDS[kind], None, kind))
+    failure = Failure(_TRANSPORT_KINDS[kind], None, kind)
+    return TransportError(text, kind=kind, detail=detail, failure=failure)

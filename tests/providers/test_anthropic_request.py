@@ -1,0 +1,257 @@
+"""Building Anthropic Messages requests from our records (acceptance cases 19-25 of
+../shared/providers/anthropic-messages.md, and conversations that come from elsewhere)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tinyagent import (
+    AssistantMessage,
+    Context,
+    ImageContent,
+    Model,
+    StopReason,
+    StreamOptions,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    ToolDefinition,
+    ToolResultMessage,
+    UserMessage,
+)
+from tinyagent._request import prepare_request
+
+CLAUDE = Model(
+    "claude-x",
+    "https://api.anthropic.com/v1",
+    api="anthropic-messages",
+    provider="anthropic",
+    api_key="sk-ant-secret",
+    headers={"anthropic-beta": "a-1"},
+)
+GPT = Model("gpt-x", "https://api.openai.com/v1", provider="openai")
+TOOLS = [
+    ToolDefinition("add", "Add.", {"type": "object", "properties": {"a": {"type": "number"}}}),
+    ToolDefinition("now", "The time."),
+]
+
+
+def body_of(ctx: Context, model: Model = CLAUDE, **options: Any) -> dict[str, Any]:
+    req = prepare_request(model, ctx, StreamOptions(**options))
+    return json.loads(req.body)  # type: ignore[no-any-return]
+
+
+def reply(
+    *content: Any, model: Model = CLAUDE, stop: StopReason = StopReason.TOOL_USE
+) -> AssistantMessage:
+    return AssistantMessage(
+        content, stop, model=model.id, provider=model.provider_name, api=model.api
+    )
+
+
+def test_body_headers_and_url() -> None:
+    ctx = Context("Be brief.", [UserMessage("hi")], TOOLS)
+    req = prepare_request(CLAUDE, ctx, StreamOptions(headers={"anthropic-beta": "b-2,a-1"}))
+    assert req.url == "https://api.anthropic.com/v1/messages"
+    assert req.headers["x-api-key"] == "sk-ant-secret" and "authorization" not in req.headers
+    assert req.headers["anthropic-version"] == "2023-06-01"
+    assert req.headers["anthropic-beta"] == "a-1,b-2"
+    assert "sk-ant-secret" not in repr(req)
+    body = json.loads(req.body)
+    assert body["model"] == "claude-x" and body["stream"] is True
+    assert body["max_tokens"] == 4096  # always sent
+    assert body["system"][0]["text"] == "Be brief."
+    assert body["tools"][0]["name"] == "add"
+    assert body["tools"][0]["input_schema"]["properties"] == {"a": {"type": "number"}}
+    assert body["tools"][1]["input_schema"]["type"] == "object"
+
+
+def test_consecutive_tool_results_merge_into_one_user_message_first() -> None:
+    calls = [ToolCall(f"toolu_{i}", "add", {"a": i}) for i in range(3)]
+    msgs = [
+        UserMessage("go"),
+        reply(*calls),
+        *[ToolResultMessage(c.id, "add", str(i), is_error=(i == 1)) for i, c in enumerate(calls)],
+        UserMessage([TextContent("  "), TextContent("and now?")]),
+    ]
+    body = body_of(Context(messages=msgs))
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    last = body["messages"][-1]["content"]
+    assert [b["type"] for b in last] == ["tool_result"] * 3 + ["text"]
+    assert last[1]["is_error"] is True and "is_error" not in last[0]
+    assert strip_markers(last[-1]) == {"type": "text", "text": "and now?"}  # blank one dropped
+    uses = body["messages"][1]["content"]
+    assert uses[0] == {"type": "tool_use", "id": "toolu_0", "name": "add", "input": {"a": 0}}
+
+
+def test_images_in_user_messages_and_tool_results() -> None:
+    msgs = [
+        UserMessage(
+            [
+                TextContent("see"),
+                ImageContent("QUJD", "image/png"),
+                ImageContent(url="data:image/jpeg;base64,REVG"),
+            ]
+        ),
+        reply(ToolCall("t1", "shot", {})),
+        ToolResultMessage("t1", "shot", [ImageContent("R0hJ", "image/png")]),
+    ]
+    body = body_of(Context(messages=msgs))
+    user = body["messages"][0]["content"]
+    assert user[1] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": "QUJD"},
+    }
+    assert user[2]["source"] == {"type": "base64", "media_type": "image/jpeg", "data": "REVG"}
+    result = body["messages"][2]["content"][0]["content"]
+    assert result[0] == {"type": "text", "text": "(see attached image)"}
+    assert result[1]["source"]["data"] == "R0hJ"
+
+
+def test_tool_ids_from_elsewhere_are_rewritten_consistently_and_stay_distinct() -> None:
+    long_a = "call_abc|" + "Zx+/=" * 20
+    long_b = "call_abc|" + "Zx+/=" * 20 + "!"
+    msgs = [
+        UserMessage("go"),
+        reply(ToolCall(long_a, "add", {}), ToolCall(long_b, "add", {}), model=GPT),
+        ToolResultMessage(long_a, "add", "1"),
+        ToolResultMessage(long_b, "add", "2"),
+    ]
+    body = body_of(Context(messages=msgs))
+    uses = [b["id"] for b in body["messages"][1]["content"]]
+    results = [b["tool_use_id"] for b in body["messages"][2]["content"]]
+    assert uses == results and uses[0] != uses[1]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", i) for i in uses)
+
+
+def test_thinking_goes_back_unchanged_only_to_the_model_that_signed_it() -> None:
+    signed = ThinkingContent("I think.", "SIG")
+    redacted = ThinkingContent("", "ENC", redacted=True)
+    unsigned = ThinkingContent("Half a thought", None)
+    own = reply(signed, redacted, unsigned, TextContent("a"), stop=StopReason.STOP)
+    other = reply(
+        signed, redacted, ThinkingContent("  "), TextContent("b"), model=GPT, stop=StopReason.STOP
+    )
+    for_claude = body_of(Context(messages=[UserMessage("q"), own, UserMessage("q2"), other]))
+    assert for_claude["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "I think.", "signature": "SIG"},
+        {"type": "redacted_thinking", "data": "ENC"},
+        {"type": "text", "text": "Half a thought"},  # no signature: never a thinking block
+        {"type": "text", "text": "a"},
+    ]
+    # From another model: text, redacted and empty thinking dropped, no signature sent.
+    assert for_claude["messages"][3]["content"] == [
+        {"type": "text", "text": "I think."},
+        {"type": "text", "text": "b"},
+    ]
+    for_gpt = prepare_request(GPT, Context(messages=[UserMessage("q"), own]), StreamOptions())
+    assert b"SIG" not in for_gpt.body and b"ENC" not in for_gpt.body
+
+
+def test_an_aborted_reply_never_replays_half_a_tool_call() -> None:
+    half = ToolCall("t2", "add", {}, raw_arguments='{"a": ', arguments_error="not valid JSON")
+    aborted = reply(
+        TextContent("let me"), ToolCall("t1", "add", {"a": 1}), half, stop=StopReason.ABORTED
+    )
+    msgs = [
+        UserMessage("go"),
+        aborted,
+        ToolResultMessage("t1", "add", "1"),
+        ToolResultMessage("t2", "add", "Tool call aborted", is_error=True),
+        UserMessage("again"),
+    ]
+    body = body_of(Context(messages=msgs))
+    assert [b.get("id") for b in body["messages"][1]["content"]] == [None, "t1"]
+    assert [b.get("tool_use_id") for b in body["messages"][2]["content"]] == ["t1", None]
+
+
+def test_thinking_budget_and_the_options_it_forbids() -> None:
+    ctx = Context(messages=[UserMessage("hi")])
+    body = body_of(ctx, reasoning_effort="medium", temperature=0.2)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+    assert body["max_tokens"] > 8192 and "temperature" not in body
+    small = body_of(ctx, reasoning_effort="high", max_tokens=2000)
+    assert 1024 <= small["thinking"]["budget_tokens"] < small["max_tokens"] == 2000
+    assert "thinking" not in body_of(ctx, reasoning_effort="none", temperature=0.2)
+    assert body_of(ctx, temperature=0.2)["temperature"] == 0.2
+    with pytest.raises(ValueError, match="max_tokens above 1024"):
+        body_of(ctx, reasoning_effort="low", max_tokens=1000)
+    with pytest.raises(ValueError, match="forced tool_choice"):
+        body_of(ctx, reasoning_effort="low", tool_choice="required")
+    with pytest.raises(ValueError, match="reasoning_effort 'lots'"):
+        body_of(ctx, reasoning_effort="lots")
+
+
+def test_tool_choice_forms() -> None:
+    ctx = Context(messages=[UserMessage("hi")], tools=TOOLS)
+    assert body_of(ctx, tool_choice="auto")["tool_choice"] == {"type": "auto"}
+    assert body_of(ctx, tool_choice="required")["tool_choice"] == {"type": "any"}
+    fn = {"type": "function", "function": {"name": "add"}}
+    assert body_of(ctx, tool_choice=fn)["tool_choice"] == {"type": "tool", "name": "add"}
+
+
+def test_session_id_and_extra_body() -> None:
+    body = body_of(Context(messages=[UserMessage("hi")]), session_id="s-1", extra_body={"top_k": 5})
+    assert body["metadata"] == {"user_id": "s-1"} and body["top_k"] == 5
+
+
+# --- prompt caching -------------------------------------------------------------------
+
+
+def breakpoints(body: dict[str, Any]) -> list[str]:
+    """Where the cache_control markers are, in prefix order (tools, system, messages)."""
+    where = [f"tool:{t['name']}" for t in body.get("tools", []) if "cache_control" in t]
+    where += ["system" for s in body.get("system", []) if "cache_control" in s]
+    for i, m in enumerate(body["messages"]):
+        for j, b in enumerate(m["content"]):
+            if "cache_control" in b:
+                assert b["type"] not in ("thinking", "redacted_thinking")
+                where.append(f"message:{i}:{j}")
+    return where
+
+
+def strip_markers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_markers(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [strip_markers(v) for v in value]
+    return value
+
+
+def test_ten_turns_of_tools_keep_at_most_four_breakpoints_and_a_stable_prefix() -> None:
+    transcript: list[Any] = [UserMessage("start")]
+    previous: dict[str, Any] | None = None
+    for turn in range(10):
+        body = body_of(Context("System prompt.", transcript, TOOLS), cache="auto")
+        marks = breakpoints(body)
+        assert len(marks) <= 4
+        assert marks[:2] == ["tool:now", "system"] and marks[-1].startswith("message:")
+        if previous is not None:
+            # The new request repeats the old one up to the old one's last breakpoint.
+            last = breakpoints(previous)[-1]
+            i, j = map(int, last.split(":")[1:])
+            old = strip_markers(previous["messages"])
+            new = strip_markers(body["messages"])
+            assert new[:i] == old[:i] and new[i]["content"][: j + 1] == old[i]["content"][: j + 1]
+            assert strip_markers(body["tools"]) == strip_markers(previous["tools"])
+            assert last in marks  # the old breakpoint is still one: the cache is read there
+        previous = body
+        call = ToolCall(f"toolu_{turn}", "add", {"a": turn})
+        thinking = ThinkingContent(f"turn {turn}", f"SIG{turn}")
+        transcript += [
+            reply(thinking, TextContent(f"step {turn}"), call),
+            ToolResultMessage(call.id, "add", str(turn)),
+        ]
+
+
+def test_long_retention_and_none() -> None:
+    ctx = Context("S", [UserMessage("hi")], TOOLS)
+    long = body_of(ctx, cache="long")
+    assert long["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert breakpoints(body_of(ctx, cache="none")) == []
+    model = Model("c", "http://x/v1", api="anthropic-messages", cache="none")
+    assert breakpoints(body_of(ctx, model=model)) == []

@@ -1,0 +1,179 @@
+"""The same failure gives the same typed failure, exception type and words on every
+transport (httpx, httpx+native, native), for every failure kind; and retries are
+decided once, above the transports."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+import tinyagent
+from tinyagent import (
+    Context,
+    FailureKind,
+    ProviderError,
+    StopReason,
+    StreamFormatError,
+    TransportError,
+    UserMessage,
+)
+from tinyagent.testing import (
+    LocalServer,
+    Reply,
+    anthropic_error_event_reply,
+    anthropic_overloaded_reply,
+    anthropic_text_reply,
+    chunks_reply,
+    error_reply,
+    stream_error_reply,
+    text_reply,
+)
+
+pytestmark = pytest.mark.anyio
+CTX = Context(messages=[UserMessage("hi")])
+TRANSPORTS = ["httpx", "httpx+native", "native"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# name -> (replies, api, expected kind, expected exception type, status, code)
+CASES: dict[str, tuple[Callable[[], list[Reply]], str, FailureKind, type, int | None, str | None]] = {
+    "authentication": (
+        lambda: [error_reply(401, "bad key", error_type="invalid_api_key")],
+        "openai-chat", FailureKind.AUTHENTICATION, ProviderError, 401, "invalid_api_key",
+    ),
+    "not_found": (
+        lambda: [error_reply(404, "no such model", error_type="not_found_error")],
+        "openai-chat", FailureKind.NOT_FOUND, ProviderError, 404, "not_found_error",
+    ),
+    "rate_limit": (
+        lambda: [error_reply(429, "slow down", headers={"retry-after": "7"})],
+        "openai-chat", FailureKind.RATE_LIMIT, ProviderError, 429, "server_error",
+    ),
+    "context_overflow": (
+        lambda: [error_reply(400, "This model's maximum context length is 8192 tokens.",
+                             error_type="invalid_request_error")],
+        "openai-chat", FailureKind.CONTEXT_OVERFLOW, ProviderError, 400, "invalid_request_error",
+    ),
+    "overloaded_status": (
+        lambda: [anthropic_overloaded_reply()],
+        "anthropic-messages", FailureKind.OVERLOADED, ProviderError, 529, "overloaded_error",
+    ),
+    "server": (
+        lambda: [Reply(status=500, body=b"<html>Internal oops</html>", content_type="text/html")],
+        "openai-chat", FailureKind.SERVER, ProviderError, 500, None,
+    ),
+    "in_stream_error": (
+        lambda: [stream_error_reply("upstream failed", text="partial")],
+        "openai-chat", FailureKind.SERVER, ProviderError, 502, None,
+    ),
+    "anthropic_error_event": (
+        lambda: [anthropic_error_event_reply("overloaded_error", "Overloaded", text="partial")],
+        "anthropic-messages", FailureKind.OVERLOADED, ProviderError, None, "overloaded_error",
+    ),
+    "malformed": (
+        lambda: [chunks_reply([{"choices": [{"delta": {"content": "x"}}]}, "{oops"], done=False)],
+        "openai-chat", FailureKind.MALFORMED_STREAM, StreamFormatError, None, "format",
+    ),
+    "truncated": (
+        lambda: [anthropic_text_reply("hello there", chunk_size=2).but(disconnect_after=4)],
+        "anthropic-messages", FailureKind.CONNECTION, TransportError, None, "closed",
+    ),
+    "read_timeout": (
+        lambda: [text_reply("hello", stall_after=1, stall=3.0)],
+        "openai-chat", FailureKind.TIMEOUT, TransportError, None, "read_timeout",
+    ),
+}  # fmt: skip
+
+
+async def _outcome(name: str, transport: str) -> tuple[Any, ...]:
+    replies, api, *_ = CASES[name]
+    async with LocalServer(replies()) as server:
+        model = server.model(api=api)
+        async with tinyagent.stream(
+            model, CTX, transport=transport, max_retries=0, read_timeout=0.5
+        ) as events:
+            evs = [e async for e in events]
+    err = evs[-1]
+    assert isinstance(err, tinyagent.ErrorEvent)
+    m = err.message
+    return (m.stop_reason, m.error_message, m.failure, type(err.error), m.text)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_every_failure_kind_reads_the_same_on_every_transport(name: str) -> None:
+    _, _, kind, exc_type, status, code = CASES[name]
+    outcomes = [await _outcome(name, t) for t in TRANSPORTS]
+    assert outcomes[0] == outcomes[1] == outcomes[2], outcomes
+    stop, words, failure, got_type, _ = outcomes[0]
+    assert stop is StopReason.ERROR and words
+    assert got_type is exc_type
+    assert failure is not None
+    assert (failure.kind, failure.status, failure.code) == (kind, status, code)
+    if name == "rate_limit":
+        assert failure.retry_after == 7.0
+
+
+async def test_connection_refused_reads_the_same_on_every_transport() -> None:
+    model = tinyagent.Model("m", f"http://127.0.0.1:{_free_port()}/v1")
+    outcomes = []
+    for t in TRANSPORTS:
+        m = await tinyagent.complete(model, CTX, transport=t, max_retries=0)
+        outcomes.append((m.error_message, m.failure))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[0][1] == tinyagent.Failure(FailureKind.CONNECTION, None, "connect")
+    assert outcomes[0][0].startswith("could not connect to http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_error_event_before_any_content_is_retried(transport: str) -> None:
+    replies = [anthropic_error_event_reply(), anthropic_overloaded_reply(),
+               anthropic_text_reply("fine now")]  # fmt: skip
+    async with LocalServer(replies) as server:
+        model = server.model(api="anthropic-messages")
+        with anyio.fail_after(20):
+            async with tinyagent.stream(model, CTX, transport=transport, max_retries=2) as events:
+                evs = [e async for e in events]
+    assert len(server.requests) == 3
+    assert evs[-1].message.text == "fine now" and evs[-1].message.failure is None
+    # The consumer saw one start and no failed attempt.
+    assert sum(isinstance(e, tinyagent.StartEvent) for e in evs) == 1
+    assert not any(isinstance(e, tinyagent.ErrorEvent) for e in evs)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_error_event_after_content_is_final(transport: str) -> None:
+    replies = [anthropic_error_event_reply(text="partial"), anthropic_text_reply("never")]
+    async with LocalServer(replies) as server:
+        model = server.model(api="anthropic-messages")
+        m = await tinyagent.complete(model, CTX, transport=transport, max_retries=2)
+    assert len(server.requests) == 1
+    assert m.stop_reason is StopReason.ERROR and m.text == "partial"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_retry_after_is_honoured_and_bounded_by_max_retries(transport: str) -> None:
+    replies = [error_reply(429, headers={"retry-after": "0"}) for _ in range(3)]
+    async with LocalServer(replies) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=2)
+    assert len(server.requests) == 3
+    assert m.failure is not None and m.failure.kind is FailureKind.RATE_LIMIT
+
+
+async def test_a_failure_round_trips_through_serde() -> None:
+    async with LocalServer([error_reply(429, headers={"retry-after": "3"})]) as server:
+        m = await tinyagent.complete(server.model(), CTX, max_retries=0)
+    data = tinyagent.serde.unstructure(m)
+    assert json.loads(json.dumps(data))["failure"] == {
+        "kind": "rate_limit", "status": 429, "code": "server_error", "retry_after": 3.0,
+    }  # fmt: skip
+    assert tinyagent.serde.structure(data, tinyagent.AssistantMessage) == m
