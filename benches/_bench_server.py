@@ -1,7 +1,9 @@
-"""A local chat-completions server for benchmarks, run in its own process.
+"""A local chat-completions and Anthropic Messages server for benchmarks, run in its own
+process.
 
 The request's ``model`` names the stream: ``text-N`` (N text chunks) or ``tools-N`` (one
-tool call whose arguments arrive in N fragments). Bodies are built once per shape and
+tool call whose arguments arrive in N fragments), and ``atext-N`` / ``atools-N`` for the
+same in the Anthropic Messages format. Bodies are built once per shape and
 written in large pieces, so that the server is never the bottleneck and the client's
 CPU is what the benchmark measures.
 """
@@ -63,12 +65,100 @@ def body(kind: str, n: int) -> tuple[bytes, ...]:
     return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
 
 
+def _aevent(obj: dict[str, object]) -> bytes:
+    data = json.dumps(obj, separators=(",", ":"))
+    return f"event: {obj['type']}\ndata: {data}\n\n".encode()
+
+
+@functools.lru_cache(maxsize=16)
+def anthropic_body(kind: str, n: int) -> tuple[bytes, ...]:
+    message = {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": "bench",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
+    events = [_aevent({"type": "message_start", "message": message})]
+    if kind == "atext":
+        events.append(
+            _aevent(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                }
+            )
+        )
+        one = _aevent(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": " tok"},
+            }
+        )
+        reason = "end_turn"
+    elif kind == "atools":
+        block = {"type": "tool_use", "id": "toolu_1", "name": "write", "input": {}}
+        events.append(_aevent({"type": "content_block_start", "index": 0, "content_block": block}))
+        events.append(
+            _aevent(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": '{"s":"'},
+                }
+            )
+        )
+        one = _aevent(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": "ab"},
+            }
+        )
+        n -= 2
+        reason = "tool_use"
+    else:
+        raise ValueError(kind)
+    events += [one] * n
+    if kind == "atools":
+        events.append(
+            _aevent(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": '"}'},
+                }
+            )
+        )
+    events.append(_aevent({"type": "content_block_stop", "index": 0}))
+    events.append(
+        _aevent(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reason},
+                "usage": {"output_tokens": n},
+            }
+        )
+    )
+    events.append(_aevent({"type": "message_stop"}))
+    return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
+
+
 def _turn_reply(messages: list[dict[str, object]], turns: int) -> Reply:
     """Agent-loop turns: a trivial tool call until ``turns`` results came back, then text."""
     done = sum(1 for m in messages if m.get("role") == "tool")
     if done < turns:
-        call = {"index": 0, "id": f"call_{done}", "type": "function",
-                "function": {"name": "step", "arguments": json.dumps({"i": done})}}  # fmt: skip
+        call = {
+            "index": 0,
+            "id": f"call_{done}",
+            "type": "function",
+            "function": {"name": "step", "arguments": json.dumps({"i": done})},
+        }
         events = [
             _event(_chunk({"role": "assistant", "tool_calls": [call]})),
             _event(_chunk({}, "tool_calls")),
@@ -88,17 +178,23 @@ def _turn_json(messages: list[dict[str, object]], turns: int) -> Reply:
     """The same turns as a non-streaming completion (for peers that do not stream)."""
     done = sum(1 for m in messages if m.get("role") == "tool")
     if done < turns:
-        call = {"id": f"call_{done}", "type": "function",
-                "function": {"name": "step", "arguments": json.dumps({"i": done})}}  # fmt: skip
+        call = {
+            "id": f"call_{done}",
+            "type": "function",
+            "function": {"name": "step", "arguments": json.dumps({"i": done})},
+        }
         message: dict[str, object] = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish = "tool_calls"
     else:
         message, finish = {"role": "assistant", "content": "All steps done."}, "stop"
     body = {
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench",
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "bench",
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"prompt_tokens": 10 + done, "completion_tokens": 5, "total_tokens": 15 + done},
-    }  # fmt: skip
+    }
     return Reply(body=json.dumps(body).encode(), content_type="application/json")
 
 
@@ -109,6 +205,8 @@ def handler(request: RecordedRequest) -> Reply:
         return _turn_json(req["messages"], int(n))
     if kind == "turn":
         return _turn_reply(req["messages"], int(n))
+    if kind.startswith("a"):
+        return Reply(pieces=anthropic_body(kind, int(n)))
     return Reply(pieces=body(kind, int(n)))
 
 

@@ -3,6 +3,9 @@
     python benches/bench_stream.py            # full table (10k and 100k chunks)
     python benches/bench_stream.py --quick    # smaller streams, for a smoke run
 
+Streams: ``text`` and ``tools`` in the OpenAI chat format, ``atext`` and ``atools`` the
+same in the Anthropic Messages format (the chat-only peers are skipped for those).
+
 Each measurement runs in a fresh client process against one server process; it reports
 user+system CPU of the client (getrusage, not wall time) spent on the stream, and the
 growth of peak RSS over it. Per-chunk cost is marginal: (CPU at 100k - CPU at 10k) / 90k,
@@ -60,7 +63,8 @@ def _tinyagent_path(transport: str) -> Callable[[str, str], Awaitable[int]]:
     async def run(base: str, model: str) -> int:
         import tinyagent
 
-        m = tinyagent.Model(model, base)
+        api = "anthropic-messages" if model.startswith("a") else "openai-chat"
+        m = tinyagent.Model(model, base, api=api)
         ctx = tinyagent.Context(messages=[tinyagent.UserMessage("go")])
         n = 0
         async with tinyagent.stream(m, ctx, transport=transport) as events:
@@ -166,6 +170,9 @@ def main() -> None:
     ap.add_argument("--one", nargs=4, metavar=("PATH", "BASE", "MODEL", "BACKEND"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--paths", default=",".join(PATHS))
+    ap.add_argument(
+        "--kinds", default="text,tools,atext,atools", help="streams (a…: Anthropic Messages)"
+    )
     ap.add_argument("--backend", default="asyncio", help="event loop for the client")
     ap.add_argument("--repeat", type=int, default=3, help="best of N per measurement")
     args = ap.parse_args()
@@ -177,8 +184,10 @@ def main() -> None:
     proc, base = start_server()
     try:
         rows = []
-        for kind in ("text", "tools"):
+        for kind in args.kinds.split(","):
             for path in args.paths.split(","):
+                if kind.startswith("a") and path in ("httpx-sse", "openai"):
+                    continue  # chat-completions clients
                 if not available(path):
                     rows.append((kind, PATHS[path][0], None, None, None))
                     continue

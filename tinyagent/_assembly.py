@@ -193,6 +193,8 @@ class MessageAssembler:
             self._blocks.append(b)
             self._tools[key] = b
             out.append(ToolCallStartEvent(b.index, b.id, b.name))
+        elif not b.open:
+            return  # its end was announced (content_block_stop): the block is final
         else:
             if call_id and not b.id:
                 b.id = call_id

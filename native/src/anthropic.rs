@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
-use crate::assembler::{Assembler, Ev, Fail, Key};
+use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
 use crate::parser::WireFormat;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -29,8 +29,39 @@ struct Slot {
     has_delta: bool,
 }
 
+/// What a delta string does: append text, tool input or thinking to a block.
+#[derive(Clone, Copy, PartialEq)]
+enum DeltaKind {
+    Text,
+    Input,
+    Thinking,
+}
+
+/// A `content_block_delta` layout seen before: the bytes around its one varying string.
+/// A payload with exactly those bytes around exactly one JSON string has the same
+/// structure (same index, same delta type), so only the string is decoded (the chat
+/// mode does the same; the effect is still decided by the block's current state).
+struct Template {
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    index: u64,
+    kind: DeltaKind,
+}
+
+impl Template {
+    fn middle<'d>(&self, data: &'d [u8]) -> Option<&'d str> {
+        let (p, s) = (self.prefix.len(), self.suffix.len());
+        if data.len() < p + s + 2 || !data.starts_with(&self.prefix) || !data.ends_with(&self.suffix) {
+            return None;
+        }
+        let middle = std::str::from_utf8(&data[p..data.len() - s]).ok()?;
+        middle.starts_with('"').then_some(middle)
+    }
+}
+
 pub struct AnthropicCore {
     asm: Assembler,
+    template: Option<Template>,
     slots: HashMap<u64, Slot>,
     started: bool,
     message_id: Option<String>,
@@ -51,76 +82,57 @@ impl DerefMut for AnthropicCore {
     }
 }
 
-#[derive(Deserialize)]
-struct Event<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    index: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    delta: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    content_block: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    message: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    usage: Option<&'a RawValue>,
+/// A JSON object's fields in order, values left raw. Looked up from the end, so a
+/// duplicated key reads as its last value, as Python's `json` reads it (serde's derived
+/// structs reject duplicates instead).
+struct Fields<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+/// An object key, borrowed from the payload unless it held escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    text: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    partial_json: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    thinking: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    signature: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stop_reason: Option<&'a RawValue>,
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
-#[derive(Deserialize)]
-struct Block<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    text: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    thinking: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    signature: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    name: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    input: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    usage: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct UsageFields<'a> {
-    #[serde(borrow, default)]
-    input_tokens: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    output_tokens: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    cache_read_input_tokens: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    cache_creation_input_tokens: Option<&'a RawValue>,
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k.0 == key).map(|(_, v)| *v)
+    }
 }
 
 fn first_byte(raw: &RawValue) -> u8 {
@@ -152,7 +164,7 @@ fn as_index(raw: Option<&RawValue>) -> Option<u64> {
 }
 
 /// A JSON object's fields, or None for any other JSON type.
-fn as_obj<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
     let raw = raw?;
     if first_byte(raw) != b'{' {
         return None;
@@ -164,6 +176,7 @@ impl AnthropicCore {
     pub fn new(max_args: usize) -> Self {
         AnthropicCore {
             asm: Assembler::new(max_args),
+            template: None,
             slots: HashMap::new(),
             started: false,
             message_id: None,
@@ -171,22 +184,22 @@ impl AnthropicCore {
         }
     }
 
-    fn event(&mut self, ev: Event, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(kind) = as_str(ev.kind) else { return };
+    fn event(&mut self, ev: Fields, data: &[u8], out: &mut Vec<Ev>) {
+        let Some(kind) = as_str(ev.get("type")) else { return };
         match kind.as_ref() {
-            "content_block_delta" => self.delta(&ev, out),
+            "content_block_delta" => self.delta(&ev, data, out),
             "content_block_start" => self.block_start(&ev, out),
             "content_block_stop" => self.block_stop(&ev, out),
             "message_start" => self.message_start(&ev, data, out),
             "message_delta" => {
-                if let Some(delta) = as_obj::<Delta>(ev.delta) {
-                    if let Some(reason) = as_str(delta.stop_reason) {
+                if let Some(delta) = as_obj(ev.get("delta")) {
+                    if let Some(reason) = as_str(delta.get("stop_reason")) {
                         if !reason.is_empty() {
                             self.meta.provider_stop_reason = Some(reason.into_owned());
                         }
                     }
                 }
-                self.take_usage(ev.usage);
+                self.take_usage(ev.get("usage"));
             }
             "message_stop" => self.finish(out),
             "error" => self.fail(Fail::StreamError(data.to_vec()), out),
@@ -194,9 +207,9 @@ impl AnthropicCore {
         }
     }
 
-    fn message_start(&mut self, ev: &Event, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(msg) = as_obj::<Message>(ev.message) else { return };
-        let mid = as_str(msg.id).map(Cow::into_owned);
+    fn message_start(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
+        let Some(msg) = as_obj(ev.get("message")) else { return };
+        let mid = as_str(msg.get("id")).map(Cow::into_owned);
         if self.started {
             if mid != self.message_id {
                 // Two messages spliced into one body: nothing after this can be trusted.
@@ -209,12 +222,13 @@ impl AnthropicCore {
             self.meta.response_id = mid.clone();
         }
         self.message_id = mid;
-        self.take_usage(msg.usage);
+        self.take_usage(msg.get("usage"));
     }
 
     fn take_usage(&mut self, raw: Option<&RawValue>) {
-        let Some(u) = as_obj::<UsageFields>(raw) else { return };
-        let fields = [u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens];
+        let Some(u) = as_obj(raw) else { return };
+        let fields = ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"]
+            .map(|k| u.get(k));
         for (slot, value) in self.usage.iter_mut().zip(fields) {
             if let Some(n) = as_int(value) {
                 *slot = n;
@@ -224,16 +238,16 @@ impl AnthropicCore {
         self.meta.usage = Some([i, o, r, w, 0]);
     }
 
-    fn block_start(&mut self, ev: &Event, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.index) else { return };
+    fn block_start(&mut self, ev: &Fields, out: &mut Vec<Ev>) {
+        let Some(index) = as_index(ev.get("index")) else { return };
         if self.slots.contains_key(&index) {
             return;
         }
-        let Some(block) = as_obj::<Block>(ev.content_block) else { return };
-        let kind = as_str(block.kind);
+        let Some(block) = as_obj(ev.get("content_block")) else { return };
+        let kind = as_str(block.get("type"));
         let slot = match kind.as_deref() {
             Some("text") => {
-                if let Some(text) = as_str(block.text) {
+                if let Some(text) = as_str(block.get("text")) {
                     if !text.is_empty() {
                         self.text(&text, out);
                     }
@@ -241,9 +255,9 @@ impl AnthropicCore {
                 SlotKind::Text
             }
             Some("thinking") => {
-                let text = as_str(block.thinking).unwrap_or_default();
+                let text = as_str(block.get("thinking")).unwrap_or_default();
                 self.thinking(&text, out, true);
-                if let Some(sig) = as_str(block.signature) {
+                if let Some(sig) = as_str(block.get("signature")) {
                     if !sig.is_empty() {
                         self.thinking_signature(&sig, false);
                     }
@@ -252,20 +266,20 @@ impl AnthropicCore {
             }
             Some("redacted_thinking") => {
                 self.thinking("", out, true);
-                self.thinking_signature(&as_str(block.data).unwrap_or_default(), true);
+                self.thinking_signature(&as_str(block.get("data")).unwrap_or_default(), true);
                 SlotKind::Thinking
             }
             Some("tool_use") => {
-                let start_input = block.input.and_then(|raw| {
+                let start_input = block.get("input").and_then(|raw| {
                     let v: Value = serde_json::from_str(raw.get()).ok()?;
                     match &v {
                         Value::Object(m) if !m.is_empty() => Some(v.to_string()),
                         _ => None,
                     }
                 });
-                let id = as_str(block.id).unwrap_or_default();
-                let name = as_str(block.name).unwrap_or_default();
-                self.tool_call(Key::int(index), Some(&id), Some(&name), None, out);
+                let id = as_str(block.get("id")).unwrap_or_default();
+                let name = as_str(block.get("name")).unwrap_or_default();
+                self.tool_call(BlockKey::int(index), Some(&id), Some(&name), None, out);
                 self.slots.insert(index, Slot { kind: SlotKind::Tool, start_input, has_delta: false });
                 return;
             }
@@ -274,55 +288,77 @@ impl AnthropicCore {
         self.slots.insert(index, Slot { kind: slot, start_input: None, has_delta: false });
     }
 
-    fn delta(&mut self, ev: &Event, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.index) else { return };
-        let Some(slot_kind) = self.slots.get(&index).map(|s| s.kind) else { return };
-        let Some(delta) = as_obj::<Delta>(ev.delta) else { return };
-        let Some(kind) = as_str(delta.kind) else { return };
-        match kind.as_ref() {
-            "text_delta" => {
-                if let Some(text) = as_str(delta.text) {
-                    if slot_kind == SlotKind::Text && !text.is_empty() {
-                        self.text(&text, out);
-                    }
-                }
-            }
-            "input_json_delta" => {
-                if let Some(part) = as_str(delta.partial_json) {
-                    if slot_kind == SlotKind::Tool {
-                        if let Some(s) = self.slots.get_mut(&index) {
-                            s.has_delta = true;
-                        }
-                        if !part.is_empty() {
-                            self.tool_call(Key::int(index), None, None, Some(&part), out);
-                        }
-                    }
-                }
-            }
-            "thinking_delta" => {
-                if let Some(text) = as_str(delta.thinking) {
-                    if slot_kind == SlotKind::Thinking && !text.is_empty() {
-                        self.thinking(&text, out, false);
-                    }
-                }
-            }
+    fn delta(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
+        let Some(index) = as_index(ev.get("index")) else { return };
+        if !self.slots.contains_key(&index) {
+            return;
+        }
+        let Some(delta) = as_obj(ev.get("delta")) else { return };
+        let Some(kind) = as_str(delta.get("type")) else { return };
+        let (kind, field) = match kind.as_ref() {
+            "text_delta" => (DeltaKind::Text, "text"),
+            "input_json_delta" => (DeltaKind::Input, "partial_json"),
+            "thinking_delta" => (DeltaKind::Thinking, "thinking"),
             "signature_delta" => {
-                if let Some(sig) = as_str(delta.signature) {
-                    if slot_kind == SlotKind::Thinking && !sig.is_empty() {
+                if let Some(sig) = as_str(delta.get("signature")) {
+                    if self.slots[&index].kind == SlotKind::Thinking && !sig.is_empty() {
                         self.thinking_signature(&sig, false);
                     }
                 }
+                return;
             }
-            _ => {} // citations_delta, compaction_delta and unknown deltas
+            _ => return, // citations_delta, compaction_delta and unknown deltas
+        };
+        let raw = delta.get(field);
+        let Some(value) = as_str(raw) else { return };
+        self.apply(index, kind, &value, out);
+        // Only a plain layout (type and the string, each once; a usual event around it)
+        // is remembered: then equal bytes around a new string mean the same structure.
+        if delta.0.len() == 2 && ev.0.len() == 3 {
+            self.remember(raw.unwrap(), data, index, kind);
         }
     }
 
-    fn block_stop(&mut self, ev: &Event, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.index) else { return };
+    /// The effect of one delta string on block `index` (the slow and fast paths share it).
+    fn apply(&mut self, index: u64, kind: DeltaKind, value: &str, out: &mut Vec<Ev>) {
+        let Some(slot) = self.slots.get_mut(&index) else { return };
+        match (kind, slot.kind) {
+            (DeltaKind::Text, SlotKind::Text) if !value.is_empty() => self.text(value, out),
+            (DeltaKind::Input, SlotKind::Tool) => {
+                slot.has_delta = true;
+                if !value.is_empty() {
+                    self.tool_call(BlockKey::int(index), None, None, Some(value), out);
+                }
+            }
+            (DeltaKind::Thinking, SlotKind::Thinking) if !value.is_empty() => self.thinking(value, out, false),
+            _ => {}
+        }
+    }
+
+    /// Remember the layout of a delta whose only varying part is its string (see
+    /// [`Template`]), when that string was parsed straight from `data`.
+    fn remember(&mut self, raw: &RawValue, data: &[u8], index: u64, kind: DeltaKind) {
+        let start = raw.get().as_ptr() as usize;
+        let base = data.as_ptr() as usize;
+        if start < base || start + raw.get().len() > base + data.len() {
+            return; // parsed from a lossy copy, not from `data`
+        }
+        let a = start - base;
+        let b = a + raw.get().len();
+        let known = self.template.as_ref().is_some_and(|t| {
+            t.index == index && t.kind == kind && t.prefix == data[..a] && t.suffix == data[b..]
+        });
+        if !known {
+            self.template = Some(Template { prefix: data[..a].to_vec(), suffix: data[b..].to_vec(), index, kind });
+        }
+    }
+
+    fn block_stop(&mut self, ev: &Fields, out: &mut Vec<Ev>) {
+        let Some(index) = as_index(ev.get("index")) else { return };
         let Some(slot) = self.slots.get(&index) else { return };
         match slot.kind {
             SlotKind::Tool => {
-                let key = Key::int(index);
+                let key = BlockKey::int(index);
                 if !slot.has_delta {
                     if let Some(input) = slot.start_input.clone() {
                         if !self.tool_call(key.clone(), None, None, Some(&input), out) {
@@ -340,6 +376,15 @@ impl AnthropicCore {
 
 impl WireFormat for AnthropicCore {
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
+        if let Some(t) = &self.template {
+            if let Some(middle) = t.middle(data) {
+                if let Ok(value) = serde_json::from_str::<Cow<str>>(middle) {
+                    let (index, kind) = (t.index, t.kind);
+                    self.apply(index, kind, &value, out);
+                    return;
+                }
+            }
+        }
         let lossy;
         let text: &str = match std::str::from_utf8(data) {
             Ok(t) => t,
@@ -350,7 +395,7 @@ impl WireFormat for AnthropicCore {
             }
         };
         let is_object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
-        match serde_json::from_str::<Event>(text) {
+        match serde_json::from_str::<Fields>(text) {
             Ok(ev) if is_object => self.event(ev, data, out),
             // Not a JSON object (or not JSON at all): Python words the error.
             _ => self.fail(Fail::BadJson(data.to_vec()), out),
@@ -413,5 +458,40 @@ mod tests {
         assert!(matches!(run(&err).last(), Some(Ev::Fail(Fail::StreamError(_), _))));
         let splice = format!("{start}{start}data: {{\"type\":\"message_start\",\"message\":{{\"id\":\"b\"}}}}\n\n");
         assert!(matches!(run(&splice).last(), Some(Ev::Fail(Fail::Protocol(_), _))));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::parser::StreamParser;
+
+    /// `cargo test --release -- --ignored --nocapture anthropic::timing`: parser cost alone.
+    #[test]
+    #[ignore]
+    fn parse_cost_per_chunk() {
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+        let one = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" tok\"}}\n\n";
+        let body: Vec<u8> = format!("{start}{}", one.repeat(100_000)).into_bytes();
+        let t = std::time::Instant::now();
+        let mut p = StreamParser::new(1 << 24, AnthropicCore::new(1 << 30));
+        let mut out = Vec::new();
+        for piece in body.chunks(65536) {
+            p.feed(piece, &mut out);
+        }
+        println!("text: {:.3} us/chunk ({} events)", t.elapsed().as_secs_f64() / 100_000.0 * 1e6, out.len());
+        let t = std::time::Instant::now();
+        let mut d = crate::sse::SseDecoder::new(1 << 24);
+        let mut payloads: Vec<Vec<u8>> = Vec::new();
+        for piece in body.chunks(65536) {
+            d.feed(piece, &mut payloads).unwrap();
+        }
+        println!("  sse alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
+        let t = std::time::Instant::now();
+        for pl in &payloads[2..] {
+            let ev: Fields = serde_json::from_slice(pl).unwrap();
+            let _: Fields = serde_json::from_str(ev.get("delta").unwrap().get()).unwrap();
+        }
+        println!("  serde alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
     }
 }

@@ -188,6 +188,9 @@ impl Assembler {
         let index = match self.tools.get(&key) {
             Some(&i) => {
                 let b = &mut self.blocks[i];
+                if !b.open {
+                    return true; // its end was announced: the block is final
+                }
                 if let Some(id) = call_id {
                     if !id.is_empty() && b.id.is_empty() {
                         b.id = id.to_owned();

@@ -166,3 +166,50 @@ def test_arbitrary_bytes_agree_and_never_raise(body: bytes, cuts: list[int]) -> 
     pure, native = both(body, cuts)
     assert native == pure
     assert isinstance(native[-1], ErrorEvent | DoneEvent)
+
+
+_fragment = st.text(alphabet=st.sampled_from(list('ab"\\\n\u00e9\U0001f60a{}[],: ')), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(["text", "tool", "thinking"]), min_size=1, max_size=3),
+    texts=st.lists(_fragment, min_size=1, max_size=12),
+    tamper=st.integers(0, 30),
+    stop_at=st.integers(0, 30),
+    cuts=st.lists(st.integers(0, 6000), max_size=6),
+)
+def test_repeated_delta_layouts_take_the_same_path_on_both(
+    kinds: list[str], texts: list[str], tamper: int, stop_at: int, cuts: list[int]
+) -> None:
+    # The native parser skips re-parsing deltas whose bytes around the varying string
+    # match a layout it has seen; drive that path with hostile strings, a tampered
+    # layout, deltas after their block stopped, and blocks of every kind.
+    field = {
+        "text": ("text_delta", "text"),
+        "tool": ("input_json_delta", "partial_json"),
+        "thinking": ("thinking_delta", "thinking"),
+    }
+    events: list[str] = [json.dumps({"type": "message_start", "message": {"id": "m"}})]
+    for i, kind in enumerate(kinds):
+        block = {
+            "text": {"type": "text", "text": ""},
+            "thinking": {"type": "thinking", "thinking": ""},
+            "tool": {"type": "tool_use", "id": f"t{i}", "name": "f", "input": {}},
+        }[kind]
+        events.append(
+            json.dumps({"type": "content_block_start", "index": i, "content_block": block})
+        )
+        dtype, key = field[kind]
+        head = f'{{"type":"content_block_delta","index":{i},"delta":{{"type":"{dtype}","{key}":'
+        for n, t in enumerate(texts):
+            if n == stop_at:
+                events.append(json.dumps({"type": "content_block_stop", "index": i}))
+            events.append(head + json.dumps(t) + "}}")
+        if tamper < len(texts):
+            events.append(head + '"x","text":"y"}}')
+        events.append(json.dumps({"type": "content_block_stop", "index": i}))
+    events.append(json.dumps({"type": "message_stop"}))
+    body = b"".join(b"data: " + e.encode() + b"\n\n" for e in events)
+    pure, native = both(body, cuts)
+    assert native == pure

@@ -327,3 +327,25 @@ def test_not_json_fails_with_the_chunk_quoted(native: bool) -> None:
         "malformed JSON chunk" in (err.message.error_message or "")
         and "{oops" in err.message.error_message
     )
+
+
+def test_a_delta_after_its_block_stopped_changes_nothing(native: bool) -> None:
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"a": 1}'}),
+        stop(0),
+        delta(0, {"type": "input_json_delta", "partial_json": "garbage"}),
+        *end("tool_use"),
+    ]
+    out = parse(b"".join(ev(e) for e in events), native)
+    (end_event,) = [e for e in out if e.type == "toolcall_end"]
+    assert final(out).message.tool_calls == (end_event.tool_call,)
+    assert end_event.tool_call.arguments == {"a": 1}
+
+
+def test_a_duplicated_key_reads_as_its_last_value(native: bool) -> None:
+    body = ev(start()) + ev(block(0, {"type": "text", "text": ""}))
+    body += b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","text":"y"}}\n\n'
+    body += b"".join(ev(e) for e in [stop(0), *end()])
+    assert final(parse(body, native)).message.text == "y"
