@@ -13,6 +13,7 @@ agent_end                                              (exactly once, always las
 
 from __future__ import annotations
 
+import enum
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
@@ -27,6 +28,7 @@ __all__ = [
     "MessageEndEvent",
     "MessageStartEvent",
     "MessageUpdateEvent",
+    "RunEnd",
     "ToolExecutionEndEvent",
     "ToolExecutionStartEvent",
     "ToolExecutionUpdateEvent",
@@ -40,6 +42,21 @@ class AgentStartEvent:
     type: ClassVar[str] = "agent_start"
 
 
+class RunEnd(enum.StrEnum):
+    """Why a run ended (``AgentEndEvent.stop_reason``): the model finished (``stop``),
+    ``abort()`` (``aborted``, recorded when it is called), the run's ``deadline``, an
+    ``error`` (a provider failure or a raising hook), ``max_turns``, a tool's
+    ``terminate`` (``terminated``), or ``should_stop_after_turn`` (``stopped``)."""
+
+    STOP = "stop"
+    ABORTED = "aborted"
+    DEADLINE = "deadline"
+    ERROR = "error"
+    MAX_TURNS = "max_turns"
+    TERMINATED = "terminated"
+    STOPPED = "stopped"
+
+
 @attrs.frozen
 class AgentEndEvent:
     """The run is over. ``messages`` are the messages this run added to the transcript;
@@ -48,7 +65,7 @@ class AgentEndEvent:
 
     messages: tuple[Message, ...]
     usage: Usage
-    stop_reason: str
+    stop_reason: RunEnd = attrs.field(converter=RunEnd)
     error_message: str | None = None
     type: ClassVar[str] = "agent_end"
 

@@ -19,7 +19,6 @@ the events it produces are sent afterwards from a shielded scope.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,13 +36,10 @@ from ._agent_events import (
     MessageEndEvent,
     MessageStartEvent,
     MessageUpdateEvent,
-    ToolExecutionEndEvent,
-    ToolExecutionStartEvent,
-    ToolExecutionUpdateEvent,
+    RunEnd,
     TurnEndEvent,
     TurnStartEvent,
 )
-from ._errors import ToolError
 from ._messages import (
     AssistantMessage,
     Context,
@@ -54,15 +50,15 @@ from ._messages import (
     ToolResultMessage,
     Usage,
 )
+from ._outbox import EventOutbox, Listener
 from ._request import RequestCaches
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
-from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
+from ._tool_runner import ToolRunner, aborted_result
+from ._tools import Tool, ToolResult, call_maybe_async
 from .transports import Session
 
 __all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "make_run"]
-
-Listener = Callable[[AgentEvent], Any]
 
 
 @attrs.frozen
@@ -115,14 +111,6 @@ class LoopConfig:
     event_buffer: int = 64
 
 
-def _aborted_result(call: ToolCall, why: str) -> ToolResultMessage:
-    return ToolResultMessage(call.id, call.name, f"Tool call aborted: {why}.", is_error=True)
-
-
-def _error_result(call: ToolCall, text: str) -> ToolResultMessage:
-    return ToolResultMessage(call.id, call.name, text, is_error=True)
-
-
 class AgentRun:
     """One run of the loop: iterate it for events; steer, abort or cancel a tool call.
 
@@ -149,34 +137,21 @@ class AgentRun:
         self._prompts = list(prompts)
         self.system_prompt = system_prompt
         self.tools = tuple(tools)
-        self._by_name = {t.name: t for t in self.tools}
         self.config = config
         self._steering_source = steering
         self._follow_up_source = follow_up
         self._own_steering: deque[Message] = deque()
         self._own_follow_up: deque[Message] = deque()
-        self._listeners = tuple(listeners)
+        self._events = EventOutbox(listeners)
+        self._tools = ToolRunner(self.tools, config, self._events, self._add, self._why)
         self.usage = Usage()
         self.result: AgentEndEvent | None = None
         self._scope: anyio.CancelScope | None = None
-        self._aborted = False
+        self._end: RunEnd | None = None  # recorded when an end is requested (abort)
         self._abort_reason = "aborted"
-        self._deadline_hit = False
-        self._tool_scopes: dict[str, anyio.CancelScope] = {}
-        self._outbox: deque[AgentEvent] = deque()
-        self._flushing = False
-        self._head_heard = False
-        self._send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
         self._receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None
-        self._consumer_gone = False
-        self._stop_reason = "stop"
+        self._stop_reason = RunEnd.STOP
         self._error_message: str | None = None
-        self._terminate = False
-        self._limiter = (
-            anyio.CapacityLimiter(config.max_concurrent_tools)
-            if config.max_concurrent_tools
-            else None
-        )
         self._session = Session()
         self._request_caches = RequestCaches()
 
@@ -184,8 +159,8 @@ class AgentRun:
 
     def abort(self, reason: str = "aborted") -> None:
         """End the run as soon as possible; safe to call at any time, more than once."""
-        if not self._aborted and self.result is None:
-            self._aborted = True
+        if self._end is None and self.result is None:
+            self._end = RunEnd.ABORTED
             self._abort_reason = reason
             if self._scope is not None:
                 self._scope.cancel()
@@ -193,7 +168,7 @@ class AgentRun:
     def cancel_tool_call(self, call_id: str) -> bool:
         """Cancel one running tool call (it gets an "aborted" result); its siblings go on.
         Returns False if no such call is running."""
-        scope = self._tool_scopes.get(call_id)
+        scope = self._tools.scopes.get(call_id)
         if scope is None:
             return False
         scope.cancel()
@@ -213,7 +188,7 @@ class AgentRun:
 
     @property
     def running_tool_calls(self) -> frozenset[str]:
-        return frozenset(self._tool_scopes)
+        return frozenset(self._tools.scopes)
 
     @property
     def new_messages(self) -> list[Message]:
@@ -227,37 +202,8 @@ class AgentRun:
         assert self._receive is not None, "iterate the run inside `async with agent_loop(...)`"
         return self._receive.__aiter__()
 
-    # --- events -----------------------------------------------------------------
-
     async def _emit(self, event: AgentEvent) -> None:
-        self._outbox.append(event)
-        await self._flush()
-
-    async def _flush(self) -> None:
-        # Concurrent tool tasks emit too. One flusher at a time keeps events in order and
-        # each delivered once; an emitter that finds a flush under way leaves its event
-        # to it. An event leaves the outbox only once delivered.
-        if self._flushing:
-            return
-        self._flushing = True
-        try:
-            while self._outbox:
-                event = self._outbox[0]
-                if not self._head_heard:
-                    # Listeners hear each event once, even if the send below is
-                    # cancelled and the event is sent again during cleanup.
-                    self._head_heard = True
-                    for listener in self._listeners:
-                        await call_maybe_async(listener, event)
-                if not self._consumer_gone and self._send is not None:
-                    try:
-                        await self._send.send(event)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        self._consumer_gone = True
-                self._outbox.popleft()
-                self._head_heard = False
-        finally:
-            self._flushing = False
+        await self._events.emit(event)
 
     def _add(self, message: Message) -> None:
         self.transcript.append(message)
@@ -282,27 +228,27 @@ class AgentRun:
         return self.result
 
     async def _main(self, send: anyio.abc.ObjectSendStream[AgentEvent] | None) -> None:
-        self._send = send
+        self._events.send = send
         try:
             with anyio.CancelScope() as scope:
                 if self.config.deadline is not None:
                     scope.deadline = anyio.current_time() + self.config.deadline
                 self._scope = scope
-                if self._aborted:
+                if self._end is RunEnd.ABORTED:
                     scope.cancel()
                 await self._emit(AgentStartEvent())
                 await self._turns()
             if scope.cancelled_caught:
-                if self._aborted:
-                    self._stop_reason = "aborted"
+                if self._end is RunEnd.ABORTED:
+                    self._stop_reason = RunEnd.ABORTED
                     self._error_message = self._abort_reason
                 else:
-                    self._stop_reason = "deadline"
+                    self._stop_reason = RunEnd.DEADLINE
                     self._error_message = f"the run's deadline of {self.config.deadline} s passed"
         except BaseException as exc:
             # Cancelled from outside, or a hook raised: still close out the run.
             self._stop_reason = (
-                "aborted" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error"
+                RunEnd.ABORTED if isinstance(exc, anyio.get_cancelled_exc_class()) else RunEnd.ERROR
             )
             self._error_message = self._error_message or f"{type(exc).__name__}: {exc}"
             raise
@@ -313,12 +259,12 @@ class AgentRun:
                 self.result = AgentEndEvent(
                     tuple(self.new_messages), self.usage, self._stop_reason, self._error_message
                 )
-                self._outbox.append(self.result)
+                self._events.put(self.result)
                 # If the consumer is gone (or cancelled with us), its side of the channel
                 # is closed and sending fails at once; the bound only guards a consumer
                 # that stopped reading without leaving.
                 with anyio.move_on_after(30):
-                    await self._flush()
+                    await self._events.flush()
                 if send is not None:
                     await send.aclose()
 
@@ -333,13 +279,13 @@ class AgentRun:
                 for call in m.tool_calls:
                     if call.id not in answered:
                         why = why or self._why()
-                        r = _aborted_result(call, why)
+                        r = aborted_result(call, why)
                         answered.add(call.id)
                         self._add(r)
-                        self._outbox.extend([MessageStartEvent(r.role, r), MessageEndEvent(r)])
+                        self._events.extend([MessageStartEvent(r.role, r), MessageEndEvent(r)])
 
     def _why(self) -> str:
-        if self._aborted:
+        if self._end is RunEnd.ABORTED:
             return self._abort_reason
         if self._scope is not None and self._scope.cancel_called:
             return f"the run's deadline of {self.config.deadline} s passed"
@@ -354,7 +300,7 @@ class AgentRun:
                 await self._emit(MessageStartEvent(m.role, m))
                 await self._emit(MessageEndEvent(m))
             if self.config.max_turns is not None and turn >= self.config.max_turns:
-                self._stop_reason = "max_turns"
+                self._stop_reason = RunEnd.MAX_TURNS
                 return
             turn += 1
             await self._emit(TurnStartEvent(turn))
@@ -369,21 +315,21 @@ class AgentRun:
             calls = assistant.tool_calls
             results: list[ToolResultMessage] = []
             if assistant.stop_reason is StopReason.ERROR:
-                self._stop_reason = "error"
+                self._stop_reason = RunEnd.ERROR
                 self._error_message = assistant.error_message
                 await self._emit(TurnEndEvent(turn, assistant, ()))
                 return
             if calls:
-                results = await self._run_tools(assistant, calls)
+                results = await self._tools.run(assistant, calls)
             end = TurnEndEvent(turn, assistant, tuple(results))
             await self._emit(end)
-            if self._terminate:
-                self._stop_reason = "terminated"
+            if self._tools.terminate:
+                self._stop_reason = RunEnd.TERMINATED
                 return
             if self.config.should_stop_after_turn is not None and await call_maybe_async(
                 self.config.should_stop_after_turn, end
             ):
-                self._stop_reason = "stopped"
+                self._stop_reason = RunEnd.STOPPED
                 return
             pending = self._take(self._steering_source, self._own_steering)
             if pending or calls:
@@ -391,7 +337,7 @@ class AgentRun:
             pending = self._take(self._follow_up_source, self._own_follow_up)
             if pending:
                 continue
-            self._stop_reason = "stop"
+            self._stop_reason = RunEnd.STOP
             return
 
     async def _stream_reply(self, model: Model, effort: str | None) -> AssistantMessage:
@@ -425,151 +371,12 @@ class AgentRun:
                     # Cancelled mid-stream: keep what arrived, as aborted (no awaits here).
                     partial = events.abort(self._why())
                     self._add(partial)
-                    self._outbox.append(MessageEndEvent(partial))
+                    self._events.put(MessageEndEvent(partial))
         message = events.message
         assert message is not None
         self._add(message)
         await self._emit(MessageEndEvent(message))
         return message
-
-    # --- tools ----------------------------------------------------------------------
-
-    def _batches(self, calls: Sequence[ToolCall]) -> list[list[int]]:
-        """Consecutive concurrent calls share a batch; a sequential call runs alone."""
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for i, call in enumerate(calls):
-            tool = self._by_name.get(call.name)
-            alone = self.config.sequential_tools or (tool is not None and tool.sequential)
-            if alone:
-                if current:
-                    batches.append(current)
-                    current = []
-                batches.append([i])
-            else:
-                current.append(i)
-        if current:
-            batches.append(current)
-        return batches
-
-    async def _run_tools(
-        self, assistant: AssistantMessage, calls: Sequence[ToolCall]
-    ) -> list[ToolResultMessage]:
-        results: list[ToolResultMessage | None] = [None] * len(calls)
-        started = [False] * len(calls)
-        if assistant.stop_reason is StopReason.LENGTH:
-            for i, call in enumerate(calls):
-                results[i] = _error_result(
-                    call,
-                    "Your reply was cut off by the output token limit, so this call's arguments "
-                    "may be incomplete; it was not run. Issue the call again, with shorter arguments "
-                    "if they were long.",
-                )
-        completed = False
-        try:
-            for batch in self._batches(calls):
-                if all(results[i] is not None for i in batch):
-                    continue
-                async with anyio.create_task_group() as tg:
-                    for i in batch:
-                        tg.start_soon(self._run_one, i, calls[i], results, started)
-            completed = True
-        finally:
-            events: list[AgentEvent] = []
-            why = None
-            for i, call in enumerate(calls):
-                r = results[i]
-                if r is None:
-                    why = why or self._why()
-                    r = results[i] = _aborted_result(call, why)
-                    if not started[i]:
-                        events.append(ToolExecutionStartEvent(call))
-                    events.append(ToolExecutionEndEvent(call, r))
-                elif not started[i]:  # decided without running (output limit)
-                    events += [ToolExecutionStartEvent(call), ToolExecutionEndEvent(call, r)]
-            for r in results:
-                assert r is not None
-                self._add(r)
-                events += [MessageStartEvent(r.role, r), MessageEndEvent(r)]
-            self._outbox.extend(events)
-        if completed:
-            await self._flush()
-        return [r for r in results if r is not None]
-
-    async def _run_one(
-        self,
-        i: int,
-        call: ToolCall,
-        results: list[ToolResultMessage | None],
-        started: list[bool],
-    ) -> None:
-        started[i] = True
-        # Registered before the start event, so that a listener (or anyone) may cancel
-        # the call as soon as it is announced.
-        scope = anyio.CancelScope()
-        self._tool_scopes[call.id] = scope
-        try:
-            await self._emit(ToolExecutionStartEvent(call))
-            tool = self._by_name.get(call.name)
-            problem = argument_problem(tool, call, list(self._by_name))
-            result: ToolResult | None = None
-            is_error = False
-            if problem is not None or tool is None:
-                result, is_error = ToolResult(problem or "unknown tool"), True
-            elif self.config.before_tool_call is not None:
-                result = await call_maybe_async(self.config.before_tool_call, call)
-            if result is None:
-                assert tool is not None
-                result, is_error = await self._execute(tool, call, scope)
-            if self.config.after_tool_call is not None and problem is None:
-                replaced = await call_maybe_async(self.config.after_tool_call, call, result)
-                if replaced is not None:
-                    result = replaced
-        finally:
-            self._tool_scopes.pop(call.id, None)
-        if result.terminate:
-            self._terminate = True
-        r = ToolResultMessage(call.id, call.name, result.content, is_error, result.details)
-        results[i] = r
-        await self._emit(ToolExecutionEndEvent(call, r))
-
-    async def _execute(
-        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope
-    ) -> tuple[ToolResult, bool]:
-        async def update(partial: Any) -> None:
-            await self._emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
-
-        timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
-        out: Any = None
-        try:
-            with scope:
-                with anyio.move_on_after(timeout if timeout and timeout > 0 else math.inf) as limit:
-                    if self._limiter is not None:
-                        async with self._limiter:
-                            out = await tool.execute(call.id, dict(call.arguments), update)
-                    else:
-                        out = await tool.execute(call.id, dict(call.arguments), update)
-            if scope.cancelled_caught:
-                return ToolResult(
-                    f"Tool call aborted: {call.name} was cancelled by the application."
-                ), True
-            if limit.cancelled_caught:
-                return ToolResult(
-                    f"Tool {call.name!r} timed out after {timeout} s and was stopped. "
-                    "Try a smaller request, or a different approach."
-                ), True
-        except ToolError as exc:
-            return ToolResult(str(exc)), True
-        except Exception as exc:
-            return ToolResult(f"Tool {call.name!r} failed: {type(exc).__name__}: {exc}"), True
-        if isinstance(out, ToolResult):
-            return out, False
-        if isinstance(out, str):
-            return ToolResult(out), False
-        return ToolResult(
-            f"Tool {call.name!r} returned {type(out).__name__}, not a ToolResult or str "
-            "(a bug in the tool)."
-        ), True
 
 
 def make_run(

@@ -78,6 +78,13 @@ class StreamOptions:
     wire_cache: RequestCaches | None = attrs.field(default=None, repr=False, eq=False)
     """Encoded messages by identity, reused across calls (the agent loop passes one per
     run: records are frozen, so a message is encoded once, not once per turn)."""
+    proxy: str | None = attrs.field(default=None, repr=False)
+    """The proxy URL for this call (``""`` for none); None: ``HTTPS_PROXY``,
+    ``HTTP_PROXY`` or ``ALL_PROXY`` from the environment unless ``NO_PROXY`` covers the
+    host. Honoured the same by every transport."""
+    ca_bundle: str | None = None
+    """A PEM file of trusted CAs (a private CA); None: ``SSL_CERT_FILE``, else the
+    default roots. Honoured the same by every transport."""
     session: Any = attrs.field(default=None, repr=False, eq=False)
     """A transport session (``tinyagent.transports.Session``) that owns connections
     across calls; the agent loop passes one per run."""

@@ -26,6 +26,7 @@ from ._agent_events import (
     MessageEndEvent,
     MessageStartEvent,
     MessageUpdateEvent,
+    RunEnd,
     ToolExecutionEndEvent,
     ToolExecutionStartEvent,
     ToolExecutionUpdateEvent,
@@ -37,6 +38,7 @@ from ._messages import (
     AssistantContent,
     AssistantMessage,
     Context,
+    FailureKind,
     ImageContent,
     Message,
     Model,
@@ -101,6 +103,10 @@ def _tagged(table: dict[str, type[Any]], tag: str, allowed: tuple[type[Any], ...
 
 converter.register_unstructure_hook(StopReason, lambda v: str(v.value))
 converter.register_structure_hook(StopReason, lambda v, _t: StopReason(v))
+converter.register_unstructure_hook(RunEnd, lambda v: str(v.value))
+converter.register_structure_hook(RunEnd, lambda v, _t: RunEnd(v))
+converter.register_unstructure_hook(FailureKind, lambda v: str(v.value))
+converter.register_structure_hook(FailureKind, lambda v, _t: FailureKind(v))
 
 
 def _unstructure_fn(cls: type[Any], **overrides: Any) -> Any:

@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use pyo3::exceptions::PyOSError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use tokio::runtime::Runtime;
@@ -92,26 +92,52 @@ fn runtime() -> &'static Runtime {
     })
 }
 
-/// One pooled client per (connect, read) timeout pair: usually just one. The read
-/// timeout bounds every socket read, the wait for the headers included, as on httpx.
-fn client(connect_timeout: Duration, read_timeout: Duration) -> reqwest::Client {
-    type Clients = Mutex<HashMap<(u128, u128), reqwest::Client>>;
+/// What a client is built from: the timeouts, and the proxy and CA bundle that Python
+/// decided (from the call's options, then the environment) for every transport alike.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    connect: u128,
+    read: u128,
+    proxy: Option<String>,
+    ca_bundle: Option<String>,
+}
+
+/// One pooled client per `ClientKey`: usually just one. The read timeout bounds every
+/// socket read, the wait for the headers included, as on httpx. The client reads no
+/// environment of its own (`no_proxy`): Python passes the proxy it chose.
+fn client(connect_timeout: Duration, read_timeout: Duration, proxy: Option<String>, ca_bundle: Option<String>) -> Result<reqwest::Client, String> {
+    type Clients = Mutex<HashMap<ClientKey, reqwest::Client>>;
     static CLIENTS: OnceLock<Clients> = OnceLock::new();
+    let key = ClientKey { connect: connect_timeout.as_nanos(), read: read_timeout.as_nanos(), proxy, ca_bundle };
     let map = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry((connect_timeout.as_nanos(), read_timeout.as_nanos()))
-        .or_insert_with(|| {
-            reqwest::Client::builder()
-                .connect_timeout(connect_timeout)
-                .read_timeout(read_timeout)
-                .no_proxy()
-                .build()
-                .expect("reqwest client")
-        })
-        .clone()
+    if let Some(c) = map.get(&key) {
+        return Ok(c.clone());
+    }
+    let mut builder =
+        reqwest::Client::builder().connect_timeout(connect_timeout).read_timeout(read_timeout).no_proxy();
+    if let Some(url) = &key.proxy {
+        builder = builder.proxy(reqwest::Proxy::all(url).map_err(|e| format!("invalid proxy URL: {e}"))?);
+    }
+    if let Some(path) = &key.ca_bundle {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_bundle {path:?}: {e}"))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("ca_bundle {path:?} is not a PEM bundle: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("ca_bundle {path:?} holds no certificate"));
+        }
+        builder = builder.tls_built_in_root_certs(false);
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    let built = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    map.insert(key, built.clone());
+    Ok(built)
 }
 
 struct Request {
+    client: reqwest::Client,
     url: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -141,7 +167,7 @@ fn transport_error(e: &reqwest::Error) -> Item {
 }
 
 async fn run(shared: Arc<Shared>, req: Request) {
-    let mut builder = client(req.connect_timeout, req.read_timeout).post(&req.url).body(req.body);
+    let mut builder = req.client.post(&req.url).body(req.body);
     for (k, v) in &req.headers {
         builder = builder.header(k, v);
     }
@@ -272,6 +298,7 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 impl NativeStream {
     #[new]
     #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None))]
     fn new(
         url: String,
         headers: Vec<(String, String)>,
@@ -281,9 +308,14 @@ impl NativeStream {
         max_line_bytes: usize,
         max_argument_bytes: usize,
         format: &str,
+        proxy: Option<String>,
+        ca_bundle: Option<String>,
     ) -> PyResult<Self> {
         guarded(|| {
             let parser = make_parser(format, max_line_bytes, max_argument_bytes)?;
+            let connect_timeout = Duration::from_secs_f64(connect_timeout.max(0.001));
+            let read_timeout = Duration::from_secs_f64(read_timeout.max(0.001));
+            let client = client(connect_timeout, read_timeout, proxy, ca_bundle).map_err(PyValueError::new_err)?;
             let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
             let shared = Arc::new(Shared {
                 queue: Mutex::new(Vec::new()),
@@ -292,11 +324,12 @@ impl NativeStream {
                 parser: Mutex::new(parser),
             });
             let req = Request {
+                client,
                 url,
                 headers,
                 body: body.to_vec(), // one memcpy (a Vec<u8> argument would go byte by byte)
-                connect_timeout: Duration::from_secs_f64(connect_timeout.max(0.001)),
-                read_timeout: Duration::from_secs_f64(read_timeout.max(0.001)),
+                connect_timeout,
+                read_timeout,
             };
             let task = runtime().spawn(run(shared.clone(), req));
             // If the request task panics, Python must still get a final item rather

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
-import socket
+import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -19,9 +19,11 @@ import anyio
 import anyio.abc
 import attrs
 import h11
+from anyio.streams.tls import TLSStream
 
 from .._messages import Model
 from ._replies import Reply, error_reply
+from ._tcp import serve_tcp
 
 __all__ = ["LocalServer", "RecordedRequest"]
 
@@ -56,12 +58,19 @@ class LocalServer:
     """``async with LocalServer([text_reply("hi")]) as server: ...``
 
     Replies are served in order, one per request; or pass ``handler`` to compute each
-    reply from the request. ``server.model()`` gives a :class:`Model` pointing at it.
+    reply from the request. With ``ssl_context`` it serves HTTPS (``base_url`` says so). ``server.model()`` gives a :class:`Model` pointing at it.
     After the block, ``requests`` tells what was asked and whether each response was
     finished or cut by the client; ``open_connections`` counts live connections.
     """
 
-    def __init__(self, replies: Iterable[Reply] = (), *, handler: Handler | None = None) -> None:
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        *,
+        handler: Handler | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._ssl = ssl_context
         self._replies: deque[Reply] = deque(replies)
         self._handler = handler
         self.requests: list[RecordedRequest] = []
@@ -85,7 +94,8 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/v1"
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._port}/v1"
 
     def model(self, id: str = "mock-model", **kwargs: Any) -> Model:
         kwargs.setdefault("provider", "local")
@@ -114,33 +124,9 @@ class LocalServer:
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[LocalServer]:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        sock.setblocking(False)
-        self._port = sock.getsockname()[1]
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._accept_loop, sock, tg, name="serve: accept")
-                try:
-                    yield self
-                finally:
-                    tg.cancel_scope.cancel()
-        finally:
-            sock.close()
-
-    async def _accept_loop(self, sock: socket.socket, tg: anyio.abc.TaskGroup) -> None:
-        # Wait for readiness, then accept synchronously: a cancelled wait loses nothing,
-        # whereas cancelling asyncio's sock_accept() can drop a connection it had
-        # already accepted (CPython 3.11: InvalidStateError and an unclosed socket).
-        while True:
-            await anyio.wait_readable(sock)
-            try:
-                conn, _addr = sock.accept()
-            except (BlockingIOError, InterruptedError):
-                continue
-            tg.start_soon(self._serve_socket, conn, name="serve: connection")
+        async with serve_tcp(self._serve_socket) as port:
+            self._port = port
+            yield self
 
     async def __aenter__(self) -> LocalServer:
         self._cm = self._run()
@@ -151,25 +137,30 @@ class LocalServer:
 
     # --- HTTP (h11 does the framing) -------------------------------------------
 
-    async def _serve_socket(self, conn: socket.socket) -> None:
-        conn.setblocking(False)
-        # Small writes go out at once (no Nagle delay waiting on a delayed ACK).
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            stream = await anyio.abc.SocketStream.from_socket(conn)
-        except BaseException:
-            conn.close()
-            raise
-        await self._serve_connection(stream)
+    async def _serve_socket(self, stream: anyio.abc.SocketStream) -> None:
+        conn: anyio.abc.ByteStream = stream
+        if self._ssl is not None:
+            try:
+                conn = await TLSStream.wrap(
+                    stream, server_side=True, ssl_context=self._ssl, standard_compatible=False
+                )
+            except BaseException as exc:
+                # A client that rejected our certificate, or a shutdown mid-handshake.
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                if isinstance(exc, OSError | anyio.BrokenResourceError | anyio.EndOfStream):
+                    return
+                raise
+        await self._serve_connection(conn)
 
-    async def _next_event(self, stream: anyio.abc.SocketStream, h: h11.Connection) -> Any:
+    async def _next_event(self, stream: anyio.abc.ByteStream, h: h11.Connection) -> Any:
         while True:
             event = h.next_event()
             if event is not h11.NEED_DATA:
                 return event
             h.receive_data(await stream.receive())
 
-    async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
+    async def _serve_connection(self, stream: anyio.abc.ByteStream) -> None:
         self.open_connections += 1
         self.connections_total += 1
         h = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
@@ -232,7 +223,7 @@ class LocalServer:
             return error_reply(500, f"tinyagent.testing: no scripted reply left for request #{n}")
         return self._replies.popleft()
 
-    async def _wait_or_disconnect(self, stream: anyio.abc.SocketStream, seconds: float) -> bool:
+    async def _wait_or_disconnect(self, stream: anyio.abc.ByteStream, seconds: float) -> bool:
         """Sleep, but notice a client that hangs up meanwhile (returns False then)."""
         with anyio.move_on_after(seconds):
             try:
@@ -244,7 +235,7 @@ class LocalServer:
 
     async def _respond(
         self,
-        stream: anyio.abc.SocketStream,
+        stream: anyio.abc.ByteStream,
         h: h11.Connection,
         request: RecordedRequest,
         reply: Reply,

@@ -18,22 +18,26 @@ from .._request import PreparedRequest, StreamOptions
 from .._stream_events import StartEvent, StreamEvent
 from ..providers._failures import http_failure, transport_error
 from ..providers._protocol import ByteParser
+from ._network import NetworkConfig, network_for, ssl_context
 
 __all__ = ["HttpxSource", "describe_transport_error", "shared_ssl_context"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
-_ssl_context: ssl.SSLContext | None = None
 
 
 def shared_ssl_context() -> ssl.SSLContext:
-    """One verified SSL context for the process: building one costs ~25 ms, so each
-    per-call client reuses it (contexts are not tied to an event loop)."""
-    global _ssl_context
-    if _ssl_context is None:
-        _ssl_context = httpx.create_ssl_context()
-    return _ssl_context
+    """The default verified context (certifi's roots), shared by every client."""
+    return ssl_context(None)
+
+
+def new_client(network: NetworkConfig) -> httpx.AsyncClient:
+    """An httpx client that does exactly what ``network`` says (no environment of its
+    own: proxies and CAs were decided in :mod:`._network`, for every transport)."""
+    return httpx.AsyncClient(
+        verify=ssl_context(network.ca_bundle), proxy=network.proxy, trust_env=False
+    )
 
 
 # One table maps httpx's failures to the kinds every transport reports.
@@ -73,8 +77,9 @@ class HttpxSource:
         self._options = options
         self._parser = parser
         client = options.client
+        self._network = network_for(request.url, options) if client is None else None
         if client is None and options.session is not None:
-            client = options.session.httpx_client()
+            client = options.session.httpx_client(self._network)
         self._client: httpx.AsyncClient | None = client
         self._own_client = client is None
         self._response: httpx.Response | None = None
@@ -138,7 +143,7 @@ class HttpxSource:
         req = self._request
         parser = self._parser
         if self._client is None:
-            self._client = httpx.AsyncClient(verify=shared_ssl_context(), timeout=self._timeout())
+            self._client = new_client(self._network or NetworkConfig())
         try:
             response = await self._client.send(
                 self._client.build_request(

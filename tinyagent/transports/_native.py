@@ -38,6 +38,7 @@ from .._stream_events import (
 )
 from ..providers._failures import http_failure, transport_error
 from ..providers._protocol import Provider
+from ._network import network_for
 
 __all__ = ["NativeByteParser", "NativeSource", "native_available"]
 
@@ -219,6 +220,7 @@ class NativeSource:
         self._request = request
         self._options = options
         self._finisher = _Finisher(model, provider, options)
+        self._network = network_for(request.url, options)
         self._stream: Any = None
 
     @property
@@ -237,6 +239,8 @@ class NativeSource:
             o.max_line_bytes,
             o.max_argument_bytes,
             self._format,
+            self._network.proxy,
+            self._network.ca_bundle,
         )
 
     async def next_batch(self) -> list[StreamEvent]:

@@ -81,6 +81,10 @@ class RetryingSource:
         return self._attempt + 1
 
     async def next_batch(self) -> list[StreamEvent]:
+        if self._content:
+            # Past the first content nothing is retried: batches pass straight through
+            # (no per-event work here, whatever the reply's length).
+            return await self._source.next_batch()
         while True:
             batch = await self._source.next_batch()
             final = batch[-1] if batch else None
@@ -97,9 +101,10 @@ class RetryingSource:
                     if out:
                         return out
                     continue
-            if any(not isinstance(e, StartEvent) for e in batch):
-                self._content = True
-            return self._once(batch)
+            out = self._once(batch)
+            if out and not (len(out) == 1 and isinstance(out[0], StartEvent)):
+                self._content = True  # a start event, if any, leads its batch
+            return out
 
     def _once(self, batch: list[StreamEvent]) -> list[StreamEvent]:
         if not self._start_sent:

@@ -6,6 +6,8 @@ from typing import Any
 
 import anyio
 
+from ._network import NetworkConfig
+
 __all__ = ["Session"]
 
 
@@ -19,23 +21,25 @@ class Session:
     """
 
     def __init__(self) -> None:
-        self._httpx: Any = None
+        self._httpx: dict[NetworkConfig, Any] = {}
 
-    def httpx_client(self) -> Any:
-        if self._httpx is None:
-            import httpx
+    def httpx_client(self, network: NetworkConfig) -> Any:
+        """The session's httpx client for this proxy and CA bundle (usually just one)."""
+        client = self._httpx.get(network)
+        if client is None:
+            from ._httpx import new_client
 
-            from ._httpx import shared_ssl_context
-
-            self._httpx = httpx.AsyncClient(verify=shared_ssl_context())
-        return self._httpx
+            client = self._httpx[network] = new_client(network)
+        return client
 
     async def aclose(self) -> None:
         """Close the connections; shielded, so a cancelled run still closes them."""
-        client, self._httpx = self._httpx, None
-        if client is not None:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await client.aclose()
+        clients = list(self._httpx.values())
+        self._httpx.clear()
+        with anyio.CancelScope(shield=True):
+            for client in clients:
+                with anyio.move_on_after(5):
+                    await client.aclose()
 
     async def __aenter__(self) -> Session:
         return self

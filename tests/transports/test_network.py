@@ -1,0 +1,113 @@
+"""Proxies and private CAs are honoured the same by every transport: a local HTTPS
+server with a test CA (trustme) and a local proxy that the tests start."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+import tinyagent
+from tinyagent import Context, FailureKind, UserMessage
+from tinyagent.testing import LocalServer, text_reply
+
+from ._proxy import LocalProxy
+
+pytestmark = pytest.mark.anyio
+CTX = Context(messages=[UserMessage("hi")])
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+              "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    return ctx
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[LocalProxy]:
+    async with LocalProxy().running() as p:
+        yield p
+
+
+async def test_a_private_ca_given_explicitly(ca: trustme.CA, ca_file: str, transport: str) -> None:
+    async with LocalServer([text_reply("secure")], ssl_context=server_context(ca)) as server:
+        assert server.base_url.startswith("https://")
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, ca_bundle=ca_file)
+    assert m.text == "secure", m.error_message
+
+
+async def test_an_unknown_ca_is_refused_the_same_way(ca: trustme.CA, transport: str) -> None:
+    async with LocalServer([text_reply("never")], ssl_context=server_context(ca)) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=0)
+    assert m.failure == tinyagent.Failure(FailureKind.CONNECTION, None, "connect")
+    assert m.error_message == f"could not connect to {server.base_url}/chat/completions"
+
+
+async def test_ssl_cert_file_from_the_environment(
+    ca: trustme.CA, ca_file: str, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    async with LocalServer([text_reply("from env")], ssl_context=server_context(ca)) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport)
+    assert m.text == "from env", m.error_message
+
+
+async def test_a_missing_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    model = tinyagent.Model("m", "https://127.0.0.1:9/v1")
+    with pytest.raises(ValueError, match=r"ca_bundle .* is not a file"):
+        await tinyagent.complete(model, CTX, ca_bundle=str(tmp_path / "nope.pem"))
+
+
+async def test_http_proxy_from_the_environment(
+    proxy: LocalProxy, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    async with LocalServer([text_reply("via proxy")]) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport)
+    assert m.text == "via proxy", m.error_message
+    assert proxy.seen == [("POST", f"{server.base_url}/chat/completions")]
+
+
+async def test_no_proxy_and_an_explicit_empty_proxy_bypass_it(
+    proxy: LocalProxy, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    async with LocalServer([text_reply("a"), text_reply("b")]) as server:
+        a = await tinyagent.complete(server.model(), CTX, transport=transport, proxy="")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        b = await tinyagent.complete(server.model(), CTX, transport=transport)
+    assert (a.text, b.text) == ("a", "b") and proxy.seen == []
+
+
+async def test_https_through_a_connect_proxy_given_explicitly(
+    ca: trustme.CA, ca_file: str, proxy: LocalProxy, transport: str
+) -> None:
+    async with LocalServer([text_reply("tunnelled")], ssl_context=server_context(ca)) as server:
+        m = await tinyagent.complete(
+            server.model(), CTX, transport=transport, proxy=proxy.url, ca_bundle=ca_file
+        )
+    assert m.text == "tunnelled", m.error_message
+    assert proxy.seen == [("CONNECT", f"127.0.0.1:{server.port}")]

@@ -1,0 +1,67 @@
+"""The run's event outbox: events in order, each heard by the listeners once and sent to
+the consumer once, from any task of the run."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from ._agent_events import AgentEvent
+from ._tools import call_maybe_async
+
+__all__ = ["EventOutbox", "Listener"]
+
+Listener = Callable[[AgentEvent], Any]
+
+
+class EventOutbox:
+    """Concurrent tool tasks emit too. One flusher at a time keeps events in order and
+    each delivered once; an emitter that finds a flush under way leaves its event to it.
+    An event leaves the outbox only once delivered, so bookkeeping done in ``finally``
+    blocks (with :meth:`put`, no await) is sent afterwards from a shielded scope."""
+
+    def __init__(self, listeners: Sequence[Listener]) -> None:
+        self._listeners = tuple(listeners)
+        self._queue: deque[AgentEvent] = deque()
+        self._flushing = False
+        self._head_heard = False
+        self.send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
+        self._consumer_gone = False
+
+    def put(self, event: AgentEvent) -> None:
+        """Queue without sending (for code that must not await)."""
+        self._queue.append(event)
+
+    def extend(self, events: Iterable[AgentEvent]) -> None:
+        self._queue.extend(events)
+
+    async def emit(self, event: AgentEvent) -> None:
+        self._queue.append(event)
+        await self.flush()
+
+    async def flush(self) -> None:
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._queue:
+                event = self._queue[0]
+                if not self._head_heard:
+                    # Listeners hear each event once, even if the send below is
+                    # cancelled and the event is sent again during cleanup.
+                    self._head_heard = True
+                    for listener in self._listeners:
+                        await call_maybe_async(listener, event)
+                if not self._consumer_gone and self.send is not None:
+                    try:
+                        await self.send.send(event)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        self._consumer_gone = True
+                self._queue.popleft()
+                self._head_heard = False
+        finally:
+            self._flushing = False

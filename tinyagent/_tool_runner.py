@@ -1,0 +1,200 @@
+"""The tool runner of one run: a batch of tool calls, each a child task under its own
+cancel scope, with a timeout; results in call order, every call answered."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._agent_events import (
+    AgentEvent,
+    MessageEndEvent,
+    MessageStartEvent,
+    ToolExecutionEndEvent,
+    ToolExecutionStartEvent,
+    ToolExecutionUpdateEvent,
+)
+from ._errors import ToolError
+from ._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
+from ._outbox import EventOutbox
+from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
+
+if TYPE_CHECKING:
+    from ._loop import LoopConfig
+
+__all__ = ["ToolRunner", "aborted_result"]
+
+
+def aborted_result(call: ToolCall, why: str) -> ToolResultMessage:
+    return ToolResultMessage(call.id, call.name, f"Tool call aborted: {why}.", is_error=True)
+
+
+def _error_result(call: ToolCall, text: str) -> ToolResultMessage:
+    return ToolResultMessage(call.id, call.name, text, is_error=True)
+
+
+class ToolRunner:
+    """Runs the tool calls of each turn. ``scopes`` are the running calls' cancel scopes
+    (``AgentRun.cancel_tool_call`` cancels one); ``terminate`` is set when a tool's result
+    asks the run to end."""
+
+    def __init__(
+        self,
+        tools: Sequence[Tool],
+        config: LoopConfig,
+        events: EventOutbox,
+        add: Callable[[Message], None],
+        why: Callable[[], str],
+    ) -> None:
+        self._by_name = {t.name: t for t in tools}
+        self.config = config
+        self._events = events
+        self._add = add
+        self._why = why
+        self.scopes: dict[str, anyio.CancelScope] = {}
+        self.terminate = False
+        self._limiter = (
+            anyio.CapacityLimiter(config.max_concurrent_tools)
+            if config.max_concurrent_tools
+            else None
+        )
+
+    def _batches(self, calls: Sequence[ToolCall]) -> list[list[int]]:
+        """Consecutive concurrent calls share a batch; a sequential call runs alone."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i, call in enumerate(calls):
+            tool = self._by_name.get(call.name)
+            alone = self.config.sequential_tools or (tool is not None and tool.sequential)
+            if alone:
+                if current:
+                    batches.append(current)
+                    current = []
+                batches.append([i])
+            else:
+                current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    async def run(
+        self, assistant: AssistantMessage, calls: Sequence[ToolCall]
+    ) -> list[ToolResultMessage]:
+        results: list[ToolResultMessage | None] = [None] * len(calls)
+        started = [False] * len(calls)
+        if assistant.stop_reason is StopReason.LENGTH:
+            for i, call in enumerate(calls):
+                results[i] = _error_result(
+                    call,
+                    "Your reply was cut off by the output token limit, so this call's arguments "
+                    "may be incomplete; it was not run. Issue the call again, with shorter arguments "
+                    "if they were long.",
+                )
+        completed = False
+        try:
+            for batch in self._batches(calls):
+                if all(results[i] is not None for i in batch):
+                    continue
+                async with anyio.create_task_group() as tg:
+                    for i in batch:
+                        tg.start_soon(self._run_one, i, calls[i], results, started)
+            completed = True
+        finally:
+            events: list[AgentEvent] = []
+            why = None
+            for i, call in enumerate(calls):
+                r = results[i]
+                if r is None:
+                    why = why or self._why()
+                    r = results[i] = aborted_result(call, why)
+                    if not started[i]:
+                        events.append(ToolExecutionStartEvent(call))
+                    events.append(ToolExecutionEndEvent(call, r))
+                elif not started[i]:  # decided without running (output limit)
+                    events += [ToolExecutionStartEvent(call), ToolExecutionEndEvent(call, r)]
+            for r in results:
+                assert r is not None
+                self._add(r)
+                events += [MessageStartEvent(r.role, r), MessageEndEvent(r)]
+            self._events.extend(events)
+        if completed:
+            await self._events.flush()
+        return [r for r in results if r is not None]
+
+    async def _run_one(
+        self,
+        i: int,
+        call: ToolCall,
+        results: list[ToolResultMessage | None],
+        started: list[bool],
+    ) -> None:
+        started[i] = True
+        # Registered before the start event, so that a listener (or anyone) may cancel
+        # the call as soon as it is announced.
+        scope = anyio.CancelScope()
+        self.scopes[call.id] = scope
+        try:
+            await self._events.emit(ToolExecutionStartEvent(call))
+            tool = self._by_name.get(call.name)
+            problem = argument_problem(tool, call, list(self._by_name))
+            result: ToolResult | None = None
+            is_error = False
+            if problem is not None or tool is None:
+                result, is_error = ToolResult(problem or "unknown tool"), True
+            elif self.config.before_tool_call is not None:
+                result = await call_maybe_async(self.config.before_tool_call, call)
+            if result is None:
+                assert tool is not None
+                result, is_error = await self._execute(tool, call, scope)
+            if self.config.after_tool_call is not None and problem is None:
+                replaced = await call_maybe_async(self.config.after_tool_call, call, result)
+                if replaced is not None:
+                    result = replaced
+        finally:
+            self.scopes.pop(call.id, None)
+        if result.terminate:
+            self.terminate = True
+        r = ToolResultMessage(call.id, call.name, result.content, is_error, result.details)
+        results[i] = r
+        await self._events.emit(ToolExecutionEndEvent(call, r))
+
+    async def _execute(
+        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope
+    ) -> tuple[ToolResult, bool]:
+        async def update(partial: Any) -> None:
+            await self._events.emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
+
+        timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
+        out: Any = None
+        try:
+            with scope:
+                with anyio.move_on_after(timeout if timeout and timeout > 0 else math.inf) as limit:
+                    if self._limiter is not None:
+                        async with self._limiter:
+                            out = await tool.execute(call.id, dict(call.arguments), update)
+                    else:
+                        out = await tool.execute(call.id, dict(call.arguments), update)
+            if scope.cancelled_caught:
+                return ToolResult(
+                    f"Tool call aborted: {call.name} was cancelled by the application."
+                ), True
+            if limit.cancelled_caught:
+                return ToolResult(
+                    f"Tool {call.name!r} timed out after {timeout} s and was stopped. "
+                    "Try a smaller request, or a different approach."
+                ), True
+        except ToolError as exc:
+            return ToolResult(str(exc)), True
+        except Exception as exc:
+            return ToolResult(f"Tool {call.name!r} failed: {type(exc).__name__}: {exc}"), True
+        if isinstance(out, ToolResult):
+            return out, False
+        if isinstance(out, str):
+            return ToolResult(out), False
+        return ToolResult(
+            f"Tool {call.name!r} returned {type(out).__name__}, not a ToolResult or str "
+            "(a bug in the tool)."
+        ), True
