@@ -44,6 +44,7 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
+from ._think_tags import ThinkTagSplitter
 from ._wording import arguments_too_large, chunk_not_object, malformed_chunk
 
 __all__ = [
@@ -129,6 +130,7 @@ class MessageAssembler:
         self.provider_stop_reason: str | None = None
         self.response_id: str | None = None
         self.message: AssistantMessage | None = None
+        self._tags = ThinkTagSplitter() if model.think_tags else None
 
     @property
     def finished(self) -> bool:
@@ -147,6 +149,24 @@ class MessageAssembler:
         return b
 
     def text(self, delta: str, out: list[StreamEvent]) -> None:
+        if self._tags is not None:
+            for thinking, piece in self._tags.feed(delta):
+                if thinking:
+                    self.thinking(piece, out)
+                else:
+                    self._text(piece, out)
+            return
+        self._text(delta, out)
+
+    def _flush_tags(self, out: list[StreamEvent]) -> None:
+        if self._tags is not None:
+            for thinking, piece in self._tags.flush():
+                if thinking:
+                    self.thinking(piece, out)
+                else:
+                    self._text(piece, out)
+
+    def _text(self, delta: str, out: list[StreamEvent]) -> None:
         b = self._current
         if b is None or b.kind != _TEXT:
             b = self._open(_TEXT, out)
@@ -246,6 +266,7 @@ class MessageAssembler:
         return tuple(content)
 
     def _close_all(self, out: list[StreamEvent]) -> None:
+        self._flush_tags(out)
         for b in self._blocks:
             if b.open:
                 self._close(b, out)

@@ -405,6 +405,9 @@ class Model:
     """Prompt caching: ``auto`` marks cache breakpoints where the provider takes them
     (Anthropic; OpenAI caches on its own), ``long`` asks for the longer retention
     (Anthropic's 1 h), ``none`` sends no marker."""
+    think_tags: bool = False
+    """Read ``<think>…</think>`` in the reply's text as thinking (models served by vLLM,
+    llama.cpp or Ollama that stream their reasoning inside the text)."""
 
     @property
     def provider_name(self) -> str:

@@ -173,9 +173,9 @@ fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
 }
 
 impl AnthropicCore {
-    pub fn new(max_args: usize) -> Self {
+    pub fn new(max_args: usize, think_tags: bool) -> Self {
         AnthropicCore {
-            asm: Assembler::new(max_args),
+            asm: Assembler::new(max_args, think_tags),
             template: None,
             slots: HashMap::new(),
             started: false,
@@ -414,7 +414,7 @@ mod tests {
     use crate::parser::StreamParser;
 
     fn run(body: &str) -> Vec<Ev> {
-        let mut p = StreamParser::new(1 << 20, AnthropicCore::new(1 << 20));
+        let mut p = StreamParser::new(1 << 20, AnthropicCore::new(1 << 20, false));
         let mut out = Vec::new();
         p.feed(body.as_bytes(), &mut out);
         p.end_of_stream(&mut out);
@@ -474,7 +474,7 @@ mod timing {
         let one = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" tok\"}}\n\n";
         let body: Vec<u8> = format!("{start}{}", one.repeat(100_000)).into_bytes();
         let t = std::time::Instant::now();
-        let mut p = StreamParser::new(1 << 24, AnthropicCore::new(1 << 30));
+        let mut p = StreamParser::new(1 << 24, AnthropicCore::new(1 << 30, false));
         let mut out = Vec::new();
         for piece in body.chunks(65536) {
             p.feed(piece, &mut out);

@@ -90,7 +90,51 @@ pub struct Meta {
     pub usage: Option<[i64; 5]>,
 }
 
+/// `<think>…</think>` in the text read as thinking, the twin of
+/// `tinyagent/_think_tags.py`: the end of a piece that could start a tag is held back
+/// until the next piece (or the end) says.
+#[derive(Default)]
+struct ThinkTags {
+    in_think: bool,
+    pending: String,
+}
+
+const OPEN: &str = "<think>";
+const CLOSE: &str = "</think>";
+
+impl ThinkTags {
+    fn feed(&mut self, text: &str, pieces: &mut Vec<(bool, String)>) {
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.push_str(text);
+        let mut rest: &str = &buf;
+        while !rest.is_empty() {
+            let tag = if self.in_think { CLOSE } else { OPEN };
+            if let Some(i) = rest.find(tag) {
+                if i > 0 {
+                    pieces.push((self.in_think, rest[..i].to_owned()));
+                }
+                self.in_think = !self.in_think;
+                rest = &rest[i + tag.len()..];
+                continue;
+            }
+            // Tags are ASCII, so a held-back suffix never splits a character.
+            let keep = (1..tag.len().min(rest.len() + 1)).rev().find(|&k| rest.ends_with(&tag[..k])).unwrap_or(0);
+            if rest.len() > keep {
+                pieces.push((self.in_think, rest[..rest.len() - keep].to_owned()));
+            }
+            self.pending = rest[rest.len() - keep..].to_owned();
+            break;
+        }
+    }
+
+    fn flush(&mut self) -> Option<(bool, String)> {
+        let held = std::mem::take(&mut self.pending);
+        (!held.is_empty()).then_some((self.in_think, held))
+    }
+}
+
 pub struct Assembler {
+    tags: Option<ThinkTags>,
     max_args: usize,
     blocks: Vec<Block>,
     current: Option<usize>,
@@ -100,8 +144,9 @@ pub struct Assembler {
 }
 
 impl Assembler {
-    pub fn new(max_args: usize) -> Self {
+    pub fn new(max_args: usize, think_tags: bool) -> Self {
         Assembler {
+            tags: think_tags.then(ThinkTags::default),
             max_args,
             blocks: Vec::new(),
             current: None,
@@ -136,6 +181,26 @@ impl Assembler {
     }
 
     pub fn text(&mut self, delta: &str, out: &mut Vec<Ev>) {
+        if let Some(tags) = &mut self.tags {
+            let mut pieces = Vec::new();
+            tags.feed(delta, &mut pieces);
+            self.emit_pieces(pieces, out);
+            return;
+        }
+        self.plain_text(delta, out);
+    }
+
+    fn emit_pieces(&mut self, pieces: Vec<(bool, String)>, out: &mut Vec<Ev>) {
+        for (thinking, piece) in pieces {
+            if thinking {
+                self.thinking(&piece, out, false);
+            } else {
+                self.plain_text(&piece, out);
+            }
+        }
+    }
+
+    fn plain_text(&mut self, delta: &str, out: &mut Vec<Ev>) {
         let index = match self.current {
             Some(i) if self.blocks[i].kind == Kind::Text => i,
             _ => self.open(Kind::Text, out),
@@ -261,6 +326,9 @@ impl Assembler {
     }
 
     fn close_all(&mut self, out: &mut Vec<Ev>) {
+        if let Some(piece) = self.tags.as_mut().and_then(ThinkTags::flush) {
+            self.emit_pieces(vec![piece], out);
+        }
         for i in 0..self.blocks.len() {
             if self.blocks[i].open {
                 self.close_block(i, out);

@@ -230,8 +230,8 @@ fn as_int(v: Option<&Value>) -> i64 {
 }
 
 impl ChatCore {
-    pub fn new(max_args: usize) -> Self {
-        ChatCore { asm: Assembler::new(max_args), template: None, last_key: Key::Num(0f64.to_bits()) }
+    pub fn new(max_args: usize, think_tags: bool) -> Self {
+        ChatCore { asm: Assembler::new(max_args, think_tags), template: None, last_key: Key::Num(0f64.to_bits()) }
     }
 
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
@@ -602,7 +602,7 @@ mod tests {
     use crate::parser::StreamParser;
 
     fn run(body: &[u8], cuts: &[usize]) -> (Vec<Ev>, Meta) {
-        let mut p = StreamParser::new(1 << 20, ChatCore::new(1 << 20));
+        let mut p = StreamParser::new(1 << 20, ChatCore::new(1 << 20, false));
         let mut out = Vec::new();
         let mut last = 0;
         for &c in cuts {
@@ -684,7 +684,7 @@ mod timing {
         for (name, ev) in [("text", one), ("tool", tool)] {
             let body: Vec<u8> = ev.repeat(100_000).into_bytes();
             let t = std::time::Instant::now();
-            let mut p = crate::parser::StreamParser::new(1 << 24, ChatCore::new(1 << 30));
+            let mut p = crate::parser::StreamParser::new(1 << 24, ChatCore::new(1 << 30, false));
             let mut out = Vec::new();
             for piece in body.chunks(65536) {
                 p.feed(piece, &mut out);

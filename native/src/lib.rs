@@ -219,8 +219,8 @@ impl Converter {
 }
 
 /// The parser for `format` (one of `FORMATS`), or a ValueError naming the known ones.
-pub(crate) fn make_parser(format: &str, max_line: usize, max_args: usize) -> PyResult<AnyParser> {
-    AnyParser::new(format, max_line, max_args).ok_or_else(|| {
+pub(crate) fn make_parser(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> PyResult<AnyParser> {
+    AnyParser::new(format, max_line, max_args, think_tags).ok_or_else(|| {
         PyValueError::new_err(format!("the native core has no {format:?} parser (it speaks {FORMATS})"))
     })
 }
@@ -237,9 +237,9 @@ const DETACH_ABOVE: usize = 16 * 1024;
 #[pymethods]
 impl ChatStreamParser {
     #[new]
-    #[pyo3(signature = (max_line_bytes, max_argument_bytes, format = "openai-chat"))]
-    fn new(max_line_bytes: usize, max_argument_bytes: usize, format: &str) -> PyResult<Self> {
-        let parser = make_parser(format, max_line_bytes, max_argument_bytes)?;
+    #[pyo3(signature = (max_line_bytes, max_argument_bytes, format = "openai-chat", think_tags = false))]
+    fn new(max_line_bytes: usize, max_argument_bytes: usize, format: &str, think_tags: bool) -> PyResult<Self> {
+        let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
         Ok(ChatStreamParser { parser, conv: Converter::default() })
     }
 

@@ -85,11 +85,13 @@ pub enum AnyParser {
 pub const FORMATS: &str = "openai-chat, anthropic-messages";
 
 impl AnyParser {
-    pub fn new(format: &str, max_line: usize, max_args: usize) -> Option<Self> {
+    pub fn new(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> Option<Self> {
         match format {
-            "openai-chat" => Some(AnyParser::Chat(StreamParser::new(max_line, ChatCore::new(max_args)))),
+            "openai-chat" => {
+                Some(AnyParser::Chat(StreamParser::new(max_line, ChatCore::new(max_args, think_tags))))
+            }
             "anthropic-messages" => {
-                Some(AnyParser::Anthropic(StreamParser::new(max_line, AnthropicCore::new(max_args))))
+                Some(AnyParser::Anthropic(StreamParser::new(max_line, AnthropicCore::new(max_args, think_tags))))
             }
             _ => None,
         }

@@ -298,7 +298,7 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 impl NativeStream {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None))]
+    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None, think_tags = false))]
     fn new(
         url: String,
         headers: Vec<(String, String)>,
@@ -310,9 +310,10 @@ impl NativeStream {
         format: &str,
         proxy: Option<String>,
         ca_bundle: Option<String>,
+        think_tags: bool,
     ) -> PyResult<Self> {
         guarded(|| {
-            let parser = make_parser(format, max_line_bytes, max_argument_bytes)?;
+            let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
             let connect_timeout = Duration::from_secs_f64(connect_timeout.max(0.001));
             let read_timeout = Duration::from_secs_f64(read_timeout.max(0.001));
             let client = client(connect_timeout, read_timeout, proxy, ca_bundle).map_err(PyValueError::new_err)?;

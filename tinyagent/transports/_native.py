@@ -176,7 +176,10 @@ class NativeByteParser:
 
     def __init__(self, model: Model, provider: Provider, options: StreamOptions) -> None:
         self._core = _require().ChatStreamParser(
-            options.max_line_bytes, options.max_argument_bytes, provider.native_format
+            options.max_line_bytes,
+            options.max_argument_bytes,
+            provider.native_format,
+            model.think_tags,
         )
         self._finisher = _Finisher(model, provider, options)
 
@@ -241,6 +244,7 @@ class NativeSource:
             self._format,
             self._network.proxy,
             self._network.ca_bundle,
+            self._model.think_tags,
         )
 
     async def next_batch(self) -> list[StreamEvent]:
