@@ -152,10 +152,12 @@ def test_empty_arguments_mean_no_arguments() -> None:
 def test_usage_from_trailing_chunk_with_cache_and_reasoning_and_cost() -> None:
     model = Model("m", "http://x/v1", cost=ModelCost(input=1.0, output=2.0, cache_read=0.5))
     usage = {
-        "prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500,
+        "prompt_tokens": 1000,
+        "completion_tokens": 500,
+        "total_tokens": 1500,
         "prompt_tokens_details": {"cached_tokens": 400},
         "completion_tokens_details": {"reasoning_tokens": 100},
-    }  # fmt: skip
+    }
     _, p = run(
         [
             chunk({"content": "x"}),
@@ -372,3 +374,155 @@ def test_tool_arguments_keep_big_integers_exactly() -> None:
         "id": 18446744073709551617,
         "neg": -9223372036854775809,
     }
+
+
+# --- cases the mutation run (../shared/testing/mutation-2026-11-26.md) showed untested ---
+
+from tinyagent import FailureKind, ProviderError, StreamFormatError, ToolCall  # noqa: E402
+from tinyagent.transports import make_byte_parser  # noqa: E402
+
+
+def sse(*objs: Any) -> bytes:
+    return b"".join(
+        b"data: " + (o if isinstance(o, bytes) else json.dumps(o).encode()) + b"\n\n" for o in objs
+    )
+
+
+def test_an_sse_bound_broken_mid_read_keeps_the_events_before_it() -> None:
+    for native in (False, True):
+        p = make_byte_parser(MODEL, native=native, max_line_bytes=300)
+        events = p.feed(sse(chunk({"content": "kept"})) + b"data: " + b"x" * 400)
+        assert [type(e) for e in events] == [
+            TextStartEvent,
+            TextDeltaEvent,
+            TextEndEvent,
+            ErrorEvent,
+        ]
+        assert events[-1].message.text == "kept"
+        assert isinstance(events[-1].error, StreamFormatError)
+        assert events[-1].message.failure.kind is FailureKind.MALFORMED_STREAM
+
+
+def test_error_events_carry_the_exception() -> None:
+    bad, _ = run([chunk({"content": "a"})], done=False)
+    p = OpenAIChatParser(MODEL)
+    events = p.feed_data([json.dumps(chunk({"content": "a"})).encode(), b"{oops"])
+    assert isinstance(events[-1], ErrorEvent) and isinstance(events[-1].error, StreamFormatError)
+    assert events[-1].message.text == "a" and bad[-1].message.error_message is not None
+    shape = OpenAIChatParser(MODEL).feed_data([b'{"choices": [1]}'])
+    assert isinstance(shape[-1].error, StreamFormatError)
+    assert "unexpected structure" in (shape[-1].message.error_message or "")
+
+
+def test_the_argument_bound_is_exact_and_names_the_tool() -> None:
+    def args(parts: list[str]) -> list[Any]:
+        p = OpenAIChatParser(MODEL, max_argument_bytes=10)
+        first = {"index": 0, "id": "c", "function": {"name": "f", "arguments": parts[0]}}
+        out = p.feed_chunk(chunk({"tool_calls": [first]}))
+        for a in parts[1:]:
+            out += p.feed_chunk(chunk({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}))
+        return out
+
+    ok = args(['{"a":', '"12"}'])  # 10 characters
+    assert not any(isinstance(e, ErrorEvent) for e in ok)
+    too_long = args(['{"a":', '"123"}'])  # 11
+    assert isinstance(too_long[-1], ErrorEvent)
+    assert too_long[-1].message.error_message == "arguments of tool call 'f' exceed 10 bytes"
+
+
+def test_the_response_id_is_the_first_one() -> None:
+    _, p = run(
+        [chunk({"content": "a"}, id="chatcmpl-1"), chunk({}, id="chatcmpl-2", finish_reason="stop")]
+    )
+    assert p.message is not None and p.message.response_id == "chatcmpl-1"
+
+
+def test_usage_fields_deepseek_cache_write_and_clamp() -> None:
+    def usage(u: dict[str, Any]) -> Any:
+        _, p = run([chunk({}, finish_reason="stop"), chunk(usage=u, choices=False)])
+        assert p.message is not None
+        m = p.message.usage
+        return (m.input, m.output, m.cache_read, m.cache_write)
+
+    assert usage({"prompt_tokens": 100, "completion_tokens": 5, "prompt_cache_hit_tokens": 30}) == (
+        70,
+        5,
+        30,
+        0,
+    )
+    written = {
+        "prompt_tokens": 100,
+        "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 20, "cache_write_tokens": 50},
+    }
+    assert usage(written) == (30, 5, 20, 50)
+    assert usage(
+        {
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+            "prompt_tokens_details": {"cached_tokens": 40},
+        }
+    ) == (0, 1, 40, 0)
+
+
+def test_index_less_tool_calls_split_on_a_new_id() -> None:
+    _, p = run(
+        [
+            chunk({"tool_calls": [{"id": "a", "function": {"name": "f", "arguments": '{"x"'}}]}),
+            chunk({"tool_calls": [{"function": {"arguments": ": 1}"}}]}),
+            chunk({"tool_calls": [{"id": "b", "function": {"name": "g", "arguments": "{}"}}]}),
+            chunk({}, finish_reason="tool_calls"),
+        ]
+    )
+    assert p.message is not None
+    assert p.message.tool_calls == (ToolCall("a", "f", {"x": 1}), ToolCall("b", "g", {}))
+
+
+def test_object_valued_arguments_are_kept_as_compact_json() -> None:
+    call = {"index": 0, "id": "c", "function": {"name": "f", "arguments": {"q": "é"}}}
+    events, p = run([chunk({"tool_calls": [call]}), chunk({}, finish_reason="tool_calls")])
+    assert [e.delta for e in events if isinstance(e, ToolCallDeltaEvent)] == ['{"q":"é"}']
+    assert p.message is not None and p.message.tool_calls[0].arguments == {"q": "é"}
+
+
+def test_an_unknown_finish_reason_is_a_stop_and_is_kept() -> None:
+    _, p = run([chunk({"content": "x"}), chunk({}, finish_reason="weird")])
+    assert p.message is not None
+    assert p.message.stop_reason is StopReason.STOP and p.message.provider_stop_reason == "weird"
+    assert p.message.error_message is None and p.message.failure is None
+
+
+def test_content_filter_is_a_typed_failure() -> None:
+    _, p = run([chunk({"content": "x"}), chunk({}, finish_reason="content_filter")])
+    assert p.message is not None and p.message.stop_reason is StopReason.ERROR
+    assert p.message.failure is not None and p.message.failure.kind is FailureKind.CONTENT_FILTER
+
+
+def test_one_delta_with_content_and_tool_calls_and_reasoning_gives_all() -> None:
+    call = {"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}
+    _, p = run(
+        [
+            chunk({"reasoning_content": "r", "content": "t", "tool_calls": [call]}),
+            chunk({}, finish_reason="tool_calls"),
+        ]
+    )
+    assert p.message is not None
+    assert (p.message.thinking, p.message.text, len(p.message.tool_calls)) == ("r", "t", 1)
+
+
+def test_an_empty_finish_reason_then_eof_is_truncated() -> None:
+    _, p = run([chunk({"content": "x"}, finish_reason="")], done=False)
+    assert p.message is not None and p.message.stop_reason is StopReason.ERROR
+    assert "ended before a finish reason" in (p.message.error_message or "")
+
+
+def test_an_in_stream_error_object_is_a_provider_error() -> None:
+    p = OpenAIChatParser(Model("m", "http://x/v1", provider="openrouter"))
+    events = p.feed_chunk({"error": {"message": "x", "code": 429}})
+    err = events[-1].error
+    assert isinstance(err, ProviderError)
+    assert (err.status, err.provider, err.model) == (429, "openrouter", "m")
+    assert json.loads(err.body) == {"message": "x", "code": 429}
+    assert err.failure is not None and err.failure.kind is FailureKind.RATE_LIMIT
+    bool_code = OpenAIChatParser(MODEL).feed_chunk({"error": {"message": "y", "code": True}})
+    assert bool_code[-1].error.status is None

@@ -166,3 +166,83 @@ def test_any_split_gives_the_same_events(
                 )
             )
     assert whole == expected
+
+
+# --- cases the mutation run (../shared/testing/mutation-2026-11-26.md) showed untested ---
+# Each runs through feed() (records) and feed_data() (the payload fast path the
+# parsers use): both must agree on every one.
+
+
+def decode_data(*reads: bytes, limit: int = 1 << 20) -> list[bytes]:
+    d = SSEDecoder(limit)
+    out: list[bytes] = []
+    for r in reads:
+        out += d.feed_data(r)
+    return out
+
+
+def E(data: str, event: str = "message") -> ServerSentEvent:
+    return ServerSentEvent(data, event)
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected"),
+    [
+        # A read boundary between the two LFs of "\n\n", then a further event.
+        ((b"data: a\n", b"\ndata: b\n\n"), [E("a"), E("b")]),
+        # An event continuing from an earlier read must not take the fast path.
+        ((b"data: a\n", b"data: b\n\ndata: c\n\n"), [E("a\nb"), E("c")]),
+        ((b"event: x\n", b"data: b\n\ndata: c\n\n"), [E("b", "x"), E("c")]),
+        # Mixed line endings across reads.
+        ((b"data: a\r", b"data: b", b"\n\n"), [E("a\nb")]),
+        # A bare ":" comment and one-byte field lines.
+        ((b":\ndata: x\n\n",), [E("x")]),
+        ((b"data\n\n",), [E("")]),
+        # Invalid UTF-8 on the fast path is replaced, and what follows survives.
+        ((b"data: \xff\n\ndata: x\n\n",), [E("\ufffd"), E("x")]),
+        # Invalid UTF-8 in event names.
+        ((b"event: \xff\ndata: y\n\n",), [E("y", "\ufffd")]),
+    ],
+)
+def test_edge_reads_on_both_paths(
+    reads: tuple[bytes, ...], expected: list[ServerSentEvent]
+) -> None:
+    assert decode(*reads) == expected
+    assert [p.decode("utf-8", "replace") for p in decode_data(*reads)] == [e.data for e in expected]
+
+
+def test_a_bom_in_a_later_read_is_data_not_a_bom() -> None:
+    bom = b"\xef\xbb\xbf"
+    assert decode(bom, bom + b"data: x\n\n") == []  # the second BOM starts a field name
+    assert decode_data(bom, bom + b"data: x\n\n") == []
+    assert not SSEDecoder().has_partial
+
+
+@pytest.mark.parametrize("path", ["feed", "feed_data"])
+def test_a_broken_bound_keeps_what_came_before(path: str) -> None:
+    d = SSEDecoder(100)
+    with pytest.raises(StreamFormatError, match="longer than 100 bytes") as info:
+        getattr(d, path)(b"data: a\n\n" + b"x" * 200)
+    partial = info.value.partial  # type: ignore[attr-defined]
+    assert partial == ([E("a")] if path == "feed" else [b"a"])
+
+
+@pytest.mark.parametrize("path", ["feed", "feed_data"])
+def test_an_overlong_comment_or_field_line_is_bounded(path: str) -> None:
+    d = SSEDecoder(100)
+    with pytest.raises(StreamFormatError, match="SSE line longer than 100 bytes"):
+        getattr(d, path)(b": " + b"x" * 200 + b"\ndata: y\n\n")
+
+
+@pytest.mark.parametrize("path", ["feed", "feed_data"])
+def test_bounds_are_exact(path: str) -> None:
+    # Two 49-byte data lines make 98 bytes of data (+1 joining LF) within 100: fine.
+    ok = b"data: " + b"a" * 49 + b"\ndata: " + b"b" * 49 + b"\n\n"
+    assert len(getattr(SSEDecoder(100), path)(ok)) == 1
+    # A held line of exactly the bound is fine; one byte more is not.
+    assert getattr(SSEDecoder(100), path)(b"x" * 100) == []
+    with pytest.raises(StreamFormatError):
+        getattr(SSEDecoder(100), path)(b"x" * 101)
+    # Event data of bound + 1 bytes is too long.
+    with pytest.raises(StreamFormatError, match="event data longer than 100"):
+        getattr(SSEDecoder(100), path)(b"data: " + b"a" * 60 + b"\ndata: " + b"b" * 60 + b"\n\n")

@@ -117,6 +117,8 @@ class OpenAIChatParser:
             except _ShapeError:
                 exc = StreamFormatError(unexpected_structure(json.dumps(chunk)))
                 self.asm.fail(str(exc), out, error=exc)
+            except StreamFormatError as exc:  # a bound broken mid-chunk (tool arguments)
+                self.asm.fail(str(exc), out, error=exc)
         return out
 
     def end_of_stream(self) -> list[StreamEvent]:
