@@ -41,6 +41,7 @@ class OpenAIChatProvider:
             reasoning_effort=options.reasoning_effort,
             tool_choice=options.tool_choice,
             extra_body=options.extra_body,
+            session_id=options.session_id,
         )
         headers, key = base_headers(model, options)
         if key:

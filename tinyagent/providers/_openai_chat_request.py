@@ -172,6 +172,7 @@ def build_body(
     reasoning_effort: str | None = None,
     tool_choice: str | Mapping[str, Any] | None = None,
     extra_body: Mapping[str, Any] | None = None,
+    session_id: str | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a streaming ``/chat/completions`` request."""
     messages: list[dict[str, Any]] = []
@@ -196,6 +197,8 @@ def build_body(
         body["max_tokens"] = limit
     if reasoning_effort is not None:
         body["reasoning_effort"] = reasoning_effort
+    if session_id:
+        body["prompt_cache_key"] = session_id  # OpenAI routes equal keys to one cache
     if extra_body:
         body.update(extra_body)
     return body

@@ -1,0 +1,126 @@
+"""Mutation scores of the sans-IO cores: how many mutants of each module its tests kill.
+
+    pip install mutmut
+    python benches/mutation.py                      # every core below
+    python benches/mutation.py tinyagent/_sse.py    # one module
+
+For each module: a throwaway copy of the committed tree (plus the built native
+extension, so the parity tests run), a ``[tool.mutmut]`` section that mutates only that
+module and runs only its tests, ``mutmut run``, then the count of each outcome. mutmut 3
+mutates code inside functions only (module-level tables are not mutated) and runs, for
+each mutant, the tests that covered the mutated function. Survivors are listed in
+``<copy>/survivors-<module>.txt`` for reading (equivalent ones are noted in
+benches/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# module -> the tests that check it
+CORES: dict[str, list[str]] = {
+    "tinyagent/_sse.py": ["tests/test_sse.py", "tests/test_openai_parser.py"],
+    "tinyagent/_think_tags.py": ["tests/providers/test_think_tags.py"],
+    "tinyagent/providers/_anthropic_parser.py": [
+        "tests/providers/test_anthropic_parser.py",
+        "tests/providers/test_anthropic_parity.py",
+    ],
+    "tinyagent/providers/_anthropic_request.py": [
+        "tests/providers/test_anthropic_request.py",
+    ],
+    "tinyagent/providers/_openai_chat_parser.py": [
+        "tests/test_openai_parser.py",
+        "tests/test_native_parity.py",
+    ],
+    "tinyagent/providers/_openai_chat_request.py": [
+        "tests/providers/test_openai_chat_request.py",
+    ],
+}
+
+
+def _copy_tree(dest: Path) -> None:
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    for ext in (ROOT / "tinyagent").glob("_native*.so"):
+        shutil.copy2(ext, dest / "tinyagent" / ext.name)
+
+
+def _configure(dest: Path, module: str, tests: list[str]) -> None:
+    section = f"""
+[tool.mutmut]
+source_paths = ["tinyagent"]
+only_mutate = ["{module}"]
+pytest_add_cli_args_test_selection = {tests!r}
+pytest_add_cli_args = ["-p", "no:randomly", "-x", "-q"]
+also_copy = ["tests", "native"]
+"""
+    with (dest / "pyproject.toml").open("a") as f:
+        f.write(section.replace("'", '"'))
+
+
+def measure(module: str, tests: list[str], keep: Path) -> collections.Counter[str]:
+    dest = Path(tempfile.mkdtemp(prefix="mutation-"))
+    try:
+        _copy_tree(dest)
+        _configure(dest, module, tests)
+        env = {**os.environ, "TINYAGENT_CONFORMANCE": str(ROOT.parent / "shared" / "conformance")}
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", "2"],
+            cwd=dest,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        results = subprocess.run(
+            [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+            cwd=dest,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        counts: collections.Counter[str] = collections.Counter()
+        survivors = []
+        for line in results.splitlines():
+            name, _, status = line.strip().rpartition(": ")
+            if name:
+                counts[status] += 1
+                if status != "killed":
+                    survivors.append(line.strip())
+        out = keep / f"survivors-{Path(module).stem}.txt"
+        out.write_text("\n".join(survivors) + "\n")
+        return counts
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("modules", nargs="*", default=list(CORES))
+    ap.add_argument("--keep", default="/tmp", help="where the survivor lists go")
+    args = ap.parse_args()
+    print("| module | mutants | killed | survived | no tests | timeout | score |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for module in args.modules:
+        c = measure(module, CORES[module], Path(args.keep))
+        total = sum(c.values())
+        killed = c["killed"]
+        score = f"{killed / total:.1%}" if total else "–"
+        print(
+            f"| `{module}` | {total} | {killed} | {c['survived']} | {c['no tests']} | "
+            f"{c['timeout']} | {score} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
