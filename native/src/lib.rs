@@ -16,7 +16,7 @@ mod transport;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use assembler::{Ev, Fail, Meta};
@@ -90,8 +90,43 @@ fn fast_record<'py>(
     }
 }
 
+/// Everything the core hands to Python that is not a stream event, as one typed record:
+/// the end of a message (`finish`, `fail` with a `code` and its `detail`, `closed`) and
+/// the native transport's news (`started`, `http_error` with `status`, the body in
+/// `detail` and `retry_after`; `transport` with the failure's kind in `code`).
+#[pyclass(module = "tinyagent._native", frozen, get_all)]
+pub(crate) struct Signal {
+    pub kind: &'static str,
+    /// The finished content blocks, in order (message ends only).
+    pub content: Option<Py<PyTuple>>,
+    pub provider_stop_reason: Option<String>,
+    pub response_id: Option<String>,
+    /// (input, output, cache_read, cache_write, reasoning), if the stream reported usage.
+    pub usage: Option<(i64, i64, i64, i64, i64)>,
+    pub code: Option<&'static str>,
+    pub detail: Option<PyObject>,
+    pub status: Option<u16>,
+    pub retry_after: Option<String>,
+}
+
+impl Signal {
+    pub fn new(kind: &'static str) -> Self {
+        Signal {
+            kind,
+            content: None,
+            provider_stop_reason: None,
+            response_id: None,
+            usage: None,
+            code: None,
+            detail: None,
+            status: None,
+            retry_after: None,
+        }
+    }
+}
+
 /// Turns `Ev` items into Python objects, keeping the finished content blocks for the
-/// final message. Terminal items become tuples that Python finishes.
+/// final message. Terminal items become `Signal`s that Python finishes.
 #[derive(Default)]
 struct Converter {
     content: Vec<Option<Py<PyAny>>>,
@@ -111,20 +146,17 @@ impl Converter {
         PyTuple::new(py, items)
     }
 
-    fn meta_tuple<'py>(&self, py: Python<'py>, meta: &Meta) -> PyResult<Bound<'py, PyTuple>> {
-        let usage: PyObject = match meta.usage {
-            Some(u) => PyTuple::new(py, u)?.into_any().unbind(),
-            None => py.None(),
-        };
-        PyTuple::new(
-            py,
-            [
-                self.content_tuple(py)?.into_any().unbind(),
-                meta.provider_stop_reason.clone().into_pyobject(py)?.into_any().unbind(),
-                meta.response_id.clone().into_pyobject(py)?.into_any().unbind(),
-                usage,
-            ],
-        )
+    /// The signal that ends a message (`finish`, `fail` or `closed`), with what the
+    /// final message needs besides its content.
+    fn end_signal(&self, py: Python<'_>, kind: &'static str, meta: Meta) -> PyResult<Signal> {
+        Ok(Signal {
+            kind,
+            content: Some(self.content_tuple(py)?.unbind()),
+            provider_stop_reason: meta.provider_stop_reason,
+            response_id: meta.response_id,
+            usage: meta.usage.map(|[a, b, c, d, e]| (a, b, c, d, e)),
+            ..Signal::new("")
+        })
     }
 
     fn convert<'py>(&mut self, py: Python<'py>, evs: Vec<Ev>, out: &Bound<'py, PyList>) -> PyResult<()> {
@@ -176,40 +208,24 @@ impl Converter {
                     self.put(i, call.clone().unbind());
                     c.tool_end.bind(py).call1((i, call))?
                 }
-                Ev::Finish(meta) => {
-                    PyTuple::new(py, [PyString::new(py, "finish").into_any(), self.meta_tuple(py, &meta)?.into_any()])?
-                        .into_any()
-                }
-                Ev::Closed(meta) => {
-                    PyTuple::new(py, [PyString::new(py, "closed").into_any(), self.meta_tuple(py, &meta)?.into_any()])?
-                        .into_any()
-                }
+                Ev::Finish(meta) => Bound::new(py, self.end_signal(py, "finish", meta)?)?.into_any(),
+                Ev::Closed(meta) => Bound::new(py, self.end_signal(py, "closed", meta)?)?.into_any(),
                 Ev::Fail(why, meta) => {
-                    let (code, detail): (&str, PyObject) = match why {
-                        Fail::BadJson(d) => ("bad_json", pyo3::types::PyBytes::new(py, &d).into_any().unbind()),
-                        Fail::Shape(d) => ("shape", pyo3::types::PyBytes::new(py, &d).into_any().unbind()),
-                        Fail::StreamError(d) => {
-                            ("stream_error", pyo3::types::PyBytes::new(py, &d).into_any().unbind())
-                        }
-                        Fail::Protocol(d) => ("protocol", pyo3::types::PyBytes::new(py, &d).into_any().unbind()),
-                        Fail::Limit(SseLimit::Pending) => ("limit_pending", py.None()),
-                        Fail::Limit(SseLimit::Data) => ("limit_data", py.None()),
-                        Fail::Limit(SseLimit::Line) => ("limit_line", py.None()),
-                        Fail::ArgsTooLarge(label) => ("args_too_large", label.into_pyobject(py)?.into_any().unbind()),
-                        Fail::TruncatedEvent => ("truncated_event", py.None()),
-                        Fail::NoFinish => ("no_finish", py.None()),
-                        Fail::DoneNoFinish => ("done_no_finish", py.None()),
+                    let (code, detail): (&'static str, Option<PyObject>) = match why {
+                        Fail::BadJson(d) => ("bad_json", Some(PyBytes::new(py, &d).into_any().unbind())),
+                        Fail::Shape(d) => ("shape", Some(PyBytes::new(py, &d).into_any().unbind())),
+                        Fail::StreamError(d) => ("stream_error", Some(PyBytes::new(py, &d).into_any().unbind())),
+                        Fail::Protocol(d) => ("protocol", Some(PyBytes::new(py, &d).into_any().unbind())),
+                        Fail::Limit(SseLimit::Pending) => ("limit_pending", None),
+                        Fail::Limit(SseLimit::Data) => ("limit_data", None),
+                        Fail::Limit(SseLimit::Line) => ("limit_line", None),
+                        Fail::ArgsTooLarge(label) => ("args_too_large", Some(label.into_pyobject(py)?.into_any().unbind())),
+                        Fail::TruncatedEvent => ("truncated_event", None),
+                        Fail::NoFinish => ("no_finish", None),
+                        Fail::DoneNoFinish => ("done_no_finish", None),
                     };
-                    PyTuple::new(
-                        py,
-                        [
-                            PyString::new(py, "fail").into_any().unbind(),
-                            self.meta_tuple(py, &meta)?.into_any().unbind(),
-                            PyString::new(py, code).into_any().unbind(),
-                            detail,
-                        ],
-                    )?
-                    .into_any()
+                    let signal = Signal { code: Some(code), detail, ..self.end_signal(py, "fail", meta)? };
+                    Bound::new(py, signal)?.into_any()
                 }
             };
             out.append(obj)?;
@@ -243,7 +259,7 @@ impl ChatStreamParser {
         Ok(ChatStreamParser { parser, conv: Converter::default() })
     }
 
-    /// Feed one read; returns event objects (the last may be a terminal tuple).
+    /// Feed one read; returns event objects (the last may be a terminal `Signal`).
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         guarded(|| {
             let mut evs = Vec::new();
@@ -317,6 +333,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(configure, m)?)?;
     m.add_class::<ChatStreamParser>()?;
+    m.add_class::<Signal>()?;
     m.add_class::<transport::NativeStream>()?;
     Ok(())
 }

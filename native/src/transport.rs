@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
 use crate::assembler::Ev;
 use crate::parser::AnyParser;
-use crate::{guarded, make_parser, Converter};
+use crate::{guarded, make_parser, Converter, Signal};
 
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 const DRAIN_LIMIT: usize = 64 * 1024;
@@ -273,7 +273,7 @@ pub struct NativeStream {
     read_end: Option<OwnedFd>,
     task: Option<AbortHandle>,
     conv: Converter,
-    /// Whether the last `drain` returned any tuple (so Python needs to look at items).
+    /// Whether the last `drain` returned any `Signal` (so Python needs to look at items).
     #[pyo3(get)]
     control: bool,
 }
@@ -363,9 +363,8 @@ impl NativeStream {
         self.read_end.as_ref().map(|f| f.as_raw_fd()).ok_or_else(|| PyOSError::new_err("stream is closed"))
     }
 
-    /// Take every queued item: event objects, and tuples for the rest
-    /// (`("started",)`, `("http_error", status, body, retry_after)`,
-    /// `("transport", kind, detail)`, and the parser's terminal tuples).
+    /// Take every queued item: event objects, and a `Signal` for the rest (`started`,
+    /// `http_error`, `transport`, and the parser's `finish`/`fail`/`closed`).
     fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         guarded(|| {
             if let Some(fd) = &self.read_end {
@@ -383,29 +382,22 @@ impl NativeStream {
                     other => {
                         self.control = true;
                         self.conv.convert(py, std::mem::take(&mut evs), &out)?;
-                        let t = match other {
-                            Item::Started => PyTuple::new(py, [PyString::new(py, "started")])?.into_any(),
-                            Item::HttpError { status, body, retry_after } => PyTuple::new(
-                                py,
-                                [
-                                    PyString::new(py, "http_error").into_any().unbind(),
-                                    status.into_pyobject(py)?.into_any().unbind(),
-                                    PyBytes::new(py, &body).into_any().unbind(),
-                                    retry_after.into_pyobject(py)?.into_any().unbind(),
-                                ],
-                            )?
-                            .into_any(),
-                            Item::Transport { kind, detail } => PyTuple::new(
-                                py,
-                                [
-                                    PyString::new(py, "transport").into_any(),
-                                    PyString::new(py, kind).into_any(),
-                                    PyString::new(py, &detail).into_any(),
-                                ],
-                            )?
-                            .into_any(),
+                        let signal = match other {
+                            Item::Started => Signal::new("started"),
+                            Item::HttpError { status, body, retry_after } => Signal {
+                                status: Some(status),
+                                detail: Some(PyBytes::new(py, &body).into_any().unbind()),
+                                retry_after,
+                                ..Signal::new("http_error")
+                            },
+                            Item::Transport { kind, detail } => Signal {
+                                code: Some(kind),
+                                detail: Some(PyString::new(py, &detail).into_any().unbind()),
+                                ..Signal::new("transport")
+                            },
                             Item::Ev(_) => unreachable!(),
                         };
+                        let t = Bound::new(py, signal)?.into_any();
                         out.append(t)?;
                     }
                 }
@@ -419,7 +411,7 @@ impl NativeStream {
     }
 
     /// Stop now and keep what arrived: cancel the request, then return the queued items
-    /// and the parser's end events (ending with a `("closed", meta)` tuple unless the
+    /// and the parser's end events (ending with a `closed` `Signal` unless the
     /// reply had already finished).
     fn abort<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         guarded(|| {

@@ -177,3 +177,28 @@ def test_request_caches_keep_one_cache_per_provider() -> None:
     b = prepare_request(GPT, ctx, StreamOptions(wire_cache=caches))
     assert a.body == b.body
     assert json.loads(a.body) == json.loads(prepare_request(GPT, ctx, StreamOptions()).body)
+
+
+def test_cache_markers_only_where_the_endpoint_takes_them() -> None:
+    history: list[Any] = [
+        UserMessage("one"),
+        reply(TextContent("two"), stop=StopReason.STOP),
+        UserMessage([TextContent("three"), ImageContent("QUJD")]),
+    ]
+    ctx = Context("System.", history, TOOLS)
+    routed = Model("anthropic/claude-x", "https://openrouter.ai/api/v1")
+    body = json.loads(prepare_request(routed, ctx, StreamOptions()).body)
+    marks = [i for i, m in enumerate(body["messages"]) if "cache_control" in json.dumps(m)]
+    assert marks == [0, 1, 3]  # system and the newest two user messages
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "System.", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert body["messages"][3]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in json.dumps(body["messages"][3]["content"][0])
+    long = json.loads(prepare_request(routed, ctx, StreamOptions(cache="long")).body)
+    assert long["messages"][0]["content"][0]["cache_control"]["ttl"] == "1h"
+    for plain in (
+        prepare_request(routed, ctx, StreamOptions(cache="none")),
+        prepare_request(GPT, ctx, StreamOptions()),
+    ):
+        assert b"cache_control" not in plain.body

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ProviderError
-from .._json import loads
+from .._json import dumps, loads
 from .._messages import Context, Model
 from .._wording import ENDED_BEFORE_FINISH
 from ._failures import failure_from_error_object
+from ._openai_chat_cache import accepts_cache_markers, mark_chat_body
 from ._openai_chat_parser import OpenAIChatParser, chat_stop_verdict
-from ._openai_chat_request import WireCache, build_body_bytes
+from ._openai_chat_request import WireCache, build_body, build_body_bytes
 from ._protocol import StopVerdict
 
 if TYPE_CHECKING:
@@ -32,17 +33,23 @@ class OpenAIChatProvider:
     ) -> PreparedRequest:
         from .._request import PreparedRequest, base_headers
 
-        body = build_body_bytes(
-            model,
-            context,
-            cache if isinstance(cache, WireCache) else None,
-            temperature=options.temperature,
-            max_tokens=options.max_tokens,
-            reasoning_effort=options.reasoning_effort,
-            tool_choice=options.tool_choice,
-            extra_body=options.extra_body,
-            session_id=options.session_id,
-        )
+        knobs: dict[str, Any] = {
+            "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
+            "reasoning_effort": options.reasoning_effort,
+            "tool_choice": options.tool_choice,
+            "extra_body": options.extra_body,
+            "session_id": options.session_id,
+        }
+        mode = options.cache or model.cache
+        if accepts_cache_markers(model, mode):
+            # Markers move with the newest messages, so the history is encoded afresh.
+            whole = build_body(model, context, **knobs)
+            mark_chat_body(whole, mode)
+            body = dumps(whole)
+        else:
+            history = cache if isinstance(cache, WireCache) else None
+            body = build_body_bytes(model, context, history, **knobs)
         headers, key = base_headers(model, options)
         if key:
             headers["authorization"] = f"Bearer {key}"

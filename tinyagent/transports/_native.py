@@ -80,7 +80,7 @@ def _require() -> Any:
 
 
 class _Finisher:
-    """Builds the final message from the core's terminal tuple, through the same
+    """Builds the final message from the core's end ``Signal``, through the same
     function and the same provider verdicts as the pure path."""
 
     def __init__(self, model: Model, provider: Provider, options: StreamOptions) -> None:
@@ -89,52 +89,51 @@ class _Finisher:
         self._max_line = options.max_line_bytes
         self._max_args = options.max_argument_bytes
         self.message: AssistantMessage | None = None
-        self.closed_meta: Any = None  # from the core's ("closed", meta) tuple
+        self.closed: Any = None  # the core's ``closed`` signal, once blocks were ended
 
     def _build(
         self,
-        meta: Any,
+        end: Any,
         stop: StopReason,
         error_message: str | None,
         error: BaseException | None = None,
         failure: Any = None,
     ) -> AssistantMessage:
-        content, provider_stop_reason, response_id, usage = meta
+        """The message from an end signal (None: nothing was parsed)."""
+        usage = end.usage if end is not None else None
         i, o, r, w, reasoning = usage if usage is not None else (0, 0, 0, 0, 0)
         return build_message(
             self._model,
-            content,
+            end.content if end is not None else (),
             stop,
             priced_usage(i, o, r, w, reasoning, self._model.cost),
             error_message=error_message,
-            provider_stop_reason=provider_stop_reason,
-            response_id=response_id,
+            provider_stop_reason=end.provider_stop_reason if end is not None else None,
+            response_id=end.response_id if end is not None else None,
             error=error,
             failure=failure,
         )
 
-    def terminal(self, item: tuple[Any, ...], out: list[Any]) -> None:
-        """Replace the terminal tuple at the end of ``out`` by the final event."""
-        kind = item[0]
+    def terminal(self, end: Any, out: list[Any]) -> None:
+        """Append the final event for an end signal (``finish``, ``fail``, ``closed``)."""
+        kind = end.kind
         if kind == "finish":
-            meta = item[1]
-            has_tools = any(isinstance(c, ToolCall) for c in meta[0])
-            stop, error, failure = self._provider.stop_verdict(meta[1], has_tools)
-            self.message = self._build(meta, stop, error, None, failure)
+            has_tools = any(isinstance(c, ToolCall) for c in end.content)
+            stop, error, failure = self._provider.stop_verdict(end.provider_stop_reason, has_tools)
+            self.message = self._build(end, stop, error, None, failure)
             failed = stop in (StopReason.ERROR, StopReason.ABORTED)
             out.append(ErrorEvent(self.message) if failed else DoneEvent(self.message))
         elif kind == "fail":
-            _, meta, code, detail = item
-            message, exc = self._words(code, detail)
-            self.message = self._build(meta, StopReason.ERROR, message, exc)
+            message, exc = self._words(end.code, end.detail)
+            self.message = self._build(end, StopReason.ERROR, message, exc)
             out.append(ErrorEvent(self.message, exc))
         elif kind == "closed":
-            self.closed_meta = item[1]
+            self.closed = end
 
     def fail(
-        self, meta: Any, message: str, stop: StopReason, error: BaseException | None
+        self, end: Any, message: str, stop: StopReason, error: BaseException | None
     ) -> ErrorEvent:
-        self.message = self._build(meta, stop, message, error)
+        self.message = self._build(end, stop, message, error)
         return ErrorEvent(self.message, error)
 
     def _words(self, code: str, detail: Any) -> tuple[str, BaseException | None]:
@@ -164,8 +163,12 @@ class _Finisher:
         return text, StreamFormatError(text)
 
 
+def _is_signal(item: object) -> bool:
+    return _native is not None and type(item) is _native.Signal
+
+
 def _split_terminal(items: list[Any], finisher: _Finisher) -> list[Any]:
-    if items and type(items[-1]) is tuple:
+    if items and _is_signal(items[-1]):
         item = items.pop()
         finisher.terminal(item, items)
     return items
@@ -204,11 +207,8 @@ class NativeByteParser:
             return []
         items = self._core.close()
         closed = items.pop()
-        items.append(self._finisher.fail(closed[1], message, stop_reason, error))
+        items.append(self._finisher.fail(closed, message, stop_reason, error))
         return items  # type: ignore[no-any-return]
-
-
-_EMPTY_META: tuple[Any, ...] = ((), None, None, None)
 
 
 class NativeSource:
@@ -264,22 +264,22 @@ class NativeSource:
     async def _handle(self, items: list[Any]) -> list[StreamEvent]:
         out: list[Any] = []
         for item in items:
-            if type(item) is not tuple:
+            if not _is_signal(item):
                 out.append(item)
                 continue
-            kind = item[0]
+            kind = item.kind
             if kind == "started":
                 out.append(StartEvent(self._model.id, self._model.provider_name))
             elif kind == "http_error":
-                exc = http_failure(self._model, item[1], item[2], item[3])
-                out.append(self._finisher.fail(_EMPTY_META, exc.message, StopReason.ERROR, exc))
+                exc = http_failure(self._model, item.status, item.detail, item.retry_after)
+                out.append(self._finisher.fail(None, exc.message, StopReason.ERROR, exc))
             elif kind == "transport":
-                meta = self._finisher.closed_meta or _EMPTY_META
                 o = self._options
                 err = transport_error(
-                    item[1], self._request.url, item[2], o.connect_timeout, o.read_timeout
+                    item.code, self._request.url, item.detail, o.connect_timeout, o.read_timeout
                 )
-                out.append(self._finisher.fail(meta, err.message, StopReason.ERROR, err))
+                end = self._finisher.closed
+                out.append(self._finisher.fail(end, err.message, StopReason.ERROR, err))
             else:
                 self._finisher.terminal(item, out)
         return out
@@ -292,13 +292,12 @@ class NativeSource:
         out: list[Any] = []
         if self._stream is not None:
             for item in self._stream.abort():
-                if type(item) is not tuple:
+                if not _is_signal(item):
                     out.append(item)
-                elif item[0] in ("finish", "fail", "closed"):
+                elif item.kind in ("finish", "fail", "closed"):
                     self._finisher.terminal(item, out)
         if self._finisher.message is None:
-            meta = self._finisher.closed_meta or _EMPTY_META
-            out.append(self._finisher.fail(meta, message, stop_reason, None))
+            out.append(self._finisher.fail(self._finisher.closed, message, stop_reason, None))
         return out
 
     async def aclose(self) -> None:
