@@ -29,6 +29,7 @@ import anyio.abc
 import anyio.lowlevel
 import attrs
 
+from . import _wording as words
 from ._agent_events import (
     AgentEndEvent,
     AgentEvent,
@@ -244,7 +245,7 @@ class AgentRun:
                     self._error_message = self._abort_reason
                 else:
                     self._stop_reason = RunEnd.DEADLINE
-                    self._error_message = f"the run's deadline of {self.config.deadline} s passed"
+                    self._error_message = words.run_deadline_passed(self.config.deadline)
         except BaseException as exc:
             # Cancelled from outside, or a hook raised: still close out the run.
             self._stop_reason = (
@@ -288,8 +289,8 @@ class AgentRun:
         if self._end is RunEnd.ABORTED:
             return self._abort_reason
         if self._scope is not None and self._scope.cancel_called:
-            return f"the run's deadline of {self.config.deadline} s passed"
-        return "the run was cancelled"
+            return words.run_deadline_passed(self.config.deadline)
+        return words.RUN_CANCELLED
 
     async def _turns(self) -> None:
         pending = self._prompts
@@ -444,5 +445,5 @@ async def agent_loop(
             yield run
         finally:
             if not run.finished:
-                run.abort("the consumer left the run")
+                run.abort(words.CONSUMER_LEFT)
             await receive.aclose()

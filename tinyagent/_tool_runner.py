@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from . import _wording as words
 from ._agent_events import (
     AgentEvent,
     MessageEndEvent,
@@ -29,7 +30,7 @@ __all__ = ["ToolRunner", "aborted_result"]
 
 
 def aborted_result(call: ToolCall, why: str) -> ToolResultMessage:
-    return ToolResultMessage(call.id, call.name, f"Tool call aborted: {why}.", is_error=True)
+    return ToolResultMessage(call.id, call.name, words.tool_aborted(why), is_error=True)
 
 
 def _error_result(call: ToolCall, text: str) -> ToolResultMessage:
@@ -87,12 +88,7 @@ class ToolRunner:
         started = [False] * len(calls)
         if assistant.stop_reason is StopReason.LENGTH:
             for i, call in enumerate(calls):
-                results[i] = _error_result(
-                    call,
-                    "Your reply was cut off by the output token limit, so this call's arguments "
-                    "may be incomplete; it was not run. Issue the call again, with shorter arguments "
-                    "if they were long.",
-                )
+                results[i] = _error_result(call, words.tool_cut_off())
         completed = False
         try:
             for batch in self._batches(calls):
@@ -178,23 +174,15 @@ class ToolRunner:
                     else:
                         out = await tool.execute(call.id, dict(call.arguments), update)
             if scope.cancelled_caught:
-                return ToolResult(
-                    f"Tool call aborted: {call.name} was cancelled by the application."
-                ), True
+                return ToolResult(words.tool_cancelled(call.name)), True
             if limit.cancelled_caught:
-                return ToolResult(
-                    f"Tool {call.name!r} timed out after {timeout} s and was stopped. "
-                    "Try a smaller request, or a different approach."
-                ), True
+                return ToolResult(words.tool_timed_out(call.name, timeout)), True
         except ToolError as exc:
             return ToolResult(str(exc)), True
         except Exception as exc:
-            return ToolResult(f"Tool {call.name!r} failed: {type(exc).__name__}: {exc}"), True
+            return ToolResult(words.tool_failed(call.name, exc)), True
         if isinstance(out, ToolResult):
             return out, False
         if isinstance(out, str):
             return ToolResult(out), False
-        return ToolResult(
-            f"Tool {call.name!r} returned {type(out).__name__}, not a ToolResult or str "
-            "(a bug in the tool)."
-        ), True
+        return ToolResult(words.tool_bad_return(call.name, out)), True

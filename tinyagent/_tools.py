@@ -16,6 +16,7 @@ import attrs
 import jsonschema
 import jsonschema.exceptions
 
+from . import _wording as words
 from ._messages import TextContent, ToolCall, UserContent
 
 __all__ = [
@@ -98,16 +99,13 @@ def argument_problem(tool: Tool | None, call: ToolCall, known: Sequence[str]) ->
     """Why ``call`` cannot run, in words the model can act on; None if it can."""
     if tool is None:
         names = ", ".join(sorted(known)) or "(none)"
-        return f"Unknown tool {call.name!r}. Available tools: {names}."
+        return words.tool_unknown(call.name, names)
     if call.arguments_error is not None:
-        return (
-            f"The arguments for {call.name!r} could not be used: {call.arguments_error}. "
-            f"You sent: {call.raw_arguments!r}. Send the arguments as one JSON object."
-        )
+        return words.tool_unusable_arguments(call.name, call.arguments_error, call.raw_arguments)
     problems = tool.validate(call.arguments)
     if problems:
         lines = "\n".join(f"- {p}" for p in problems)
-        return f"Invalid arguments for {call.name!r}:\n{lines}\nFix them and call the tool again."
+        return words.tool_invalid_arguments(call.name, lines)
     return None
 
 

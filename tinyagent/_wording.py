@@ -1,17 +1,18 @@
-"""The words of every stream failure, in one place.
-
-Both the pure-Python path and the native core report failures through these functions,
-so the same bytes give the same ``error_message`` on every transport.
+"""The words users and models read, in one place: stream failures (both the pure path
+and the native core report through these functions, so the same bytes give the same
+``error_message`` on every transport) and the loop's tool results and run ends.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CONSUMER_LEFT",
     "CONTEXT_WINDOW_EXCEEDED",
     "DONE_WITHOUT_FINISH",
     "ENDED_BEFORE_FINISH",
     "ENDED_BEFORE_MESSAGE_STOP",
     "ENDED_MID_EVENT",
+    "RUN_CANCELLED",
     "arguments_too_large",
     "chunk_not_object",
     "data_too_long",
@@ -21,6 +22,16 @@ __all__ = [
     "pending_line_too_long",
     "protocol_violation",
     "provider_stopped",
+    "run_deadline_passed",
+    "tool_aborted",
+    "tool_bad_return",
+    "tool_cancelled",
+    "tool_cut_off",
+    "tool_failed",
+    "tool_invalid_arguments",
+    "tool_timed_out",
+    "tool_unknown",
+    "tool_unusable_arguments",
     "transport_failure",
     "unexpected_structure",
 ]
@@ -89,3 +100,62 @@ def unexpected_structure(data: bytes | str) -> str:
 
 def protocol_violation(detail: bytes | str) -> str:
     return f"the stream broke its protocol: {excerpt(detail)}"
+
+
+# --- the agent loop: tool results the model reads, and why a run ended ---------------
+
+RUN_CANCELLED = "the run was cancelled"
+CONSUMER_LEFT = "the consumer left the run"
+
+
+def run_deadline_passed(deadline: float | None) -> str:
+    return f"the run's deadline of {deadline} s passed"
+
+
+def tool_aborted(why: str) -> str:
+    return f"Tool call aborted: {why}."
+
+
+def tool_cancelled(name: str) -> str:
+    return f"Tool call aborted: {name} was cancelled by the application."
+
+
+def tool_cut_off() -> str:
+    return (
+        "Your reply was cut off by the output token limit, so this call's arguments "
+        "may be incomplete; it was not run. Issue the call again, with shorter arguments "
+        "if they were long."
+    )
+
+
+def tool_timed_out(name: str, timeout: float) -> str:
+    return (
+        f"Tool {name!r} timed out after {timeout} s and was stopped. "
+        "Try a smaller request, or a different approach."
+    )
+
+
+def tool_failed(name: str, exc: BaseException) -> str:
+    return f"Tool {name!r} failed: {type(exc).__name__}: {exc}"
+
+
+def tool_bad_return(name: str, value: object) -> str:
+    return (
+        f"Tool {name!r} returned {type(value).__name__}, not a ToolResult or str "
+        "(a bug in the tool)."
+    )
+
+
+def tool_unknown(name: str, known: str) -> str:
+    return f"Unknown tool {name!r}. Available tools: {known}."
+
+
+def tool_unusable_arguments(name: str, error: str, raw: str | None) -> str:
+    return (
+        f"The arguments for {name!r} could not be used: {error}. "
+        f"You sent: {raw!r}. Send the arguments as one JSON object."
+    )
+
+
+def tool_invalid_arguments(name: str, problems: str) -> str:
+    return f"Invalid arguments for {name!r}:\n{problems}\nFix them and call the tool again."
