@@ -246,3 +246,45 @@ def test_bounds_are_exact(path: str) -> None:
     # Event data of bound + 1 bytes is too long.
     with pytest.raises(StreamFormatError, match="event data longer than 100"):
         getattr(SSEDecoder(100), path)(b"data: " + b"a" * 60 + b"\ndata: " + b"b" * 60 + b"\n\n")
+
+
+@pytest.mark.parametrize("path", ["feed", "feed_data"])
+def test_bounds_are_exact_per_line_and_per_event(path: str) -> None:
+    def run(*reads: bytes) -> int:
+        d = SSEDecoder(100)
+        return sum(len(getattr(d, path)(r)) for r in reads)
+
+    # A line of exactly the bound is fine, data or comment.
+    assert run(b"data: " + b"a" * 94 + b"\n\n") == 1
+    assert run(b": " + b"c" * 98 + b"\ndata: x\n\n") == 1
+    # Each data line counts its bytes and one joining byte: 61 + 40 is one too many.
+    with pytest.raises(StreamFormatError):
+        run(b"data: " + b"a" * 60 + b"\ndata: " + b"b" * 39 + b"\n\n")
+    # So do empty data lines (no colon).
+    with pytest.raises(StreamFormatError):
+        run(b"data: " + b"a" * 98 + b"\ndata\ndata\n\n")
+    # The count starts afresh with each event.
+    full = b"data: " + b"a" * 49 + b"\ndata: " + b"b" * 49 + b"\n\n"
+    assert run(b"data: x\n\n", full) == 2
+    assert run(b"data: x\n\n" + full + full) == 3
+
+
+def test_a_pending_retry_keeps_the_event_off_the_fast_path() -> None:
+    assert decode(b"retry: 5\n", b"data: b\n\n")[0].retry == 5
+
+
+def test_invalid_utf8_in_an_id_is_replaced() -> None:
+    assert decode(b"id: \xff\ndata: x\n\n")[0].id == "\ufffd"
+
+
+def test_a_line_end_before_a_bom_makes_it_data() -> None:
+    # Only the very first bytes of the stream may be a BOM.
+    assert decode(b"\n\xef\xbb\xbfdata: x\n\n") == []
+
+
+def test_a_partial_bom_is_held() -> None:
+    d = SSEDecoder()
+    assert d.feed(b"\xef") == [] and d.has_partial
+    assert d.feed(b"\xbb") == [] and d.has_partial
+    assert d.feed(b"\xbfd") == [] and d.has_partial
+    assert d.feed(b"ata: x\n\n") == [ServerSentEvent("x")] and not d.has_partial

@@ -72,6 +72,10 @@ def blocks(events: list[Any]) -> list[tuple[bool, str]]:
         (["text <thi"], [(False, "text <thi")]),  # not a tag after all: kept at the end
         (["<think>never closed"], [(True, "never closed")]),
         (["a <b> <thinking> c"], [(False, "a <b> <thinking> c")]),
+        (
+            ["a<think>b</think>c<think>d</think>e"],
+            [(False, "a"), (True, "b"), (False, "c"), (True, "d"), (False, "e")],
+        ),
     ],
 )
 def test_tags_split_anywhere(fragments: list[str], expected: list[tuple[bool, str]]) -> None:
