@@ -49,6 +49,7 @@ from ._wording import arguments_too_large, chunk_not_object, malformed_chunk
 
 __all__ = [
     "DEFAULT_MAX_ARGUMENT_BYTES",
+    "AssemblingParser",
     "MessageAssembler",
     "build_message",
     "failure_of",
@@ -334,6 +335,30 @@ class MessageAssembler:
             error=error,
             failure=failure,
         )
+
+
+class AssemblingParser:
+    """What every provider's payload parser shares: the assembler of the message being
+    streamed, the final message once it ended, and ending it on request (a transport
+    failure, an abort)."""
+
+    def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
+        self.asm = MessageAssembler(model, max_argument_bytes)
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        return self.asm.message
+
+    def fail(
+        self,
+        message: str,
+        *,
+        stop_reason: StopReason = StopReason.ERROR,
+        error: BaseException | None = None,
+    ) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        self.asm.fail(message, out, stop_reason=stop_reason, error=error)
+        return out
 
 
 def priced_usage(

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
+use crate::json::{as_str, first_byte, is_object, payload_text, Layout};
 use crate::parser::WireFormat;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -37,26 +38,13 @@ enum DeltaKind {
     Thinking,
 }
 
-/// A `content_block_delta` layout seen before: the bytes around its one varying string.
-/// A payload with exactly those bytes around exactly one JSON string has the same
-/// structure (same index, same delta type), so only the string is decoded (the chat
-/// mode does the same; the effect is still decided by the block's current state).
+/// A remembered `content_block_delta` layout (see [`Layout`]): the same bytes around a
+/// new string mean the same index and delta type (the effect is still decided by the
+/// block's current state).
 struct Template {
-    prefix: Vec<u8>,
-    suffix: Vec<u8>,
+    layout: Layout,
     index: u64,
     kind: DeltaKind,
-}
-
-impl Template {
-    fn middle<'d>(&self, data: &'d [u8]) -> Option<&'d str> {
-        let (p, s) = (self.prefix.len(), self.suffix.len());
-        if data.len() < p + s + 2 || !data.starts_with(&self.prefix) || !data.ends_with(&self.suffix) {
-            return None;
-        }
-        let middle = std::str::from_utf8(&data[p..data.len() - s]).ok()?;
-        middle.starts_with('"').then_some(middle)
-    }
 }
 
 pub struct AnthropicCore {
@@ -133,19 +121,6 @@ impl<'a> Fields<'a> {
     fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.0.iter().rev().find(|(k, _)| k.0 == key).map(|(_, v)| *v)
     }
-}
-
-fn first_byte(raw: &RawValue) -> u8 {
-    raw.get().as_bytes().first().copied().unwrap_or(b'n')
-}
-
-/// A JSON string's value (None for any other JSON type), as Python's `type(v) is str`.
-fn as_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let raw = raw?;
-    if first_byte(raw) != b'"' {
-        return None;
-    }
-    serde_json::from_str::<Cow<str>>(raw.get()).ok()
 }
 
 /// A JSON integer (Python's `type(v) is int`): no fraction, no exponent.
@@ -338,18 +313,10 @@ impl AnthropicCore {
     /// Remember the layout of a delta whose only varying part is its string (see
     /// [`Template`]), when that string was parsed straight from `data`.
     fn remember(&mut self, raw: &RawValue, data: &[u8], index: u64, kind: DeltaKind) {
-        let start = raw.get().as_ptr() as usize;
-        let base = data.as_ptr() as usize;
-        if start < base || start + raw.get().len() > base + data.len() {
-            return; // parsed from a lossy copy, not from `data`
-        }
-        let a = start - base;
-        let b = a + raw.get().len();
-        let known = self.template.as_ref().is_some_and(|t| {
-            t.index == index && t.kind == kind && t.prefix == data[..a] && t.suffix == data[b..]
-        });
+        let Some(layout) = Layout::around(raw, data) else { return };
+        let known = self.template.as_ref().is_some_and(|t| t.index == index && t.kind == kind && t.layout == layout);
         if !known {
-            self.template = Some(Template { prefix: data[..a].to_vec(), suffix: data[b..].to_vec(), index, kind });
+            self.template = Some(Template { layout, index, kind });
         }
     }
 
@@ -377,24 +344,15 @@ impl AnthropicCore {
 impl WireFormat for AnthropicCore {
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
         if let Some(t) = &self.template {
-            if let Some(middle) = t.middle(data) {
-                if let Ok(value) = serde_json::from_str::<Cow<str>>(middle) {
-                    let (index, kind) = (t.index, t.kind);
-                    self.apply(index, kind, &value, out);
-                    return;
-                }
+            if let Some(value) = t.layout.string_in(data) {
+                let (index, kind) = (t.index, t.kind);
+                self.apply(index, kind, &value, out);
+                return;
             }
         }
-        let lossy;
-        let text: &str = match std::str::from_utf8(data) {
-            Ok(t) => t,
-            Err(_) => {
-                // Python decodes with replacement before parsing; so do we.
-                lossy = String::from_utf8_lossy(data).into_owned();
-                &lossy
-            }
-        };
-        let is_object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
+        let text = payload_text(data);
+        let text: &str = &text;
+        let is_object = is_object(text);
         match serde_json::from_str::<Fields>(text) {
             Ok(ev) if is_object => self.event(ev, data, out),
             // Not a JSON object (or not JSON at all): Python words the error.

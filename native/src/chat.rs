@@ -11,27 +11,14 @@ use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key};
+use crate::json::{as_str, first_byte, is_object, payload_text, Layout};
 use crate::parser::WireFormat;
 
-/// A chunk layout seen before, with one JSON string whose value varies: when a new
-/// payload has the very same bytes around that string, it has the same structure, so
-/// its meaning is known without parsing it again (the string itself is still decoded
-/// and checked to be exactly one JSON string).
+/// A remembered chunk layout (see [`Layout`]) and what its string is.
 struct Template {
-    prefix: Vec<u8>,
-    suffix: Vec<u8>,
+    layout: Layout,
     /// None: the string is a text delta; Some(key): it is arguments for that tool call.
     tool: Option<Key>,
-}
-
-impl Template {
-    fn middle<'d>(&self, data: &'d [u8]) -> Option<&'d str> {
-        let (p, s) = (self.prefix.len(), self.suffix.len());
-        if data.len() < p + s + 2 || !data.starts_with(&self.prefix) || !data.ends_with(&self.suffix) {
-            return None;
-        }
-        std::str::from_utf8(&data[p..data.len() - s]).ok()
-    }
 }
 
 pub struct ChatCore {
@@ -180,10 +167,6 @@ struct Delta<'a> {
 
 struct ShapeError;
 
-fn first_byte(raw: &RawValue) -> u8 {
-    raw.get().as_bytes().first().copied().unwrap_or(b'n')
-}
-
 /// Python truthiness of a JSON value.
 fn truthy(raw: Option<&RawValue>) -> bool {
     let Some(raw) = raw else { return false };
@@ -200,13 +183,6 @@ fn truthy(raw: Option<&RawValue>) -> bool {
     }
 }
 
-fn as_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let raw = raw?;
-    if first_byte(raw) != b'"' {
-        return None;
-    }
-    serde_json::from_str::<Cow<str>>(raw.get()).ok()
-}
 
 /// A tool call's explicit `index` as a key: None for JSON null; a string or a number
 /// as itself (0 and 0.0 alike, as in Python); anything else is a shape error.
@@ -244,37 +220,25 @@ impl ChatCore {
             return;
         }
         if let Some(t) = &self.template {
-            if let Some(middle) = t.middle(data) {
-                if middle.starts_with('"') {
-                    if let Ok(value) = serde_json::from_str::<Cow<str>>(middle) {
-                        match t.tool.clone() {
-                            None => {
-                                if !value.is_empty() {
-                                    self.text(&value, out);
-                                }
-                            }
-                            Some(key) => {
-                                self.last_key = key.clone();
-                                let args = if value.is_empty() { None } else { Some(value.as_ref()) };
-                                self.tool_call(key, None, None, args, out);
-                            }
+            if let Some(value) = t.layout.string_in(data) {
+                match t.tool.clone() {
+                    None => {
+                        if !value.is_empty() {
+                            self.text(&value, out);
                         }
-                        return;
+                    }
+                    Some(key) => {
+                        self.last_key = key.clone();
+                        let args = if value.is_empty() { None } else { Some(value.as_ref()) };
+                        self.tool_call(key, None, None, args, out);
                     }
                 }
+                return;
             }
         }
-        let lossy;
-        let text: &str = match std::str::from_utf8(data) {
-            Ok(t) => t,
-            Err(_) => {
-                // Python decodes with replacement before parsing; so do we.
-                lossy = String::from_utf8_lossy(data).into_owned();
-                &lossy
-            }
-        };
-        // serde would read a struct from a JSON array too; a chunk must be an object.
-        let is_object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
+        let text = payload_text(data);
+        let text: &str = &text;
+        let is_object = is_object(text);
         if is_object {
             if let Ok(fast) = serde_json::from_str::<FastTop>(text) {
                 if self.fast_chunk(fast, data, out).is_err() {
@@ -354,15 +318,10 @@ impl ChatCore {
             }
             _ => return,
         };
-        // The string's place in `data` (RawValue borrows from it).
-        let start = raw.get().as_ptr() as usize;
-        let base = data.as_ptr() as usize;
-        if start < base || start + raw.get().len() > base + data.len() {
-            return; // parsed from a lossy copy, not from `data`
+        // Only a string parsed straight from `data` (not from a lossy copy) has a layout.
+        if let Some(layout) = Layout::around(raw, data) {
+            self.template = Some(Template { layout, tool });
         }
-        let a = start - base;
-        let b = a + raw.get().len();
-        self.template = Some(Template { prefix: data[..a].to_vec(), suffix: data[b..].to_vec(), tool });
     }
 
     /// The chunk's error, id and usage; false if it was an error object (the end).

@@ -9,6 +9,7 @@
 mod anthropic;
 mod assembler;
 mod chat;
+mod json;
 mod parser;
 mod sse;
 mod transport;

@@ -17,9 +17,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
+from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser, loads_json_object
 from .._errors import StreamFormatError
-from .._messages import AssistantMessage, Failure, FailureKind, Model, StopReason
+from .._messages import Failure, FailureKind, Model, StopReason
 from .._stream_events import StreamEvent
 from .._wording import CONTEXT_WINDOW_EXCEEDED, ENDED_BEFORE_MESSAGE_STOP, protocol_violation
 from ._failures import failure_from_error_object
@@ -69,20 +69,16 @@ class _Slot:
         self.has_delta = False
 
 
-class AnthropicParser:
+class AnthropicParser(AssemblingParser):
     """Messages API events in (SSE ``data`` payloads), stream events out."""
 
     def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
-        self.asm = MessageAssembler(model, max_argument_bytes)
+        super().__init__(model, max_argument_bytes)
         self._slots: dict[int, _Slot] = {}
         self._message_id: str | None = None
         self._started = False
         # input, output, cache_read, cache_write: replaced, never added
         self._usage = [0, 0, 0, 0]
-
-    @property
-    def message(self) -> AssistantMessage | None:
-        return self.asm.message
 
     def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -102,17 +98,6 @@ class AnthropicParser:
         out: list[StreamEvent] = []
         if self.asm.message is None:
             self.asm.fail(ENDED_BEFORE_MESSAGE_STOP, out)
-        return out
-
-    def fail(
-        self,
-        message: str,
-        *,
-        stop_reason: StopReason = StopReason.ERROR,
-        error: BaseException | None = None,
-    ) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        self.asm.fail(message, out, stop_reason=stop_reason, error=error)
         return out
 
     # --- internals ----------------------------------------------------------------

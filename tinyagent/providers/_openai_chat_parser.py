@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, MessageAssembler, loads_json_object
+from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser, loads_json_object
 from .._errors import ProviderError, StreamFormatError
-from .._messages import AssistantMessage, Failure, FailureKind, Model, StopReason
+from .._messages import Failure, FailureKind, Model, StopReason
 from .._sse import ServerSentEvent
 from .._stream_events import StreamEvent
 from .._wording import (
@@ -61,7 +61,7 @@ def _int(value: Any) -> int:
     return value if type(value) is int else 0
 
 
-class OpenAIChatParser:
+class OpenAIChatParser(AssemblingParser):
     """Chat-completion chunks in, stream events out.
 
     Feed it SSE events with :meth:`feed_event` (or decoded chunks with
@@ -70,12 +70,8 @@ class OpenAIChatParser:
     """
 
     def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
-        self.asm = MessageAssembler(model, max_argument_bytes)
+        super().__init__(model, max_argument_bytes)
         self._last_key: object = 0
-
-    @property
-    def message(self) -> AssistantMessage | None:
-        return self.asm.message
 
     def feed_events(self, events: list[ServerSentEvent]) -> list[StreamEvent]:
         return self.feed_data([ev.data.encode() for ev in events])
@@ -131,17 +127,6 @@ class OpenAIChatParser:
             asm.fail(ENDED_BEFORE_FINISH, out)
         else:
             self._finish(out)
-        return out
-
-    def fail(
-        self,
-        message: str,
-        *,
-        stop_reason: StopReason = StopReason.ERROR,
-        error: BaseException | None = None,
-    ) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        self.asm.fail(message, out, stop_reason=stop_reason, error=error)
         return out
 
     # --- internals --------------------------------------------------------------
