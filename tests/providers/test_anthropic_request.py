@@ -255,3 +255,116 @@ def test_long_retention_and_none() -> None:
     assert breakpoints(body_of(ctx, cache="none")) == []
     model = Model("c", "http://x/v1", api="anthropic-messages", cache="none")
     assert breakpoints(body_of(ctx, model=model)) == []
+
+
+# --- pinned down after the mutation run (benches/mutation.py) -----------------------
+
+from tinyagent.providers._anthropic_request import anthropic_tool_id  # noqa: E402
+
+
+def test_tool_ids_edge_cases() -> None:
+    assert anthropic_tool_id("toolu_01A-b") == "toolu_01A-b"  # valid ids are kept
+    exact = "a" * 64
+    assert anthropic_tool_id(exact) == exact
+    long = anthropic_tool_id("a" * 65)
+    assert len(long) == 64 and long.startswith("a" * 53 + "_")
+    empty = anthropic_tool_id("")
+    assert re.fullmatch(r"_[0-9a-f]{10}", empty)
+    assert anthropic_tool_id("a.b") != anthropic_tool_id("a,b")  # both clean to a_b
+    assert anthropic_tool_id("a.b").startswith("a_b_")
+
+
+def test_tools_get_an_object_schema_and_their_description() -> None:
+    body = body_of(
+        Context(
+            messages=[UserMessage("hi")], tools=[ToolDefinition("t", "Does t.", {"properties": {}})]
+        ),
+        cache="none",
+    )
+    assert body["tools"] == [
+        {
+            "name": "t",
+            "description": "Does t.",
+            "input_schema": {"properties": {}, "type": "object"},
+        }
+    ]
+
+
+def test_tool_choice_every_form() -> None:
+    ctx = Context(messages=[UserMessage("hi")], tools=TOOLS)
+    assert body_of(ctx, tool_choice="none")["tool_choice"] == {"type": "none"}
+    assert body_of(ctx, tool_choice="any")["tool_choice"] == {"type": "any"}
+    named = {"type": "tool", "name": "add", "disable_parallel_tool_use": True}
+    assert body_of(ctx, tool_choice=named)["tool_choice"] == named
+    assert body_of(ctx, tool_choice={"type": "function"})["tool_choice"] == {
+        "type": "tool",
+        "name": None,
+    }
+    with pytest.raises(ValueError, match="tool_choice 'sometimes'"):
+        body_of(ctx, tool_choice="sometimes")
+    # With thinking on, auto is still fine; a named tool is refused.
+    assert body_of(ctx, reasoning_effort="low", tool_choice="auto")["tool_choice"] == {
+        "type": "auto"
+    }
+    with pytest.raises(ValueError, match="forced tool_choice"):
+        body_of(ctx, reasoning_effort="low", tool_choice=named)
+
+
+def test_thinking_budgets_from_numbers_and_the_model_limit() -> None:
+    ctx = Context(messages=[UserMessage("hi")])
+    assert body_of(ctx, reasoning_effort="4000")["thinking"]["budget_tokens"] == 4000
+    assert body_of(ctx, reasoning_effort="500")["thinking"]["budget_tokens"] == 1024
+    assert body_of(ctx, reasoning_effort="minimal")["thinking"]["budget_tokens"] == 1024
+    assert body_of(ctx, reasoning_effort="xhigh")["thinking"]["budget_tokens"] == 32768
+    assert body_of(ctx, reasoning_effort="off").get("thinking") is None
+    assert body_of(ctx, reasoning_effort="disabled").get("thinking") is None
+    capped = Model("c", "http://x/v1", api="anthropic-messages", max_tokens=3000)
+    body = body_of(ctx, model=capped, reasoning_effort="high")
+    assert body["max_tokens"] == 3000 and body["thinking"]["budget_tokens"] == 2999
+    assert body_of(ctx, model=capped)["max_tokens"] == 3000
+    assert body_of(ctx, reasoning_effort="low")["max_tokens"] == 2048 + 4096
+    assert "metadata" not in body_of(ctx)
+
+
+def test_images_by_url_blank_strings_and_empty_results() -> None:
+    msgs = [
+        UserMessage("   "),
+        UserMessage([ImageContent(url="https://example.com/cat.png")]),
+        reply(ToolCall("t1", "f", {})),
+        ToolResultMessage("t1", "f", ""),
+        ToolResultMessage("t1", "f", [TextContent("see"), ImageContent("QUJD")]),
+    ]
+    body = body_of(Context(messages=msgs), cache="none")
+    assert body["messages"][0]["content"] == [
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+    ]
+    results = body["messages"][2]["content"]
+    assert results[0] == {"type": "tool_result", "tool_use_id": "t1", "content": "(no output)"}
+    assert results[1]["content"][0] == {"type": "text", "text": "see"}
+    assert results[1]["content"][1]["source"]["media_type"] == "image/png"
+
+
+def test_same_model_needs_the_same_provider_and_api() -> None:
+    signed = ThinkingContent("I think.", "SIG")
+    elsewhere = AssistantMessage(
+        (signed,), StopReason.STOP, model="claude-x", provider="bedrock", api="anthropic-messages"
+    )
+    other_api = AssistantMessage(
+        (signed,), StopReason.STOP, model="claude-x", provider="anthropic", api="openai-chat"
+    )
+    for m in (elsewhere, other_api):
+        body = body_of(Context(messages=[UserMessage("q"), m]), cache="none")
+        assert body["messages"][1]["content"] == [{"type": "text", "text": "I think."}]
+
+
+def test_cache_none_sends_no_marker_anywhere() -> None:
+    ctx = Context(
+        "S",
+        [UserMessage("hi"), reply(TextContent("a"), stop=StopReason.STOP), UserMessage("b")],
+        TOOLS,
+    )
+    req = prepare_request(CLAUDE, ctx, StreamOptions(cache="none"))
+    assert b"cache_control" not in req.body
+    auto = json.loads(prepare_request(CLAUDE, ctx, StreamOptions()).body)
+    assert auto["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert breakpoints(auto) == ["tool:now", "system", "message:0:0", "message:2:0"]
