@@ -349,3 +349,95 @@ def test_a_duplicated_key_reads_as_its_last_value(native: bool) -> None:
     body += b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","text":"y"}}\n\n'
     body += b"".join(ev(e) for e in [stop(0), *end()])
     assert final(parse(body, native)).message.text == "y"
+
+
+# --- pinned down after the mutation run (benches/mutation.py) -----------------------
+
+
+def test_consecutive_thinking_blocks_stay_apart(native: bool) -> None:
+    events = [start()]
+    for i, (text, sig) in enumerate([("first", "S1"), ("second", "S2")]):
+        events += [
+            block(i, {"type": "thinking", "thinking": "", "signature": ""}),
+            delta(i, {"type": "thinking_delta", "thinking": text}),
+            delta(i, {"type": "signature_delta", "signature": sig}),
+            stop(i),
+        ]
+    events += [
+        block(2, {"type": "redacted_thinking", "data": "E1"}),
+        stop(2),
+        block(3, {"type": "redacted_thinking"}),
+        stop(3),
+        *end(),
+    ]
+    m = final(parse(b"".join(ev(e) for e in events), native)).message
+    assert m.content == (
+        ThinkingContent("first", "S1"),
+        ThinkingContent("second", "S2"),
+        ThinkingContent("", "E1", redacted=True),
+        ThinkingContent("", "", redacted=True),
+    )
+
+
+def test_start_input_is_used_only_without_deltas(native: bool) -> None:
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {"old": 1}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"new": 2}'}),
+        stop(0),
+        *end("tool_use"),
+    ]
+    assert final(parse(b"".join(ev(e) for e in events), native)).message.tool_calls[
+        0
+    ].arguments == {"new": 2}
+
+
+def test_deltas_of_the_wrong_kind_for_their_block_are_ignored(native: bool) -> None:
+    events = [
+        start(),
+        block(0, {"type": "text", "text": ""}),
+        delta(0, {"type": "text_delta", "text": "a"}),
+        delta(0, {"type": "thinking_delta", "thinking": "not here"}),
+        delta(0, {"type": "signature_delta", "signature": "nor this"}),
+        delta(0, {"type": "input_json_delta", "partial_json": "{}"}),
+        stop(0),
+        block(1, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(1, {"type": "text_delta", "text": "not text"}),
+        delta(1, {"type": "thinking_delta", "thinking": "t"}),
+        stop(1),
+        *end(),
+    ]
+    m = final(parse(b"".join(ev(e) for e in events), native)).message
+    assert m.content == (TextContent("a"), ThinkingContent("t", None))
+
+
+def test_missing_or_ill_typed_fields_read_as_empty(native: bool) -> None:
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "input": {}}),
+        stop(0),
+        block(1, {"type": "tool_use", "id": 5, "name": ["f"], "input": {}}),
+        stop(1),
+        block(2, {"type": "text", "text": 7}),
+        delta(2, {"type": "text_delta", "text": 8}),
+        stop(2),
+        *end("tool_use"),
+    ]
+    m = final(parse(b"".join(ev(e) for e in events), native)).message
+    assert [(c.id, c.name) for c in m.tool_calls] == [("", ""), ("", "")]
+    assert m.text == ""
+
+
+def test_errors_name_the_provider_and_their_type(native: bool) -> None:
+    events = [start(), {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}]
+    err = final(parse(b"".join(ev(e) for e in events), native))
+    assert isinstance(err.error, ProviderError)
+    assert (err.error.provider, err.error.model) == ("anthropic", "claude-x")
+    assert (
+        err.message.failure.kind is FailureKind.RATE_LIMIT
+        and err.message.failure.code == "rate_limit_error"
+    )
+    overflow = final(
+        parse(b"".join(ev(e) for e in [start(), *end("model_context_window_exceeded")]), native)
+    )
+    assert overflow.message.failure.code == "model_context_window_exceeded"
