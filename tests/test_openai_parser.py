@@ -526,3 +526,60 @@ def test_an_in_stream_error_object_is_a_provider_error() -> None:
     assert err.failure is not None and err.failure.kind is FailureKind.RATE_LIMIT
     bool_code = OpenAIChatParser(MODEL).feed_chunk({"error": {"message": "y", "code": True}})
     assert bool_code[-1].error.status is None
+
+
+def test_shape_errors_and_bounds_on_both_entry_points() -> None:
+    shape = OpenAIChatParser(MODEL).feed_chunk({"choices": [1]})
+    assert isinstance(shape[-1], ErrorEvent) and isinstance(shape[-1].error, StreamFormatError)
+    assert "unexpected structure in stream chunk" in (shape[-1].message.error_message or "")
+    p = OpenAIChatParser(MODEL, max_argument_bytes=4)
+    first = {"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}
+    more = {"index": 0, "function": {"arguments": '"abc"'}}
+    events = p.feed_data(
+        [
+            json.dumps(chunk({"tool_calls": [first]})).encode(),
+            json.dumps(chunk({"tool_calls": [more]})).encode(),
+            json.dumps(chunk({"content": "never"})).encode(),
+        ]
+    )
+    assert isinstance(events[-1], ErrorEvent) and isinstance(events[-1].error, StreamFormatError)
+    assert events[-1].message.error_message == "arguments of tool call 'f' exceed 4 bytes"
+    assert events[-1].message.text == ""
+
+
+def test_mistral_content_parts_and_reasoning_details() -> None:
+    parts = [
+        {"type": "text", "text": "a"},
+        "junk",
+        {"type": "other", "text": "x"},
+        {"type": "thinking", "thinking": [{"type": "text", "text": "r"}, "junk", {"text": ""}]},
+        {"type": "thinking", "thinking": "s"},
+        {"type": "thinking", "thinking": ""},
+        {"type": "text", "text": ""},
+    ]
+    details = [
+        {"type": "reasoning.encrypted", "data": "x"},
+        "junk",
+        {"type": "reasoning.summary", "summary": "u"},
+        {"type": "reasoning.text", "text": ""},
+    ]
+    _, p = run(
+        [
+            chunk({"content": parts}),
+            chunk({"reasoning_details": details}),
+            chunk({}, finish_reason="stop"),
+        ]
+    )
+    assert p.message is not None
+    assert (p.message.text, p.message.thinking) == ("a", "rsu")
+
+
+def test_stop_verdicts() -> None:
+    from tinyagent.providers._openai_chat_parser import chat_stop_verdict
+
+    assert chat_stop_verdict("stop", True)[0] is StopReason.TOOL_USE
+    assert chat_stop_verdict(None, False) == (StopReason.STOP, None, None)
+    assert chat_stop_verdict("length", True) == (StopReason.LENGTH, None, None)
+    stop, words, failure = chat_stop_verdict("content_filter", False)
+    assert stop is StopReason.ERROR and words == "the provider stopped the reply: content_filter"
+    assert failure is not None and failure.code == "content_filter"
