@@ -202,3 +202,34 @@ def test_cache_markers_only_where_the_endpoint_takes_them() -> None:
         prepare_request(GPT, ctx, StreamOptions()),
     ):
         assert b"cache_control" not in plain.body
+
+
+def test_the_history_cache_encodes_each_message_once(monkeypatch: Any) -> None:
+    from tinyagent.providers import _openai_chat_request as request
+
+    encoded: list[Any] = []
+    real = request.encode_message
+
+    def counting(m: Any) -> Any:
+        encoded.append(m)
+        return real(m)
+
+    monkeypatch.setattr(request, "encode_message", counting)
+    cache = WireCache()
+    history: list[Any] = [UserMessage("one")]
+    cache.encode(history)
+    history.append(reply(TextContent("two"), stop=StopReason.STOP))
+    cache.encode(history)
+    cache.encode(history)  # nothing new: nothing encoded
+    assert encoded == history
+    history.append(UserMessage("three"))
+    joined = cache.encode(history)
+    assert encoded == history and json.loads(b"[" + joined + b"]")[-1] == {
+        "role": "user",
+        "content": "three",
+    }
+    cache.encode(history[:1])  # a shorter history starts over
+    assert encoded[-1] is history[0] and len(encoded) == 4
+    swapped = [UserMessage("other"), *history[1:]]
+    cache.encode(swapped)  # same length, another first message: starts over
+    assert encoded[-3:] == swapped
