@@ -441,3 +441,50 @@ def test_errors_name_the_provider_and_their_type(native: bool) -> None:
         parse(b"".join(ev(e) for e in [start(), *end("model_context_window_exceeded")]), native)
     )
     assert overflow.message.failure.code == "model_context_window_exceeded"
+
+
+def test_a_thinking_block_started_before_the_last_one_stopped_is_its_own(native: bool) -> None:
+    events = [
+        start(),
+        block(0, {"type": "thinking", "thinking": "a", "signature": ""}),
+        block(1, {"type": "thinking", "thinking": "b", "signature": ""}),
+        block(2, {"type": "redacted_thinking", "data": "E"}),
+        *end(),
+    ]
+    m = final(parse(b"".join(ev(e) for e in events), native)).message
+    assert m.content == (
+        ThinkingContent("a"),
+        ThinkingContent("b"),
+        ThinkingContent("", "E", redacted=True),
+    )
+
+
+def test_a_block_ends_at_its_stop_not_later(native: bool) -> None:
+    p = make_byte_parser(MODEL, native=native)
+    out = p.feed(
+        ev(start()) + ev(block(0, {"type": "redacted_thinking", "data": "E"})) + ev(stop(0))
+    )
+    assert [type(e).__name__ for e in out] == ["ThinkingStartEvent", "ThinkingEndEvent"]
+
+
+def test_start_input_raw_text_is_compact_json(native: bool) -> None:
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "é", "n": [1, 2]}}),
+        stop(0),
+        *end("tool_use"),
+    ]
+    out = parse(b"".join(ev(e) for e in events), native)
+    assert [e.delta for e in out if isinstance(e, ToolCallDeltaEvent)] == ['{"q":"é","n":[1,2]}']
+
+
+def test_the_argument_bound_applies(native: bool) -> None:
+    p = make_byte_parser(MODEL, native=native, max_argument_bytes=8)
+    events = [
+        start(),
+        block(0, {"type": "tool_use", "id": "t", "name": "f", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"a": "12345"}'}),
+    ]
+    out = p.feed(b"".join(ev(e) for e in events))
+    assert isinstance(out[-1], ErrorEvent)
+    assert out[-1].message.error_message == "arguments of tool call 'f' exceed 8 bytes"
