@@ -368,3 +368,73 @@ def test_cache_none_sends_no_marker_anywhere() -> None:
     auto = json.loads(prepare_request(CLAUDE, ctx, StreamOptions()).body)
     assert auto["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert breakpoints(auto) == ["tool:now", "system", "message:0:0", "message:2:0"]
+
+
+def test_exact_blocks_for_strings_system_and_a_lone_tool() -> None:
+    one_tool = [ToolDefinition("only", "One.")]
+    three = [ToolDefinition(n, n) for n in ("a", "b", "c")]
+    body = body_of(Context("Sys.", [UserMessage("hi")], one_tool))
+    marker = {"type": "ephemeral"}
+    assert body["system"] == [{"type": "text", "text": "Sys.", "cache_control": marker}]
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": marker}]}
+    ]
+    assert body["tools"][0]["cache_control"] == marker
+    body = body_of(Context(messages=[UserMessage("hi")], tools=three))
+    assert ["cache_control" in t for t in body["tools"]] == [False, False, True]
+    # With neither system nor tools, still only the newest two user messages.
+    many = [
+        UserMessage(str(i)) if i % 2 == 0 else reply(TextContent(str(i)), stop=StopReason.STOP)
+        for i in range(7)
+    ]
+    assert breakpoints(body_of(Context(messages=many))) == ["message:4:0", "message:6:0"]
+
+
+def test_ids_with_lone_surrogates_do_not_break_the_request() -> None:
+    odd = anthropic_tool_id("call\ud800x")
+    assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", odd)
+
+
+def test_a_half_call_is_dropped_but_what_follows_it_is_kept() -> None:
+    half = ToolCall("t1", "add", {}, raw_arguments='{"a"', arguments_error="bad")
+    aborted = reply(
+        half, ToolCall("t2", "add", {"a": 2}), TextContent("after"), stop=StopReason.ABORTED
+    )
+    body = body_of(Context(messages=[UserMessage("go"), aborted]), cache="none")
+    assert [b.get("id", b.get("text")) for b in body["messages"][1]["content"]] == ["t2", "after"]
+
+
+def test_tool_results_join_their_text_parts() -> None:
+    msgs = [
+        UserMessage("go"),
+        reply(ToolCall("t1", "f", {})),
+        ToolResultMessage("t1", "f", [TextContent("a"), TextContent("b")]),
+    ]
+    assert (
+        body_of(Context(messages=msgs), cache="none")["messages"][2]["content"][0]["content"]
+        == "ab"
+    )
+
+
+def test_clear_errors_for_what_cannot_be_sent() -> None:
+    ctx = Context(messages=[UserMessage("hi")])
+    with pytest.raises(ValueError, match="use one of minimal, low, medium, high, xhigh, none"):
+        body_of(ctx, reasoning_effort="lots")
+    with pytest.raises(ValueError, match=r"above 1024 .*got 1024"):
+        body_of(ctx, reasoning_effort="low", max_tokens=1024)
+    assert (
+        body_of(ctx, reasoning_effort="low", max_tokens=1025)["thinking"]["budget_tokens"] == 1024
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^Anthropic rejects a forced tool_choice .* while thinking is on: use tool_choice='auto'",
+    ):
+        body_of(ctx, reasoning_effort="low", tool_choice="any")
+
+    class Custom:
+        role = "custom"
+
+    with pytest.raises(
+        TypeError, match="cannot send a Custom to an anthropic-messages model; convert it first"
+    ):
+        body_of(Context(messages=[Custom()]))  # type: ignore[list-item]

@@ -263,22 +263,21 @@ def build_body(
         "stream": True,
     }
     marker = _cache_marker(cache or model.cache)
-    slots = MAX_CACHE_BREAKPOINTS
     if context.system_prompt:
         system: dict[str, Any] = {"type": "text", "text": context.system_prompt}
         if marker is not None:
             system["cache_control"] = marker
-            slots -= 1
         body["system"] = [system]
     messages = encode_messages(context.messages, model)
     if context.tools:
         tools = [_encode_tool(t) for t in context.tools]
         if marker is not None:
             tools[-1]["cache_control"] = marker
-            slots -= 1
         body["tools"] = tools
     if marker is not None:
-        _mark_messages(messages, marker, min(slots, 2))
+        # Tools and system take at most two of the four breakpoints: two stay for
+        # the newest user messages.
+        _mark_messages(messages, marker, MAX_CACHE_BREAKPOINTS - 2)
     body["messages"] = messages
     if tool_choice is not None:
         choice = _tool_choice(tool_choice)
