@@ -259,3 +259,11 @@ def test_repeated_layouts_take_the_same_path_on_both(
     body = b"".join(b"data: " + e.encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
     pure, native = both(body, cuts)
     assert native == pure
+
+
+def test_empty_data_lines_are_bounded_alike() -> None:
+    body = b'data: {"choices":[{"delta":{"content":"x"}}]}\n\n' + b"data\n" * 200 + b"\n"
+    pure, native = both(body, [], max_line=100)
+    assert native == pure
+    assert pure[-1].message.error_message == "SSE event data longer than 100 bytes"
+    assert pure[-1].message.text == "x"

@@ -260,9 +260,12 @@ def test_bounds_are_exact_per_line_and_per_event(path: str) -> None:
     # Each data line counts its bytes and one joining byte: 61 + 40 is one too many.
     with pytest.raises(StreamFormatError):
         run(b"data: " + b"a" * 60 + b"\ndata: " + b"b" * 39 + b"\n\n")
-    # So do empty data lines (no colon).
-    with pytest.raises(StreamFormatError):
-        run(b"data: " + b"a" * 98 + b"\ndata\ndata\n\n")
+    # So do empty data lines (no colon): each line is short, the event is not.
+    assert run(b"data: " + b"a" * 89 + b"\n" + b"data\n" * 10 + b"\n") == 1  # 90 + 10
+    with pytest.raises(StreamFormatError, match="event data longer than 100"):
+        run(b"data: " + b"a" * 89 + b"\n" + b"data\n" * 11 + b"\n")
+    with pytest.raises(StreamFormatError, match="event data longer than 100"):
+        run(b"data\n" * 101 + b"\n")
     # The count starts afresh with each event.
     full = b"data: " + b"a" * 49 + b"\ndata: " + b"b" * 49 + b"\n\n"
     assert run(b"data: x\n\n", full) == 2

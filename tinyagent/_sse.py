@@ -200,6 +200,8 @@ class SSEDecoder:
             elif name == b"data":  # "data" with no colon: an empty data line
                 data.append(b"")
                 self._data_size += 1
+                if self._data_size > self._max:
+                    raise StreamFormatError(data_too_long(self._max))
             elif name == b"id":
                 if b"\0" not in value:
                     self._last_id = value.decode("utf-8", "replace")

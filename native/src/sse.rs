@@ -205,6 +205,9 @@ impl SseDecoder {
             }
             self.push_data(b"");
             self.data_size += 1;
+            if self.data_size > self.max {
+                return Err(SseLimit::Data);
+            }
         }
         // event, id, retry and unknown fields do not change the payloads.
         Ok(())
