@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("modules", nargs="*", default=list(CORES))
     ap.add_argument("--keep", default="/tmp", help="where the survivor lists go")
     args = ap.parse_args()
+    Path(args.keep).mkdir(parents=True, exist_ok=True)
     print("| module | mutants | killed | survived | no tests | timeout | score |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for module in args.modules:
