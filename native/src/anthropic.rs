@@ -45,6 +45,9 @@ struct Template {
     layout: Layout,
     index: u64,
     kind: DeltaKind,
+    /// The block's kind: fixed once the block started (a second start for the same
+    /// index is ignored), so the fast path needs no lookup.
+    slot: SlotKind,
 }
 
 pub struct AnthropicCore {
@@ -294,16 +297,23 @@ impl AnthropicCore {
         }
     }
 
-    /// The effect of one delta string on block `index` (the slow and fast paths share it).
+    /// The effect of one delta string on block `index` (the slow path).
     fn apply(&mut self, index: u64, kind: DeltaKind, value: &str, out: &mut Vec<Ev>) {
         let Some(slot) = self.slots.get_mut(&index) else { return };
-        match (kind, slot.kind) {
+        if kind == DeltaKind::Input && slot.kind == SlotKind::Tool {
+            slot.has_delta = true;
+        }
+        let slot_kind = slot.kind;
+        self.apply_to(index, kind, slot_kind, value, out);
+    }
+
+    /// The effect of one delta string on a block of a known kind (both paths share it;
+    /// a tool block's `has_delta` is already set when its layout was remembered).
+    fn apply_to(&mut self, index: u64, kind: DeltaKind, slot: SlotKind, value: &str, out: &mut Vec<Ev>) {
+        match (kind, slot) {
             (DeltaKind::Text, SlotKind::Text) if !value.is_empty() => self.text(value, out),
-            (DeltaKind::Input, SlotKind::Tool) => {
-                slot.has_delta = true;
-                if !value.is_empty() {
-                    self.tool_call(BlockKey::int(index), None, None, Some(value), out);
-                }
+            (DeltaKind::Input, SlotKind::Tool) if !value.is_empty() => {
+                self.tool_call(BlockKey::int(index), None, None, Some(value), out);
             }
             (DeltaKind::Thinking, SlotKind::Thinking) if !value.is_empty() => self.thinking(value, out, false),
             _ => {}
@@ -313,10 +323,11 @@ impl AnthropicCore {
     /// Remember the layout of a delta whose only varying part is its string (see
     /// [`Template`]), when that string was parsed straight from `data`.
     fn remember(&mut self, raw: &RawValue, data: &[u8], index: u64, kind: DeltaKind) {
+        let Some(slot) = self.slots.get(&index).map(|s| s.kind) else { return };
         let Some(layout) = Layout::around(raw, data) else { return };
         let known = self.template.as_ref().is_some_and(|t| t.index == index && t.kind == kind && t.layout == layout);
         if !known {
-            self.template = Some(Template { layout, index, kind });
+            self.template = Some(Template { layout, index, kind, slot });
         }
     }
 
@@ -345,8 +356,8 @@ impl WireFormat for AnthropicCore {
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
         if let Some(t) = &self.template {
             if let Some(value) = t.layout.string_in(data) {
-                let (index, kind) = (t.index, t.kind);
-                self.apply(index, kind, &value, out);
+                let (index, kind, slot) = (t.index, t.kind, t.slot);
+                self.apply_to(index, kind, slot, &value, out);
                 return;
             }
         }
