@@ -62,53 +62,26 @@ def _end(stop_reason: str, output_tokens: int) -> list[dict[str, Any]]:
     ]
 
 
-def _text_block(index: int, text: str, chunk_size: int) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = [
-        {
-            "type": "content_block_start",
-            "index": index,
-            "content_block": {"type": "text", "text": ""},
-        }
+def _block(index: int, start: dict[str, Any], deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One content block's events: its start, its deltas, its stop."""
+    return [
+        {"type": "content_block_start", "index": index, "content_block": start},
+        *({"type": "content_block_delta", "index": index, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": index},
     ]
-    for part in _split(text, chunk_size):
-        events.append(
-            {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "text_delta", "text": part},
-            }
-        )
-    events.append({"type": "content_block_stop", "index": index})
-    return events
+
+
+def _text_block(index: int, text: str, chunk_size: int) -> list[dict[str, Any]]:
+    parts = [{"type": "text_delta", "text": p} for p in _split(text, chunk_size)]
+    return _block(index, {"type": "text", "text": ""}, parts)
 
 
 def _thinking_block(
     index: int, thinking: str, signature: str, chunk_size: int
 ) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = [
-        {
-            "type": "content_block_start",
-            "index": index,
-            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
-        }
-    ]
-    for part in _split(thinking, chunk_size):
-        events.append(
-            {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "thinking_delta", "thinking": part},
-            }
-        )
-    events.append(
-        {
-            "type": "content_block_delta",
-            "index": index,
-            "delta": {"type": "signature_delta", "signature": signature},
-        }
-    )
-    events.append({"type": "content_block_stop", "index": index})
-    return events
+    parts = [{"type": "thinking_delta", "thinking": p} for p in _split(thinking, chunk_size)]
+    parts.append({"type": "signature_delta", "signature": signature})
+    return _block(index, {"type": "thinking", "thinking": "", "signature": ""}, parts)
 
 
 def anthropic_text_reply(
@@ -162,27 +135,10 @@ def anthropic_tool_call_reply(
         index += 1
     for i, spec in enumerate(specs):
         args = spec.arguments if isinstance(spec.arguments, str) else json.dumps(spec.arguments)
-        events.append(
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": {
-                    "type": "tool_use",
-                    "id": spec.id or f"toolu_{i}",
-                    "name": spec.name,
-                    "input": {},
-                },
-            }
-        )
-        for part in ["", *_split(args, chunk_size)]:
-            events.append(
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": part},
-                }
-            )
-        events.append({"type": "content_block_stop", "index": index})
+        start = {"type": "tool_use", "id": spec.id or f"toolu_{i}", "name": spec.name, "input": {}}
+        parts = ["", *_split(args, chunk_size)]  # the API's first fragment is empty
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in parts]
+        events += _block(index, start, deltas)
         index += 1
     events += _end(stop_reason, 20)
     return anthropic_events_reply(events, per_write=per_write, **reply)
