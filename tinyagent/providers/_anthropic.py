@@ -11,7 +11,7 @@ from .._messages import Context, Model
 from .._wording import ENDED_BEFORE_MESSAGE_STOP
 from ._anthropic_parser import AnthropicParser, anthropic_stop_verdict
 from ._anthropic_request import ANTHROPIC_VERSION, build_body
-from ._failures import failure_from_error_object
+from ._failures import failure_from_error_object, http_failure
 from ._protocol import StopVerdict
 
 if TYPE_CHECKING:
@@ -74,3 +74,8 @@ class AnthropicProvider:
 
     def stream_error(self, payload: bytes, model: Model) -> ProviderError:
         return failure_from_error_object(loads(payload).get("error"), model.provider_name, model.id)
+
+    def http_error(
+        self, model: Model, status: int, body: bytes, retry_after: str | None
+    ) -> ProviderError:
+        return http_failure(model, status, body, retry_after)

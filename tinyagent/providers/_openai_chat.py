@@ -8,7 +8,7 @@ from .._errors import ProviderError
 from .._json import dumps, loads
 from .._messages import Context, Model
 from .._wording import ENDED_BEFORE_FINISH
-from ._failures import failure_from_error_object
+from ._failures import failure_from_error_object, http_failure
 from ._openai_chat_cache import accepts_cache_markers, mark_chat_body
 from ._openai_chat_parser import OpenAIChatParser, chat_stop_verdict
 from ._openai_chat_request import WireCache, build_body, build_body_bytes
@@ -63,3 +63,8 @@ class OpenAIChatProvider:
 
     def stream_error(self, payload: bytes, model: Model) -> ProviderError:
         return failure_from_error_object(loads(payload).get("error"), model.provider_name, model.id)
+
+    def http_error(
+        self, model: Model, status: int, body: bytes, retry_after: str | None
+    ) -> ProviderError:
+        return http_failure(model, status, body, retry_after)

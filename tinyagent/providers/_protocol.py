@@ -72,3 +72,9 @@ class Provider(Protocol):
     def stream_error(self, payload: bytes, model: Model) -> ProviderError:
         """The error of an in-stream error payload (the native core hands it over)."""
         ...
+
+    def http_error(
+        self, model: Model, status: int, body: bytes, retry_after: str | None
+    ) -> ProviderError:
+        """The error of an HTTP error answer, classified (``.failure``)."""
+        ...

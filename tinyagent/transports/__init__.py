@@ -58,11 +58,12 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
         if transport == "httpx+native":
             from ._native import NativeByteParser
 
-            return HttpxSource(model, request, options, NativeByteParser(model, provider, options))
+            native = NativeByteParser(model, provider, options)
+            return HttpxSource(model, provider, request, options, native)
         from ..providers._pure import PureByteParser
 
         parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
-        return HttpxSource(model, request, options, parser)
+        return HttpxSource(model, provider, request, options, parser)
 
     return RetryingSource(attempt, options.max_retries)
 

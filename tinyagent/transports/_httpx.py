@@ -16,8 +16,8 @@ import httpx
 from .._messages import AssistantMessage, Model, StopReason
 from .._request import PreparedRequest, StreamOptions
 from .._stream_events import StartEvent, StreamEvent
-from ..providers._failures import http_failure, transport_error
-from ..providers._protocol import ByteParser
+from ..providers._failures import transport_error
+from ..providers._protocol import ByteParser, Provider
 from ._network import NetworkConfig, network_for, ssl_context
 
 __all__ = ["HttpxSource", "describe_transport_error", "shared_ssl_context"]
@@ -68,11 +68,13 @@ class HttpxSource:
     def __init__(
         self,
         model: Model,
+        provider: Provider,
         request: PreparedRequest,
         options: StreamOptions,
         parser: ByteParser,
     ) -> None:
         self._model = model
+        self._provider = provider
         self._request = request
         self._options = options
         self._parser = parser
@@ -158,7 +160,7 @@ class HttpxSource:
         if response.status_code >= 400:
             body = await self._read_error_body(response)
             await self._close_response()
-            exc2 = http_failure(
+            exc2 = self._provider.http_error(
                 self._model, response.status_code, body, response.headers.get("retry-after")
             )
             return parser.fail(exc2.message, error=exc2)

@@ -36,7 +36,7 @@ from .._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
-from ..providers._failures import http_failure, transport_error
+from ..providers._failures import transport_error
 from ..providers._protocol import Provider
 from ._network import network_for
 
@@ -219,6 +219,7 @@ class NativeSource:
     ) -> None:
         self._core = _require()
         self._model = model
+        self._provider = provider
         self._format = provider.native_format
         self._request = request
         self._options = options
@@ -271,7 +272,9 @@ class NativeSource:
             if kind == "started":
                 out.append(StartEvent(self._model.id, self._model.provider_name))
             elif kind == "http_error":
-                exc = http_failure(self._model, item.status, item.detail, item.retry_after)
+                exc = self._provider.http_error(
+                    self._model, item.status, item.detail, item.retry_after
+                )
                 out.append(self._finisher.fail(None, exc.message, StopReason.ERROR, exc))
             elif kind == "transport":
                 o = self._options
