@@ -1,11 +1,13 @@
 """The Python side of the native core (``tinyagent._native``, built from ``native/``).
 
 The Rust core hands back finished event objects (built without running Python code
-per delta) and, at the end of a message, one terminal tuple. This module turns that
-tuple into the final :class:`AssistantMessage` with the same code and the same words as
-the pure path (:mod:`tinyagent._wording`), so both paths agree event for event.
+per delta) and, for everything else, one typed ``Signal`` record (the end of a message,
+an HTTP error, a transport failure). This module turns an end signal into the final
+:class:`AssistantMessage` through the same ``build_message``, the same provider verdicts
+and the same words (:mod:`tinyagent._wording`) as the pure path, so both paths agree
+event for event.
 
-``transport="httpx+native"`` feeds httpx's bytes to :class:`NativeChatByteParser`;
+``transport="httpx+native"`` feeds httpx's bytes to :class:`NativeByteParser`;
 ``transport="native"`` runs the whole request in Rust on a shared tokio runtime
 (:class:`NativeSource`) and wakes Python through a file descriptor.
 """
