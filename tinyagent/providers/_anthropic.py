@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import ProviderError
-from .._json import dumps, loads
+from .._json import dumps
 from .._messages import Context, Model
 from .._wording import ENDED_BEFORE_MESSAGE_STOP
 from ._anthropic_parser import AnthropicParser, anthropic_stop_verdict
 from ._anthropic_request import ANTHROPIC_VERSION, build_body
-from ._failures import failure_from_error_object, http_failure
+from ._failures import SharedFailureRules
 from ._protocol import StopVerdict
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ def _join_betas(*values: str | None) -> str:
     return ",".join(seen)
 
 
-class AnthropicProvider:
+class AnthropicProvider(SharedFailureRules):
     api = "anthropic-messages"
     native_format = "anthropic-messages"
     no_finish = ENDED_BEFORE_MESSAGE_STOP
@@ -71,11 +70,3 @@ class AnthropicProvider:
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return anthropic_stop_verdict(reason, has_tool_calls)
-
-    def stream_error(self, payload: bytes, model: Model) -> ProviderError:
-        return failure_from_error_object(loads(payload).get("error"), model.provider_name, model.id)
-
-    def http_error(
-        self, model: Model, status: int, body: bytes, retry_after: str | None
-    ) -> ProviderError:
-        return http_failure(model, status, body, retry_after)

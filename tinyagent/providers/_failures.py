@@ -15,11 +15,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from .._errors import ProviderError, TransportError
+from .._json import loads
 from .._messages import Failure, FailureKind, Model
 from .._wording import transport_failure
 
 __all__ = [
     "RETRY_STATUS",
+    "SharedFailureRules",
     "error_excerpt",
     "failure_from_error_object",
     "http_failure",
@@ -226,3 +228,18 @@ def transport_error(
     text = transport_failure(kind, url, detail, connect_timeout, read_timeout)
     failure = Failure(_TRANSPORT_KINDS[kind], None, kind)
     return TransportError(text, kind=kind, detail=detail, failure=failure)
+
+
+class SharedFailureRules:
+    """The failure half of a provider, as every provider here has it: an in-stream
+    ``{"error": …}`` payload and HTTP error answers classified by the shared tables. A
+    provider with its own rules overrides either method."""
+
+    def stream_error(self, payload: bytes, model: Model) -> ProviderError:
+        err = loads(payload).get("error")  # the reader the pure parsers use
+        return failure_from_error_object(err, model.provider_name, model.id)
+
+    def http_error(
+        self, model: Model, status: int, body: bytes, retry_after: str | None
+    ) -> ProviderError:
+        return http_failure(model, status, body, retry_after)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ProviderError
-from .._json import dumps, loads
+from .._json import dumps
 from .._messages import Context, Model
 from .._wording import ENDED_BEFORE_FINISH
-from ._failures import failure_from_error_object, http_failure
+from ._failures import SharedFailureRules
 from ._openai_chat_cache import accepts_cache_markers, mark_chat_body
 from ._openai_chat_parser import OpenAIChatParser, chat_stop_verdict
 from ._openai_chat_request import WireCache, build_body, build_body_bytes
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIChatProvider"]
 
 
-class OpenAIChatProvider:
+class OpenAIChatProvider(SharedFailureRules):
     api = "openai-chat"
     native_format = "openai-chat"
     no_finish = ENDED_BEFORE_FINISH
@@ -60,11 +59,3 @@ class OpenAIChatProvider:
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return chat_stop_verdict(reason, has_tool_calls)
-
-    def stream_error(self, payload: bytes, model: Model) -> ProviderError:
-        return failure_from_error_object(loads(payload).get("error"), model.provider_name, model.id)
-
-    def http_error(
-        self, model: Model, status: int, body: bytes, retry_after: str | None
-    ) -> ProviderError:
-        return http_failure(model, status, body, retry_after)
