@@ -7,7 +7,6 @@ and closes the response deterministically, even when cancelled.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 
 import anyio
@@ -20,16 +19,11 @@ from ..providers._failures import transport_error
 from ..providers._protocol import ByteParser, Provider
 from ._network import NetworkConfig, network_for, ssl_context
 
-__all__ = ["HttpxSource", "describe_transport_error", "shared_ssl_context"]
+__all__ = ["HttpxSource", "describe_transport_error", "new_client"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """The default verified context (certifi's roots), shared by every client."""
-    return ssl_context(None)
 
 
 def new_client(network: NetworkConfig) -> httpx.AsyncClient:

@@ -258,13 +258,13 @@ class NativeSource:
             if items:
                 if not self._stream.control:
                     return items  # type: ignore[no-any-return]  # only events: no work here
-                out = await self._handle(items)
+                out = self._handle(items)
                 if out or self._finisher.message is not None:
                     return out
                 continue
             await anyio.wait_readable(self._stream.fileno())
 
-    async def _handle(self, items: list[Any]) -> list[StreamEvent]:
+    def _handle(self, items: list[Any]) -> list[StreamEvent]:
         out: list[Any] = []
         for item in items:
             if not _is_signal(item):

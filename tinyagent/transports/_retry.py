@@ -76,10 +76,6 @@ class RetryingSource:
     def message(self) -> AssistantMessage | None:
         return self._source.message
 
-    @property
-    def attempts(self) -> int:
-        return self._attempt + 1
-
     async def next_batch(self) -> list[StreamEvent]:
         if self._content:
             # Past the first content nothing is retried: batches pass straight through
