@@ -1,6 +1,6 @@
 """Mutation scores of the sans-IO cores: how many mutants of each module its tests kill.
 
-    pip install mutmut
+    pip install -e '.[bench]'      # brings mutmut
     python benches/mutation.py                      # every core below
     python benches/mutation.py tinyagent/_sse.py    # one module
 
