@@ -18,6 +18,7 @@ from ._agent_events import (
 )
 from ._errors import (
     AgentBusyError,
+    CallbackError,
     ProviderError,
     StreamFormatError,
     TinyAgentError,
@@ -82,6 +83,7 @@ __all__ = [
     "AssistantContent",
     "AssistantMessage",
     "AssistantMessageStream",
+    "CallbackError",
     "Context",
     "Cost",
     "DoneEvent",

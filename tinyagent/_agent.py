@@ -19,7 +19,7 @@ import attrs
 
 from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEvent
 from ._errors import AgentBusyError, TinyAgentError, ToolError
-from ._loop import AgentRun, LoopConfig, agent_loop, make_run
+from ._loop import AgentRun, agent_loop, loop_config, make_run
 from ._messages import (
     AssistantMessage,
     Message,
@@ -79,7 +79,7 @@ class Agent:
         messages: Sequence[Message] = (),
         **loop_options: Any,
     ) -> None:
-        LoopConfig(**loop_options)  # reject unknown options now, not at the first prompt
+        loop_config(loop_options)  # reject bad options now, not at the first prompt
         self._model = model
         self._system_prompt = system_prompt
         self._tools = tuple(tools)
@@ -241,10 +241,13 @@ class Agent:
 
         return take
 
-    def _loop_arguments(self, prompts: list[Message]) -> dict[str, Any]:
+    def _check_ready(self) -> None:
         self._check_idle()
         if self._model is None:
             raise TinyAgentError("the agent has no model: pass model= or call set_model()")
+
+    def _loop_arguments(self, prompts: list[Message]) -> dict[str, Any]:
+        self._check_ready()
         # Messages steered while idle open the run, before the prompt's own.
         return {
             "model": self._model,
@@ -326,22 +329,29 @@ class Agent:
     async def continue_(self) -> list[Message]:
         """Resume from the transcript as it is: answer pending tool results, deliver
         queued messages, or retry after a failed or aborted reply."""
+        # Every check first: a call that cannot run changes nothing (no queued message
+        # drained, no reply dropped), and one made during a run leaves that run alone.
+        self._check_ready()
+        retry = False
         last = self._messages[-1] if self._messages else None
         if (
             isinstance(last, AssistantMessage)
             and last.stop_reason in (StopReason.ERROR, StopReason.ABORTED)
             and not last.tool_calls
         ):
-            self._messages.pop()  # a failed reply with nothing to answer: ask again
-            last = self._messages[-1] if self._messages else None
-        prompts = self._drain(self._follow_up)() if not self._steering else []
-        if isinstance(last, AssistantMessage) and not prompts and not self._steering:
+            retry = True  # a failed reply with nothing to answer: ask again
+            last = self._messages[-2] if len(self._messages) > 1 else None
+        has_queued = bool(self._steering or self._follow_up)
+        if isinstance(last, AssistantMessage) and not has_queued:
             raise TinyAgentError(
                 "nothing to continue: the transcript ends with the assistant's reply; "
                 "use prompt() to say something new"
             )
-        if last is None and not prompts and not self._steering:
+        if last is None and not has_queued:
             raise TinyAgentError("nothing to continue: the transcript is empty")
+        if retry:
+            self._messages.pop()
+        prompts = self._drain(self._follow_up)() if not self._steering else []
         run = await self._consume(prompts)
         return run.new_messages
 

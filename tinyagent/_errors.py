@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgentBusyError",
+    "CallbackError",
     "ProviderError",
     "StreamFormatError",
     "TinyAgentError",
@@ -87,3 +88,21 @@ class ToolError(TinyAgentError):
 
 class AgentBusyError(TinyAgentError, RuntimeError):
     """The agent is already running; wait for it, ``steer()`` it or ``follow_up()``."""
+
+
+class CallbackError(TinyAgentError):
+    """Your own code, called by a run, raised: a listener or a hook (``before_turn``,
+    ``before_tool_call``…). Tools are not callbacks: their errors become error results.
+
+    The run was closed out as an abort is (the partial reply kept, every tool call
+    answered, ``agent_end`` delivered with ``stop_reason="error"``), then this is raised
+    from ``prompt()`` or from the ``stream()`` block, the same on every backend.
+    ``callback`` names the callback (``listener`` or the hook's option name), ``event``
+    the event kind a listener was given, and ``__cause__`` is what your code raised.
+    """
+
+    def __init__(self, message: str, *, callback: str, event: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.callback = callback
+        self.event = event

@@ -41,6 +41,8 @@ from ._agent_events import (
     TurnEndEvent,
     TurnStartEvent,
 )
+from ._checks import callable_or_none, count_at_least, seconds_or_none
+from ._errors import CallbackError
 from ._messages import (
     AssistantMessage,
     Context,
@@ -52,14 +54,14 @@ from ._messages import (
     Usage,
 )
 from ._outbox import EventOutbox, Listener
-from ._request import RequestCaches
+from ._request import RequestCaches, StreamOptions, stream_options
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
 from ._tool_runner import ToolRunner, aborted_result
 from ._tools import Tool, ToolResult, call_maybe_async
-from .transports import Session
+from .transports import Session, resolve_transport
 
-__all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "make_run"]
+__all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "loop_config", "make_run"]
 
 
 @attrs.frozen
@@ -75,41 +77,80 @@ def _options_repr(options: Mapping[str, Any]) -> str:
     return repr({k: ("***" if k in ("api_key", "headers") else v) for k, v in options.items()})
 
 
+def _check_stream_options(_inst: Any, _attr: Any, value: Mapping[str, Any]) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"stream_options must be a mapping of option names to values, got {value!r}"
+        )
+    options = stream_options(value)  # unknown names and bad values fail now, not later
+    resolve_transport(options.transport, options.client)
+
+
 @attrs.frozen(kw_only=True)
 class LoopConfig:
     """The loop's options, as ``agent_loop(..., **options)`` and ``Agent(..., **options)``
     take them.
 
-    ``tool_timeout`` applies to each call unless its tool sets its own; ``deadline``
-    bounds the whole run (model calls and tools together), in seconds. Hooks may be sync
+    ``tool_timeout`` applies to each call unless its tool sets its own (None: no
+    timeout); ``deadline`` bounds the whole run (model calls and tools together), in seconds. Hooks may be sync
     or async. ``stream_options`` are passed to every model call (``temperature``,
     ``max_tokens``, ``transport``, ``read_timeout``…).
     """
 
-    tool_timeout: float = 180.0
-    max_concurrent_tools: int | None = None
+    tool_timeout: float | None = attrs.field(default=180.0, validator=seconds_or_none)
+    max_concurrent_tools: int | None = attrs.field(
+        default=None, validator=count_at_least(1, none_means="no limit")
+    )
     sequential_tools: bool = False
-    max_turns: int | None = None
-    deadline: float | None = None
-    get_api_key: Callable[[Model], str | Awaitable[str | None] | None] | None = None
+    max_turns: int | None = attrs.field(
+        default=None, validator=count_at_least(1, none_means="no limit")
+    )
+    deadline: float | None = attrs.field(default=None, validator=seconds_or_none)
+    get_api_key: Callable[[Model], str | Awaitable[str | None] | None] | None = attrs.field(
+        default=None, validator=callable_or_none
+    )
     before_turn: (
         Callable[[int, Model], TurnSettings | Awaitable[TurnSettings | None] | None] | None
-    ) = None
+    ) = attrs.field(default=None, validator=callable_or_none)
     before_tool_call: (
         Callable[[ToolCall], ToolResult | Awaitable[ToolResult | None] | None] | None
-    ) = None
+    ) = attrs.field(default=None, validator=callable_or_none)
     after_tool_call: (
         Callable[[ToolCall, ToolResult], ToolResult | Awaitable[ToolResult | None] | None] | None
-    ) = None
-    should_stop_after_turn: Callable[[TurnEndEvent], bool | Awaitable[bool]] | None = None
+    ) = attrs.field(default=None, validator=callable_or_none)
+    should_stop_after_turn: Callable[[TurnEndEvent], bool | Awaitable[bool]] | None = attrs.field(
+        default=None, validator=callable_or_none
+    )
     transform_context: (
         Callable[[list[Message]], Sequence[Message] | Awaitable[Sequence[Message]]] | None
-    ) = None
+    ) = attrs.field(default=None, validator=callable_or_none)
     convert_to_llm: (
         Callable[[list[Any]], Sequence[Message] | Awaitable[Sequence[Message]]] | None
-    ) = None
-    stream_options: Mapping[str, Any] = attrs.field(factory=dict, repr=_options_repr)
-    event_buffer: int = 64
+    ) = attrs.field(default=None, validator=callable_or_none)
+    stream_options: Mapping[str, Any] = attrs.field(
+        factory=dict, repr=_options_repr, validator=_check_stream_options
+    )
+    event_buffer: int = attrs.field(default=64, validator=count_at_least(0))
+
+
+_LOOP_OPTIONS = frozenset(a.name for a in attrs.fields(LoopConfig))
+
+
+def loop_config(options: Mapping[str, Any]) -> LoopConfig:
+    """``LoopConfig(**options)``, with an unknown name reported in our words."""
+    unknown = sorted(set(options) - _LOOP_OPTIONS)
+    if unknown:
+        hint = ""
+        stream_names = [n for n in unknown if n in attrs.fields_dict(StreamOptions)]
+        if stream_names:
+            hint = (
+                f" ({', '.join(stream_names)}: pass model-call options in stream_options={{...}})"
+            )
+        raise TypeError(
+            f"unknown agent option(s) {', '.join(map(repr, unknown))}{hint}; "
+            f"known: {', '.join(sorted(_LOOP_OPTIONS))}"
+        )
+    return LoopConfig(**options)
 
 
 class AgentRun:
@@ -143,13 +184,16 @@ class AgentRun:
         self._follow_up_source = follow_up
         self._own_steering: deque[Message] = deque()
         self._own_follow_up: deque[Message] = deque()
-        self._events = EventOutbox(listeners)
-        self._tools = ToolRunner(self.tools, config, self._events, self._add, self._why)
+        self._events = EventOutbox(listeners, self._listener_failed)
+        self._tools = ToolRunner(
+            self.tools, config, self._events, self._add, self._why, self._hook, self._stop_if_ending
+        )
         self.usage = Usage()
         self.result: AgentEndEvent | None = None
         self._scope: anyio.CancelScope | None = None
         self._end: RunEnd | None = None  # recorded when an end is requested (abort)
-        self._abort_reason = "aborted"
+        self._end_message = "aborted"  # the abort reason, or what a callback raised
+        self.callback_error: CallbackError | None = None
         self._receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None
         self._stop_reason = RunEnd.STOP
         self._error_message: str | None = None
@@ -160,11 +204,47 @@ class AgentRun:
 
     def abort(self, reason: str = "aborted") -> None:
         """End the run as soon as possible; safe to call at any time, more than once."""
+        self._request_end(RunEnd.ABORTED, reason)
+
+    def _request_end(self, end: RunEnd, message: str) -> None:
         if self._end is None and self.result is None:
-            self._end = RunEnd.ABORTED
-            self._abort_reason = reason
+            self._end = end
+            self._end_message = message
             if self._scope is not None:
                 self._scope.cancel()
+
+    # --- your code: listeners and hooks --------------------------------------
+
+    def _callback_failed(self, err: CallbackError, exc: Exception) -> None:
+        """One rule for a raising listener or hook: the run ends as if aborted, with
+        ``stop_reason="error"``, and the error is raised once the run is closed out."""
+        err.__cause__ = exc
+        if self.callback_error is None:
+            self.callback_error = err
+        self._request_end(RunEnd.ERROR, err.message)
+
+    def _listener_failed(self, event: AgentEvent, exc: Exception) -> None:
+        message = words.callback_raised("listener", exc, event.type)
+        self._callback_failed(CallbackError(message, callback="listener", event=event.type), exc)
+
+    async def _hook(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return await call_maybe_async(fn, *args)
+        except Exception as exc:
+            message = words.callback_raised(name, exc)
+            self._callback_failed(CallbackError(message, callback=name), exc)
+        await self._stop_if_ending()
+        raise AssertionError("unreachable: the run was cancelled")  # pragma: no cover
+
+    async def _stop_if_ending(self) -> None:
+        """Deliver an end requested with no await since (``abort()`` or a raising
+        callback, from sync code) here, on every backend alike, rather than at whichever
+        checkpoint each backend happens to reach first."""
+        if self._end is not None:
+            assert self._scope is not None
+            self._scope.cancel()
+            await anyio.sleep_forever()  # the run's scope is cancelled: raises at once
+        await anyio.lowlevel.checkpoint()
 
     def cancel_tool_call(self, call_id: str) -> bool:
         """Cancel one running tool call (it gets an "aborted" result); its siblings go on.
@@ -226,6 +306,8 @@ class AgentRun:
         ``Agent.prompt`` does: no consumer task, no hand-off per event)."""
         await self._main(None)
         assert self.result is not None
+        if self.callback_error is not None:
+            raise self.callback_error
         return self.result
 
     async def _main(self, send: anyio.abc.ObjectSendStream[AgentEvent] | None) -> None:
@@ -235,19 +317,18 @@ class AgentRun:
                 if self.config.deadline is not None:
                     scope.deadline = anyio.current_time() + self.config.deadline
                 self._scope = scope
-                if self._end is RunEnd.ABORTED:
+                if self._end is not None:
                     scope.cancel()
                 await self._emit(AgentStartEvent())
                 await self._turns()
-            if scope.cancelled_caught:
-                if self._end is RunEnd.ABORTED:
-                    self._stop_reason = RunEnd.ABORTED
-                    self._error_message = self._abort_reason
-                else:
-                    self._stop_reason = RunEnd.DEADLINE
-                    self._error_message = words.run_deadline_passed(self.config.deadline)
+            if self._end is not None:  # abort() or a raising callback, however it arrived
+                self._stop_reason = self._end
+                self._error_message = self._end_message
+            elif scope.cancelled_caught:
+                self._stop_reason = RunEnd.DEADLINE
+                self._error_message = words.run_deadline_passed(self.config.deadline)
         except BaseException as exc:
-            # Cancelled from outside, or a hook raised: still close out the run.
+            # Cancelled from outside, or a bug of ours: still close out the run.
             self._stop_reason = (
                 RunEnd.ABORTED if isinstance(exc, anyio.get_cancelled_exc_class()) else RunEnd.ERROR
             )
@@ -286,8 +367,8 @@ class AgentRun:
                         self._events.extend([MessageStartEvent(r.role, r), MessageEndEvent(r)])
 
     def _why(self) -> str:
-        if self._end is RunEnd.ABORTED:
-            return self._abort_reason
+        if self._end is not None:
+            return self._end_message
         if self._scope is not None and self._scope.cancel_called:
             return words.run_deadline_passed(self.config.deadline)
         return words.RUN_CANCELLED
@@ -300,6 +381,7 @@ class AgentRun:
                 self._add(m)
                 await self._emit(MessageStartEvent(m.role, m))
                 await self._emit(MessageEndEvent(m))
+            await self._stop_if_ending()
             if self.config.max_turns is not None and turn >= self.config.max_turns:
                 self._stop_reason = RunEnd.MAX_TURNS
                 return
@@ -308,7 +390,7 @@ class AgentRun:
             model = self.model
             effort = None
             if self.config.before_turn is not None:
-                settings = await call_maybe_async(self.config.before_turn, turn, model)
+                settings = await self._hook("before_turn", self.config.before_turn, turn, model)
                 if settings is not None:
                     model = settings.model or model
                     effort = settings.reasoning_effort
@@ -324,11 +406,12 @@ class AgentRun:
                 results = await self._tools.run(assistant, calls)
             end = TurnEndEvent(turn, assistant, tuple(results))
             await self._emit(end)
+            await self._stop_if_ending()
             if self._tools.terminate:
                 self._stop_reason = RunEnd.TERMINATED
                 return
-            if self.config.should_stop_after_turn is not None and await call_maybe_async(
-                self.config.should_stop_after_turn, end
+            if self.config.should_stop_after_turn is not None and await self._hook(
+                "should_stop_after_turn", self.config.should_stop_after_turn, end
             ):
                 self._stop_reason = RunEnd.STOPPED
                 return
@@ -342,21 +425,25 @@ class AgentRun:
             return
 
     async def _stream_reply(self, model: Model, effort: str | None) -> AssistantMessage:
-        # A cancellation requested with no await since (abort() from a sync listener)
-        # must not let a new request start: deliver it here, on every backend alike.
-        await anyio.lowlevel.checkpoint()
+        # An end requested with no await since (abort() from a sync listener) must not
+        # let a new request start.
+        await self._stop_if_ending()
         messages: Sequence[Any] = self.transcript
         if self.config.transform_context is not None:
-            messages = await call_maybe_async(self.config.transform_context, list(messages))
+            messages = await self._hook(
+                "transform_context", self.config.transform_context, list(messages)
+            )
         if self.config.convert_to_llm is not None:
-            messages = await call_maybe_async(self.config.convert_to_llm, list(messages))
+            messages = await self._hook(
+                "convert_to_llm", self.config.convert_to_llm, list(messages)
+            )
         options = dict(self.config.stream_options)
         options.setdefault("session", self._session)
         options["wire_cache"] = self._request_caches
         if effort is not None:
             options["reasoning_effort"] = effort
         if self.config.get_api_key is not None:
-            key = await call_maybe_async(self.config.get_api_key, model)
+            key = await self._hook("get_api_key", self.config.get_api_key, model)
             if key is not None:
                 options["api_key"] = key
         ctx = Context(self.system_prompt, messages, self.tools)
@@ -399,7 +486,7 @@ def make_run(
         prompts,
         system_prompt=system_prompt,
         tools=tools,
-        config=LoopConfig(**options),
+        config=loop_config(options),
         steering=steering,
         follow_up=follow_up,
         listeners=listeners,
@@ -447,3 +534,5 @@ async def agent_loop(
             if not run.finished:
                 run.abort(words.CONSUMER_LEFT)
             await receive.aclose()
+    if run.callback_error is not None:
+        raise run.callback_error

@@ -22,10 +22,20 @@ class EventOutbox:
     """Concurrent tool tasks emit too. One flusher at a time keeps events in order and
     each delivered once; an emitter that finds a flush under way leaves its event to it.
     An event leaves the outbox only once delivered, so bookkeeping done in ``finally``
-    blocks (with :meth:`put`, no await) is sent afterwards from a shielded scope."""
+    blocks (with :meth:`put`, no await) is sent afterwards from a shielded scope.
 
-    def __init__(self, listeners: Sequence[Listener]) -> None:
-        self._listeners = tuple(listeners)
+    ``listeners`` is read at each event, not copied once: a listener added or removed
+    during a run hears, or stops hearing, from the next event on. A listener that raises
+    does not stop the others hearing that event, nor the consumer receiving it; the
+    first error is handed to ``on_listener_error`` (the run ends because of it)."""
+
+    def __init__(
+        self,
+        listeners: Sequence[Listener],
+        on_listener_error: Callable[[AgentEvent, Exception], None] | None = None,
+    ) -> None:
+        self._listeners = listeners  # live: subscribe()/unsubscribe() act mid-run
+        self._on_listener_error = on_listener_error
         self._queue: deque[AgentEvent] = deque()
         self._flushing = False
         self._head_heard = False
@@ -54,8 +64,16 @@ class EventOutbox:
                     # Listeners hear each event once, even if the send below is
                     # cancelled and the event is sent again during cleanup.
                     self._head_heard = True
-                    for listener in self._listeners:
-                        await call_maybe_async(listener, event)
+                    failed: Exception | None = None
+                    for listener in tuple(self._listeners):
+                        try:
+                            await call_maybe_async(listener, event)
+                        except Exception as exc:
+                            failed = failed or exc  # the others still hear the event
+                    if failed is not None:
+                        if self._on_listener_error is None:
+                            raise failed
+                        self._on_listener_error(event, failed)
                 if not self._consumer_gone and self.send is not None:
                     try:
                         await self.send.send(event)

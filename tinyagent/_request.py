@@ -6,12 +6,14 @@ very same request from the same options.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from ._checks import count_at_least, seconds
 from ._messages import CacheMode, Context, Model
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "base_headers",
     "prepare_request",
     "resolve_api_key",
+    "stream_options",
 ]
 
 
@@ -40,9 +43,11 @@ class RequestCaches:
         return self._by_api[api]
 
 
-def _positive(_inst: Any, attr: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{attr.name} must be positive, got {value!r}")
+def _temperature(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{attr.name} must be a finite number or None, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -57,19 +62,21 @@ class StreamOptions:
     """
 
     transport: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
+    temperature: float | None = attrs.field(default=None, validator=_temperature)
+    max_tokens: int | None = attrs.field(
+        default=None, validator=count_at_least(1, none_means="the provider's default")
+    )
     reasoning_effort: str | None = None
     tool_choice: str | Mapping[str, Any] | None = None
     extra_body: Mapping[str, Any] | None = None
     api_key: str | None = attrs.field(default=None, repr=False)
     headers: Mapping[str, str] | None = attrs.field(default=None, repr=False)
-    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
-    read_timeout: float = attrs.field(default=120.0, validator=_positive)
-    max_retries: int = 2
+    connect_timeout: float = attrs.field(default=10.0, validator=seconds)
+    read_timeout: float = attrs.field(default=120.0, validator=seconds)
+    max_retries: int = attrs.field(default=2, validator=count_at_least(0))
     client: Any = None  # httpx.AsyncClient; Any keeps httpx out of the public signature
-    max_line_bytes: int = 16 * 1024 * 1024
-    max_argument_bytes: int = 16 * 1024 * 1024
+    max_line_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=count_at_least(1))
+    max_argument_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=count_at_least(1))
     cache: CacheMode | None = None
     """Prompt caching for this call; None means the model's ``cache``."""
     session_id: str | None = None
@@ -88,6 +95,20 @@ class StreamOptions:
     session: Any = attrs.field(default=None, repr=False, eq=False)
     """A transport session (``tinyagent.transports.Session``) that owns connections
     across calls; the agent loop passes one per run."""
+
+
+def stream_options(options: Mapping[str, Any]) -> StreamOptions:
+    """``StreamOptions(**options)``, with an unknown name reported in our words."""
+    unknown = sorted(set(options) - _OPTION_NAMES)
+    if unknown:
+        raise TypeError(
+            f"unknown stream option(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(_OPTION_NAMES))}"
+        )
+    return StreamOptions(**options)
+
+
+_OPTION_NAMES = frozenset(a.name for a in attrs.fields(StreamOptions))
 
 
 @attrs.frozen

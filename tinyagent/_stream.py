@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from ._messages import AssistantMessage, Context, Model, StopReason
-from ._request import StreamOptions
+from ._request import StreamOptions, stream_options
 from ._stream_events import StreamEvent
 from .transports import make_source
 
@@ -94,7 +94,7 @@ def stream(model: Model, context: Context, **options: Any) -> AssistantMessageSt
     ``stop_reason="error"``. Only programming errors (an unknown ``api`` or option)
     raise, and they raise here, before any I/O.
     """
-    return AssistantMessageStream(model, context, StreamOptions(**options))
+    return AssistantMessageStream(model, context, stream_options(options))
 
 
 async def complete(model: Model, context: Context, **options: Any) -> AssistantMessage:

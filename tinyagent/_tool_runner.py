@@ -4,7 +4,7 @@ cancel scope, with a timeout; results in call order, every call answered."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,7 +21,7 @@ from ._agent_events import (
 from ._errors import ToolError
 from ._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
 from ._outbox import EventOutbox
-from ._tools import Tool, ToolResult, argument_problem, call_maybe_async
+from ._tools import Tool, ToolResult, argument_problem
 
 if TYPE_CHECKING:
     from ._loop import LoopConfig
@@ -49,12 +49,16 @@ class ToolRunner:
         events: EventOutbox,
         add: Callable[[Message], None],
         why: Callable[[], str],
+        hook: Callable[..., Awaitable[Any]],
+        stop_if_ending: Callable[[], Awaitable[None]],
     ) -> None:
         self._by_name = {t.name: t for t in tools}
         self.config = config
         self._events = events
         self._add = add
         self._why = why
+        self._hook = hook  # calls a hook under the run's rule for raising callbacks
+        self._stop_if_ending = stop_if_ending  # delivers an abort requested from sync code
         self.scopes: dict[str, anyio.CancelScope] = {}
         self.terminate = False
         self._limiter = (
@@ -94,6 +98,7 @@ class ToolRunner:
             for batch in self._batches(calls):
                 if all(results[i] is not None for i in batch):
                     continue
+                await self._stop_if_ending()  # an abort from the reply's last event
                 async with anyio.create_task_group() as tg:
                     for i in batch:
                         tg.start_soon(self._run_one, i, calls[i], results, started)
@@ -141,12 +146,14 @@ class ToolRunner:
             if problem is not None or tool is None:
                 result, is_error = ToolResult(problem or "unknown tool"), True
             elif self.config.before_tool_call is not None:
-                result = await call_maybe_async(self.config.before_tool_call, call)
+                result = await self._hook("before_tool_call", self.config.before_tool_call, call)
             if result is None:
                 assert tool is not None
                 result, is_error = await self._execute(tool, call, scope)
             if self.config.after_tool_call is not None and problem is None:
-                replaced = await call_maybe_async(self.config.after_tool_call, call, result)
+                replaced = await self._hook(
+                    "after_tool_call", self.config.after_tool_call, call, result
+                )
                 if replaced is not None:
                     result = replaced
         finally:
@@ -161,13 +168,15 @@ class ToolRunner:
         self, tool: Tool, call: ToolCall, scope: anyio.CancelScope
     ) -> tuple[ToolResult, bool]:
         async def update(partial: Any) -> None:
+            await self._stop_if_ending()
             await self._events.emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
 
         timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
         out: Any = None
         try:
+            await self._stop_if_ending()  # not started if the run ended meanwhile
             with scope:
-                with anyio.move_on_after(timeout if timeout and timeout > 0 else math.inf) as limit:
+                with anyio.move_on_after(math.inf if timeout is None else timeout) as limit:
                     if self._limiter is not None:
                         async with self._limiter:
                             out = await tool.execute(call.id, dict(call.arguments), update)
@@ -175,7 +184,7 @@ class ToolRunner:
                         out = await tool.execute(call.id, dict(call.arguments), update)
             if scope.cancelled_caught:
                 return ToolResult(words.tool_cancelled(call.name)), True
-            if limit.cancelled_caught:
+            if limit.cancelled_caught and timeout is not None:
                 return ToolResult(words.tool_timed_out(call.name, timeout)), True
         except ToolError as exc:
             return ToolResult(str(exc)), True

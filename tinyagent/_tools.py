@@ -17,6 +17,7 @@ import jsonschema
 import jsonschema.exceptions
 
 from . import _wording as words
+from ._checks import seconds_or_none
 from ._messages import TextContent, ToolCall, UserContent
 
 __all__ = [
@@ -71,7 +72,7 @@ class Tool:
 
     ``execute(call_id, args, update)`` is async and returns a :class:`ToolResult` (a
     plain string is taken as its text). ``timeout`` overrides the agent's per-tool
-    timeout; ``sequential=True`` makes the call run alone, after the calls before it and
+    timeout (None: the agent's ``tool_timeout``); ``sequential=True`` makes the call run alone, after the calls before it and
     before the calls after it, instead of concurrently with its siblings.
     """
 
@@ -79,7 +80,7 @@ class Tool:
     description: str
     parameters: Mapping[str, Any]
     execute: ToolExecute = attrs.field(validator=_check_execute)
-    timeout: float | None = None
+    timeout: float | None = attrs.field(default=None, validator=seconds_or_none)
     sequential: bool = False
     _validator: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
 

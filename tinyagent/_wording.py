@@ -14,6 +14,7 @@ __all__ = [
     "ENDED_MID_EVENT",
     "RUN_CANCELLED",
     "arguments_too_large",
+    "callback_raised",
     "chunk_not_object",
     "data_too_long",
     "excerpt",
@@ -159,3 +160,9 @@ def tool_unusable_arguments(name: str, error: str, raw: str | None) -> str:
 
 def tool_invalid_arguments(name: str, problems: str) -> str:
     return f"Invalid arguments for {name!r}:\n{problems}\nFix them and call the tool again."
+
+
+def callback_raised(callback: str, exc: BaseException, event: str | None = None) -> str:
+    """Your code (a listener or a hook) raised; the run ended because of it."""
+    what = f"a listener raised on {event}" if event is not None else f"the {callback} hook raised"
+    return f"{what}: {type(exc).__name__}: {exc}"
