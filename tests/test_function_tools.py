@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
+import anyio
+import attrs
 import pytest
 
 import tinyagent
@@ -106,3 +109,56 @@ async def test_a_tool_result_passes_through() -> None:
 
 async def _noop(partial: Any) -> None:
     return None
+
+
+class Blocking:
+    """A plain-function tool that blocks its worker thread until released."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+        @tinyagent.tool(name="block", timeout=0.2)
+        def block() -> str:
+            """Block."""
+            self.started.set()
+            self.release.wait(30)
+            self.finished.set()
+            return "too late"
+
+        self.tool = block
+
+
+@pytest.mark.parametrize("how", ["timeout", "abort", "deadline"])
+async def test_a_blocking_sync_tool_is_abandoned_not_waited_for(how: str, transport: str) -> None:
+    blocking = Blocking()
+    tool_ = blocking.tool if how == "timeout" else attrs.evolve(blocking.tool, timeout=None)
+    replies = [tool_call_reply([("block", {})]), text_reply("moved on")]
+    options: dict[str, Any] = {"deadline": 0.5} if how == "deadline" else {}
+    async with LocalServer(replies) as server:
+        agent = Agent(
+            server.model(), tools=[tool_], stream_options={"transport": transport}, **options
+        )
+        try:
+            with anyio.fail_after(10):  # waiting for the thread would take 30 s
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(agent.prompt, "go")
+                    if how == "abort":
+                        while not blocking.started.is_set():
+                            await anyio.sleep(0.01)
+                        agent.abort("user pressed stop")
+            # Answered while the thread is still blocked: it was not waited for.
+            assert blocking.started.is_set() and not blocking.finished.is_set()
+        finally:
+            blocking.release.set()
+    (result,) = [m for m in agent.messages if isinstance(m, ToolResultMessage)]
+    assert result.is_error and "too late" not in result.text
+    expected = {
+        "timeout": "timed out after 0.2 s",
+        "abort": "user pressed stop",
+        "deadline": "deadline of 0.5 s passed",
+    }[how]
+    assert expected in result.text
+    if how == "timeout":  # the run goes on to the next turn
+        assert agent.messages[-1].text == "moved on"

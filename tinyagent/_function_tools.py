@@ -98,7 +98,11 @@ def _make(
             result = await fn(**kwargs)
         else:
             # A plain function runs in a worker thread, so it cannot stall the event loop.
-            result = await anyio.to_thread.run_sync(lambda: fn(**kwargs))
+            # Python cannot stop a thread: on timeout, abort or deadline the call is
+            # answered at once and the thread is abandoned (it runs on to its end in the
+            # background and its result is dropped), so a blocking tool never holds up
+            # the run.
+            result = await anyio.to_thread.run_sync(lambda: fn(**kwargs), abandon_on_cancel=True)
         if isinstance(result, ToolResult | str):
             return result
         return ToolResult(str(result), details=result)
@@ -135,7 +139,8 @@ def tool(
 
     Arguments become the JSON Schema (required unless they have a default); the first
     paragraph of the docstring is the description. The function may be async or plain
-    (plain ones run in a worker thread) and returns a ``str``, a :class:`ToolResult`, or
+    (plain ones run in a worker thread, abandoned if the call is cancelled or times out)
+    and returns a ``str``, a :class:`ToolResult`, or
     any other value (sent as ``str(value)``, kept whole in ``details``). A keyword-only
     ``update`` parameter receives the progress callback.
     """
