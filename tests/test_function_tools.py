@@ -145,8 +145,7 @@ async def test_a_blocking_sync_tool_is_abandoned_not_waited_for(how: str, transp
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(agent.prompt, "go")
                     if how == "abort":
-                        while not blocking.started.is_set():
-                            await anyio.sleep(0.01)
+                        await anyio.to_thread.run_sync(blocking.started.wait, 10)
                         agent.abort("user pressed stop")
             # Answered while the thread is still blocked: it was not waited for.
             assert blocking.started.is_set() and not blocking.finished.is_set()
