@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from ._errors import StreamFormatError
-from ._json import loads
+from ._json import json_depth, loads, nested_too_deep, without_lone_surrogates
 from ._messages import (
     AssistantContent,
     AssistantMessage,
@@ -49,9 +49,11 @@ from ._wording import arguments_too_large, chunk_not_object, malformed_chunk
 
 __all__ = [
     "DEFAULT_MAX_ARGUMENT_BYTES",
+    "MAX_ARGUMENT_DEPTH",
     "AssemblingParser",
     "MessageAssembler",
     "build_message",
+    "cut_to_argument_depth",
     "failure_of",
     "loads_json_object",
     "parse_tool_arguments",
@@ -80,11 +82,22 @@ class _Block:
         self.size = 0
 
 
+MAX_ARGUMENT_DEPTH = 128
+"""Tool arguments nested deeper than this are refused (an error result teaches the
+model): no tool schema needs more, and deeper values could not be re-encoded, checked
+or handed on safely (orjson, jsonschema and the standard library all recurse)."""
+
+
+_TOO_DEEP = f"arguments are {nested_too_deep(MAX_ARGUMENT_DEPTH)}"
+
+
 def parse_tool_arguments(call_id: str, name: str, text: str) -> ToolCall:
     """Parse a tool call's argument text once, keeping it verbatim if it is not an object.
 
-    An empty text means "no arguments" (``{}``); anything else that is not a JSON object
-    is kept in ``raw_arguments`` with ``arguments_error`` saying what was wrong.
+    An empty text means "no arguments" (``{}``); anything else that is not a JSON object,
+    or is nested more than ``MAX_ARGUMENT_DEPTH`` levels, is kept in ``raw_arguments``
+    with ``arguments_error`` saying what was wrong. Lone surrogate escapes become U+FFFD
+    (see :mod:`tinyagent._json`).
     """
     if not text.strip():
         return ToolCall(call_id, name, {})
@@ -92,23 +105,41 @@ def parse_tool_arguments(call_id: str, name: str, text: str) -> ToolCall:
         # The standard library, not orjson: arguments must come back exactly (orjson
         # turns integers past 64 bits into floats). It runs once per call, not per chunk.
         value = json.loads(text)
+    except RecursionError:
+        return _unusable(call_id, name, text, _TOO_DEEP)
     except ValueError as exc:
-        return ToolCall(
-            call_id,
-            name,
-            {},
-            raw_arguments=text,
-            arguments_error=f"arguments are not valid JSON ({exc})",
-        )
+        return _unusable(call_id, name, text, f"arguments are not valid JSON ({exc})")
     if not isinstance(value, dict):
-        return ToolCall(
-            call_id,
-            name,
-            {},
-            raw_arguments=text,
-            arguments_error=f"arguments must be a JSON object, got {type(value).__name__}",
-        )
+        why = f"arguments must be a JSON object, got {type(value).__name__}"
+        return _unusable(call_id, name, text, why)
+    # Brackets bound the depth from above: most calls skip the exact walk.
+    brackets = text.count("[") + text.count("{")
+    if brackets > MAX_ARGUMENT_DEPTH and json_depth(value) > MAX_ARGUMENT_DEPTH:
+        return _unusable(call_id, name, text, _TOO_DEEP)
+    if "\\u" in text:
+        value = without_lone_surrogates(value)
     return ToolCall(call_id, name, value)
+
+
+def _unusable(call_id: str, name: str, text: str, why: str) -> ToolCall:
+    return ToolCall(call_id, name, {}, raw_arguments=text, arguments_error=why)
+
+
+def cut_to_argument_depth(value: Any) -> Any:
+    """A tool input given whole (not as text) with its containers below the argument
+    depth limit emptied: its text is then still too deep, and says so when parsed,
+    while staying small enough for any encoder. Recursion stops at the limit."""
+
+    def cut(v: Any, level: int) -> Any:
+        if isinstance(v, dict):
+            return (
+                {} if level > MAX_ARGUMENT_DEPTH else {k: cut(x, level + 1) for k, x in v.items()}
+            )
+        if isinstance(v, list):
+            return [] if level > MAX_ARGUMENT_DEPTH else [cut(x, level + 1) for x in v]
+        return v
+
+    return cut(value, 1)
 
 
 class MessageAssembler:

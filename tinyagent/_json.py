@@ -6,14 +6,82 @@ benches/README.md). Anything orjson refuses but the standard library accepts (in
 UTF-8 that the SSE rules replace, NaN) falls back to ``json``. orjson reads integers
 past 64 bits as floats, which does not matter in a chunk (strings and token counts) but
 does in tool arguments, so those are parsed with ``json`` (see ``parse_tool_arguments``).
+
+Two rules hold for every JSON text read from a server, here and in the native core
+alike: a lone surrogate escape (``\\ud800`` without its pair) decodes as U+FFFD, so
+no string we hand on can fail to encode later; and a text nested more than
+``MAX_DEPTH`` levels deep is malformed (orjson's own limit). orjson refuses both lone
+surrogates and excess depth, so the rules cost nothing on the fast path.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["dumps", "loads"]
+__all__ = [
+    "MAX_DEPTH",
+    "dumps",
+    "json_depth",
+    "loads",
+    "nested_too_deep",
+    "without_lone_surrogates",
+]
+
+MAX_DEPTH = 1024
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def nested_too_deep(limit: int) -> str:
+    return f"nested more than {limit} levels deep"
+
+
+def _fix(text: str) -> str:
+    # json.loads joins a valid pair into one code point: any surrogate left is lone.
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) made U+FFFD.
+
+    Iterative, not recursive: it runs on values as deep as the parser allows."""
+    if isinstance(value, str):
+        return _fix(value)
+    if not isinstance(value, dict | list):
+        return value
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    while stack:
+        parent, key, node = stack.pop()
+        if isinstance(node, dict):
+            new: Any = {}
+            for k, v in node.items():
+                new[_fix(k) if isinstance(k, str) else k] = v
+        else:
+            new = list(node)
+        parent[key] = new
+        items = new.items() if isinstance(new, dict) else enumerate(new)
+        for k, v in items:
+            if isinstance(v, str):
+                new[k] = _fix(v)
+            elif isinstance(v, dict | list):
+                stack.append((new, k, v))
+    return root[0]
+
+
+def json_depth(value: Any) -> int:
+    """How many arrays and objects deep ``value`` is (0 for a scalar); iterative."""
+    depth = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            depth = max(depth, level)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return depth
+
 
 try:
     import orjson
@@ -22,13 +90,29 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
 
 def _std_loads(data: bytes | str) -> Any:
+    """What orjson refused: not UTF-8 (decoded with replacement, as the SSE rules do),
+    NaN, a lone surrogate, or too deep."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
-    return json.loads(data)
+        if orjson is not None:
+            try:
+                return orjson.loads(data)  # it only lacked valid UTF-8
+            except orjson.JSONDecodeError:
+                pass
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ValueError(nested_too_deep(MAX_DEPTH)) from None
+    if "\\u" in data:
+        value = without_lone_surrogates(value)
+    return value
 
 
 def _std_dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # A lone surrogate from user code (a tool's result, a hand-built message) must not
+    # make every later request fail to encode: it is sent as U+FFFD.
+    return _fix(text).encode()
 
 
 if orjson is not None:

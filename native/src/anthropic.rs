@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
-use crate::json::{as_str, first_byte, is_object, payload_text, Layout};
+use crate::json::{as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text, too_deep, Layout};
 use crate::parser::WireFormat;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -147,7 +147,7 @@ fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
     if first_byte(raw) != b'{' {
         return None;
     }
-    serde_json::from_str(raw.get()).ok()
+    parse(raw.get()).ok()
 }
 
 impl AnthropicCore {
@@ -249,11 +249,9 @@ impl AnthropicCore {
             }
             Some("tool_use") => {
                 let start_input = block.get("input").and_then(|raw| {
-                    let v: Value = serde_json::from_str(raw.get()).ok()?;
-                    match &v {
-                        Value::Object(m) if !m.is_empty() => Some(v.to_string()),
-                        _ => None,
-                    }
+                    let v: Value = parse(raw.get()).ok()?;
+                    let non_empty = matches!(&v, Value::Object(m) if !m.is_empty());
+                    non_empty.then(|| cut_to_argument_depth(v).to_string())
                 });
                 let id = as_str(block.get("id")).unwrap_or_default();
                 let name = as_str(block.get("name")).unwrap_or_default();
@@ -361,10 +359,14 @@ impl WireFormat for AnthropicCore {
                 return;
             }
         }
+        if too_deep(data) {
+            self.fail(Fail::BadJson(data.to_vec()), out);
+            return;
+        }
         let text = payload_text(data);
         let text: &str = &text;
         let is_object = is_object(text);
-        match serde_json::from_str::<Fields>(text) {
+        match parse::<Fields>(text) {
             Ok(ev) if is_object => self.event(ev, data, out),
             // Not a JSON object (or not JSON at all): Python words the error.
             _ => self.fail(Fail::BadJson(data.to_vec()), out),
@@ -459,7 +461,7 @@ mod timing {
         let t = std::time::Instant::now();
         for pl in &payloads[2..] {
             let ev: Fields = serde_json::from_slice(pl).unwrap();
-            let _: Fields = serde_json::from_str(ev.get("delta").unwrap().get()).unwrap();
+            let _: Fields = parse(ev.get("delta").unwrap().get()).unwrap();
         }
         println!("  serde alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
     }

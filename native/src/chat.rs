@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key};
-use crate::json::{as_str, first_byte, is_object, payload_text, Layout};
+use crate::json::{as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text, too_deep, Layout};
 use crate::parser::WireFormat;
 
 /// A remembered chunk layout (see [`Layout`]) and what its string is.
@@ -179,7 +179,7 @@ fn truthy(raw: Option<&RawValue>) -> bool {
             .iter()
             .find(|b| !b.is_ascii_whitespace())
             .is_some_and(|&b| b != b']' && b != b'}'),
-        _ => serde_json::from_str::<f64>(raw.get()).map(|x| x != 0.0).unwrap_or(false),
+        _ => parse::<f64>(raw.get()).map(|x| x != 0.0).unwrap_or(false),
     }
 }
 
@@ -191,7 +191,7 @@ fn index_key(raw: &RawValue) -> Result<Option<Key>, ShapeError> {
         b'n' => Ok(None),
         b'"' => Ok(Some(Key::Str(as_str(Some(raw)).ok_or(ShapeError)?.into_owned()))),
         b'-' | b'0'..=b'9' => {
-            let n: f64 = serde_json::from_str(raw.get()).map_err(|_| ShapeError)?;
+            let n: f64 = parse(raw.get()).map_err(|_| ShapeError)?;
             Ok(Some(Key::Num(n.to_bits())))
         }
         _ => Err(ShapeError),
@@ -236,18 +236,22 @@ impl ChatCore {
                 return;
             }
         }
+        if too_deep(data) {
+            self.fail(Fail::BadJson(data.to_vec()), out);
+            return;
+        }
         let text = payload_text(data);
         let text: &str = &text;
         let is_object = is_object(text);
         if is_object {
-            if let Ok(fast) = serde_json::from_str::<FastTop>(text) {
+            if let Ok(fast) = parse::<FastTop>(text) {
                 if self.fast_chunk(fast, data, out).is_err() {
                     self.fail(Fail::Shape(data.to_vec()), out);
                 }
                 return;
             }
         }
-        let parsed = if is_object { serde_json::from_str::<Top>(text).ok() } else { None };
+        let parsed = if is_object { parse::<Top>(text).ok() } else { None };
         let top: Top = match parsed {
             Some(t) => t,
             None => {
@@ -301,11 +305,11 @@ impl ChatCore {
             (Some(c), None) if first_byte(c) == b'"' => (c, None),
             (None, Some(tc)) if self.tools.len() == known_tools => {
                 // Exactly one delta for an existing call, with only its arguments.
-                let Ok(calls) = serde_json::from_str::<Vec<&RawValue>>(tc.get()) else { return };
+                let Ok(calls) = parse::<Vec<&RawValue>>(tc.get()) else { return };
                 let [one] = calls.as_slice() else { return };
-                let Ok(t) = serde_json::from_str::<ToolDelta>(one.get()) else { return };
+                let Ok(t) = parse::<ToolDelta>(one.get()) else { return };
                 let (Some(index), None, Some(f)) = (t.index, t.id, t.function) else { return };
-                let Ok(f) = serde_json::from_str::<FunctionDelta>(f.get()) else { return };
+                let Ok(f) = parse::<FunctionDelta>(f.get()) else { return };
                 let (None, Some(args)) = (f.name, f.arguments) else { return };
                 if first_byte(args) != b'"' {
                     return;
@@ -335,10 +339,10 @@ impl ChatCore {
                 self.meta.response_id = Some(id.into_owned());
             }
         }
-        let mut usage: Option<Value> = c.usage.and_then(|u| serde_json::from_str(u.get()).ok());
+        let mut usage: Option<Value> = c.usage.and_then(|u| parse(u.get()).ok());
         if c.usage.is_none() {
             if let Some(xg) = c.x_groq {
-                if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(xg.get()) {
+                if let Ok(Value::Object(m)) = parse::<Value>(xg.get()) {
                     usage = m.get("usage").cloned();
                 }
             }
@@ -359,18 +363,18 @@ impl ChatCore {
             return Ok(());
         }
         let choices: Vec<&RawValue> =
-            serde_json::from_str(c.choices.unwrap().get()).map_err(|_| ShapeError)?;
+            parse(c.choices.unwrap().get()).map_err(|_| ShapeError)?;
         let first = choices[0];
         if first_byte(first) != b'{' {
             return Err(ShapeError);
         }
-        let choice: Choice = serde_json::from_str(first.get()).map_err(|_| ShapeError)?;
+        let choice: Choice = parse(first.get()).map_err(|_| ShapeError)?;
         if truthy(choice.delta) {
             let raw = choice.delta.unwrap();
             if first_byte(raw) != b'{' {
                 return Err(ShapeError);
             }
-            let delta: Delta = serde_json::from_str(raw.get()).map_err(|_| ShapeError)?;
+            let delta: Delta = parse(raw.get()).map_err(|_| ShapeError)?;
             self.delta(&delta, out)?;
             if self.finished {
                 return Ok(()); // an argument bound was broken mid-chunk
@@ -391,7 +395,7 @@ impl ChatCore {
                 self.thinking(&s, out, false);
             }
         } else if let Some(raw) = d.reasoning_details {
-            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(raw.get()) {
+            if let Ok(Value::Array(items)) = parse::<Value>(raw.get()) {
                 for item in items {
                     let Value::Object(m) = item else { continue };
                     let field = match m.get("type").and_then(Value::as_str) {
@@ -424,7 +428,7 @@ impl ChatCore {
             if first_byte(raw) != b'[' {
                 return Err(ShapeError);
             }
-            if let Ok(fast) = serde_json::from_str::<Vec<Obj<FastToolDelta>>>(raw.get()) {
+            if let Ok(fast) = parse::<Vec<Obj<FastToolDelta>>>(raw.get()) {
                 for Obj(tc) in fast {
                     let f = tc.function.map_or(FunctionDelta { name: None, arguments: None }, |o| o.0);
                     if !self.tool_call_fields(tc.index, tc.id, f, out)? {
@@ -432,7 +436,7 @@ impl ChatCore {
                     }
                 }
             } else {
-                let calls: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| ShapeError)?;
+                let calls: Vec<&RawValue> = parse(raw.get()).map_err(|_| ShapeError)?;
                 self.tool_calls(calls, out)?;
             }
             if self.finished {
@@ -448,7 +452,7 @@ impl ChatCore {
     }
 
     fn content_parts(&mut self, raw: &RawValue, out: &mut Vec<Ev>) {
-        let Ok(Value::Array(parts)) = serde_json::from_str::<Value>(raw.get()) else { return };
+        let Ok(Value::Array(parts)) = parse::<Value>(raw.get()) else { return };
         for p in parts {
             let Value::Object(m) = p else { continue };
             match m.get("type").and_then(Value::as_str) {
@@ -484,10 +488,10 @@ impl ChatCore {
             if first_byte(raw) != b'{' {
                 return Err(ShapeError);
             }
-            let tc: ToolDelta = serde_json::from_str(raw.get()).map_err(|_| ShapeError)?;
+            let tc: ToolDelta = parse(raw.get()).map_err(|_| ShapeError)?;
             let f = match tc.function {
                 Some(f) if first_byte(f) == b'{' => {
-                    serde_json::from_str::<FunctionDelta>(f.get()).map_err(|_| ShapeError)?
+                    parse::<FunctionDelta>(f.get()).map_err(|_| ShapeError)?
                 }
                 _ => FunctionDelta { name: None, arguments: None },
             };
@@ -525,7 +529,7 @@ impl ChatCore {
                 b'n' => None,
                 b'"' => as_str(Some(a)),
                 // A server that sends an object, not text: compact JSON text.
-                _ => serde_json::from_str::<Value>(a.get()).ok().map(|v| Cow::Owned(v.to_string())),
+                _ => parse::<Value>(a.get()).ok().map(|v| Cow::Owned(cut_to_argument_depth(v).to_string())),
             },
         };
         Ok(self.tool_call(key, call_id.as_deref(), name.as_deref(), args.as_deref(), out))

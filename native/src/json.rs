@@ -1,9 +1,120 @@
 //! Reading JSON as Python's `json` reads it, shared by the wire formats: types checked
 //! the way `type(v) is str` does, payloads decoded with replacement when they are not
 //! UTF-8, and the layout trick both formats use on their hot path.
+//!
+//! The two rules of `tinyagent/_json.py` hold here too: a lone surrogate escape decodes
+//! as U+FFFD (the payload's escape is rewritten to `\ufffd`, same length, before
+//! parsing), and a payload nested more than `MAX_DEPTH` levels is malformed. Within the
+//! limit, values parse at any depth (serde's own limit of 128 is lifted), as in Python.
 
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+
+/// orjson's limit, which the Python path inherits.
+pub const MAX_DEPTH: usize = 1024;
+/// Tool arguments nested deeper are refused (`MAX_ARGUMENT_DEPTH` in `_assembly.py`).
+pub const MAX_ARGUMENT_DEPTH: usize = 128;
+
+/// `serde_json::from_str` without serde's recursion limit: payloads were checked
+/// against `MAX_DEPTH` before any parse (see [`too_deep`]).
+pub fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Whether `data` nests arrays and objects more than `MAX_DEPTH` levels deep. Counting
+/// brackets bounds the depth from above, so almost every payload skips the exact scan.
+pub fn too_deep(data: &[u8]) -> bool {
+    if memchr::memchr2_iter(b'[', b'{', data).count() <= MAX_DEPTH {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in data {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn hex4(b: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(b.get(..4)?).ok()?;
+    if !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u16::from_str_radix(s, 16).ok()
+}
+
+/// `text` with each lone surrogate escape replaced by `\ufffd` (a pair is kept: serde
+/// joins it), as Python's `json` followed by our U+FFFD rule reads it.
+fn without_lone_surrogates(text: Cow<'_, str>) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    let maybe = memchr::memmem::find_iter(b, b"\\u").any(|i| matches!(b.get(i + 2), Some(b'd' | b'D')));
+    if !maybe {
+        return text;
+    }
+    let mut out = String::with_capacity(b.len());
+    let (mut i, mut copied) = (0usize, 0usize);
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) != Some(&b'u') {
+            i += 2; // any other escape, `\\` included: skip both bytes
+            continue;
+        }
+        match hex4(&b[i + 2..]) {
+            Some(0xD800..=0xDBFF) => {
+                let pair = b.get(i + 6) == Some(&b'\\')
+                    && b.get(i + 7) == Some(&b'u')
+                    && matches!(hex4(&b[(i + 8).min(b.len())..]), Some(0xDC00..=0xDFFF));
+                if pair {
+                    i += 12;
+                } else {
+                    out.push_str(&text[copied..i]);
+                    out.push_str("\\ufffd");
+                    i += 6;
+                    copied = i;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                out.push_str(&text[copied..i]);
+                out.push_str("\\ufffd");
+                i += 6;
+                copied = i;
+            }
+            _ => i += 2,
+        }
+    }
+    if copied == 0 {
+        return text;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
 
 pub fn first_byte(raw: &RawValue) -> u8 {
     raw.get().as_bytes().first().copied().unwrap_or(b'n')
@@ -15,13 +126,13 @@ pub fn as_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     if first_byte(raw) != b'"' {
         return None;
     }
-    serde_json::from_str::<Cow<str>>(raw.get()).ok()
+    parse::<Cow<str>>(raw.get()).ok()
 }
 
 /// A payload as text: as it is when it is UTF-8, else decoded with replacement (Python
-/// decodes that way before parsing).
+/// decodes that way before parsing), with lone surrogate escapes made `\ufffd`.
 pub fn payload_text(data: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(data)
+    without_lone_surrogates(String::from_utf8_lossy(data))
 }
 
 /// Whether a payload is a JSON object (serde would read a struct from an array too).
@@ -63,6 +174,96 @@ impl Layout {
         if !middle.starts_with('"') {
             return None;
         }
-        serde_json::from_str::<Cow<str>>(middle).ok()
+        parse::<Cow<str>>(middle).ok()
+    }
+}
+
+/// A tool input given whole (not as text), with its containers below the argument depth
+/// limit emptied (`cut_to_argument_depth` in `_assembly.py`): its text is still too deep
+/// and says so when parsed, yet small enough for any encoder.
+pub fn cut_to_argument_depth(value: serde_json::Value) -> serde_json::Value {
+    fn cut(v: serde_json::Value, level: usize) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Object(m) if level > MAX_ARGUMENT_DEPTH => {
+                drop_iteratively(Value::Object(m));
+                Value::Object(Default::default())
+            }
+            Value::Array(a) if level > MAX_ARGUMENT_DEPTH => {
+                drop_iteratively(Value::Array(a));
+                Value::Array(Vec::new())
+            }
+            Value::Object(m) => Value::Object(m.into_iter().map(|(k, x)| (k, cut(x, level + 1))).collect()),
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| cut(x, level + 1)).collect()),
+            other => other,
+        }
+    }
+    cut(value, 1)
+}
+
+/// Drop a value without recursing once per level (a deep value is within `MAX_DEPTH`,
+/// but the stack it would take is not ours to spend).
+fn drop_iteratively(value: serde_json::Value) {
+    use serde_json::Value;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => stack.extend(a),
+            Value::Object(m) => stack.extend(m.into_iter().map(|(_, x)| x)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(s: &str) -> String {
+        without_lone_surrogates(Cow::Borrowed(s)).into_owned()
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_escapes() {
+        assert_eq!(fixed(r#""a\ud83d""#), r#""a\ufffd""#);
+        assert_eq!(fixed(r#""\ude00b""#), r#""\ufffdb""#);
+        assert_eq!(fixed(r#""\ud83d\ude00""#), r#""\ud83d\ude00""#); // a pair is kept
+        assert_eq!(fixed(r#""\uD83D\uDE00""#), r#""\uD83D\uDE00""#);
+        assert_eq!(fixed(r#""\ud83d\u0041""#), r#""\ufffd\u0041""#);
+        assert_eq!(fixed(r#""\ude00\ud83d""#), r#""\ufffd\ufffd""#);
+        assert_eq!(fixed(r#""\\ud800""#), r#""\\ud800""#); // an escaped backslash, then text
+        assert_eq!(fixed(r#""\\\ud800""#), r#""\\\ufffd""#);
+        assert_eq!(fixed(r#""\ud8""#), r#""\ud8""#); // broken escape: left for serde to refuse
+        let v: String = parse(&fixed(r#""x\ud800y""#)).unwrap();
+        assert_eq!(v, "x\u{fffd}y");
+    }
+
+    #[test]
+    fn depth_is_bounded_outside_strings_only() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!too_deep(deep(MAX_DEPTH).as_bytes()));
+        assert!(too_deep(deep(MAX_DEPTH + 1).as_bytes()));
+        let in_string = format!(r#"{{"a":"{}"}}"#, "[".repeat(5000));
+        assert!(!too_deep(in_string.as_bytes()));
+        let escaped = format!(r#"{{"a":"\"{}"}}"#, "{".repeat(5000));
+        assert!(!too_deep(escaped.as_bytes()));
+        // Parsing at the limit recurses once per level: fine on release frames, but a
+        // debug build's frames are larger than a test thread's default stack.
+        let text = deep(MAX_DEPTH);
+        let parsed = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || parse::<serde_json::Value>(&text).map(drop_iteratively).is_ok())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(parsed);
+    }
+
+    #[test]
+    fn deep_inputs_are_cut_below_the_argument_limit() {
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        let v: serde_json::Value = parse(&format!(r#"{{"a":{deep}}}"#)).unwrap();
+        let text = cut_to_argument_depth(v).to_string();
+        assert_eq!(text.matches('[').count(), MAX_ARGUMENT_DEPTH);
     }
 }

@@ -86,6 +86,9 @@ fn runtime() -> &'static Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tinyagent-native")
+            // The parser runs here; a payload nested to the JSON depth limit (1024) may
+            // recurse once per level. 8 MiB, a main thread's stack, leaves a wide margin.
+            .thread_stack_size(8 << 20)
             .enable_all()
             .build()
             .expect("tokio runtime")

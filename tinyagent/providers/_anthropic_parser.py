@@ -17,7 +17,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser, loads_json_object
+from .._assembly import (
+    DEFAULT_MAX_ARGUMENT_BYTES,
+    AssemblingParser,
+    cut_to_argument_depth,
+    loads_json_object,
+)
 from .._errors import StreamFormatError
 from .._messages import Failure, FailureKind, Model, StopReason
 from .._stream_events import StreamEvent
@@ -188,7 +193,7 @@ class AnthropicParser(AssemblingParser):
         elif kind == "tool_use":
             start = block.get("input")
             start_input = (
-                json.dumps(start, ensure_ascii=False, separators=(",", ":"))
+                json.dumps(cut_to_argument_depth(start), ensure_ascii=False, separators=(",", ":"))
                 if isinstance(start, dict) and start
                 else None
             )

@@ -12,7 +12,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._assembly import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser, loads_json_object
+from .._assembly import (
+    DEFAULT_MAX_ARGUMENT_BYTES,
+    AssemblingParser,
+    cut_to_argument_depth,
+    loads_json_object,
+)
 from .._errors import ProviderError, StreamFormatError
 from .._messages import Failure, FailureKind, Model, StopReason
 from .._sse import ServerSentEvent
@@ -294,7 +299,9 @@ class OpenAIChatParser(AssemblingParser):
                 args = fn.get("arguments")
                 if args is not None and args.__class__ is not str:
                     # A server that sends an object, not text: keep it as compact JSON.
-                    args = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+                    args = json.dumps(
+                        cut_to_argument_depth(args), ensure_ascii=False, separators=(",", ":")
+                    )
             else:
                 name = args = None
             asm.tool_call(key, call_id, name, args, out)
