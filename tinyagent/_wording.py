@@ -23,6 +23,7 @@ __all__ = [
     "pending_line_too_long",
     "protocol_violation",
     "provider_stopped",
+    "reading_failed",
     "run_deadline_passed",
     "tool_aborted",
     "tool_bad_return",
@@ -166,3 +167,8 @@ def callback_raised(callback: str, exc: BaseException, event: str | None = None)
     """Your code (a listener or a hook) raised; the run ended because of it."""
     what = f"a listener raised on {event}" if event is not None else f"the {callback} hook raised"
     return f"{what}: {type(exc).__name__}: {exc}"
+
+
+def reading_failed(exc: BaseException) -> str:
+    """An exception while reading a reply that no rule foresaw (a bug: worth a report)."""
+    return f"reading the reply failed: {type(exc).__name__}: {exc}"

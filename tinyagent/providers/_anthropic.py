@@ -66,7 +66,7 @@ class AnthropicProvider(SharedFailureRules):
         return PreparedRequest(url, headers, dumps(body))
 
     def payload_parser(self, model: Model, options: StreamOptions) -> AnthropicParser:
-        return AnthropicParser(model, options.max_argument_bytes)
+        return AnthropicParser(model, options.max_argument_bytes, self.stop_verdict)
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return anthropic_stop_verdict(reason, has_tool_calls)

@@ -14,7 +14,7 @@ truncated reply. The native core's ``anthropic-messages`` mode
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._assembly import (
@@ -77,8 +77,15 @@ class _Slot:
 class AnthropicParser(AssemblingParser):
     """Messages API events in (SSE ``data`` payloads), stream events out."""
 
-    def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
+    def __init__(
+        self,
+        model: Model,
+        max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
+        verdict: Callable[[str | None, bool], StopVerdict] | None = None,
+    ) -> None:
         super().__init__(model, max_argument_bytes)
+        # The provider's verdict (a subclass may change it), as the native path uses.
+        self._verdict = verdict or anthropic_stop_verdict
         self._slots: dict[int, _Slot] = {}
         self._message_id: str | None = None
         self._started = False
@@ -126,9 +133,7 @@ class AnthropicParser(AssemblingParser):
             self._take_usage(ev.get("usage"))
         elif kind == "message_stop":
             asm = self.asm
-            stop, error, failure = anthropic_stop_verdict(
-                asm.provider_stop_reason, asm.has_tool_calls
-            )
+            stop, error, failure = self._verdict(asm.provider_stop_reason, asm.has_tool_calls)
             asm.finish(stop, out, error, failure)
         elif kind == "error":
             exc = failure_from_error_object(ev.get("error"), self.asm.provider, self.asm.model_id)

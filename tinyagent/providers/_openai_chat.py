@@ -55,7 +55,7 @@ class OpenAIChatProvider(SharedFailureRules):
         return PreparedRequest(model.base_url.rstrip("/") + "/chat/completions", headers, body)
 
     def payload_parser(self, model: Model, options: StreamOptions) -> OpenAIChatParser:
-        return OpenAIChatParser(model, options.max_argument_bytes)
+        return OpenAIChatParser(model, options.max_argument_bytes, self.stop_verdict)
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return chat_stop_verdict(reason, has_tool_calls)

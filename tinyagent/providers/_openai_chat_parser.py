@@ -9,7 +9,7 @@ The native core's ``openai-chat`` mode (``native/src/chat.rs``) follows the same
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._assembly import (
@@ -74,9 +74,16 @@ class OpenAIChatParser(AssemblingParser):
     message is on ``.message`` once a done or error event was returned.
     """
 
-    def __init__(self, model: Model, max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES) -> None:
+    def __init__(
+        self,
+        model: Model,
+        max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
+        verdict: Callable[[str | None, bool], StopVerdict] | None = None,
+    ) -> None:
         super().__init__(model, max_argument_bytes)
         self._last_key: object = 0
+        # The provider's verdict (a subclass may change it), as the native path uses.
+        self._verdict = verdict or chat_stop_verdict
 
     def feed_events(self, events: list[ServerSentEvent]) -> list[StreamEvent]:
         return self.feed_data([ev.data.encode() for ev in events])
@@ -144,7 +151,7 @@ class OpenAIChatParser(AssemblingParser):
 
     def _finish(self, out: list[StreamEvent]) -> None:
         asm = self.asm
-        stop, error, failure = chat_stop_verdict(asm.provider_stop_reason, asm.has_tool_calls)
+        stop, error, failure = self._verdict(asm.provider_stop_reason, asm.has_tool_calls)
         asm.finish(stop, out, error, failure)
 
     def _chunk(self, c: Mapping[str, Any], out: list[StreamEvent]) -> None:

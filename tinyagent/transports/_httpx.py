@@ -174,8 +174,10 @@ class HttpxSource:
             pass  # the status already says it failed; keep what arrived
         return b"".join(parts)[:_ERROR_BODY_LIMIT]
 
-    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
-        return self._parser.fail(message, stop_reason=stop_reason)
+    def abort(
+        self, message: str, stop_reason: StopReason, error: BaseException | None = None
+    ) -> list[StreamEvent]:
+        return self._parser.fail(message, stop_reason=stop_reason, error=error)
 
     async def _close_response(self) -> None:
         response, self._response = self._response, None

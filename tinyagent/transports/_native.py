@@ -92,6 +92,7 @@ class _Finisher:
         self._max_args = options.max_argument_bytes
         self.message: AssistantMessage | None = None
         self.closed: Any = None  # the core's ``closed`` signal, once blocks were ended
+        self.last_end: Any = None  # the last end signal handed over (even if it raised)
 
     def _build(
         self,
@@ -118,6 +119,7 @@ class _Finisher:
 
     def terminal(self, end: Any, out: list[Any]) -> None:
         """Append the final event for an end signal (``finish``, ``fail``, ``closed``)."""
+        self.last_end = end
         kind = end.kind
         if kind == "finish":
             has_tools = any(isinstance(c, ToolCall) for c in end.content)
@@ -208,7 +210,9 @@ class NativeByteParser:
         if self._finisher.message is not None:
             return []
         items = self._core.close()
-        closed = items.pop()
+        # A core that already ended (its end signal raised in Python) has nothing left
+        # to close: the message is built from the end signal it handed over.
+        closed = items.pop() if items else self._finisher.last_end
         items.append(self._finisher.fail(closed, message, stop_reason, error))
         return items  # type: ignore[no-any-return]
 
@@ -289,7 +293,9 @@ class NativeSource:
                 self._finisher.terminal(item, out)
         return out
 
-    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
+    def abort(
+        self, message: str, stop_reason: StopReason, error: BaseException | None = None
+    ) -> list[StreamEvent]:
         """Cancel the request and end the message as ``stop_reason``, keeping every block
         the core had parsed, including what Python had not drained yet."""
         if self._finisher.message is not None:
@@ -302,7 +308,8 @@ class NativeSource:
                 elif item.kind in ("finish", "fail", "closed"):
                     self._finisher.terminal(item, out)
         if self._finisher.message is None:
-            out.append(self._finisher.fail(self._finisher.closed, message, stop_reason, None))
+            end = self._finisher.closed or self._finisher.last_end
+            out.append(self._finisher.fail(end, message, stop_reason, error))
         return out
 
     async def aclose(self) -> None:

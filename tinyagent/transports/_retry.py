@@ -16,11 +16,13 @@ from typing import Protocol
 
 import anyio
 
+from .. import _wording as words
+from .._errors import TinyAgentError
 from .._messages import AssistantMessage, Failure, FailureKind, StopReason
 from .._stream_events import ErrorEvent, StartEvent, StreamEvent
 from ..providers._failures import RETRY_STATUS
 
-__all__ = ["EventSource", "RetryingSource", "backoff", "retry_delay"]
+__all__ = ["EventSource", "ReadingFailed", "RetryingSource", "backoff", "retry_delay"]
 
 _RETRY_KINDS = frozenset({FailureKind.OVERLOADED, FailureKind.RATE_LIMIT, FailureKind.SERVER})
 _RETRY_CODES = frozenset({"connect", "connect_timeout"})
@@ -33,8 +35,17 @@ class EventSource(Protocol):
     @property
     def message(self) -> AssistantMessage | None: ...
     async def next_batch(self) -> list[StreamEvent]: ...
-    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]: ...
+    def abort(
+        self, message: str, stop_reason: StopReason, error: BaseException | None = None
+    ) -> list[StreamEvent]: ...
     async def aclose(self) -> None: ...
+
+
+class ReadingFailed(TinyAgentError):
+    """An exception no rule foresaw while reading a reply (the failed message's
+    ``ErrorEvent.error``; its cause is the exception)."""
+
+    failure = Failure(FailureKind.UNKNOWN, code="internal_error")
 
 
 def backoff(attempt: int) -> float:
@@ -77,6 +88,17 @@ class RetryingSource:
         return self._source.message
 
     async def next_batch(self) -> list[StreamEvent]:
+        try:
+            return await self._next_batch()
+        except Exception as exc:
+            # One rule for any exception while reading a reply (a parser's bug, a
+            # provider's hook, something unforeseen): the reply ends as an error that
+            # names it, keeping what arrived; it never escapes prompt() or complete().
+            err = ReadingFailed(words.reading_failed(exc))
+            err.__cause__ = exc
+            return self._source.abort(str(err), StopReason.ERROR, err)
+
+    async def _next_batch(self) -> list[StreamEvent]:
         if self._content:
             # Past the first content nothing is retried: batches pass straight through
             # (no per-event work here, whatever the reply's length).
@@ -109,8 +131,10 @@ class RetryingSource:
             return batch
         return [e for e in batch if not isinstance(e, StartEvent)]
 
-    def abort(self, message: str, stop_reason: StopReason) -> list[StreamEvent]:
-        return self._source.abort(message, stop_reason)
+    def abort(
+        self, message: str, stop_reason: StopReason, error: BaseException | None = None
+    ) -> list[StreamEvent]:
+        return self._source.abort(message, stop_reason, error)
 
     async def aclose(self) -> None:
         await self._source.aclose()
