@@ -31,6 +31,7 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
+from ._request import RequestCaches
 from ._stream_events import TextDeltaEvent
 from ._tools import Tool, ToolResult, ToolUpdate
 
@@ -91,6 +92,7 @@ class Agent:
         self._run: AgentRun | None = None
         self._last_error: str | None = None
         self._usage = Usage()
+        self._request_caches = RequestCaches()  # the encoded transcript, kept across runs
 
     # --- configuration -----------------------------------------------------------
 
@@ -258,6 +260,7 @@ class Agent:
             "steering": self._drain(self._steering),
             "follow_up": self._drain(self._follow_up),
             "listeners": self._listeners,
+            "request_caches": self._request_caches,
             **self._options,
         }
 

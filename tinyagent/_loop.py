@@ -172,6 +172,7 @@ class AgentRun:
         steering: Callable[[], list[Message]] | None,
         follow_up: Callable[[], list[Message]] | None,
         listeners: Sequence[Listener] = (),
+        request_caches: RequestCaches | None = None,
     ) -> None:
         self.model = model
         self.transcript = transcript
@@ -198,7 +199,9 @@ class AgentRun:
         self._stop_reason = RunEnd.STOP
         self._error_message: str | None = None
         self._session = Session()
-        self._request_caches = RequestCaches()
+        # The encoded history, per provider: an Agent passes its own, so that a prompt
+        # encodes only what is new since the last one, not the whole transcript again.
+        self._request_caches = request_caches if request_caches is not None else RequestCaches()
 
     # --- control, from any task of the same event loop ------------------------
 
@@ -477,6 +480,7 @@ def make_run(
     steering: Callable[[], list[Message]] | None = None,
     follow_up: Callable[[], list[Message]] | None = None,
     listeners: Sequence[Listener] = (),
+    request_caches: RequestCaches | None = None,
     **options: Any,
 ) -> AgentRun:
     """An :class:`AgentRun`, not started: ``await run.run()`` runs it in this task."""
@@ -490,6 +494,7 @@ def make_run(
         steering=steering,
         follow_up=follow_up,
         listeners=listeners,
+        request_caches=request_caches,
     )
 
 
@@ -504,6 +509,7 @@ async def agent_loop(
     steering: Callable[[], list[Message]] | None = None,
     follow_up: Callable[[], list[Message]] | None = None,
     listeners: Sequence[Listener] = (),
+    request_caches: RequestCaches | None = None,
     **options: Any,
 ) -> AsyncIterator[AgentRun]:
     """Run the agent loop: ``async with agent_loop(model, history, prompts=[...]) as run:
@@ -522,6 +528,7 @@ async def agent_loop(
         steering=steering,
         follow_up=follow_up,
         listeners=listeners,
+        request_caches=request_caches,
         **options,
     )
     send, receive = anyio.create_memory_object_stream[AgentEvent](run.config.event_buffer)

@@ -3,13 +3,14 @@ speak it (Kimi, MiniMax, DeepSeek's and OpenRouter's Anthropic endpoints)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._json import dumps
 from .._messages import Context, Model
 from .._wording import ENDED_BEFORE_MESSAGE_STOP
 from ._anthropic_parser import AnthropicParser, anthropic_stop_verdict
-from ._anthropic_request import ANTHROPIC_VERSION, build_body
+from ._anthropic_request import ANTHROPIC_VERSION, build_body, cache_marker
+from ._anthropic_wire import AnthropicWireCache
 from ._failures import SharedFailureRules
 from ._protocol import StopVerdict
 
@@ -34,25 +35,32 @@ class AnthropicProvider(SharedFailureRules):
     native_format = "anthropic-messages"
     no_finish = ENDED_BEFORE_MESSAGE_STOP
 
-    def new_request_cache(self) -> None:
-        return None
+    def new_request_cache(self) -> AnthropicWireCache:
+        return AnthropicWireCache()
 
     def build_request(
         self, model: Model, context: Context, options: StreamOptions, cache: object | None
     ) -> PreparedRequest:
         from .._request import PreparedRequest, base_headers
 
-        body = build_body(
-            model,
-            context,
-            temperature=options.temperature,
-            max_tokens=options.max_tokens,
-            reasoning_effort=options.reasoning_effort,
-            tool_choice=options.tool_choice,
-            extra_body=options.extra_body,
-            cache=options.cache,
-            session_id=options.session_id,
-        )
+        settings: dict[str, Any] = {
+            "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
+            "reasoning_effort": options.reasoning_effort,
+            "tool_choice": options.tool_choice,
+            "extra_body": options.extra_body,
+            "cache": options.cache,
+            "session_id": options.session_id,
+        }
+        if isinstance(cache, AnthropicWireCache) and "messages" not in (options.extra_body or {}):
+            # The history encoded once across requests, spliced into the rest of the body.
+            head = build_body(model, Context(context.system_prompt, [], context.tools), **settings)
+            head.pop("messages")
+            marker = cache_marker(options.cache or model.cache)
+            history = cache.encode(context.messages, model, marker)
+            body = b"".join([b'{"messages":[', *history, b"],", dumps(head)[1:]])
+        else:
+            body = dumps(build_body(model, context, **settings))
         headers, key = base_headers(model, options)
         headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
         betas = _join_betas(
@@ -63,7 +71,7 @@ class AnthropicProvider(SharedFailureRules):
         if key:
             headers["x-api-key"] = key
         url = model.base_url.rstrip("/") + "/messages"
-        return PreparedRequest(url, headers, dumps(body))
+        return PreparedRequest(url, headers, body)
 
     def payload_parser(self, model: Model, options: StreamOptions) -> AnthropicParser:
         return AnthropicParser(model, options.max_argument_bytes, self.stop_verdict)

@@ -37,15 +37,20 @@ __all__ = [
     "ANTHROPIC_VERSION",
     "DEFAULT_MAX_TOKENS",
     "MAX_CACHE_BREAKPOINTS",
+    "MESSAGE_BREAKPOINTS",
     "THINKING_BUDGETS",
     "anthropic_tool_id",
+    "append_message",
     "build_body",
+    "cache_marker",
     "encode_messages",
+    "mark_messages",
 ]
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 MAX_CACHE_BREAKPOINTS = 4
+MESSAGE_BREAKPOINTS = MAX_CACHE_BREAKPOINTS - 2  # system and tools take the other two
 MIN_THINKING_BUDGET = 1024
 THINKING_BUDGETS = {
     "minimal": 1024,
@@ -160,28 +165,34 @@ def encode_messages(messages: Sequence[Message], model: Model) -> list[dict[str,
     merged (tool results first in their user message), nothing empty."""
     out: list[dict[str, Any]] = []
     dropped: set[str] = set()
-
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": role, "content": blocks})
-
     for m in messages:
-        if isinstance(m, UserMessage):
-            add("user", _user_blocks(m.content))
-        elif isinstance(m, AssistantMessage):
-            add("assistant", _assistant_blocks(m, model, dropped))
-        elif isinstance(m, ToolResultMessage):
-            if m.tool_call_id not in dropped:
-                add("user", [_tool_result(m)])
-        else:
-            raise TypeError(
-                f"cannot send a {type(m).__name__} to an anthropic-messages model; convert it first"
-            )
+        append_message(out, dropped, m, model)
     return out
+
+
+def append_message(out: list[dict[str, Any]], dropped: set[str], m: Message, model: Model) -> None:
+    """Add one message to ``out`` (merged into the last one when the role repeats);
+    ``dropped`` collects the calls not replayed, whose results are dropped too."""
+    if isinstance(m, UserMessage):
+        _add(out, "user", _user_blocks(m.content))
+    elif isinstance(m, AssistantMessage):
+        _add(out, "assistant", _assistant_blocks(m, model, dropped))
+    elif isinstance(m, ToolResultMessage):
+        if m.tool_call_id not in dropped:
+            _add(out, "user", [_tool_result(m)])
+    else:
+        raise TypeError(
+            f"cannot send a {type(m).__name__} to an anthropic-messages model; convert it first"
+        )
+
+
+def _add(out: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
+    if not blocks:
+        return
+    if out and out[-1]["role"] == role:
+        out[-1]["content"].extend(blocks)
+    else:
+        out.append({"role": role, "content": blocks})
 
 
 def _encode_tool(t: ToolSchema) -> dict[str, Any]:
@@ -216,13 +227,13 @@ def _thinking_budget(effort: str | None) -> int | None:
     )
 
 
-def _cache_marker(mode: CacheMode) -> dict[str, Any] | None:
+def cache_marker(mode: CacheMode) -> dict[str, Any] | None:
     if mode == "none":
         return None
     return {"type": "ephemeral", "ttl": "1h"} if mode == "long" else {"type": "ephemeral"}
 
 
-def _mark_messages(messages: list[dict[str, Any]], marker: dict[str, Any], budget: int) -> None:
+def mark_messages(messages: list[dict[str, Any]], marker: dict[str, Any], budget: int) -> None:
     """Breakpoints on the last block of the newest user messages (rolling: each request
     marks where the next one will find its prefix cached)."""
     for msg in reversed(messages):
@@ -262,7 +273,7 @@ def build_body(
         "max_tokens": limit if limit is not None else DEFAULT_MAX_TOKENS,
         "stream": True,
     }
-    marker = _cache_marker(cache or model.cache)
+    marker = cache_marker(cache or model.cache)
     if context.system_prompt:
         system: dict[str, Any] = {"type": "text", "text": context.system_prompt}
         if marker is not None:
@@ -275,9 +286,9 @@ def build_body(
             tools[-1]["cache_control"] = marker
         body["tools"] = tools
     if marker is not None:
-        # Tools and system take at most two of the four breakpoints: two stay for
-        # the newest user messages.
-        _mark_messages(messages, marker, MAX_CACHE_BREAKPOINTS - 2)
+        # Tools and system take at most two of the four breakpoints (MESSAGE_BREAKPOINTS
+        # stay for the newest user messages).
+        mark_messages(messages, marker, MESSAGE_BREAKPOINTS)
     body["messages"] = messages
     if tool_choice is not None:
         choice = _tool_choice(tool_choice)

@@ -25,6 +25,7 @@ from .._messages import (
     UserContent,
     UserMessage,
 )
+from ._encoded import EncodedItems
 
 __all__ = ["WireCache", "build_body", "build_body_bytes", "encode_message", "encode_tool"]
 
@@ -118,27 +119,29 @@ class WireCache:
     prefix changed (a ``transform_context`` hook pruned history), it starts over.
     """
 
-    __slots__ = ("joined", "messages")
+    __slots__ = ("items", "messages")
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
-        self.joined = b""
+        self.items = EncodedItems()
 
-    def encode(self, messages: Sequence[Message]) -> bytes:
+    def pieces(self, messages: Sequence[Message]) -> list[bytes]:
+        """The history's array items as pieces to join (see :class:`EncodedItems`)."""
         known = self.messages
         k = len(known)
         if len(messages) < k or not all(map(operator.is_, known, messages[:k])):
             known.clear()
+            self.items.clear()
             k = 0
-            self.joined = b""
-        parts = [self.joined] if self.joined else []
+        new: list[bytes] = []
         for m in messages[k:]:
-            frag = b",".join(dumps(x) for x in encode_message(m))
-            if frag:
-                parts.append(frag)
+            new += [dumps(x) for x in encode_message(m)]
             known.append(m)
-        self.joined = b",".join(parts)
-        return self.joined
+        self.items.extend(new)
+        return self.items.pieces()
+
+    def encode(self, messages: Sequence[Message]) -> bytes:
+        return b"".join(self.pieces(messages))
 
 
 def build_body_bytes(
@@ -148,19 +151,20 @@ def build_body_bytes(
     **options: Any,
 ) -> bytes:
     """The request body as bytes; with ``cache``, history is encoded once (see
-    :class:`WireCache`), so a turn costs a copy of the history, not a re-encoding."""
+    :class:`WireCache`), so a turn costs one copy of the history, not a re-encoding."""
     if cache is None:
         return dumps(build_body(model, context, **options))
     head = build_body(model, Context(tools=context.tools), **options)
     head.pop("messages")
-    history = cache.encode(context.messages)
-    system = (
-        dumps({"role": "system", "content": context.system_prompt})
-        if context.system_prompt
-        else b""
-    )
-    joined = system + (b"," if system and history else b"") + history
-    return b'{"messages":[' + joined + b"]," + dumps(head)[1:]
+    history = cache.pieces(context.messages)
+    pieces = [b'{"messages":[']
+    if context.system_prompt:
+        pieces.append(dumps({"role": "system", "content": context.system_prompt}))
+        if history:
+            pieces.append(b",")
+    pieces += history
+    pieces += (b"],", dumps(head)[1:])
+    return b"".join(pieces)
 
 
 def build_body(
