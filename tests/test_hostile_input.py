@@ -28,6 +28,7 @@ from tinyagent import (
     FailureKind,
     Model,
     StopReason,
+    TextContent,
     Tool,
     ToolResult,
     ToolResultMessage,
@@ -404,3 +405,38 @@ def test_a_chunk_far_past_the_limit_is_worded_alike() -> None:
     native = _final(make_byte_parser(MODEL, native=True), body, [])
     assert pure == native and pure.stop_reason is StopReason.ERROR
     assert "nested more than 1024 levels deep" in (pure.error_message or "")
+
+
+def _strange(kind: str) -> Any:
+    if kind == "bad part":
+        return ToolResult([42])  # raises TypeError inside the tool: its error result
+    return {"int": 42, "none": None, "bytes": b"x", "dict": {"a": 1}}[kind]
+
+
+@pytest.mark.parametrize("kind", ["bad part", "int", "none", "bytes", "dict"])
+async def test_a_strange_tool_return_is_an_error_result(kind: str, transport: str) -> None:
+    async def strange(call_id: str, args: dict[str, Any], update: Any) -> Any:
+        return _strange(kind)
+
+    tool = Tool("strange", "Strange.", {"type": "object"}, strange)
+    replies = [tool_call_reply([ToolCallSpec("strange", {})]), text_reply("ok")]
+    async with LocalServer(replies) as server:
+        agent = Agent(server.model(), tools=[tool], stream_options={"transport": transport})
+        new = await agent.prompt("go")
+    (result,) = [m for m in new if isinstance(m, ToolResultMessage)]
+    assert result.is_error
+    expected = (
+        "ToolResult content parts must be TextContent, ImageContent or str, got int"
+        if kind == "bad part"
+        else "not a ToolResult or str"
+    )
+    assert expected in result.text
+    assert new[-1].text == "ok", "the run goes on"
+
+
+def test_tool_result_content_parts() -> None:
+    assert ToolResult(["a", TextContent("b")]).text == "ab"
+    with pytest.raises(TypeError, match="must be a str or a sequence"):
+        ToolResult(b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got NoneType"):
+        ToolResult(["a", None])  # type: ignore[list-item]

@@ -18,7 +18,7 @@ import jsonschema.exceptions
 
 from . import _wording as words
 from ._checks import seconds_or_none
-from ._messages import TextContent, ToolCall, UserContent
+from ._messages import ImageContent, TextContent, ToolCall, UserContent
 
 __all__ = [
     "Tool",
@@ -33,8 +33,29 @@ ToolUpdate: TypeAlias = Callable[[Any], Awaitable[None]]
 ToolExecute: TypeAlias = Callable[[str, dict[str, Any], ToolUpdate], Awaitable["ToolResult | str"]]
 
 
-def _content(value: str | Sequence[UserContent]) -> tuple[UserContent, ...]:
-    return (TextContent(value),) if isinstance(value, str) else tuple(value)
+def _content(value: str | Sequence[UserContent | str]) -> tuple[UserContent, ...]:
+    """Text, or a sequence of content parts (a plain ``str`` part is text). Anything else
+    fails here, in the tool, so that it becomes the call's error result instead of a
+    transcript that cannot be sent."""
+    if isinstance(value, str):
+        return (TextContent(value),)
+    if isinstance(value, bytes | bytearray) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"ToolResult content must be a str or a sequence of TextContent, ImageContent "
+            f"or str parts, got {type(value).__name__}"
+        )
+    parts: list[UserContent] = []
+    for part in value:
+        if isinstance(part, str):
+            parts.append(TextContent(part))
+        elif isinstance(part, TextContent | ImageContent):
+            parts.append(part)
+        else:
+            raise TypeError(
+                f"ToolResult content parts must be TextContent, ImageContent or str, "
+                f"got {type(part).__name__}: {part!r:.80}"
+            )
+    return tuple(parts)
 
 
 @attrs.frozen
