@@ -28,6 +28,7 @@ def cases(fmt: str) -> list[tuple[Path, dict[str, Any]]]:
 
 OPENAI_CASES = cases("openai-chat")
 ANTHROPIC_CASES = cases("anthropic-messages")
+RESPONSES_CASES = cases("openai-responses")
 
 
 def assert_matches(message: tinyagent.AssistantMessage, expected: dict[str, Any]) -> None:
@@ -54,11 +55,22 @@ def assert_matches(message: tinyagent.AssistantMessage, expected: dict[str, Any]
         signed = [c.signature for c in thinking if c.signature and not c.redacted]
         assert signed == expected["thinking_signatures"]
         assert sum(c.redacted for c in thinking) == expected["redacted_thinking_blocks"]
+    if "encrypted_reasoning_items" in expected:
+        items = [
+            (json.loads(c.signature)["item"], c.redacted)
+            for c in message.content
+            if isinstance(c, tinyagent.ThinkingContent) and c.signature
+        ]
+        encrypted = [i for i, opaque in items if not opaque and i.get("encrypted_content")]
+        assert len(encrypted) == expected["encrypted_reasoning_items"]
+        others = sorted({i["type"] for i, opaque in items if opaque})
+        assert others == sorted(set(expected["other_item_types"]))
 
 
 def test_there_are_cases_of_each_format() -> None:
     assert len(OPENAI_CASES) >= 28
     assert len(ANTHROPIC_CASES) >= 27
+    assert len(RESPONSES_CASES) >= 39
 
 
 @pytest.mark.parametrize(
@@ -89,4 +101,22 @@ async def test_anthropic_messages_conformance(
             model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]), transport=transport
         )
     assert server.requests[0].path == "/v1/messages"
+    assert_matches(message, expected)
+
+
+@pytest.mark.parametrize(
+    ("sse", "expected"),
+    RESPONSES_CASES,
+    ids=[p.name.removesuffix(".sse") for p, _ in RESPONSES_CASES],
+)
+async def test_openai_responses_conformance(
+    sse: Path, expected: dict[str, Any], transport: str
+) -> None:
+    seed = sum(sse.name.encode())
+    async with LocalServer([sse_file_reply(sse, slices=(1, 97), seed=seed)]) as server:
+        model = server.model(expected["model"], api="openai-responses")
+        message = await tinyagent.complete(
+            model, tinyagent.Context(messages=[tinyagent.UserMessage("hi")]), transport=transport
+        )
+    assert server.requests[0].path == "/v1/responses"
     assert_matches(message, expected)

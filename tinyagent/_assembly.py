@@ -259,6 +259,17 @@ class MessageAssembler:
             b.parts.append(arguments)
             out.append(ToolCallDeltaEvent(b.index, arguments))
 
+    def set_tool_arguments(self, key: object, arguments: str) -> None:
+        """The tool call's final argument text, which replaces the joined fragments (a
+        format that restates it at the end: what it restates is what counts)."""
+        b = self._tools.get(key)
+        if b is None or not b.open:
+            return
+        if len(arguments) > self._max_args:
+            raise StreamFormatError(arguments_too_large(b.name or b.id, self._max_args))
+        b.parts = [arguments]
+        b.size = len(arguments)
+
     def end_tool_call(self, key: object, out: list[StreamEvent]) -> None:
         b = self._tools.get(key)
         if b is not None and b.open:

@@ -296,6 +296,25 @@ impl Assembler {
         true
     }
 
+    /// The tool call's final argument text, replacing the joined fragments (a format
+    /// that restates it at the end). Returns false if the stream failed (the bound).
+    pub fn set_tool_arguments(&mut self, key: &Key, args: &str, out: &mut Vec<Ev>) -> bool {
+        let Some(&i) = self.tools.get(key) else { return true };
+        let b = &mut self.blocks[i];
+        if !b.open {
+            return true;
+        }
+        let size = args.chars().count(); // Python counts code points
+        if size > self.max_args {
+            let label = if b.name.is_empty() { b.id.clone() } else { b.name.clone() };
+            self.fail(Fail::ArgsTooLarge(label), out);
+            return false;
+        }
+        b.parts = vec![args.to_owned()];
+        b.size = size;
+        true
+    }
+
     pub fn end_tool_call(&mut self, key: &Key, out: &mut Vec<Ev>) {
         if let Some(&i) = self.tools.get(key) {
             if self.blocks[i].open {

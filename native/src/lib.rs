@@ -11,6 +11,7 @@ mod assembler;
 mod chat;
 mod json;
 mod parser;
+mod responses;
 mod sse;
 mod transport;
 

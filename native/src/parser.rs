@@ -7,6 +7,7 @@ use std::ops::DerefMut;
 use crate::anthropic::AnthropicCore;
 use crate::assembler::{Assembler, Ev, Fail};
 use crate::chat::ChatCore;
+use crate::responses::ResponsesCore;
 use crate::sse::{Sink, SseDecoder};
 
 /// One provider's wire format: payloads in, assembler calls out.
@@ -80,9 +81,10 @@ impl<F: WireFormat> StreamParser<F> {
 pub enum AnyParser {
     Chat(StreamParser<ChatCore>),
     Anthropic(StreamParser<AnthropicCore>),
+    Responses(StreamParser<ResponsesCore>),
 }
 
-pub const FORMATS: &str = "openai-chat, anthropic-messages";
+pub const FORMATS: &str = "openai-chat, anthropic-messages, openai-responses";
 
 impl AnyParser {
     pub fn new(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> Option<Self> {
@@ -93,6 +95,9 @@ impl AnyParser {
             "anthropic-messages" => {
                 Some(AnyParser::Anthropic(StreamParser::new(max_line, AnthropicCore::new(max_args, think_tags))))
             }
+            "openai-responses" => {
+                Some(AnyParser::Responses(StreamParser::new(max_line, ResponsesCore::new(max_args, think_tags))))
+            }
             _ => None,
         }
     }
@@ -101,6 +106,7 @@ impl AnyParser {
         match self {
             AnyParser::Chat(p) => p.finished(),
             AnyParser::Anthropic(p) => p.finished(),
+            AnyParser::Responses(p) => p.finished(),
         }
     }
 
@@ -108,6 +114,7 @@ impl AnyParser {
         match self {
             AnyParser::Chat(p) => p.feed(chunk, out),
             AnyParser::Anthropic(p) => p.feed(chunk, out),
+            AnyParser::Responses(p) => p.feed(chunk, out),
         }
     }
 
@@ -115,6 +122,7 @@ impl AnyParser {
         match self {
             AnyParser::Chat(p) => p.end_of_stream(out),
             AnyParser::Anthropic(p) => p.end_of_stream(out),
+            AnyParser::Responses(p) => p.end_of_stream(out),
         }
     }
 
@@ -122,6 +130,7 @@ impl AnyParser {
         match self {
             AnyParser::Chat(p) => p.close(out),
             AnyParser::Anthropic(p) => p.close(out),
+            AnyParser::Responses(p) => p.close(out),
         }
     }
 }

@@ -1,8 +1,8 @@
 """Providers: one wire format each, plugged into every transport through one protocol.
 
-``openai-chat`` (any OpenAI-compatible ``/chat/completions``) and
-``anthropic-messages`` (Anthropic's Messages API and the endpoints that speak it) ship
-with the package. A new format is a new :class:`Provider` passed to
+``openai-chat`` (any OpenAI-compatible ``/chat/completions``), ``anthropic-messages``
+(Anthropic's Messages API and the endpoints that speak it) and ``openai-responses``
+(OpenAI's Responses API) ship with the package. A new format is a new :class:`Provider` passed to
 :func:`register_provider`; nothing else changes.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._anthropic import AnthropicProvider
 from ._failures import http_failure, is_context_overflow
 from ._openai_chat import OpenAIChatProvider
+from ._openai_responses import OpenAIResponsesProvider
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
 from ._registry import get_provider, known_apis, register_provider
 
@@ -18,6 +19,7 @@ __all__ = [
     "AnthropicProvider",
     "ByteParser",
     "OpenAIChatProvider",
+    "OpenAIResponsesProvider",
     "PayloadParser",
     "Provider",
     "StopVerdict",
@@ -30,3 +32,4 @@ __all__ = [
 
 register_provider(OpenAIChatProvider())
 register_provider(AnthropicProvider())
+register_provider(OpenAIResponsesProvider())

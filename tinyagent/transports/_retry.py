@@ -26,6 +26,8 @@ __all__ = ["EventSource", "ReadingFailed", "RetryingSource", "backoff", "retry_d
 
 _RETRY_KINDS = frozenset({FailureKind.OVERLOADED, FailureKind.RATE_LIMIT, FailureKind.SERVER})
 _RETRY_CODES = frozenset({"connect", "connect_timeout"})
+# Rate-limit answers that waiting does not cure: an exhausted quota needs billing.
+_NEVER_RETRY_CODES = frozenset({"insufficient_quota"})
 MAX_RETRY_AFTER = 60.0
 
 
@@ -54,7 +56,7 @@ def backoff(attempt: int) -> float:
 
 def retry_delay(failure: Failure | None, attempt: int, max_retries: int) -> float | None:
     """Seconds to wait before another attempt, or None when this failure is final."""
-    if failure is None or attempt >= max_retries:
+    if failure is None or attempt >= max_retries or failure.code in _NEVER_RETRY_CODES:
         return None
     if failure.status is not None:
         retryable = failure.status in RETRY_STATUS
