@@ -1,5 +1,5 @@
-"""Test kit: a real local server that speaks OpenAI chat completions and Anthropic
-Messages (``/chat/completions`` and ``/messages``).
+"""Test kit: a real local server that speaks OpenAI chat completions, Anthropic
+Messages and OpenAI Responses (``/chat/completions``, ``/messages``, ``/responses``).
 
 Use it to test your own agents without a network or a key::
 
@@ -28,6 +28,12 @@ from ._replies import (
     text_reply,
     tool_call_reply,
 )
+from ._responses_replies import (
+    responses_error_reply,
+    responses_events_reply,
+    responses_text_reply,
+    responses_tool_call_reply,
+)
 from ._server import LocalServer, RecordedRequest
 
 __all__ = [
@@ -43,6 +49,10 @@ __all__ = [
     "chunk",
     "chunks_reply",
     "error_reply",
+    "responses_error_reply",
+    "responses_events_reply",
+    "responses_text_reply",
+    "responses_tool_call_reply",
     "sse_file_reply",
     "sse_reply",
     "stream_error_reply",
