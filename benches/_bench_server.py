@@ -149,6 +149,54 @@ def anthropic_body(kind: str, n: int) -> tuple[bytes, ...]:
     return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
 
 
+@functools.lru_cache(maxsize=16)
+def responses_body(kind: str, n: int) -> tuple[bytes, ...]:
+    """OpenAI Responses events as the API writes them: every event numbered, deltas
+    with their item id, ``logprobs`` and an ``obfuscation`` pad (so no two alike)."""
+    seq = iter(range(10**9))
+
+    def ev(obj: dict[str, object]) -> bytes:
+        data = json.dumps({"type": obj["type"], "sequence_number": next(seq), **obj},
+                          separators=(",", ":"))  # fmt: skip
+        return f"event: {obj['type']}\ndata: {data}\n\n".encode()
+
+    response = {"id": "resp_bench", "object": "response", "status": "in_progress", "model": "bench"}
+    events = [ev({"type": "response.created", "response": response})]
+    pad = "abcdefghijklmnop"
+    if kind == "rtext":
+        item = {"id": "msg_bench", "type": "message", "role": "assistant", "content": []}
+        events.append(ev({"type": "response.output_item.added", "output_index": 0, "item": item}))
+        for i in range(n):
+            events.append(
+                ev({"type": "response.output_text.delta", "item_id": "msg_bench",
+                    "output_index": 0, "content_index": 0, "delta": " tok", "logprobs": [],
+                    "obfuscation": pad[: 4 + i % 12]})
+            )  # fmt: skip
+        done = {**item, "content": [{"type": "output_text", "text": " tok" * n, "annotations": []}]}
+    elif kind == "rtools":
+        item = {"id": "fc_bench", "type": "function_call", "call_id": "call_1", "name": "write",
+                "arguments": ""}  # fmt: skip
+        events.append(ev({"type": "response.output_item.added", "output_index": 0, "item": item}))
+        args = '{"s":"' + "ab" * (n - 2) + '"}'
+        for i, piece in enumerate(['{"s":"', *["ab"] * (n - 2), '"}']):
+            events.append(
+                ev({"type": "response.function_call_arguments.delta", "item_id": "fc_bench",
+                    "output_index": 0, "delta": piece, "obfuscation": pad[: 4 + i % 12]})
+            )  # fmt: skip
+        events.append(
+            ev({"type": "response.function_call_arguments.done", "item_id": "fc_bench",
+                "output_index": 0, "arguments": args})
+        )  # fmt: skip
+        done = {**item, "arguments": args}
+    else:
+        raise ValueError(kind)
+    events.append(ev({"type": "response.output_item.done", "output_index": 0, "item": done}))
+    usage = {"input_tokens": 10, "output_tokens": n, "total_tokens": 10 + n}
+    final = {**response, "status": "completed", "usage": usage}
+    events.append(ev({"type": "response.completed", "response": final}))
+    return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
+
+
 def _turn_reply(messages: list[dict[str, object]], turns: int) -> Reply:
     """Agent-loop turns: a trivial tool call until ``turns`` results came back, then text."""
     done = sum(1 for m in messages if m.get("role") == "tool")
@@ -207,6 +255,8 @@ def handler(request: RecordedRequest) -> Reply:
         return _turn_reply(req["messages"], int(n))
     if kind.startswith("a"):
         return Reply(pieces=anthropic_body(kind, int(n)))
+    if kind.startswith("r"):
+        return Reply(pieces=responses_body(kind, int(n)))
     return Reply(pieces=body(kind, int(n)))
 
 

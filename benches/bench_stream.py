@@ -4,7 +4,8 @@
     python benches/bench_stream.py --quick    # smaller streams, for a smoke run
 
 Streams: ``text`` and ``tools`` in the OpenAI chat format, ``atext`` and ``atools`` the
-same in the Anthropic Messages format (the chat-only peers are skipped for those).
+same in the Anthropic Messages format, ``rtext`` and ``rtools`` in the OpenAI Responses
+format (the chat-only peers are skipped for those).
 
 Each measurement runs in a fresh client process against one server process; it reports
 user+system CPU of the client (getrusage, not wall time) spent on the stream, and the
@@ -63,7 +64,7 @@ def _tinyagent_path(transport: str) -> Callable[[str, str], Awaitable[int]]:
     async def run(base: str, model: str) -> int:
         import tinyagent
 
-        api = "anthropic-messages" if model.startswith("a") else "openai-chat"
+        api = {"a": "anthropic-messages", "r": "openai-responses"}.get(model[0], "openai-chat")
         m = tinyagent.Model(model, base, api=api)
         ctx = tinyagent.Context(messages=[tinyagent.UserMessage("go")])
         n = 0
@@ -171,7 +172,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--paths", default=",".join(PATHS))
     ap.add_argument(
-        "--kinds", default="text,tools,atext,atools", help="streams (a…: Anthropic Messages)"
+        "--kinds",
+        default="text,tools,atext,atools,rtext,rtools",
+        help="streams (a…: Anthropic Messages, r…: OpenAI Responses)",
     )
     ap.add_argument("--backend", default="asyncio", help="event loop for the client")
     ap.add_argument("--repeat", type=int, default=3, help="best of N per measurement")
@@ -186,7 +189,7 @@ def main() -> None:
         rows = []
         for kind in args.kinds.split(","):
             for path in args.paths.split(","):
-                if kind.startswith("a") and path in ("httpx-sse", "openai"):
+                if kind[0] in "ar" and path in ("httpx-sse", "openai"):
                     continue  # chat-completions clients
                 if not available(path):
                     rows.append((kind, PATHS[path][0], None, None, None))

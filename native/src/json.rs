@@ -71,7 +71,10 @@ fn hex4(b: &[u8]) -> Option<u16> {
 /// joins it), as Python's `json` followed by our U+FFFD rule reads it.
 fn without_lone_surrogates(text: Cow<'_, str>) -> Cow<'_, str> {
     let b = text.as_bytes();
-    let maybe = memchr::memmem::find_iter(b, b"\\u").any(|i| matches!(b.get(i + 2), Some(b'd' | b'D')));
+    // A backslash search, not a substring searcher: building one costs more than a
+    // typical payload's whole scan.
+    let maybe = memchr::memchr_iter(b'\\', b)
+        .any(|i| b.get(i + 1) == Some(&b'u') && matches!(b.get(i + 2), Some(b'd' | b'D')));
     if !maybe {
         return text;
     }
@@ -175,6 +178,105 @@ impl Layout {
             return None;
         }
         parse::<Cow<str>>(middle).ok()
+    }
+}
+
+/// What a varying part of a [`MaskedLayout`] holds.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Slot {
+    /// A non-negative integer that is not read (a sequence number).
+    Digits,
+    /// A string that is not read (an obfuscation pad).
+    Ignored,
+    /// The string that is read (the delta).
+    Target,
+}
+
+/// A payload layout seen before with several varying scalars: fixed bytes between
+/// them. When a new payload has the very same fixed bytes and each varying part is a
+/// well-formed token of its kind, it has the same structure, so only the target string
+/// needs decoding ([`Layout`] for formats where only one string varies).
+#[derive(PartialEq, Debug)]
+pub struct MaskedLayout {
+    fixed: Vec<Vec<u8>>,
+    slots: Vec<Slot>,
+}
+
+/// The length of the JSON string token at the start of `b` (quotes included).
+fn string_token(b: &[u8]) -> Option<usize> {
+    if b.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+impl MaskedLayout {
+    /// The layout of `data` with the given varying spans (byte ranges of raw values
+    /// parsed straight from `data`); None if they overlap or one is not its kind.
+    pub fn new(data: &[u8], mut spans: Vec<(usize, usize, Slot)>) -> Option<MaskedLayout> {
+        spans.sort_by_key(|s| s.0);
+        let (mut fixed, mut slots, mut pos) = (Vec::new(), Vec::new(), 0);
+        for (start, end, slot) in spans {
+            if start < pos || end > data.len() {
+                return None;
+            }
+            let token = &data[start..end];
+            let ok = match slot {
+                Slot::Digits => !token.is_empty() && token.len() <= 18 && token.iter().all(u8::is_ascii_digit),
+                _ => string_token(token) == Some(token.len()),
+            };
+            if !ok {
+                return None;
+            }
+            fixed.push(data[pos..start].to_vec());
+            slots.push(slot);
+            pos = end;
+        }
+        fixed.push(data[pos..].to_vec());
+        slots.contains(&Slot::Target).then_some(MaskedLayout { fixed, slots })
+    }
+
+    /// The target string of `data`, if `data` has this layout.
+    pub fn target_in<'d>(&self, data: &'d [u8]) -> Option<Cow<'d, str>> {
+        let mut pos = 0;
+        let mut target = None;
+        for (fixed, slot) in self.fixed.iter().zip(&self.slots) {
+            if !data[pos..].starts_with(fixed) {
+                return None;
+            }
+            pos += fixed.len();
+            let rest = &data[pos..];
+            let len = match slot {
+                Slot::Digits => {
+                    let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                    if n == 0 || n > 18 || (n > 1 && rest[0] == b'0') {
+                        return None; // not a plain integer (JSON forbids leading zeros)
+                    }
+                    n
+                }
+                Slot::Ignored | Slot::Target => {
+                    let n = string_token(rest)?;
+                    let token = std::str::from_utf8(&rest[..n]).ok()?;
+                    if *slot == Slot::Target {
+                        target = Some(parse::<Cow<str>>(token).ok()?);
+                    } else {
+                        parse::<serde::de::IgnoredAny>(token).ok()?;
+                    }
+                    n
+                }
+            };
+            pos += len;
+        }
+        (data[pos..] == *self.fixed.last()?).then_some(())?;
+        target
     }
 }
 

@@ -29,6 +29,13 @@ from ._protocol import StopVerdict
 __all__ = ["ResponsesParser", "error_of_event", "responses_stop_verdict", "signature_payload"]
 
 _KNOWN_ITEMS = frozenset({"message", "function_call", "reasoning"})
+_DELTAS = {
+    "response.output_text.delta": "message",
+    "response.refusal.delta": "message",
+    "response.function_call_arguments.delta": "function_call",
+    "response.reasoning_summary_text.delta": "reasoning",
+    "response.reasoning_text.delta": "reasoning",
+}
 
 
 def responses_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerdict:
@@ -120,19 +127,19 @@ class ResponsesParser(AssemblingParser):
     def _event(self, ev: dict[str, Any], out: list[StreamEvent]) -> None:
         kind = ev.get("type")
         asm = self.asm
-        if kind == "response.output_text.delta" or kind == "response.refusal.delta":
-            delta = _str(ev.get("delta"))
-            if delta and self._kind_at(ev) == "message":
-                asm.text(delta, out)
-        elif kind == "response.function_call_arguments.delta":
-            index = _index(ev.get("output_index"))
-            delta = _str(ev.get("delta"))
-            if index is not None and delta and self._kinds.get(index) == "function_call":
-                asm.tool_call(index, None, None, delta, out)
-        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            delta = _str(ev.get("delta"))
-            if delta and self._kind_at(ev) == "reasoning":
-                asm.thinking(delta, out)
+        want = _DELTAS.get(kind) if kind.__class__ is str else None
+        if want is not None:  # the hot path: one delta
+            delta: Any = ev.get("delta")
+            index: Any = ev.get("output_index")
+            # ``type is int``: a bool or a float must not find an item (1.0 == 1).
+            ok = delta.__class__ is str and delta and index.__class__ is int
+            if ok and self._kinds.get(index) == want:
+                if want == "message":
+                    asm.text(delta, out)
+                elif want == "function_call":
+                    asm.tool_call(index, None, None, delta, out)
+                else:
+                    asm.thinking(delta, out)
         elif kind == "response.function_call_arguments.done":
             index = _index(ev.get("output_index"))
             final = _str(ev.get("arguments"))
@@ -153,10 +160,6 @@ class ResponsesParser(AssemblingParser):
         elif kind == "error" and self._error is None:
             self._error = ev
         # every other event (item progress, annotations, part boundaries): skipped
-
-    def _kind_at(self, ev: dict[str, Any]) -> str | None:
-        index = _index(ev.get("output_index"))
-        return self._kinds.get(index) if index is not None else None
 
     def _response_head(self, response: Any) -> None:
         if isinstance(response, dict):
