@@ -59,7 +59,8 @@ pub enum Kind {
 
 struct Block {
     kind: Kind,
-    parts: Vec<String>,
+    /// The block's text so far: appended in place (no allocation per fragment).
+    buf: String,
     id: String,
     name: String,
     signature: Option<String>,
@@ -159,7 +160,7 @@ impl Assembler {
     fn push_block(&mut self, kind: Kind, id: String, name: String) -> usize {
         self.blocks.push(Block {
             kind,
-            parts: Vec::new(),
+            buf: String::new(),
             id,
             name,
             signature: None,
@@ -205,7 +206,7 @@ impl Assembler {
             Some(i) if self.blocks[i].kind == Kind::Text => i,
             _ => self.open(Kind::Text, out),
         };
-        self.blocks[index].parts.push(delta.to_owned());
+        self.blocks[index].buf.push_str(delta);
         out.push(Ev::TextDelta(index as u32, delta.to_owned()));
     }
 
@@ -217,7 +218,7 @@ impl Assembler {
             _ => self.open(Kind::Thinking, out),
         };
         if !delta.is_empty() {
-            self.blocks[index].parts.push(delta.to_owned());
+            self.blocks[index].buf.push_str(delta);
             out.push(Ev::ThinkingDelta(index as u32, delta.to_owned()));
         }
     }
@@ -289,7 +290,7 @@ impl Assembler {
                     self.fail(Fail::ArgsTooLarge(label), out);
                     return false;
                 }
-                b.parts.push(a.to_owned());
+                b.buf.push_str(a);
                 out.push(Ev::ToolDelta(index as u32, a.to_owned()));
             }
         }
@@ -310,7 +311,7 @@ impl Assembler {
             self.fail(Fail::ArgsTooLarge(label), out);
             return false;
         }
-        b.parts = vec![args.to_owned()];
+        b.buf = args.to_owned();
         b.size = size;
         true
     }
@@ -332,8 +333,7 @@ impl Assembler {
             return;
         }
         b.open = false;
-        let text = b.parts.concat();
-        b.parts = vec![text.clone()];
+        let text = std::mem::take(&mut b.buf); // a closed block is never read again
         let i = index as u32;
         out.push(match b.kind {
             Kind::Text => Ev::TextEnd(i, text),

@@ -218,6 +218,26 @@ fn string_token(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// Whether a string token (quotes included) is a valid JSON string, its content
+/// unread: no control character, every escape well formed. Its bytes need not be UTF-8:
+/// the Python path decodes with replacement, which keeps the JSON valid.
+fn valid_string(token: &[u8]) -> bool {
+    let inner = &token[1..token.len() - 1];
+    let mut i = 0;
+    while i < inner.len() {
+        match inner[i] {
+            b if b < 0x20 => return false,
+            b'\\' => match inner.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') if inner.len() >= i + 6 && inner[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) => i += 6,
+                _ => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
 impl MaskedLayout {
     /// The layout of `data` with the given varying spans (byte ranges of raw values
     /// parsed straight from `data`); None if they overlap or one is not its kind.
@@ -262,14 +282,25 @@ impl MaskedLayout {
                     }
                     n
                 }
-                Slot::Ignored | Slot::Target => {
+                Slot::Ignored => {
                     let n = string_token(rest)?;
-                    let token = std::str::from_utf8(&rest[..n]).ok()?;
-                    if *slot == Slot::Target {
-                        target = Some(parse::<Cow<str>>(token).ok()?);
+                    valid_string(&rest[..n]).then_some(())?;
+                    n
+                }
+                Slot::Target => {
+                    let n = string_token(rest)?;
+                    let token = &rest[..n];
+                    let inner = &token[1..n - 1];
+                    target = Some(if memchr::memchr(b'\\', inner).is_none() {
+                        // No escape: the value is the bytes themselves, when they are
+                        // UTF-8 with no control character (as serde would check).
+                        if inner.iter().any(|&b| b < 0x20) {
+                            return None;
+                        }
+                        Cow::Borrowed(std::str::from_utf8(inner).ok()?)
                     } else {
-                        parse::<serde::de::IgnoredAny>(token).ok()?;
-                    }
+                        parse::<Cow<str>>(std::str::from_utf8(token).ok()?).ok()?
+                    });
                     n
                 }
             };

@@ -203,3 +203,65 @@ def test_arbitrary_bytes_agree_and_never_raise(body: bytes, cuts: list[int]) -> 
     pure, native = both(body, cuts)
     assert native == pure
     assert isinstance(native[-1], ErrorEvent | DoneEvent)
+
+
+_fragment = st.text(alphabet=st.sampled_from(list('ab"\\\n\u00e9\U0001f60a{}[],: ')), max_size=6)
+_seq = st.integers(0, 10**6).map(str) | st.sampled_from(["007", "-1", "1.5", '"3"', "1e3", "00"])
+_pad = st.text(max_size=6).map(json.dumps) | st.sampled_from(['"\\ud800"', '"\\q"', "7", "null"])
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    kinds=st.lists(
+        st.sampled_from(["message", "function_call", "reasoning"]), min_size=1, max_size=3
+    ),
+    deltas=st.lists(st.tuples(_fragment, _seq, _pad), min_size=1, max_size=12),
+    raw_delta=st.sampled_from(['"\\ud83d"', '"\\ude00 x"', "5", '"ok"']),
+    tamper=st.integers(0, 30),
+    done_at=st.integers(0, 30),
+    cuts=st.lists(st.integers(0, 6000), max_size=6),
+)
+def test_masked_delta_layouts_take_the_same_path_on_both(
+    kinds: list[str],
+    deltas: list[tuple[str, str, str]],
+    raw_delta: str,
+    tamper: int,
+    done_at: int,
+    cuts: list[int],
+) -> None:
+    # The native parser skips re-parsing deltas whose bytes match a layout it has seen
+    # with the sequence number and the obfuscation pad masked. Drive that path with
+    # hostile strings, malformed masked values, a tampered layout, deltas after their
+    # item ended, and items of every kind.
+    delta_type = {
+        "message": "response.output_text.delta",
+        "function_call": "response.function_call_arguments.delta",
+        "reasoning": "response.reasoning_summary_text.delta",
+    }
+    events: list[str] = [json.dumps({"type": "response.created", "response": {"id": "r"}})]
+    for i, kind in enumerate(kinds):
+        item: dict[str, Any] = {"id": f"it{i}", "type": kind}
+        if kind == "function_call":
+            item |= {"call_id": f"c{i}", "name": "f"}
+        events.append(
+            json.dumps({"type": "response.output_item.added", "output_index": i, "item": item})
+        )
+        for j, (text, seq, pad) in enumerate(deltas):
+            n = len(events)
+            if n == done_at:
+                events.append(
+                    json.dumps(
+                        {"type": "response.output_item.done", "output_index": i, "item": item}
+                    )
+                )
+            body = json.dumps(text) if n != tamper else raw_delta
+            events.append(
+                f'{{"type":"{delta_type[kind]}","sequence_number":{seq},"item_id":"it{i}",'
+                f'"output_index":{i},"delta":{body},"obfuscation":{pad}}}'
+                if j % 5 != 4
+                else f'{{"type":"{delta_type[kind]}","output_index":{i},"delta":{body}}}'
+            )
+    events.append(json.dumps({"type": "response.completed", "response": {"status": "completed"}}))
+    body = b"".join(b"data: " + e.encode() + b"\n\n" for e in events)
+    pure, native = both(body, cuts)
+    assert native == pure
