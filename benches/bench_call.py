@@ -1,5 +1,5 @@
-"""Client CPU per ``complete()`` of a short reply: a fresh connection pool per call
-against one ``Session`` for all calls, on each transport.
+"""Client CPU per ``complete()`` of a short reply: no session given (the event loop's
+shared one) against one ``Session`` for all calls, on each transport.
 
     python benches/bench_call.py
 """
@@ -42,7 +42,7 @@ async def per_call(base: str, n: int, transport: str, use_session: bool) -> floa
 def main() -> None:
     proc, base = start_server()
     try:
-        print("| transport | a fresh connection pool per call | one `Session` for all calls |")
+        print("| transport | no session given | one `Session` for all calls |")
         print("|---|---:|---:|")
         for transport in ("httpx", "native"):
             row = [

@@ -9,6 +9,7 @@ import anyio
 import sniffio
 
 from tinyagent import Tool, ToolError, ToolResult, ToolUpdate
+from tinyagent.transports._default import KEEPER_NAME
 
 NUMBER_ARGS = {
     "type": "object",
@@ -73,7 +74,8 @@ async def settled_task_count() -> int:
 def _is_server_task(name: str) -> bool:
     # The LocalServer's own tasks (listener, one per connection): an idle keep-alive
     # connection in the client's pool legitimately keeps one alive on the server side.
-    return "serve" in name
+    # And the event loop's default-session keeper, which lives as long as the loop.
+    return "serve" in name or name == KEEPER_NAME
 
 
 def count_tasks() -> int:

@@ -352,3 +352,36 @@ async def test_events_serialise_through_json(transport: str) -> None:
     text = tinyagent.serde.dumps(message)
     assert json.loads(text)["role"] == "assistant"
     assert tinyagent.serde.loads(text, tinyagent.AssistantMessage) == message
+
+
+async def test_calls_without_a_session_share_connections(transport: str) -> None:
+    replies = [text_reply("one"), text_reply("two"), text_reply("three")]
+    async with LocalServer(replies) as server:
+        texts = [
+            (await tinyagent.complete(server.model(), CTX, transport=transport)).text
+            for _ in range(3)
+        ]
+        assert texts == ["one", "two", "three"]
+        assert server.connections_total == 1, "one keep-alive connection, reused"
+
+
+# The native transport pools in Rust for the whole process, not per loop.
+@pytest.mark.parametrize("transport_", ["httpx", "httpx+native"])
+@pytest.mark.parametrize("inner_backend", ["trio", "asyncio"])
+async def test_the_loops_shared_connections_close_with_the_loop(
+    inner_backend: str, transport_: str
+) -> None:
+    transport = transport_
+    async with LocalServer([text_reply("a"), text_reply("b")]) as server:
+        model = server.model()
+
+        async def calls() -> list[str]:
+            return [
+                (await tinyagent.complete(model, CTX, transport=transport)).text for _ in range(2)
+            ]
+
+        # Another event loop, in a thread, while this one serves: when it ends, the
+        # keeper of its default session closes the idle connection.
+        texts = await anyio.to_thread.run_sync(lambda: anyio.run(calls, backend=inner_backend))
+        assert texts == ["a", "b"] and server.connections_total == 1
+        assert await server.wait_connections_closed()

@@ -17,6 +17,7 @@ from .._request import PreparedRequest, StreamOptions
 from .._stream_events import StartEvent, StreamEvent
 from ..providers._failures import transport_error
 from ..providers._protocol import ByteParser, Provider
+from ._default import default_session
 from ._network import NetworkConfig, network_for, ssl_context
 
 __all__ = ["HttpxSource", "describe_transport_error", "new_client"]
@@ -72,12 +73,7 @@ class HttpxSource:
         self._request = request
         self._options = options
         self._parser = parser
-        client = options.client
-        self._network = network_for(request.url, options) if client is None else None
-        if client is None and options.session is not None:
-            client = options.session.httpx_client(self._network)
-        self._client: httpx.AsyncClient | None = client
-        self._own_client = client is None
+        self._client: httpx.AsyncClient | None = options.client
         self._response: httpx.Response | None = None
         self._bytes: AsyncIterator[bytes] | None = None
         self._started = False
@@ -138,11 +134,16 @@ class HttpxSource:
         """One attempt; a failure is reported as data (retries are decided above)."""
         req = self._request
         parser = self._parser
-        if self._client is None:
-            self._client = new_client(self._network or NetworkConfig())
+        client = self._client
+        if client is None:
+            # No client given: the run's session, else this event loop's shared one
+            # (decided here, in the loop: the source may be made outside of it).
+            o = self._options
+            session = o.session if o.session is not None else default_session()
+            client = self._client = session.httpx_client(network_for(req.url, o))
         try:
-            response = await self._client.send(
-                self._client.build_request(
+            response = await client.send(
+                client.build_request(
                     "POST", req.url, headers=req.headers, content=req.body, timeout=self._timeout()
                 ),
                 stream=True,
@@ -186,14 +187,9 @@ class HttpxSource:
             await response.aclose()
 
     async def aclose(self) -> None:
-        """Close the response (and our own client). Shielded, so that a cancelled
-        caller still closes its connection instead of leaking it."""
-        if self._response is None and not (self._own_client and self._client is not None):
+        """Close the response. Shielded, so that a cancelled caller still closes its
+        connection instead of leaking it (the client belongs to a session)."""
+        if self._response is None:
             return  # already drained and closed: nothing to shield
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(5):
-                await self._close_response()
-            if self._own_client and self._client is not None:
-                client, self._client = self._client, None
-                with anyio.move_on_after(5):
-                    await client.aclose()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            await self._close_response()
