@@ -1,6 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
-from . import providers, serde, transports
+from . import catalogue, providers, serde, transports
 from ._agent import Agent, AgentState, run_sync
 from ._agent_events import (
     AgentEndEvent,
@@ -32,6 +32,7 @@ from ._messages import (
     AssistantMessage,
     Context,
     Cost,
+    CostTier,
     Failure,
     FailureKind,
     ImageContent,
@@ -86,6 +87,7 @@ __all__ = [
     "CallbackError",
     "Context",
     "Cost",
+    "CostTier",
     "DoneEvent",
     "ErrorEvent",
     "Failure",
@@ -139,6 +141,7 @@ __all__ = [
     "UserMessage",
     "__version__",
     "agent_loop",
+    "catalogue",
     "complete",
     "native_available",
     "providers",

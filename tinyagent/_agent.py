@@ -30,6 +30,7 @@ from ._messages import (
     Usage,
     UserContent,
     UserMessage,
+    as_model,
 )
 from ._request import RequestCaches
 from ._stream_events import TextDeltaEvent
@@ -73,7 +74,7 @@ class Agent:
 
     def __init__(
         self,
-        model: Model | None = None,
+        model: Model | str | None = None,
         system_prompt: str = "",
         tools: Sequence[Tool] = (),
         *,
@@ -81,7 +82,7 @@ class Agent:
         **loop_options: Any,
     ) -> None:
         loop_config(loop_options)  # reject bad options now, not at the first prompt
-        self._model = model
+        self._model = as_model(model) if model is not None else None
         self._system_prompt = system_prompt
         self._tools = tuple(tools)
         self._options = loop_options
@@ -99,8 +100,9 @@ class Agent:
     def set_system_prompt(self, prompt: str) -> None:
         self._system_prompt = prompt
 
-    def set_model(self, model: Model) -> None:
-        self._model = model
+    def set_model(self, model: Model | str) -> None:
+        """A :class:`Model`, or a name such as ``"anthropic:claude-sonnet-4-5"``."""
+        self._model = as_model(model)
 
     def set_tools(self, tools: Sequence[Tool]) -> None:
         self._tools = tuple(tools)

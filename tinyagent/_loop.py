@@ -52,6 +52,7 @@ from ._messages import (
     ToolCall,
     ToolResultMessage,
     Usage,
+    as_model,
 )
 from ._outbox import EventOutbox, Listener
 from ._request import RequestCaches, StreamOptions, stream_options
@@ -64,11 +65,15 @@ from .transports import Session, resolve_transport
 __all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "loop_config", "make_run"]
 
 
+def _maybe_model(value: Model | str | None) -> Model | None:
+    return as_model(value) if value is not None else None
+
+
 @attrs.frozen
 class TurnSettings:
     """What a ``before_turn`` hook may change for the coming model call."""
 
-    model: Model | None = None
+    model: Model | None = attrs.field(default=None, converter=_maybe_model)
     reasoning_effort: str | None = None
 
 
@@ -471,7 +476,7 @@ class AgentRun:
 
 
 def make_run(
-    model: Model,
+    model: Model | str,
     messages: list[Any] | Sequence[Message] = (),
     *,
     prompts: Sequence[Message] = (),
@@ -485,7 +490,7 @@ def make_run(
 ) -> AgentRun:
     """An :class:`AgentRun`, not started: ``await run.run()`` runs it in this task."""
     return AgentRun(
-        model,
+        as_model(model),
         messages if isinstance(messages, list) else list(messages),
         prompts,
         system_prompt=system_prompt,
@@ -500,7 +505,7 @@ def make_run(
 
 @asynccontextmanager
 async def agent_loop(
-    model: Model,
+    model: Model | str,
     messages: list[Any] | Sequence[Message] = (),
     *,
     prompts: Sequence[Message] = (),

@@ -21,6 +21,7 @@ __all__ = [
     "AssistantMessage",
     "Context",
     "Cost",
+    "CostTier",
     "Failure",
     "FailureKind",
     "ImageContent",
@@ -37,6 +38,7 @@ __all__ = [
     "Usage",
     "UserContent",
     "UserMessage",
+    "as_model",
 ]
 
 
@@ -187,19 +189,42 @@ class Cost:
 
 
 @attrs.frozen
+class CostTier:
+    """Prices that apply to a whole call once its prompt (input, cache reads and cache
+    writes together) reaches ``start`` tokens: the long-context tier of a provider."""
+
+    start: int
+    input: float
+    output: float
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+
+def _tiers(value: Iterable[CostTier]) -> tuple[CostTier, ...]:
+    return tuple(sorted(value, key=lambda t: t.start))
+
+
+@attrs.frozen
 class ModelCost:
-    """A model's prices in dollars per million tokens."""
+    """A model's prices in dollars per million tokens (``tiers``: the higher prices of
+    long prompts, chosen per call by the prompt's size)."""
 
     input: float = 0.0
     output: float = 0.0
     cache_read: float = 0.0
     cache_write: float = 0.0
+    tiers: tuple[CostTier, ...] = attrs.field(default=(), converter=_tiers, kw_only=True)
 
     def price(self, usage: Usage) -> Cost:
-        i = usage.input * self.input / 1e6
-        o = usage.output * self.output / 1e6
-        r = usage.cache_read * self.cache_read / 1e6
-        w = usage.cache_write * self.cache_write / 1e6
+        rates: ModelCost | CostTier = self
+        prompt = usage.input + usage.cache_read + usage.cache_write
+        for tier in self.tiers:
+            if prompt >= tier.start:
+                rates = tier
+        i = usage.input * rates.input / 1e6
+        o = usage.output * rates.output / 1e6
+        r = usage.cache_read * rates.cache_read / 1e6
+        w = usage.cache_write * rates.cache_write / 1e6
         return Cost(i, o, r, w, i + o + r + w)
 
 
@@ -409,12 +434,33 @@ class Model:
     """Read ``<think>…</think>`` in the reply's text as thinking (models served by vLLM,
     llama.cpp or Ollama that stream their reasoning inside the text)."""
 
+    @classmethod
+    def from_name(cls, name: str, **overrides: Any) -> Model:
+        """``Model.from_name("openai:gpt-4o-mini")``: the provider's base URL, wire format
+        and key variable, and the model's prices and context window from the catalogue
+        (:mod:`tinyagent.catalogue`); keyword arguments override any field."""
+        from .catalogue import model_from_name
+
+        return model_from_name(name, **overrides)
+
     @property
     def provider_name(self) -> str:
         """``provider`` if set, else the host of ``base_url`` (for messages and errors)."""
         if self.provider:
             return self.provider
         return urlsplit(self.base_url).hostname or "unknown"
+
+
+def as_model(value: Model | str) -> Model:
+    """A :class:`Model`, or a ``"provider:model"`` name made into one."""
+    if isinstance(value, str):
+        return Model.from_name(value)
+    if not isinstance(value, Model):
+        raise TypeError(
+            f"a model is a Model or a 'provider:model' name such as 'openai:gpt-4o-mini', "
+            f"got {type(value).__name__}"
+        )
+    return value
 
 
 def _message_tuple(value: Iterable[Message]) -> tuple[Message, ...]:

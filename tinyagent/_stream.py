@@ -12,7 +12,7 @@ from collections import deque
 from types import TracebackType
 from typing import Any
 
-from ._messages import AssistantMessage, Context, Model, StopReason
+from ._messages import AssistantMessage, Context, Model, StopReason, as_model
 from ._request import StreamOptions, stream_options
 from ._stream_events import StreamEvent
 from .transports import make_source
@@ -85,7 +85,7 @@ class AssistantMessageStream:
             await self._source.aclose()
 
 
-def stream(model: Model, context: Context, **options: Any) -> AssistantMessageStream:
+def stream(model: Model | str, context: Context, **options: Any) -> AssistantMessageStream:
     """Stream one assistant message: ``async with stream(model, ctx) as events: ...``.
 
     Options are those of :class:`StreamOptions` (``temperature``, ``max_tokens``,
@@ -94,10 +94,10 @@ def stream(model: Model, context: Context, **options: Any) -> AssistantMessageSt
     ``stop_reason="error"``. Only programming errors (an unknown ``api`` or option)
     raise, and they raise here, before any I/O.
     """
-    return AssistantMessageStream(model, context, stream_options(options))
+    return AssistantMessageStream(as_model(model), context, stream_options(options))
 
 
-async def complete(model: Model, context: Context, **options: Any) -> AssistantMessage:
+async def complete(model: Model | str, context: Context, **options: Any) -> AssistantMessage:
     """Run one model call to the end and return the final message (see :func:`stream`)."""
     async with stream(model, context, **options) as events:
         return await events.result()

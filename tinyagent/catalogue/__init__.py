@@ -1,0 +1,78 @@
+"""Models by name: ``"openai:gpt-4o-mini"`` instead of a base URL, a wire format and a
+key variable, with prices and context windows from a maintained source.
+
+``Model.from_name(name)`` (and a string wherever a ``Model`` is taken) splits the name
+at the first colon: the provider (one of :data:`PROVIDERS`) gives the base URL, the wire
+format and the key variable; the price snapshot gives the cost per million tokens and
+the context window. A model the snapshot lacks still works, with no price (``Usage.cost``
+stays None): never a guessed price. The snapshot's source and date are
+:func:`prices_source` and :func:`prices_date`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._messages import Model
+from ._prices import CatalogueEntry, find, snapshot
+from ._providers import PROVIDERS, ProviderInfo
+
+__all__ = [
+    "PROVIDERS",
+    "CatalogueEntry",
+    "ProviderInfo",
+    "lookup",
+    "model_from_name",
+    "prices_date",
+    "prices_source",
+]
+
+
+def prices_source() -> str:
+    """Where the prices come from (``genai-prices <version>``)."""
+    return str(snapshot()["source"])
+
+
+def prices_date() -> str:
+    """The day the price snapshot was taken (ISO date)."""
+    return str(snapshot()["date"])
+
+
+def _provider(name: str) -> ProviderInfo:
+    info = PROVIDERS.get(name.lower())
+    if info is None:
+        raise ValueError(
+            f"unknown provider {name!r} in a model name: known providers are "
+            f"{', '.join(PROVIDERS)} (or build a Model with base_url= for any other endpoint)"
+        )
+    return info
+
+
+def lookup(provider: str, model: str) -> CatalogueEntry | None:
+    """What the catalogue knows of ``model`` at ``provider``, or None."""
+    info = _provider(provider)
+    return find(info.prices, model) if info.prices else None
+
+
+def model_from_name(name: str, **overrides: Any) -> Model:
+    """``"provider:model"`` as a :class:`Model`; keyword arguments override any field
+    (``base_url=`` for a local server elsewhere, ``api_key=``, ``max_tokens=``…)."""
+    provider, sep, model_id = name.partition(":")
+    if not sep or not provider or not model_id:
+        raise ValueError(
+            f"a model name is 'provider:model', such as 'openai:gpt-4o-mini', got {name!r}; "
+            f"known providers: {', '.join(PROVIDERS)}"
+        )
+    info = _provider(provider)
+    entry = find(info.prices, model_id) if info.prices else None
+    fields: dict[str, Any] = {
+        "id": model_id,
+        "base_url": info.base_url,
+        "api": info.api,
+        "api_key_env": info.key_env,
+        "provider": info.name,
+        "context_window": entry.context_window if entry else None,
+        "cost": entry.cost if entry else None,
+    }
+    fields.update(overrides)
+    return Model(**fields)

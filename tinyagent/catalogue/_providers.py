@@ -1,0 +1,78 @@
+"""The providers a ``provider:model`` string can name: where each lives, which wire
+format it speaks, which variable holds its key, and where its prices come from."""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["PROVIDERS", "ProviderInfo"]
+
+
+@attrs.frozen
+class ProviderInfo:
+    name: str
+    base_url: str
+    api: str = "openai-chat"
+    key_env: str | None = None
+    prices: str | None = None
+    """The provider's id in the price snapshot (None: no prices, e.g. a local server)."""
+    local: bool = False
+    """A server on this machine by default (``base_url=`` points it elsewhere)."""
+
+
+PROVIDERS: dict[str, ProviderInfo] = {
+    p.name: p
+    for p in [
+        ProviderInfo(
+            "openai", "https://api.openai.com/v1", key_env="OPENAI_API_KEY", prices="openai"
+        ),
+        ProviderInfo(
+            "openai-responses",
+            "https://api.openai.com/v1",
+            api="openai-responses",
+            key_env="OPENAI_API_KEY",
+            prices="openai",
+        ),
+        ProviderInfo(
+            "anthropic",
+            "https://api.anthropic.com/v1",
+            api="anthropic-messages",
+            key_env="ANTHROPIC_API_KEY",
+            prices="anthropic",
+        ),
+        ProviderInfo(
+            "openrouter",
+            "https://openrouter.ai/api/v1",
+            key_env="OPENROUTER_API_KEY",
+            prices="openrouter",
+        ),
+        ProviderInfo(
+            "groq", "https://api.groq.com/openai/v1", key_env="GROQ_API_KEY", prices="groq"
+        ),
+        ProviderInfo(
+            "deepseek", "https://api.deepseek.com/v1", key_env="DEEPSEEK_API_KEY", prices="deepseek"
+        ),
+        ProviderInfo(
+            "mistral", "https://api.mistral.ai/v1", key_env="MISTRAL_API_KEY", prices="mistral"
+        ),
+        ProviderInfo("xai", "https://api.x.ai/v1", key_env="XAI_API_KEY", prices="x-ai"),
+        ProviderInfo(
+            "together", "https://api.together.xyz/v1", key_env="TOGETHER_API_KEY", prices="together"
+        ),
+        ProviderInfo(
+            "fireworks",
+            "https://api.fireworks.ai/inference/v1",
+            key_env="FIREWORKS_API_KEY",
+            prices="fireworks",
+        ),
+        ProviderInfo(
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            key_env="GEMINI_API_KEY",
+            prices="google",
+        ),
+        ProviderInfo("vllm", "http://localhost:8000/v1", local=True),
+        ProviderInfo("llamacpp", "http://localhost:8080/v1", local=True),
+        ProviderInfo("ollama", "http://localhost:11434/v1", local=True),
+    ]
+}
