@@ -43,6 +43,7 @@ from ._agent_events import (
 )
 from ._checks import callable_or_none, count_at_least, seconds_or_none
 from ._errors import CallbackError
+from ._log import logger
 from ._messages import (
     AssistantMessage,
     Context,
@@ -349,6 +350,8 @@ class AgentRun:
                 self.result = AgentEndEvent(
                     tuple(self.new_messages), self.usage, self._stop_reason, self._error_message
                 )
+                if self._stop_reason in (RunEnd.ABORTED, RunEnd.DEADLINE, RunEnd.ERROR):
+                    logger.info("run ended %s: %s", self._stop_reason, self._error_message)
                 self._events.put(self.result)
                 # If the consumer is gone (or cancelled with us), its side of the channel
                 # is closed and sending fails at once; the bound only guards a consumer

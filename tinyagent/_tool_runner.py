@@ -19,6 +19,7 @@ from ._agent_events import (
     ToolExecutionUpdateEvent,
 )
 from ._errors import ToolError
+from ._log import logger
 from ._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
 from ._outbox import EventOutbox
 from ._tools import Tool, ToolResult, argument_problem
@@ -183,12 +184,16 @@ class ToolRunner:
                     else:
                         out = await tool.execute(call.id, dict(call.arguments), update)
             if scope.cancelled_caught:
+                logger.info("tool %s (%s) cancelled", call.name, call.id)
                 return ToolResult(words.tool_cancelled(call.name)), True
             if limit.cancelled_caught and timeout is not None:
+                logger.info("tool %s (%s) timed out after %s s", call.name, call.id, timeout)
                 return ToolResult(words.tool_timed_out(call.name, timeout)), True
         except ToolError as exc:
+            logger.info("tool %s (%s) refused: %s", call.name, call.id, exc)
             return ToolResult(str(exc)), True
         except Exception as exc:
+            logger.info("tool %s (%s) raised", call.name, call.id, exc_info=exc)
             return ToolResult(words.tool_failed(call.name, exc)), True
         if isinstance(out, ToolResult):
             return out, False

@@ -8,6 +8,7 @@ them (:mod:`._retry`), so the same failure reads the same on each.
 
 from __future__ import annotations
 
+from .._log import bodies_logged, logger
 from .._messages import Context, Model
 from .._request import StreamOptions, prepare_request
 from ..providers import ByteParser, get_provider
@@ -47,8 +48,12 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
     provider = get_provider(model.api)
     transport = resolve_transport(options.transport, options.client)
     request = prepare_request(model, context, options)
+    label = f"POST {request.url} model={model.id} api={model.api} transport={transport}"
 
     def attempt() -> EventSource:
+        logger.debug("request %s", label)
+        if bodies_logged():
+            logger.debug("request body %s", request.body.decode("utf-8", "replace"))
         if transport == "native":
             from ._native import NativeSource
 
@@ -65,7 +70,7 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
         parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
         return HttpxSource(model, provider, request, options, parser)
 
-    return RetryingSource(attempt, options.max_retries)
+    return RetryingSource(attempt, options.max_retries, label)
 
 
 def make_byte_parser(model: Model, *, native: bool = False, **options: object) -> ByteParser:

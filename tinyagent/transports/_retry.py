@@ -18,6 +18,7 @@ import anyio
 
 from .. import _wording as words
 from .._errors import TinyAgentError
+from .._log import logger
 from .._messages import AssistantMessage, Failure, FailureKind, StopReason
 from .._stream_events import ErrorEvent, StartEvent, StreamEvent
 from ..providers._failures import RETRY_STATUS
@@ -77,8 +78,11 @@ class RetryingSource:
     """Runs attempts made by ``open_attempt`` until one succeeds, produces content, or
     fails for good (see the module docstring)."""
 
-    def __init__(self, open_attempt: Callable[[], EventSource], max_retries: int) -> None:
+    def __init__(
+        self, open_attempt: Callable[[], EventSource], max_retries: int, label: str = ""
+    ) -> None:
         self._open = open_attempt
+        self._label = label  # what the request is, for the log
         self._max = max_retries
         self._source = open_attempt()
         self._attempt = 0
@@ -98,6 +102,7 @@ class RetryingSource:
             # names it, keeping what arrived; it never escapes prompt() or complete().
             err = ReadingFailed(words.reading_failed(exc))
             err.__cause__ = exc
+            logger.warning("%s: %s", self._label, err, exc_info=exc)
             return self._source.abort(str(err), StopReason.ERROR, err)
 
     async def _next_batch(self) -> list[StreamEvent]:
@@ -109,8 +114,21 @@ class RetryingSource:
             batch = await self._source.next_batch()
             final = batch[-1] if batch else None
             if not self._content and isinstance(final, ErrorEvent) and _content_free(batch):
-                delay = retry_delay(final.message.failure, self._attempt, self._max)
+                failure = final.message.failure
+                delay = retry_delay(failure, self._attempt, self._max)
                 if delay is not None:
+                    assert failure is not None
+                    logger.info(
+                        "retry %d of %d in %.2f s%s after %s (%s): %s",
+                        self._attempt + 1,
+                        self._max,
+                        delay,
+                        " (Retry-After)" if failure.retry_after is not None else "",
+                        failure.kind,
+                        failure.status if failure.status is not None else failure.code,
+                        final.message.error_message,
+                        extra={"request": self._label},
+                    )
                     await self._source.aclose()
                     # The next attempt exists (unstarted) before the wait, so an abort
                     # during the wait ends an empty message, not the failed one.
