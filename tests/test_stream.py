@@ -362,7 +362,12 @@ async def test_calls_without_a_session_share_connections(transport: str) -> None
             for _ in range(3)
         ]
         assert texts == ["one", "two", "three"]
-        assert server.connections_total == 1, "one keep-alive connection, reused"
+        if transport == "native":
+            # reqwest hands a finished connection back to its pool in the background:
+            # the next call may start first and open one more, but never one per call.
+            assert server.connections_total <= 2
+        else:
+            assert server.connections_total == 1, "one keep-alive connection, reused"
 
 
 # The native transport pools in Rust for the whole process, not per loop.
