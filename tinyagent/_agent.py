@@ -10,59 +10,35 @@ last assistant message has ``stop_reason="aborted"``); it does not raise.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import attrs
+import anyio
 
 from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEvent
+from ._agent_queues import DeliveryMode, MessageQueue, check_mode
+from ._agent_state import AgentState, PromptInput, ThinkingLevel, as_message, as_prompts
 from ._errors import AgentBusyError, TinyAgentError, ToolError
 from ._loop import AgentRun, agent_loop, loop_config, make_run
 from ._messages import (
     AssistantMessage,
+    ImageContent,
     Message,
     Model,
     StopReason,
     ToolCall,
-    ToolResultMessage,
     Usage,
-    UserContent,
-    UserMessage,
     as_model,
 )
 from ._request import RequestCaches
+from ._run_stream import RunStream
 from ._stream_events import TextDeltaEvent
 from ._tools import Tool, ToolResult, ToolUpdate
 
-__all__ = ["Agent", "AgentState", "run_sync"]
+__all__ = ["Agent", "AgentState", "ThinkingLevel", "run_sync"]
 
 T = TypeVar("T")
-
-PromptInput = str | Message | Sequence[UserContent]
-
-
-@attrs.frozen
-class AgentState:
-    """A snapshot of the agent: the transcript, whether it runs, which tool calls are
-    running, the last error, and usage over the agent's life."""
-
-    messages: tuple[Message, ...]
-    is_streaming: bool
-    pending_tool_calls: frozenset[str]
-    last_error: str | None
-    usage: Usage
-
-
-def _as_message(value: PromptInput) -> Message:
-    if isinstance(value, str):
-        return UserMessage(value)
-    if isinstance(value, UserMessage | AssistantMessage | ToolResultMessage) or hasattr(
-        value, "role"
-    ):
-        return value  # type: ignore[return-value]  # a message, or a custom kind with a role
-    return UserMessage(value)
 
 
 class Agent:
@@ -79,6 +55,11 @@ class Agent:
         tools: Sequence[Tool] = (),
         *,
         messages: Sequence[Message] = (),
+        session_id: str | None = None,
+        thinking_level: ThinkingLevel | str = ThinkingLevel.OFF,
+        thinking_budgets: Mapping[str, int] | None = None,
+        steering_mode: DeliveryMode = "one-at-a-time",
+        follow_up_mode: DeliveryMode = "one-at-a-time",
         **loop_options: Any,
     ) -> None:
         loop_config(loop_options)  # reject bad options now, not at the first prompt
@@ -87,10 +68,14 @@ class Agent:
         self._tools = tuple(tools)
         self._options = loop_options
         self._messages: list[Message] = list(messages)
-        self._steering: deque[Message] = deque()
-        self._follow_up: deque[Message] = deque()
+        self._steering = MessageQueue(steering_mode)
+        self._follow_up = MessageQueue(follow_up_mode)
         self._listeners: list[Callable[[AgentEvent], Any]] = []
         self._run: AgentRun | None = None
+        self._idle: anyio.Event | None = None  # set when the running prompt ends
+        self.session_id = session_id
+        self._thinking_level = ThinkingLevel(thinking_level)
+        self.thinking_budgets: dict[str, int] = dict(thinking_budgets or {})
         self._last_error: str | None = None
         self._usage = Usage()
         self._request_caches = RequestCaches()  # the encoded transcript, kept across runs
@@ -128,7 +113,68 @@ class Agent:
             run.running_tool_calls if run is not None else frozenset(),
             self._last_error,
             self._usage,
+            self._model,
+            self._system_prompt,
+            self._tools,
+            self._thinking_level,
+            partial=run.stream_message if run is not None else lambda: None,
         )
+
+    # --- the seed's settings and queues ------------------------------------------
+
+    @property
+    def thinking_level(self) -> ThinkingLevel:
+        return self._thinking_level
+
+    def set_thinking_level(self, level: ThinkingLevel | str) -> None:
+        """``off`` (no reasoning option), ``minimal``, ``low``, ``medium``, ``high`` or
+        ``xhigh``: sent as the reasoning effort, or as the token budget that
+        ``thinking_budgets`` gives the level (Anthropic takes a budget)."""
+        self._thinking_level = ThinkingLevel(level)
+
+    def set_steering_mode(self, mode: DeliveryMode) -> None:
+        """``"one-at-a-time"`` (default: one queued message per turn) or ``"all"``."""
+        self._steering.mode = check_mode(mode)
+
+    def get_steering_mode(self) -> DeliveryMode:
+        return self._steering.mode
+
+    def set_follow_up_mode(self, mode: DeliveryMode) -> None:
+        """``"one-at-a-time"`` (default) or ``"all"``."""
+        self._follow_up.mode = check_mode(mode)
+
+    def get_follow_up_mode(self) -> DeliveryMode:
+        return self._follow_up.mode
+
+    def clear_steering_queue(self) -> None:
+        self._steering.clear()
+
+    def clear_follow_up_queue(self) -> None:
+        self._follow_up.clear()
+
+    def clear_all_queues(self) -> None:
+        self._steering.clear()
+        self._follow_up.clear()
+
+    def clear_messages(self) -> None:
+        """Forget the transcript (not while running; queues and usage stay)."""
+        self._check_idle()
+        self._messages.clear()
+
+    def replace_messages(self, messages: Sequence[Message]) -> None:
+        """Make ``messages`` the transcript (not while running)."""
+        self._check_idle()
+        self._messages[:] = list(messages)
+
+    def append_message(self, message: Message) -> None:
+        """Add a message to the transcript without running (not while running)."""
+        self._check_idle()
+        self._messages.append(as_message(message))
+
+    async def wait_for_idle(self) -> None:
+        """Return once no prompt is running (at once if none is)."""
+        if self._run is not None and self._idle is not None:
+            await self._idle.wait()
 
     @property
     def messages(self) -> tuple[Message, ...]:
@@ -155,11 +201,11 @@ class Agent:
     def steer(self, message: PromptInput) -> None:
         """Deliver after the current tool batch, before the next model call (or, if the
         agent is idle, at the start of the next run)."""
-        self._steering.append(_as_message(message))
+        self._steering.append(as_message(message))
 
     def follow_up(self, message: PromptInput) -> None:
         """Start another turn with this message when the run would otherwise stop."""
-        self._follow_up.append(_as_message(message))
+        self._follow_up.append(as_message(message))
 
     def abort(self, reason: str = "aborted") -> None:
         """Abort the current run, if any. Synchronous; safe from any task of the loop.
@@ -237,14 +283,6 @@ class Agent:
                 "to add to it, or abort() it"
             )
 
-    def _drain(self, queue: deque[Message]) -> Callable[[], list[Message]]:
-        def take() -> list[Message]:
-            out = list(queue)
-            queue.clear()
-            return out
-
-        return take
-
     def _check_ready(self) -> None:
         self._check_idle()
         if self._model is None:
@@ -253,30 +291,57 @@ class Agent:
     def _loop_arguments(self, prompts: list[Message]) -> dict[str, Any]:
         self._check_ready()
         # Messages steered while idle open the run, before the prompt's own.
+        options = dict(self._options)
+        stream_options = dict(options.get("stream_options") or {})
+        if self.session_id is not None:
+            stream_options.setdefault("session_id", self.session_id)
+        effort = self._effort()
+        if effort is not None:
+            stream_options.setdefault("reasoning_effort", effort)
+        options["stream_options"] = stream_options
         return {
             "model": self._model,
             "messages": self._messages,
-            "prompts": [*self._drain(self._steering)(), *prompts],
+            "prompts": [*self._steering.take(), *prompts],
             "system_prompt": self._system_prompt,
             "tools": self._tools,
-            "steering": self._drain(self._steering),
-            "follow_up": self._drain(self._follow_up),
+            "steering": self._steering.take,
+            "follow_up": self._follow_up.take,
             "listeners": self._listeners,
             "request_caches": self._request_caches,
-            **self._options,
+            **options,
         }
+
+    def _effort(self) -> str | None:
+        level = self._thinking_level
+        if level is ThinkingLevel.OFF:
+            return None
+        budget = self.thinking_budgets.get(level.value)
+        if (
+            budget is not None
+            and self._model is not None
+            and self._model.api == "anthropic-messages"
+        ):
+            return str(budget)
+        return level.value
 
     @asynccontextmanager
     async def _running(self, prompts: list[Message]) -> AsyncIterator[AgentRun]:
         async with agent_loop(**self._loop_arguments(prompts)) as run:
-            self._run = run
+            self._started(run)
             try:
                 yield run
             finally:
-                self._run = None
                 self._finish(run)
 
+    def _started(self, run: AgentRun) -> None:
+        self._run = run
+        self._idle = anyio.Event()
+
     def _finish(self, run: AgentRun) -> None:
+        self._run = None
+        if self._idle is not None:
+            self._idle.set()
         self._usage = self._usage + run.usage
         end = run.result
         if end is not None and end.stop_reason in ("error", "deadline"):
@@ -284,17 +349,22 @@ class Agent:
         elif end is not None:
             self._last_error = None
 
-    @asynccontextmanager
-    async def stream(self, message: PromptInput | None = None) -> AsyncIterator[AgentRun]:
+    def stream(
+        self, message: PromptInput | None = None, images: Sequence[ImageContent] = ()
+    ) -> RunStream[AgentRun]:
         """``async with agent.stream("hi") as events: async for e in events: ...``"""
-        prompts = [] if message is None else [_as_message(message)]
-        async with self._running(prompts) as run:
-            yield run
+        prompts = [] if message is None else as_prompts(message, images)
+        return RunStream(self._running(prompts), "stream")
+
+    def stream_text(
+        self, message: PromptInput, images: Sequence[ImageContent] = ()
+    ) -> RunStream[AsyncIterator[str]]:
+        """Like :meth:`stream`, but yields only the assistant's text deltas."""
+        return RunStream(self._texts(as_prompts(message, images)), "stream_text")
 
     @asynccontextmanager
-    async def stream_text(self, message: PromptInput) -> AsyncIterator[AsyncIterator[str]]:
-        """Like :meth:`stream`, but yields only the assistant's text deltas."""
-        async with self._running([_as_message(message)]) as run:
+    async def _texts(self, prompts: list[Message]) -> AsyncIterator[AsyncIterator[str]]:
+        async with self._running(prompts) as run:
 
             async def texts() -> AsyncGenerator[str, None]:
                 async for e in run:
@@ -310,22 +380,26 @@ class Agent:
     async def _consume(self, prompts: list[Message]) -> AgentRun:
         # No consumer of events here: run in this task, listeners only.
         run = make_run(**self._loop_arguments(prompts))
-        self._run = run
+        self._started(run)
         try:
             await run.run()
         finally:
-            self._run = None
             self._finish(run)
         return run
 
-    async def prompt(self, message: PromptInput) -> list[Message]:
-        """Run until the agent stops; return the messages this prompt added."""
-        run = await self._consume([_as_message(message)])
+    async def prompt(
+        self, message: PromptInput, images: Sequence[ImageContent] = ()
+    ) -> list[Message]:
+        """Run until the agent stops; return the messages this prompt added.
+
+        ``message`` is text (with ``images`` after it, if given), a message, a list of
+        messages (several prompts at once) or a list of text and image parts."""
+        run = await self._consume(as_prompts(message, images))
         return run.new_messages
 
-    async def prompt_text(self, message: PromptInput) -> str:
+    async def prompt_text(self, message: PromptInput, images: Sequence[ImageContent] = ()) -> str:
         """Run until the agent stops; return the text of its last reply."""
-        new = await self.prompt(message)
+        new = await self.prompt(message, images)
         for m in reversed(new):
             if isinstance(m, AssistantMessage):
                 return m.text
@@ -356,7 +430,7 @@ class Agent:
             raise TinyAgentError("nothing to continue: the transcript is empty")
         if retry:
             self._messages.pop()
-        prompts = self._drain(self._follow_up)() if not self._steering else []
+        prompts = self._follow_up.take() if not self._steering else []
         run = await self._consume(prompts)
         return run.new_messages
 

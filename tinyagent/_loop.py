@@ -56,6 +56,7 @@ from ._messages import (
     as_model,
 )
 from ._outbox import EventOutbox, Listener
+from ._partial import PartialReply
 from ._request import RequestCaches, StreamOptions, stream_options
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
@@ -205,6 +206,7 @@ class AgentRun:
         self._stop_reason = RunEnd.STOP
         self._error_message: str | None = None
         self._session = Session()
+        self._partial: PartialReply | None = None  # the reply being streamed
         # The encoded history, per provider: an Agent passes its own, so that a prompt
         # encodes only what is new since the last one, not the whole transcript again.
         self._request_caches = request_caches if request_caches is not None else RequestCaches()
@@ -275,6 +277,11 @@ class AgentRun:
     def undelivered(self) -> list[Message]:
         """Steering and follow-up messages queued on this run and not delivered."""
         return [*self._own_steering, *self._own_follow_up]
+
+    def stream_message(self) -> AssistantMessage | None:
+        """The reply being streamed, so far (built now, not per event); None between
+        replies."""
+        return self._partial.message() if self._partial is not None else None
 
     @property
     def running_tool_calls(self) -> frozenset[str]:
@@ -459,13 +466,16 @@ class AgentRun:
                 options["api_key"] = key
         ctx = Context(self.system_prompt, messages, self.tools)
         await self._emit(MessageStartEvent("assistant", None))
+        so_far = self._partial = PartialReply(model)
         async with model_stream(model, ctx, **options) as events:
             try:
                 async for ev in events:
+                    so_far.feed(ev)
                     await self._emit(MessageUpdateEvent(ev))
                     if isinstance(ev, DoneEvent | ErrorEvent):
                         break
             finally:
+                self._partial = None
                 if events.message is None:
                     # Cancelled mid-stream: keep what arrived, as aborted (no awaits here).
                     partial = events.abort(self._why())

@@ -1,0 +1,68 @@
+"""The reply being streamed, as a partial message, for UIs that redraw it
+(``agent.state.stream_message``). Each event only appends its fragment to a list, the
+same constant cost at any length; the message is built when someone asks for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
+from ._stream_events import (
+    StreamEvent,
+    TextDeltaEvent,
+    TextEndEvent,
+    ThinkingDeltaEvent,
+    ThinkingEndEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+)
+
+__all__ = ["PartialReply"]
+
+
+class PartialReply:
+    __slots__ = ("_blocks", "_model")
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+        # index -> [kind, parts, final content or None, call id, call name]
+        self._blocks: dict[int, list[Any]] = {}
+
+    def feed(self, ev: StreamEvent) -> None:
+        kind = type(ev)
+        if kind is TextDeltaEvent or kind is ThinkingDeltaEvent or kind is ToolCallDeltaEvent:
+            block = self._blocks.get(ev.index)  # type: ignore[union-attr]
+            if block is None:
+                block = self._blocks[ev.index] = [kind, [], None, "", ""]  # type: ignore[union-attr]
+            block[1].append(ev.delta)  # type: ignore[union-attr]
+        elif kind is ToolCallStartEvent:
+            self._blocks[ev.index] = [ToolCallDeltaEvent, [], None, ev.id, ev.name]  # type: ignore[union-attr]
+        elif kind is TextEndEvent or kind is ThinkingEndEvent or kind is ToolCallEndEvent:
+            block = self._blocks.setdefault(ev.index, [kind, [], None, "", ""])  # type: ignore[union-attr]
+            block[2] = ev.content if kind is not ToolCallEndEvent else ev.tool_call  # type: ignore[union-attr]
+
+    def message(self) -> AssistantMessage:
+        """The reply so far: ended blocks as they ended, open ones as their text so far
+        (a tool call's partial argument text kept raw). Its ``stop_reason`` says nothing
+        until the reply's ``message_end``."""
+        content: list[Any] = []
+        for index in sorted(self._blocks):
+            kind, parts, final, call_id, name = self._blocks[index]
+            if final is not None:
+                content.append(final)
+            elif kind is TextDeltaEvent:
+                content.append(TextContent("".join(parts)))
+            elif kind is ThinkingDeltaEvent:
+                content.append(ThinkingContent("".join(parts)))
+            else:
+                text = "".join(parts)
+                content.append(
+                    ToolCall(
+                        call_id, name, {}, raw_arguments=text, arguments_error="still streaming"
+                    )
+                )
+        m = self._model
+        return AssistantMessage(
+            tuple(content), StopReason.STOP, model=m.id, provider=m.provider_name, api=m.api
+        )
