@@ -1,7 +1,7 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
 from . import catalogue, providers, serde, transports
-from ._agent import Agent, AgentState, run_sync
+from ._agent import Agent, AgentState, ThinkingLevel, run_sync
 from ._agent_events import (
     AgentEndEvent,
     AgentEvent,
@@ -116,6 +116,7 @@ __all__ = [
     "ThinkingContent",
     "ThinkingDeltaEvent",
     "ThinkingEndEvent",
+    "ThinkingLevel",
     "ThinkingStartEvent",
     "TinyAgentError",
     "Tool",

@@ -403,6 +403,22 @@ API = Literal["openai-chat", "anthropic-messages", "openai-responses"]
 CacheMode = Literal["auto", "none", "long"]
 
 
+_ENDPOINTS = ("/chat/completions", "/messages", "/responses", "/completions")
+
+
+def _check_base_url(_inst: Any, _attr: Any, value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"base_url must be a URL string, got {type(value).__name__}")
+    trimmed = value.rstrip("/")
+    for endpoint in _ENDPOINTS:
+        if trimmed.endswith(endpoint):
+            root = trimmed[: -len(endpoint)] or "https://api.openai.com/v1"
+            raise ValueError(
+                f"base_url is the API root, not an endpoint: {root!r} rather than {value!r} "
+                f"(the provider adds {endpoint!r} itself)"
+            )
+
+
 @attrs.frozen
 class Model:
     """Which model to call, where, and how.
@@ -414,7 +430,7 @@ class Model:
     """
 
     id: str
-    base_url: str
+    base_url: str = attrs.field(validator=_check_base_url)
     api: API = "openai-chat"
     api_key: str | None = attrs.field(default=None, repr=False)
     api_key_env: str | None = None

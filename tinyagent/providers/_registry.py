@@ -22,6 +22,17 @@ def get_provider(api: str) -> Provider:
     try:
         return _PROVIDERS[api]
     except KeyError:
+        hint = _SEED_NAMES.get(api)
         raise ValueError(
-            f"unknown model api {api!r}: this version of tinyagent speaks {', '.join(known_apis())}"
+            f"unknown model api {api!r}: this version of tinyagent speaks "
+            f"{', '.join(known_apis())}" + (f" ({hint})" if hint else "")
         ) from None
+
+
+# The seed project's names for wire formats, with ours.
+_SEED_NAMES = {
+    "openai-completions": "tiny-agent-os called chat completions 'openai-completions'; "
+    "here it is 'openai-chat'",
+    "anthropic": "use 'anthropic-messages'",
+    "openai": "use 'openai-chat' (chat completions) or 'openai-responses'",
+}
