@@ -207,6 +207,8 @@ class AgentRun:
         self._error_message: str | None = None
         self._session = Session()
         self._partial: PartialReply | None = None  # the reply being streamed
+        self._open_turn: int | None = None  # a turn started and not yet ended
+        self._turn_reply: AssistantMessage | None = None
         # The encoded history, per provider: an Agent passes its own, so that a prompt
         # encodes only what is new since the last one, not the whole transcript again.
         self._request_caches = request_caches if request_caches is not None else RequestCaches()
@@ -352,6 +354,7 @@ class AgentRun:
             raise
         finally:
             self._answer_unanswered_calls()
+            self._close_open_turn()
             with anyio.CancelScope(shield=True):
                 await self._session.aclose()  # the run's connections
                 self.result = AgentEndEvent(
@@ -384,6 +387,26 @@ class AgentRun:
                         self._add(r)
                         self._events.extend([MessageStartEvent(r.role, r), MessageEndEvent(r)])
 
+    def _close_open_turn(self) -> None:
+        """Give a turn cut short its ``turn_end`` (with its reply: an empty aborted one if
+        none had started), so that every start event has its end on every path."""
+        turn, self._open_turn = self._open_turn, None
+        if turn is None:
+            return
+        reply = self._turn_reply
+        if reply is None:
+            m = self.model
+            reply = AssistantMessage(
+                (), StopReason.ABORTED, model=m.id, provider=m.provider_name,
+                error_message=self._why(), api=m.api,
+            )  # fmt: skip
+            self._add(reply)
+            self._events.extend([MessageStartEvent("assistant", None), MessageEndEvent(reply)])
+        after = self.transcript[self._start_len :]
+        at = next((i for i, m in enumerate(after) if m is reply), len(after))
+        results = tuple(m for m in after[at + 1 :] if isinstance(m, ToolResultMessage))
+        self._events.put(TurnEndEvent(turn, reply, results))
+
     def _why(self) -> str:
         if self._end is not None:
             return self._end_message
@@ -404,6 +427,7 @@ class AgentRun:
                 self._stop_reason = RunEnd.MAX_TURNS
                 return
             turn += 1
+            self._open_turn, self._turn_reply = turn, None
             await self._emit(TurnStartEvent(turn))
             model = self.model
             effort = None
@@ -418,11 +442,13 @@ class AgentRun:
             if assistant.stop_reason is StopReason.ERROR:
                 self._stop_reason = RunEnd.ERROR
                 self._error_message = assistant.error_message
+                self._open_turn = None
                 await self._emit(TurnEndEvent(turn, assistant, ()))
                 return
             if calls:
                 results = await self._tools.run(assistant, calls)
             end = TurnEndEvent(turn, assistant, tuple(results))
+            self._open_turn = None
             await self._emit(end)
             await self._stop_if_ending()
             if self._tools.terminate:
@@ -480,10 +506,14 @@ class AgentRun:
                     # Cancelled mid-stream: keep what arrived, as aborted (no awaits here).
                     partial = events.abort(self._why())
                     self._add(partial)
+                    self._turn_reply = partial
+                    # The ends of the open blocks and the final event, then the end.
+                    self._events.extend(MessageUpdateEvent(e) for e in events.take_pending())
                     self._events.put(MessageEndEvent(partial))
         message = events.message
         assert message is not None
         self._add(message)
+        self._turn_reply = message
         await self._emit(MessageEndEvent(message))
         return message
 

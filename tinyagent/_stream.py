@@ -71,6 +71,13 @@ class AssistantMessageStream:
         assert message is not None
         return message
 
+    def take_pending(self) -> list[StreamEvent]:
+        """Events produced but not yet read (after :meth:`abort`: the ends of the blocks
+        that were open, and the final error event), so that every start has its end."""
+        out = list(self._pending)
+        self._pending.clear()
+        return out
+
     async def result(self) -> AssistantMessage:
         """Read to the end and return the final message."""
         async for _ in self:
