@@ -493,29 +493,42 @@ class AgentRun:
         ctx = Context(self.system_prompt, messages, self.tools)
         await self._emit(MessageStartEvent("assistant", None))
         so_far = self._partial = PartialReply(model)
-        async with model_stream(model, ctx, **options) as events:
-            try:
-                async for ev in events:
-                    so_far.feed(ev)
-                    await self._emit(MessageUpdateEvent(ev))
-                    if isinstance(ev, DoneEvent | ErrorEvent):
-                        break
-            finally:
-                self._partial = None
-                if events.message is None:
-                    # Cancelled mid-stream: keep what arrived, as aborted (no awaits here).
-                    partial = events.abort(self._why())
-                    self._add(partial)
-                    self._turn_reply = partial
-                    # The ends of the open blocks and the final event, then the end.
-                    self._events.extend(MessageUpdateEvent(e) for e in events.take_pending())
-                    self._events.put(MessageEndEvent(partial))
+        events = model_stream(model, ctx, **options)
+        try:
+            async with events:
+                try:
+                    async for ev in events:
+                        so_far.feed(ev)
+                        await self._emit(MessageUpdateEvent(ev))
+                        if isinstance(ev, DoneEvent | ErrorEvent):
+                            break
+                finally:
+                    self._partial = None
+                    if events.message is None:
+                        # Cancelled mid-stream: keep what arrived, as aborted (no awaits).
+                        partial = events.abort(self._why())
+                        # The ends of the open blocks and the final event, then the end.
+                        self._events.extend(MessageUpdateEvent(e) for e in events.take_pending())
+                        self._end_reply(partial)
+        except BaseException:
+            if self._turn_reply is None and events.message is not None:
+                # The reply ended, but leaving the stream was cancelled (an abort from
+                # its last event): it still enters the transcript, with its end.
+                self._end_reply(events.message)
+            raise
         message = events.message
         assert message is not None
+        if self._turn_reply is not message:
+            self._add(message)
+            self._turn_reply = message
+            await self._emit(MessageEndEvent(message))
+        return message
+
+    def _end_reply(self, message: AssistantMessage) -> None:
+        """Record the turn's reply and queue its ``message_end`` (no await)."""
         self._add(message)
         self._turn_reply = message
-        await self._emit(MessageEndEvent(message))
-        return message
+        self._events.put(MessageEndEvent(message))
 
 
 def make_run(
