@@ -22,20 +22,27 @@ __all__ = ["PartialReply"]
 
 
 class PartialReply:
-    __slots__ = ("_blocks", "_model")
+    __slots__ = ("_blocks", "_last", "_last_parts", "_model")
 
     def __init__(self, model: Model) -> None:
         self._model = model
         # index -> [kind, parts, final content or None, call id, call name]
         self._blocks: dict[int, list[Any]] = {}
+        self._last = -1  # the index of the last delta's block, and its parts
+        self._last_parts: list[str] = []
 
     def feed(self, ev: StreamEvent) -> None:
         kind = type(ev)
         if kind is TextDeltaEvent or kind is ThinkingDeltaEvent or kind is ToolCallDeltaEvent:
-            block = self._blocks.get(ev.index)  # type: ignore[union-attr]
+            index = ev.index  # type: ignore[union-attr]
+            if index == self._last:  # the usual case: the same block again
+                self._last_parts.append(ev.delta)  # type: ignore[union-attr]
+                return
+            block = self._blocks.get(index)
             if block is None:
-                block = self._blocks[ev.index] = [kind, [], None, "", ""]  # type: ignore[union-attr]
+                block = self._blocks[index] = [kind, [], None, "", ""]
             block[1].append(ev.delta)  # type: ignore[union-attr]
+            self._last, self._last_parts = index, block[1]
         elif kind is ToolCallStartEvent:
             self._blocks[ev.index] = [ToolCallDeltaEvent, [], None, ev.id, ev.name]  # type: ignore[union-attr]
         elif kind is TextEndEvent or kind is ThinkingEndEvent or kind is ToolCallEndEvent:
