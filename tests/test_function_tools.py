@@ -91,7 +91,7 @@ async def test_function_tools_run_in_an_agent_sync_and_async() -> None:
         await agent.prompt("go")
     ok, looked_up, bad = [m for m in agent.state.messages if isinstance(m, ToolResultMessage)]
     assert ok.text == "6.21" and not ok.is_error
-    assert looked_up.text == "{'a': 1, 'b': None}" and looked_up.details == {"a": 1, "b": None}
+    assert looked_up.text == '{"a": 1, "b": null}' and looked_up.details == {"a": 1, "b": None}
     assert bad.is_error and "amount: 'x' is not of type 'number'" in bad.text
     assert updates == [{"converting": "km"}]
 

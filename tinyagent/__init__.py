@@ -25,7 +25,7 @@ from ._errors import (
     ToolError,
     TransportError,
 )
-from ._function_tools import tool
+from ._function_tools import CancelToken, ToolCallId, ToolCancelled, tool
 from ._loop import AgentRun, LoopConfig, TurnSettings, agent_loop
 from ._messages import (
     AssistantContent,
@@ -51,6 +51,7 @@ from ._messages import (
     UserMessage,
 )
 from ._request import StreamOptions
+from ._run_context import RunContext
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import AssistantMessageStream, complete, stream
 from ._stream_events import (
@@ -85,6 +86,7 @@ __all__ = [
     "AssistantMessage",
     "AssistantMessageStream",
     "CallbackError",
+    "CancelToken",
     "Context",
     "Cost",
     "CostTier",
@@ -101,6 +103,7 @@ __all__ = [
     "Model",
     "ModelCost",
     "ProviderError",
+    "RunContext",
     "RunEnd",
     "SSEDecoder",
     "ServerSentEvent",
@@ -123,7 +126,9 @@ __all__ = [
     "ToolCall",
     "ToolCallDeltaEvent",
     "ToolCallEndEvent",
+    "ToolCallId",
     "ToolCallStartEvent",
+    "ToolCancelled",
     "ToolDefinition",
     "ToolError",
     "ToolExecutionEndEvent",

@@ -8,71 +8,100 @@ the model sees exactly what the function accepts.
 from __future__ import annotations
 
 import inspect
-import types
+import json
+import threading
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, NewType, TypeVar, overload
 
 import anyio.to_thread
 
+from ._docstrings import describe_parameters, summary
+from ._errors import ToolError
+from ._run_context import RunContext, current_run_context
+from ._tool_schema import schema_of
 from ._tools import Tool, ToolResult, ToolUpdate
+from .serde import converter
 
-__all__ = ["tool"]
+__all__ = ["CancelToken", "ToolCallId", "ToolCancelled", "tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_SCALARS: dict[Any, dict[str, Any]] = {
-    str: {"type": "string"},
-    int: {"type": "integer"},
-    float: {"type": "number"},
-    bool: {"type": "boolean"},
-    type(None): {"type": "null"},
-}
+
+class CancelToken:
+    """Injected into a plain-function tool that asks for it (a parameter annotated
+    ``CancelToken``): set once the call is cancelled, timed out or its run aborted. The
+    call is answered at once either way; a thread that checks the token can stop its
+    work early instead of running on to its end."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise ToolCancelled("the tool call was cancelled")
+
+    def set(self) -> None:
+        self._event.set()
 
 
-def _schema(annotation: Any, where: str) -> dict[str, Any]:
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return {}
-    if annotation in _SCALARS:
-        return dict(_SCALARS[annotation])
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is Literal:
-        return {"enum": list(args)}
-    if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [_schema(a, where) for a in args]}
-    if origin in (list, tuple, set, frozenset, Sequence) or annotation in (list, tuple):
-        item = args[0] if args else Any
-        return {"type": "array", "items": _schema(item, where)}
-    if origin in (dict, Mapping) or annotation is dict:
-        value = args[1] if len(args) == 2 else Any
-        return {"type": "object", "additionalProperties": _schema(value, where) or True}
-    raise TypeError(
-        f"{where}: cannot describe {annotation!r} in JSON Schema; use str, int, float, "
-        "bool, Literal, list, dict, unions of these, or write a Tool by hand"
-    )
+class ToolCancelled(Exception):
+    """Raised by :meth:`CancelToken.raise_if_cancelled`."""
 
 
-def _describe(fn: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
+ToolCallId = NewType("ToolCallId", str)
+"""Annotate a parameter ``ToolCallId`` to receive the call's id (never shown to the model)."""
+
+
+def _injected(hint: Any, name: str, kind: Any) -> str | None:
+    if hint is ToolCallId:
+        return "call_id"
+    if hint is RunContext:
+        return "context"
+    if hint is CancelToken:
+        return "cancel"
+    if hint == ToolUpdate or (name == "update" and kind is inspect.Parameter.KEYWORD_ONLY):
+        return "update"
+    return None
+
+
+def _describe(
+    fn: Callable[..., Any],
+) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The description, the schema, the model-facing parameters' annotations, and the
+    injected parameters (name -> what)."""
     doc = inspect.getdoc(fn) or ""
-    description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+    notes = describe_parameters(doc)
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
     except NameError as exc:
         raise TypeError(f"tool {fn.__name__}: cannot resolve its type hints ({exc})") from None
     properties: dict[str, Any] = {}
     required: list[str] = []
+    model_params: dict[str, Any] = {}
+    injected: dict[str, str] = {}
     for name, p in inspect.signature(fn).parameters.items():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise TypeError(f"tool {fn.__name__}: *args/**kwargs cannot be described to a model")
-        if name == "update" and p.kind is p.KEYWORD_ONLY:
-            continue  # the progress callback, not a model argument
-        prop = _schema(hints.get(name, p.annotation), f"tool {fn.__name__}, argument {name!r}")
+        hint = hints.get(name, p.annotation)
+        what = _injected(hint, name, p.kind)
+        if what is not None:
+            injected[name] = what
+            continue
+        prop = schema_of(hint, f"tool {fn.__name__}, argument {name!r}")
+        if name in notes and "description" not in prop:
+            prop["description"] = notes[name]
         if p.default is p.empty:
             required.append(name)
-        else:
+        elif p.default is None or isinstance(p.default, str | int | float | bool):
             prop["default"] = p.default
         properties[name] = prop
+        model_params[name] = hint
     schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
@@ -80,32 +109,59 @@ def _describe(fn: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
     }
     if required:
         schema["required"] = required
-    return description, schema
+    return summary(doc), schema, model_params, injected
+
+
+def _structure(name: str, value: Any, hint: Any) -> Any:
+    if hint is inspect.Parameter.empty or hint is Any:
+        return value
+    try:
+        return converter.structure(value, hint)
+    except Exception as exc:
+        shown = getattr(hint, "__name__", None) or repr(hint)
+        raise ToolError(
+            f"argument {name!r}: {value!r} cannot be read as {shown} ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _as_result(value: Any) -> ToolResult | str:
+    """A return value as the call's result: text as it is, anything else as JSON (through
+    the project's converter), kept whole in ``details``."""
+    if isinstance(value, ToolResult | str):
+        return value
+    data = converter.unstructure(value)
+    return ToolResult(json.dumps(data, ensure_ascii=False), details=value)
 
 
 def _make(
     fn: Callable[..., Any], name: str | None, description: str | None, **options: Any
 ) -> Tool:
-    doc, schema = _describe(fn)
-    wants_update = "update" in inspect.signature(fn).parameters
+    doc, schema, params, injected = _describe(fn)
     is_async = inspect.iscoroutinefunction(fn)
 
     async def execute(call_id: str, args: dict[str, Any], update: ToolUpdate) -> ToolResult | str:
-        kwargs = dict(args)
-        if wants_update:
-            kwargs["update"] = update
+        kwargs = {k: _structure(k, v, params[k]) for k, v in args.items() if k in params}
+        token = CancelToken() if "cancel" in injected.values() else None
+        supplied = {
+            "call_id": ToolCallId(call_id),
+            "update": update,
+            "context": current_run_context(),
+            "cancel": token,
+        }
+        for pname, what in injected.items():
+            kwargs[pname] = supplied[what]
         if is_async:
-            result = await fn(**kwargs)
-        else:
-            # A plain function runs in a worker thread, so it cannot stall the event loop.
-            # Python cannot stop a thread: on timeout, abort or deadline the call is
-            # answered at once and the thread is abandoned (it runs on to its end in the
-            # background and its result is dropped), so a blocking tool never holds up
-            # the run.
+            return _as_result(await fn(**kwargs))
+        # A plain function runs in a worker thread (bounded by anyio's thread limiter),
+        # so it cannot stall the event loop. Python cannot stop a thread: on timeout,
+        # abort or deadline the call is answered at once and the thread is abandoned (it
+        # runs on, its result dropped, unless it checks its CancelToken).
+        try:
             result = await anyio.to_thread.run_sync(lambda: fn(**kwargs), abandon_on_cancel=True)
-        if isinstance(result, ToolResult | str):
-            return result
-        return ToolResult(str(result), details=result)
+        finally:
+            if token is not None:
+                token.set()
+        return _as_result(result)
 
     return Tool(
         name or fn.__name__,

@@ -58,6 +58,7 @@ from ._messages import (
 from ._outbox import EventOutbox, Listener
 from ._partial import PartialReply
 from ._request import RequestCaches, StreamOptions, stream_options
+from ._run_context import RunContext
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
 from ._tool_runner import ToolRunner, aborted_result
@@ -194,7 +195,14 @@ class AgentRun:
         self._own_follow_up: deque[Message] = deque()
         self._events = EventOutbox(listeners, self._listener_failed)
         self._tools = ToolRunner(
-            self.tools, config, self._events, self._add, self._why, self._hook, self._stop_if_ending
+            self.tools,
+            config,
+            self._events,
+            self._add,
+            self._why,
+            self._hook,
+            self._stop_if_ending,
+            lambda: RunContext(tuple(self.transcript), self.usage),
         )
         self.usage = Usage()
         self.result: AgentEndEvent | None = None

@@ -22,6 +22,7 @@ from ._errors import ToolError
 from ._log import logger
 from ._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
 from ._outbox import EventOutbox
+from ._run_context import RunContext, run_context_var
 from ._tools import Tool, ToolResult, argument_problem
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class ToolRunner:
         why: Callable[[], str],
         hook: Callable[..., Awaitable[Any]],
         stop_if_ending: Callable[[], Awaitable[None]],
+        run_context: Callable[[], RunContext] | None = None,
     ) -> None:
         self._by_name = {t.name: t for t in tools}
         self.config = config
@@ -60,6 +62,7 @@ class ToolRunner:
         self._why = why
         self._hook = hook  # calls a hook under the run's rule for raising callbacks
         self._stop_if_ending = stop_if_ending  # delivers an abort requested from sync code
+        self._run_context = run_context
         self.scopes: dict[str, anyio.CancelScope] = {}
         self.terminate = False
         self._limiter = (
@@ -176,6 +179,7 @@ class ToolRunner:
         out: Any = None
         try:
             await self._stop_if_ending()  # not started if the run ended meanwhile
+            run_context_var.set(self._run_context)  # this call's task only
             with scope:
                 with anyio.move_on_after(math.inf if timeout is None else timeout) as limit:
                     if self._limiter is not None:

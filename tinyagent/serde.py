@@ -12,7 +12,11 @@ how unions come back as the right class. A ``Model`` is written without its API 
 
 from __future__ import annotations
 
+import datetime
 import json
+import pathlib
+import typing
+import uuid
 from typing import Any, TypeVar, cast
 
 import attrs
@@ -100,6 +104,24 @@ def _tagged(table: dict[str, type[Any]], tag: str, allowed: tuple[type[Any], ...
 
     return hook
 
+
+# Values tools take and return (dates, ids, paths), as JSON writes them.
+converter.register_unstructure_hook(datetime.datetime, lambda v: v.isoformat())
+converter.register_structure_hook(
+    datetime.datetime, lambda v, _t: datetime.datetime.fromisoformat(v)
+)
+converter.register_unstructure_hook(datetime.date, lambda v: v.isoformat())
+converter.register_structure_hook(datetime.date, lambda v, _t: datetime.date.fromisoformat(v))
+converter.register_unstructure_hook(datetime.time, lambda v: v.isoformat())
+converter.register_structure_hook(datetime.time, lambda v, _t: datetime.time.fromisoformat(v))
+converter.register_unstructure_hook_func(
+    lambda t: t in (set, frozenset) or typing.get_origin(t) in (set, frozenset),
+    lambda v: [converter.unstructure(x) for x in v],  # JSON has no sets: arrays
+)
+converter.register_unstructure_hook(uuid.UUID, str)
+converter.register_structure_hook(uuid.UUID, lambda v, _t: uuid.UUID(v))
+converter.register_unstructure_hook(pathlib.PurePath, str)
+converter.register_structure_hook(pathlib.Path, lambda v, _t: pathlib.Path(v))
 
 converter.register_unstructure_hook(StopReason, lambda v: str(v.value))
 converter.register_structure_hook(StopReason, lambda v, _t: StopReason(v))
