@@ -69,7 +69,7 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
-from ._tools import Tool, ToolResult, ToolUpdate
+from ._tools import Approval, Tool, ToolResult, ToolUpdate
 from .transports import native_available
 
 __version__ = "0.1.0"
@@ -82,6 +82,7 @@ __all__ = [
     "AgentRun",
     "AgentStartEvent",
     "AgentState",
+    "Approval",
     "AssistantContent",
     "AssistantMessage",
     "AssistantMessageStream",

@@ -181,6 +181,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     sequential: bool = False,
+    requires_approval: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -190,6 +191,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     sequential: bool = False,
+    requires_approval: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a :class:`Tool` from a function: ``@tool`` or ``@tool(timeout=10)``.
 
@@ -202,6 +204,13 @@ def tool(
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
-        return _make(f, name, description, timeout=timeout, sequential=sequential)
+        return _make(
+            f,
+            name,
+            description,
+            timeout=timeout,
+            sequential=sequential,
+            requires_approval=requires_approval,
+        )
 
     return wrap(fn) if fn is not None else wrap

@@ -62,7 +62,7 @@ from ._run_context import RunContext
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
 from ._tool_runner import ToolRunner, aborted_result
-from ._tools import Tool, ToolResult, call_maybe_async
+from ._tools import Approval, Tool, ToolResult, call_maybe_async
 from .transports import Session, resolve_transport
 
 __all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "loop_config", "make_run"]
@@ -120,6 +120,9 @@ class LoopConfig:
     before_turn: (
         Callable[[int, Model], TurnSettings | Awaitable[TurnSettings | None] | None] | None
     ) = attrs.field(default=None, validator=callable_or_none)
+    approve: Callable[[ToolCall], Approval | bool | Mapping[str, Any] | Awaitable[Any]] | None = (
+        attrs.field(default=None, validator=callable_or_none)
+    )
     before_tool_call: (
         Callable[[ToolCall], ToolResult | Awaitable[ToolResult | None] | None] | None
     ) = attrs.field(default=None, validator=callable_or_none)

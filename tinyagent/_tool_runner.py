@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import attrs
 
 from . import _wording as words
 from ._agent_events import (
@@ -23,7 +24,7 @@ from ._log import logger
 from ._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
 from ._outbox import EventOutbox
 from ._run_context import RunContext, run_context_var
-from ._tools import Tool, ToolResult, argument_problem
+from ._tools import Approval, Tool, ToolResult, argument_problem
 
 if TYPE_CHECKING:
     from ._loop import LoopConfig
@@ -149,7 +150,10 @@ class ToolRunner:
             is_error = False
             if problem is not None or tool is None:
                 result, is_error = ToolResult(problem or "unknown tool"), True
-            elif self.config.before_tool_call is not None:
+            elif tool.requires_approval:
+                call, result = await self._approval(tool, call)
+                is_error = result is not None
+            if result is None and self.config.before_tool_call is not None:
                 result = await self._hook("before_tool_call", self.config.before_tool_call, call)
             if result is None:
                 assert tool is not None
@@ -167,6 +171,34 @@ class ToolRunner:
         r = ToolResultMessage(call.id, call.name, result.content, is_error, result.details)
         results[i] = r
         await self._events.emit(ToolExecutionEndEvent(call, r))
+
+    async def _approval(self, tool: Tool, call: ToolCall) -> tuple[ToolCall, ToolResult | None]:
+        """Ask the agent's ``approve`` callback (it may wait for a person; the call can be
+        cancelled, and the run aborted, meanwhile). Returns the call to run (its arguments
+        possibly edited), or the result that stands instead of running it."""
+        if self.config.approve is None:
+            return call, ToolResult(words.tool_needs_approver(call.name))
+        waiting = anyio.CancelScope()
+        running, self.scopes[call.id] = self.scopes[call.id], waiting
+        try:
+            with waiting:
+                decision = Approval.of(await self._hook("approve", self.config.approve, call))
+        finally:
+            self.scopes[call.id] = running
+        if waiting.cancelled_caught:
+            return call, ToolResult(words.tool_cancelled(call.name))
+        if not decision.allowed:
+            logger.info("tool %s (%s) denied: %s", call.name, call.id, decision.reason)
+            return call, ToolResult(words.tool_denied(call.name, decision.reason))
+        if decision.arguments is not None:
+            call = attrs.evolve(
+                call, arguments=dict(decision.arguments), raw_arguments=None, arguments_error=None
+            )
+            problems = tool.validate(call.arguments)
+            if problems:
+                lines = "\n".join(f"- {p}" for p in problems)
+                return call, ToolResult(words.tool_invalid_arguments(call.name, lines))
+        return call, None
 
     async def _execute(
         self, tool: Tool, call: ToolCall, scope: anyio.CancelScope

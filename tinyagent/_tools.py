@@ -21,6 +21,7 @@ from ._checks import seconds_or_none
 from ._messages import ImageContent, TextContent, ToolCall, UserContent
 
 __all__ = [
+    "Approval",
     "Tool",
     "ToolResult",
     "ToolUpdate",
@@ -103,6 +104,8 @@ class Tool:
     execute: ToolExecute = attrs.field(validator=_check_execute)
     timeout: float | None = attrs.field(default=None, validator=seconds_or_none)
     sequential: bool = False
+    requires_approval: bool = False
+    """Ask the agent's ``approve`` callback before each call (human in the loop)."""
     _validator: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -115,6 +118,38 @@ class Tool:
             where = "/".join(str(p) for p in err.absolute_path)
             problems.append(f"{where or '(root)'}: {err.message}")
         return problems
+
+
+@attrs.frozen
+class Approval:
+    """What an ``approve`` callback decides for a call: ``Approval.allow()`` (optionally
+    with edited ``arguments``) or ``Approval.deny(reason)``, whose reason the model sees.
+    A callback may also return ``True``/``False``, or a dict of edited arguments."""
+
+    allowed: bool
+    reason: str | None = None
+    arguments: Mapping[str, Any] | None = None
+
+    @classmethod
+    def allow(cls, arguments: Mapping[str, Any] | None = None) -> Approval:
+        return cls(True, None, arguments)
+
+    @classmethod
+    def deny(cls, reason: str | None = None) -> Approval:
+        return cls(False, reason)
+
+    @classmethod
+    def of(cls, value: Any) -> Approval:
+        if isinstance(value, Approval):
+            return value
+        if isinstance(value, bool):
+            return cls(value)
+        if isinstance(value, Mapping):
+            return cls(True, None, value)
+        raise TypeError(
+            f"approve must return an Approval, a bool or a dict of arguments, got "
+            f"{type(value).__name__}"
+        )
 
 
 def argument_problem(tool: Tool | None, call: ToolCall, known: Sequence[str]) -> str | None:

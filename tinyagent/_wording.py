@@ -30,8 +30,10 @@ __all__ = [
     "tool_bad_return",
     "tool_cancelled",
     "tool_cut_off",
+    "tool_denied",
     "tool_failed",
     "tool_invalid_arguments",
+    "tool_needs_approver",
     "tool_timed_out",
     "tool_unknown",
     "tool_unusable_arguments",
@@ -174,3 +176,15 @@ def callback_raised(callback: str, exc: BaseException, event: str | None = None)
 def reading_failed(exc: BaseException) -> str:
     """An exception while reading a reply that no rule foresaw (a bug: worth a report)."""
     return f"reading the reply failed: {type(exc).__name__}: {exc}"
+
+
+def tool_denied(name: str, reason: str | None) -> str:
+    why = f": {reason}" if reason else "."
+    return f"The call to {name!r} was not approved{why} Do not retry it as is."
+
+
+def tool_needs_approver(name: str) -> str:
+    return (
+        f"Tool {name!r} needs approval, and this agent has no approve callback: "
+        "the call was not run."
+    )

@@ -114,12 +114,15 @@ converter.register_unstructure_hook(datetime.date, lambda v: v.isoformat())
 converter.register_structure_hook(datetime.date, lambda v, _t: datetime.date.fromisoformat(v))
 converter.register_unstructure_hook(datetime.time, lambda v: v.isoformat())
 converter.register_structure_hook(datetime.time, lambda v, _t: datetime.time.fromisoformat(v))
+
+
 def _is_set_type(t: Any) -> bool:
     return t is set or t is frozenset or typing.get_origin(t) in (set, frozenset)
 
 
 converter.register_unstructure_hook_func(
-    _is_set_type, lambda v: [converter.unstructure(x) for x in v]  # JSON has no sets
+    _is_set_type,
+    lambda v: [converter.unstructure(x) for x in v],  # JSON has no sets
 )
 converter.register_unstructure_hook(uuid.UUID, str)
 converter.register_structure_hook(uuid.UUID, lambda v, _t: uuid.UUID(v))
