@@ -52,7 +52,8 @@ def _env_proxy(url: str) -> str | None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     proxies = _env_proxies()
-    if urllib.request.proxy_bypass_environment(host, proxies):  # NO_PROXY
+    # NO_PROXY; the function exists on every platform but is missing from typeshed.
+    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return None
     return proxies.get(parts.scheme) or proxies.get("all") or None
 
