@@ -27,7 +27,7 @@ from ._run_context import RunContext, run_context_var
 from ._tools import Approval, Tool, ToolResult, argument_problem
 
 if TYPE_CHECKING:
-    from ._loop import LoopConfig
+    from ._loop_config import LoopConfig
 
 __all__ = ["ToolRunner", "aborted_result"]
 
