@@ -10,6 +10,7 @@ last assistant message has ``stop_reason="aborted"``); it does not raise.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ import anyio
 
 from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEvent
 from ._agent_queues import DeliveryMode, MessageQueue, check_mode
+from ._agent_snapshot import read_snapshot, write_snapshot
 from ._agent_state import AgentState, PromptInput, ThinkingLevel, as_message, as_prompts
 from ._errors import AgentBusyError, TinyAgentError, ToolError
 from ._loop import AgentRun, agent_loop, loop_config, make_run
@@ -216,6 +218,37 @@ class Agent:
     def cancel_tool_call(self, call_id: str) -> bool:
         """Cancel one running tool call; its siblings go on."""
         return self._run.cancel_tool_call(call_id) if self._run is not None else False
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a snapshot of this agent: model (never its key), system prompt,
+        transcript, usage, settings and the options that are data. Written whole or not
+        at all. Tools and hooks are code: :meth:`load` takes them again."""
+        write_snapshot(self, path)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], tools: Sequence[Tool] = (), **loop_options: Any
+    ) -> Agent:
+        """An agent from a snapshot made by :meth:`save`, with ``tools`` and any loop
+        options (hooks) given again; options given here win over the saved ones. A
+        corrupt file, or one from a newer version, raises ``ValueError`` and makes no
+        agent."""
+        snap = read_snapshot(path)
+        settings = snap["settings"]
+        agent = cls(
+            snap["model"],
+            snap["system_prompt"],
+            tools,
+            messages=snap["messages"],
+            session_id=settings.get("session_id"),
+            thinking_level=settings.get("thinking_level", ThinkingLevel.OFF),
+            thinking_budgets=settings.get("thinking_budgets"),
+            steering_mode=settings.get("steering_mode", "one-at-a-time"),
+            follow_up_mode=settings.get("follow_up_mode", "one-at-a-time"),
+            **{**snap["options"], **loop_options},
+        )
+        agent._usage = snap["usage"]
+        return agent
 
     def clone(self) -> Agent:
         """A new agent with the same model, prompt, tools and options, and no transcript."""
