@@ -5,7 +5,6 @@
 //! usage replaced field by field (cumulative), server-side and unknown blocks, deltas
 //! and events skipped, `error` events and a body without `message_stop` reported.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -13,7 +12,10 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
-use crate::json::{as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text, too_deep, Layout};
+use crate::json::{
+    as_index, as_int, as_obj, as_str, cut_to_argument_depth, is_object, parse, payload_text, too_deep, Fields,
+    Layout,
+};
 use crate::parser::WireFormat;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -71,83 +73,6 @@ impl DerefMut for AnthropicCore {
     fn deref_mut(&mut self) -> &mut Assembler {
         &mut self.asm
     }
-}
-
-/// A JSON object's fields in order, values left raw. Looked up from the end, so a
-/// duplicated key reads as its last value, as Python's `json` reads it (serde's derived
-/// structs reject duplicates instead).
-struct Fields<'a>(Vec<(Key<'a>, &'a RawValue)>);
-
-/// An object key, borrowed from the payload unless it held escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Fields<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Fields<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    out.push(entry);
-                }
-                Ok(Fields(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-impl<'a> Fields<'a> {
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().rev().find(|(k, _)| k.0 == key).map(|(_, v)| *v)
-    }
-}
-
-/// A JSON integer (Python's `type(v) is int`): no fraction, no exponent.
-fn as_int(raw: Option<&RawValue>) -> Option<i64> {
-    let text = raw?.get();
-    let b = text.as_bytes().first().copied()?;
-    if !(b == b'-' || b.is_ascii_digit()) || text.contains(['.', 'e', 'E']) {
-        return None;
-    }
-    text.parse::<i64>().ok()
-}
-
-/// A block index: a non-negative JSON integer.
-fn as_index(raw: Option<&RawValue>) -> Option<u64> {
-    as_int(raw).and_then(|i| u64::try_from(i).ok())
-}
-
-/// A JSON object's fields, or None for any other JSON type.
-fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
-    let raw = raw?;
-    if first_byte(raw) != b'{' {
-        return None;
-    }
-    parse(raw.get()).ok()
 }
 
 impl AnthropicCore {
@@ -290,7 +215,7 @@ impl AnthropicCore {
         self.apply(index, kind, &value, out);
         // Only a plain layout (type and the string, each once; a usual event around it)
         // is remembered: then equal bytes around a new string mean the same structure.
-        if delta.0.len() == 2 && ev.0.len() == 3 {
+        if delta.len() == 2 && ev.len() == 3 {
             self.remember(raw.unwrap(), data, index, kind);
         }
     }

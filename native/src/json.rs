@@ -181,6 +181,91 @@ impl Layout {
     }
 }
 
+// --- objects read as field lists, shared by the event formats -------------------
+
+/// A JSON object's fields in order, values left raw. Looked up from the end, so a
+/// duplicated key reads as its last value, as Python's `json` reads it (serde's derived
+/// structs reject duplicates instead).
+pub struct Fields<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+/// An object key, borrowed from the payload unless it held escapes.
+pub struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// How many fields (duplicates counted).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k.0 == key).map(|(_, v)| *v)
+    }
+}
+
+/// A JSON integer (Python's `type(v) is int`): no fraction, no exponent.
+pub fn as_int(raw: Option<&RawValue>) -> Option<i64> {
+    let text = raw?.get();
+    let b = text.as_bytes().first().copied()?;
+    if !(b == b'-' || b.is_ascii_digit()) || text.contains(['.', 'e', 'E']) {
+        return None;
+    }
+    text.parse::<i64>().ok()
+}
+
+/// A block index: a non-negative JSON integer.
+pub fn as_index(raw: Option<&RawValue>) -> Option<u64> {
+    as_int(raw).and_then(|i| u64::try_from(i).ok())
+}
+
+/// A JSON object's fields, or None for any other JSON type.
+pub fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
+    let raw = raw?;
+    if first_byte(raw) != b'{' {
+        return None;
+    }
+    parse(raw.get()).ok()
+}
+
 /// What a varying part of a [`MaskedLayout`] holds.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Slot {

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
-use crate::json::{as_str, first_byte, is_object, parse, payload_text, too_deep, MaskedLayout, Slot};
+use crate::json::{
+    as_index, as_obj, as_str, first_byte, is_object, parse, payload_text, too_deep, Fields, MaskedLayout, Slot,
+};
 use crate::parser::WireFormat;
 
 /// The fields of a delta event, borrowed; unknown fields skipped. A duplicated key
@@ -59,52 +61,6 @@ fn delta_kind(kind: &str) -> Option<Item> {
         "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => Some(Item::Reasoning),
         _ => None,
     }
-}
-
-/// A JSON object's fields in order, values raw; looked up from the end (last key wins).
-struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Fields<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Fields<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((k, v)) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
-                    out.push((k, v));
-                }
-                Ok(Fields(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-impl<'a> Fields<'a> {
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-}
-
-fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
-    let raw = raw?;
-    if first_byte(raw) != b'{' {
-        return None;
-    }
-    parse(raw.get()).ok()
-}
-
-/// A non-negative JSON integer (Python's `type(v) is int and v >= 0`).
-fn as_index(raw: Option<&RawValue>) -> Option<u64> {
-    let text = raw?.get();
-    if !text.as_bytes().first()?.is_ascii_digit() || text.contains(['.', 'e', 'E']) {
-        return None;
-    }
-    text.parse::<u64>().ok()
 }
 
 fn count(raw: Option<&RawValue>) -> i64 {
