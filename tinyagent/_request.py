@@ -96,6 +96,17 @@ class StreamOptions:
     """A transport session (``tinyagent.transports.Session``) that owns connections
     across calls; the agent loop passes one per run."""
 
+    def body_settings(self) -> dict[str, Any]:
+        """The options every provider's body builder takes, as keyword arguments."""
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "reasoning_effort": self.reasoning_effort,
+            "tool_choice": self.tool_choice,
+            "extra_body": self.extra_body,
+            "session_id": self.session_id,
+        }
+
 
 def stream_options(options: Mapping[str, Any]) -> StreamOptions:
     """``StreamOptions(**options)``, with an unknown name reported in our words."""

@@ -3,7 +3,7 @@ speak it (Kimi, MiniMax, DeepSeek's and OpenRouter's Anthropic endpoints)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._json import dumps
 from .._messages import Context, Model
@@ -43,15 +43,7 @@ class AnthropicProvider(SharedFailureRules):
     ) -> PreparedRequest:
         from .._request import PreparedRequest, base_headers
 
-        settings: dict[str, Any] = {
-            "temperature": options.temperature,
-            "max_tokens": options.max_tokens,
-            "reasoning_effort": options.reasoning_effort,
-            "tool_choice": options.tool_choice,
-            "extra_body": options.extra_body,
-            "cache": options.cache,
-            "session_id": options.session_id,
-        }
+        settings = {**options.body_settings(), "cache": options.cache}
         if isinstance(cache, AnthropicWireCache) and "messages" not in (options.extra_body or {}):
             # The history encoded once across requests, spliced into the rest of the body.
             head = build_body(model, Context(context.system_prompt, [], context.tools), **settings)

@@ -12,14 +12,13 @@ The bytes are exactly those of ``dumps(build_body(...)["messages"])``.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from typing import Any
 
 from .._json import dumps
 from .._messages import Message, Model
 from ._anthropic_request import MESSAGE_BREAKPOINTS, append_message, mark_messages
-from ._encoded import EncodedItems
+from ._encoded import EncodedItems, extends
 
 __all__ = ["AnthropicWireCache"]
 
@@ -46,11 +45,7 @@ class AnthropicWireCache:
         known = self._known
         k = len(known)
         # The conversion depends on the model (thinking is replayed only to its signer).
-        if (
-            model != self._model
-            or len(messages) < k
-            or not all(map(operator.is_, known, messages[:k]))
-        ):
+        if model != self._model or not extends(messages, known):
             self._reset(model)
             known = self._known
             k = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._json import dumps
 from .._messages import Context, Model
@@ -32,14 +32,7 @@ class OpenAIChatProvider(SharedFailureRules):
     ) -> PreparedRequest:
         from .._request import PreparedRequest, base_headers
 
-        knobs: dict[str, Any] = {
-            "temperature": options.temperature,
-            "max_tokens": options.max_tokens,
-            "reasoning_effort": options.reasoning_effort,
-            "tool_choice": options.tool_choice,
-            "extra_body": options.extra_body,
-            "session_id": options.session_id,
-        }
+        knobs = options.body_settings()
         mode = options.cache or model.cache
         if accepts_cache_markers(model, mode):
             # Markers move with the newest messages, so the history is encoded afresh.

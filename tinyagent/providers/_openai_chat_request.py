@@ -7,7 +7,6 @@ OpenRouter, Groq, DeepSeek, Mistral, xAI, vLLM, llama.cpp, Ollama.
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from .._messages import (
     UserContent,
     UserMessage,
 )
-from ._encoded import EncodedItems
+from ._encoded import EncodedItems, extends
 
 __all__ = ["WireCache", "build_body", "build_body_bytes", "encode_message", "encode_tool"]
 
@@ -129,7 +128,7 @@ class WireCache:
         """The history's array items as pieces to join (see :class:`EncodedItems`)."""
         known = self.messages
         k = len(known)
-        if len(messages) < k or not all(map(operator.is_, known, messages[:k])):
+        if not extends(messages, known):
             known.clear()
             self.items.clear()
             k = 0

@@ -3,7 +3,7 @@ servers that speak it (vLLM, OpenRouter, Azure, LiteLLM, DeepSeek)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import ProviderError
 from .._json import loads
@@ -33,14 +33,7 @@ class OpenAIResponsesProvider(SharedFailureRules):
     ) -> PreparedRequest:
         from .._request import PreparedRequest, base_headers
 
-        knobs: dict[str, Any] = {
-            "temperature": options.temperature,
-            "max_tokens": options.max_tokens,
-            "reasoning_effort": options.reasoning_effort,
-            "tool_choice": options.tool_choice,
-            "extra_body": options.extra_body,
-            "session_id": options.session_id,
-        }
+        knobs = options.body_settings()
         history = cache if isinstance(cache, ResponsesWireCache) else None
         body = build_body_bytes(model, context, history, **knobs)
         headers, key = base_headers(model, options)

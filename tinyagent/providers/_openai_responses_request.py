@@ -11,7 +11,6 @@ of an aborted or failed reply is never replayed, nor its result.
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +31,7 @@ from .._messages import (
     UserMessage,
 )
 from ._anthropic_request import same_model
-from ._encoded import EncodedItems
+from ._encoded import EncodedItems, extends
 
 __all__ = ["ResponsesWireCache", "build_body", "build_body_bytes", "encode_items"]
 
@@ -247,11 +246,7 @@ class ResponsesWireCache:
     def pieces(self, messages: Sequence[Message], model: Model) -> list[bytes]:
         known = self._known
         k = len(known)
-        if (
-            model != self._model
-            or len(messages) < k
-            or not all(map(operator.is_, known, messages[:k]))
-        ):
+        if model != self._model or not extends(messages, known):
             self._reset(model)
             known = self._known
             k = 0
