@@ -77,7 +77,8 @@ async def test_without_an_approver_the_call_does_not_run(transport: str) -> None
     assert RAN == [] and r.is_error and "has no approve callback" in r.text
 
 
-async def test_abort_while_waiting_for_approval(transport: str) -> None:
+async def run_while_waiting(transport: str, act: Any) -> Agent:
+    """Run with an approver that never answers; ``act(agent)`` once it is asked."""
     waiting = anyio.Event()
 
     async def approve(call: ToolCall) -> bool:
@@ -93,29 +94,21 @@ async def test_abort_while_waiting_for_approval(transport: str) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(agent.prompt, "clean up")
             await waiting.wait()
-            agent.abort("changed my mind")
+            act(agent)
+    return agent
+
+
+async def test_abort_while_waiting_for_approval(transport: str) -> None:
+    agent = await run_while_waiting(transport, lambda a: a.abort("changed my mind"))
     r = result_of(list(agent.messages))
     assert RAN == [] and r.is_error and "changed my mind" in r.text
     assert agent.messages[-1] is r
 
 
 async def test_cancelling_the_call_while_waiting(transport: str) -> None:
-    waiting = anyio.Event()
-
-    async def approve(call: ToolCall) -> bool:
-        waiting.set()
-        await anyio.sleep_forever()
-        return True
-
-    RAN.clear()
-    async with LocalServer(replies()) as server:
-        agent = Agent(
-            server.model(), tools=[delete], approve=approve, stream_options={"transport": transport}
-        )
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(agent.prompt, "clean up")
-            await waiting.wait()
-            assert agent.cancel_tool_call("d1")
+    cancelled: list[bool] = []
+    agent = await run_while_waiting(transport, lambda a: cancelled.append(a.cancel_tool_call("d1")))
+    assert cancelled == [True]
     r = result_of(list(agent.messages))
     assert RAN == [] and r.is_error and "cancelled" in r.text
     assert agent.messages[-1].text == "ok", "the run went on"

@@ -55,18 +55,20 @@ def run(parser: Any, body: bytes, cuts: list[int]) -> list[Any]:
     return normalise(events)
 
 
+def both_for(
+    model: Model, body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20
+) -> tuple[list[Any], list[Any]]:
+    """The pure and the native parser's events for the same bytes, split the same way."""
+    opts = {"max_line_bytes": max_line, "max_argument_bytes": max_args}
+    pure = run(make_byte_parser(model, **opts), body, cuts)
+    native = run(make_byte_parser(model, native=True, **opts), body, cuts)
+    return pure, native
+
+
 def both(
     body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20
 ) -> tuple[list[Any], list[Any]]:
-    pure = run(
-        make_byte_parser(MODEL, max_line_bytes=max_line, max_argument_bytes=max_args), body, cuts
-    )
-    native = run(
-        make_byte_parser(MODEL, native=True, max_line_bytes=max_line, max_argument_bytes=max_args),
-        body,
-        cuts,
-    )
-    return pure, native
+    return both_for(MODEL, body, cuts, max_line, max_args)
 
 
 _text = st.text(max_size=8)

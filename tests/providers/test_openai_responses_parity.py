@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyagent import DoneEvent, ErrorEvent, Model, ModelCost
-from tinyagent.transports import make_byte_parser
 
-from ..test_native_parity import run
+from ..test_native_parity import both_for
 
 MODEL = Model(
     "m",
@@ -171,10 +170,7 @@ def bodies(draw: st.DrawFn) -> bytes:
 def both(
     body: bytes, cuts: list[int], max_line: int = 1 << 20, max_args: int = 1 << 20
 ) -> tuple[list[Any], list[Any]]:
-    opts = {"max_line_bytes": max_line, "max_argument_bytes": max_args}
-    pure = run(make_byte_parser(MODEL, **opts), body, cuts)
-    native = run(make_byte_parser(MODEL, native=True, **opts), body, cuts)
-    return pure, native
+    return both_for(MODEL, body, cuts, max_line, max_args)
 
 
 @settings(max_examples=400, deadline=None)
