@@ -37,6 +37,14 @@ CORES: dict[str, list[str]] = {
     "tinyagent/providers/_anthropic_request.py": [
         "tests/providers/test_anthropic_request.py",
     ],
+    "tinyagent/providers/_openai_responses_parser.py": [
+        "tests/providers/test_openai_responses_parser.py",
+        "tests/providers/test_openai_responses_parity.py",
+        "tests/test_conformance.py",
+    ],
+    "tinyagent/providers/_openai_responses_request.py": [
+        "tests/providers/test_openai_responses_request.py",
+    ],
     "tinyagent/providers/_openai_chat_parser.py": [
         "tests/test_openai_parser.py",
         "tests/test_native_parity.py",
