@@ -1,6 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
-from . import catalogue, providers, serde, transports
+from . import catalogue, providers, serde, tools, transports
 from ._agent import Agent, AgentState, ThinkingLevel, run_sync
 from ._agent_events import (
     AgentEndEvent,
@@ -25,7 +25,6 @@ from ._errors import (
     ToolError,
     TransportError,
 )
-from ._function_tools import CancelToken, ToolCallId, ToolCancelled, tool
 from ._loop import AgentRun, LoopConfig, TurnSettings, agent_loop
 from ._messages import (
     AssistantContent,
@@ -51,7 +50,6 @@ from ._messages import (
     UserMessage,
 )
 from ._request import StreamOptions
-from ._run_context import RunContext
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import AssistantMessageStream, complete, stream
 from ._stream_events import (
@@ -69,7 +67,17 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
-from ._tools import Approval, Tool, ToolResult, ToolUpdate
+from .tools import (
+    Approval,
+    CancelToken,
+    RunContext,
+    Tool,
+    ToolCallId,
+    ToolCancelled,
+    ToolResult,
+    ToolUpdate,
+    tool,
+)
 from .transports import native_available
 
 __version__ = "0.1.0"
@@ -156,5 +164,6 @@ __all__ = [
     "serde",
     "stream",
     "tool",
+    "tools",
     "transports",
 ]

@@ -36,7 +36,7 @@ from ._messages import (
 from ._request import RequestCaches
 from ._run_stream import RunStream
 from ._stream_events import TextDeltaEvent
-from ._tools import Tool, ToolResult, ToolUpdate
+from .tools._tool import Tool, ToolResult, ToolUpdate
 
 __all__ = ["Agent", "AgentState", "ThinkingLevel", "run_sync"]
 

@@ -20,7 +20,7 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
-from ._tools import Tool
+from .tools._tool import Tool
 
 __all__ = ["AgentState", "PromptInput", "ThinkingLevel", "as_message", "as_prompts"]
 

@@ -19,8 +19,8 @@ from ._agent_events import (
 )
 from ._messages import Model
 from ._stream_events import TextDeltaEvent, ThinkingDeltaEvent
-from ._tools import Tool, ToolResult, ToolUpdate
 from .testing import LocalServer, RecordedRequest, Reply, ToolCallSpec, text_reply, tool_call_reply
+from .tools._tool import Tool, ToolResult, ToolUpdate
 
 _OPS: dict[type, Any] = {
     ast.Add: operator.add,

@@ -40,6 +40,7 @@ from ._agent_events import (
     TurnEndEvent,
     TurnStartEvent,
 )
+from ._calls import call_maybe_async
 from ._errors import CallbackError
 from ._log import logger
 from ._loop_config import LoopConfig, TurnSettings, loop_config
@@ -56,11 +57,11 @@ from ._messages import (
 from ._outbox import EventOutbox, Listener
 from ._partial import PartialReply
 from ._request import RequestCaches
-from ._run_context import RunContext
 from ._stream import stream as model_stream
 from ._stream_events import DoneEvent, ErrorEvent
-from ._tool_runner import ToolRunner, aborted_result
-from ._tools import Tool, call_maybe_async
+from .tools._run_context import RunContext
+from .tools._runner import ToolRunner, aborted_result
+from .tools._tool import Tool
 from .transports import Session
 
 __all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "loop_config", "make_run"]

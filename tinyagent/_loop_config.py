@@ -12,7 +12,7 @@ from ._agent_events import TurnEndEvent
 from ._checks import callable_or_none, count_at_least, seconds_or_none
 from ._messages import Message, Model, ToolCall, as_model
 from ._request import StreamOptions, stream_options
-from ._tools import Approval, ToolResult
+from .tools._tool import Approval, ToolResult
 from .transports import resolve_transport
 
 __all__ = ["LoopConfig", "TurnSettings", "loop_config"]

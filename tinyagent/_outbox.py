@@ -11,7 +11,7 @@ import anyio
 import anyio.abc
 
 from ._agent_events import AgentEvent
-from ._tools import call_maybe_async
+from ._calls import call_maybe_async
 
 __all__ = ["EventOutbox", "Listener"]
 

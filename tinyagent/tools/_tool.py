@@ -8,7 +8,6 @@ no ``signal`` argument to thread through.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -16,9 +15,9 @@ import attrs
 import jsonschema
 import jsonschema.exceptions
 
-from . import _wording as words
-from ._checks import seconds_or_none
-from ._messages import ImageContent, TextContent, ToolCall, UserContent
+from .. import _wording as words
+from .._checks import seconds_or_none
+from .._messages import ImageContent, TextContent, ToolCall, UserContent
 
 __all__ = [
     "Approval",
@@ -164,11 +163,3 @@ def argument_problem(tool: Tool | None, call: ToolCall, known: Sequence[str]) ->
         lines = "\n".join(f"- {p}" for p in problems)
         return words.tool_invalid_arguments(call.name, lines)
     return None
-
-
-async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a hook that may be sync or async."""
-    result = fn(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result

@@ -16,12 +16,12 @@ from typing import Any, NewType, TypeVar, overload
 
 import anyio.to_thread
 
+from .._errors import ToolError
+from ..serde import converter
 from ._docstrings import describe_parameters, summary
-from ._errors import ToolError
 from ._run_context import RunContext, current_run_context
-from ._tool_schema import schema_of
-from ._tools import Tool, ToolResult, ToolUpdate
-from .serde import converter
+from ._schema import schema_of
+from ._tool import Tool, ToolResult, ToolUpdate
 
 __all__ = ["CancelToken", "ToolCallId", "ToolCancelled", "tool"]
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from . import _wording as words
-from ._agent_events import (
+from .. import _wording as words
+from .._agent_events import (
     AgentEvent,
     MessageEndEvent,
     MessageStartEvent,
@@ -19,15 +19,15 @@ from ._agent_events import (
     ToolExecutionStartEvent,
     ToolExecutionUpdateEvent,
 )
-from ._errors import ToolError
-from ._log import logger
-from ._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
-from ._outbox import EventOutbox
+from .._errors import ToolError
+from .._log import logger
+from .._messages import AssistantMessage, Message, StopReason, ToolCall, ToolResultMessage
+from .._outbox import EventOutbox
 from ._run_context import RunContext, run_context_var
-from ._tools import Approval, Tool, ToolResult, argument_problem
+from ._tool import Approval, Tool, ToolResult, argument_problem
 
 if TYPE_CHECKING:
-    from ._loop_config import LoopConfig
+    from .._loop_config import LoopConfig
 
 __all__ = ["ToolRunner", "aborted_result"]
 

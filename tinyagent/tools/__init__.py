@@ -1,0 +1,24 @@
+"""Tools: what the model can call.
+
+A :class:`Tool` is a name, a JSON Schema and an async ``execute``; :func:`tool` makes one
+from a plain typed function (schema from the hints, descriptions from the docstring,
+arguments structured by the project's converter). Injected parameters (``ToolCallId``,
+``RunContext``, ``CancelToken``, ``update``) are recognised by annotation and never shown
+to the model. ``Tool(requires_approval=True)`` asks the agent's ``approve`` callback first.
+"""
+
+from ._function import CancelToken, ToolCallId, ToolCancelled, tool
+from ._run_context import RunContext
+from ._tool import Approval, Tool, ToolResult, ToolUpdate
+
+__all__ = [
+    "Approval",
+    "CancelToken",
+    "RunContext",
+    "Tool",
+    "ToolCallId",
+    "ToolCancelled",
+    "ToolResult",
+    "ToolUpdate",
+    "tool",
+]
