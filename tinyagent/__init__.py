@@ -1,6 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
-from . import catalogue, providers, serde, tools, transports
+from . import catalogue, output, providers, serde, tools, transports
 from ._agent import Agent, AgentState, ThinkingLevel, run_sync
 from ._agent_events import (
     AgentEndEvent,
@@ -19,6 +19,8 @@ from ._agent_events import (
 from ._errors import (
     AgentBusyError,
     CallbackError,
+    OutputError,
+    OutputValidationError,
     ProviderError,
     StreamFormatError,
     TinyAgentError,
@@ -49,7 +51,7 @@ from ._messages import (
     UserContent,
     UserMessage,
 )
-from ._request import StreamOptions
+from ._request import ResponseFormat, StreamOptions
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import AssistantMessageStream, complete, stream
 from ._stream_events import (
@@ -111,7 +113,10 @@ __all__ = [
     "MessageUpdateEvent",
     "Model",
     "ModelCost",
+    "OutputError",
+    "OutputValidationError",
     "ProviderError",
+    "ResponseFormat",
     "RunContext",
     "RunEnd",
     "SSEDecoder",
@@ -159,6 +164,7 @@ __all__ = [
     "catalogue",
     "complete",
     "native_available",
+    "output",
     "providers",
     "run_sync",
     "serde",

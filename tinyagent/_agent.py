@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import anyio
 
@@ -21,7 +21,8 @@ from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEve
 from ._agent_queues import DeliveryMode, MessageQueue, check_mode
 from ._agent_snapshot import read_snapshot, write_snapshot
 from ._agent_state import AgentState, PromptInput, ThinkingLevel, as_message, as_prompts
-from ._errors import AgentBusyError, TinyAgentError, ToolError
+from ._errors import AgentBusyError, OutputError, TinyAgentError, ToolError
+from ._json import dumps
 from ._loop import AgentRun, agent_loop, loop_config, make_run
 from ._messages import (
     AssistantMessage,
@@ -33,9 +34,13 @@ from ._messages import (
     Usage,
     as_model,
 )
-from ._request import RequestCaches
+from ._request import RequestCaches, ResponseFormat
 from ._run_stream import RunStream
 from ._stream_events import TextDeltaEvent
+from .output._attempts import FINAL_ANSWER_TOOL, OutputAttempts, OutputMode, check_output_mode
+from .output._spec import OutputSpec, output_spec
+from .output._stream import OutputStream, output_stream
+from .serde import converter
 from .tools._tool import Tool, ToolResult, ToolUpdate
 
 __all__ = ["Agent", "AgentState", "ThinkingLevel", "run_sync"]
@@ -47,7 +52,10 @@ class Agent:
     """An agent with a transcript: ``await agent.prompt_text("hi")``.
 
     Loop options (``tool_timeout``, ``max_turns``, ``deadline``, hooks, ``stream_options``…)
-    are those of :class:`LoopConfig`.
+    are those of :class:`LoopConfig`. ``output_type`` makes :meth:`prompt_output` (and
+    :meth:`as_tool`) answer with that type by default; ``output_retries`` is how many
+    corrections a wrong answer may get; ``output_mode`` is ``auto``, ``native`` (the
+    provider's JSON-schema response format) or ``tool`` (a final-answer tool).
     """
 
     def __init__(
@@ -62,9 +70,17 @@ class Agent:
         thinking_budgets: Mapping[str, int] | None = None,
         steering_mode: DeliveryMode = "one-at-a-time",
         follow_up_mode: DeliveryMode = "one-at-a-time",
+        output_type: Any = None,
+        output_retries: int = 1,
+        output_mode: OutputMode = "auto",
         **loop_options: Any,
     ) -> None:
         loop_config(loop_options)  # reject bad options now, not at the first prompt
+        self._output: OutputSpec[Any] | None = (
+            output_spec(output_type) if output_type is not None else None
+        )
+        self._output_retries = _retries(output_retries)
+        self._output_mode = check_output_mode(output_mode)
         self._model = as_model(model) if model is not None else None
         self._system_prompt = system_prompt
         self._tools = tuple(tools)
@@ -252,7 +268,15 @@ class Agent:
 
     def clone(self) -> Agent:
         """A new agent with the same model, prompt, tools and options, and no transcript."""
-        return Agent(self._model, self._system_prompt, self._tools, **self._options)
+        return Agent(
+            self._model,
+            self._system_prompt,
+            self._tools,
+            output_type=self._output,
+            output_retries=self._output_retries,
+            output_mode=self._output_mode,
+            **self._options,
+        )
 
     def as_tool(
         self,
@@ -264,7 +288,9 @@ class Agent:
         """This agent as a tool for another agent (an orchestrator).
 
         Each call runs a fresh :meth:`clone` on the ``task`` argument and returns its final
-        text, so parallel calls do not share a transcript. The sub-agent runs inside the
+        text, so parallel calls do not share a transcript. An agent with an ``output_type``
+        answers with its typed output: JSON for the calling model, the value itself in
+        the result's ``details`` for the application. The sub-agent runs inside the
         calling tool's task: cancelling the call, or the orchestrator's run, aborts it
         cleanly. Its tool executions are forwarded as progress updates.
         """
@@ -279,6 +305,13 @@ class Agent:
                     )
 
             worker.subscribe(forward)
+            if worker._output is not None:
+                try:
+                    value = await worker.prompt_output(args["task"])
+                except OutputError as exc:
+                    raise ToolError(f"The {name} agent gave no valid answer: {exc}") from None
+                text = dumps(converter.unstructure(value)).decode()
+                return ToolResult(text, details=value)
             new = await worker.prompt(args["task"])
             replies = [m for m in new if isinstance(m, AssistantMessage)]
             last = replies[-1] if replies else None
@@ -321,11 +354,18 @@ class Agent:
         if self._model is None:
             raise TinyAgentError("the agent has no model: pass model= or call set_model()")
 
-    def _loop_arguments(self, prompts: list[Message]) -> dict[str, Any]:
+    def _loop_arguments(
+        self,
+        prompts: list[Message],
+        extra_tools: Sequence[Tool] = (),
+        response_format: ResponseFormat | None = None,
+    ) -> dict[str, Any]:
         self._check_ready()
         # Messages steered while idle open the run, before the prompt's own.
         options = dict(self._options)
         stream_options = dict(options.get("stream_options") or {})
+        if response_format is not None:
+            stream_options["response_format"] = response_format
         if self.session_id is not None:
             stream_options.setdefault("session_id", self.session_id)
         effort = self._effort()
@@ -337,7 +377,7 @@ class Agent:
             "messages": self._messages,
             "prompts": [*self._steering.take(), *prompts],
             "system_prompt": self._system_prompt,
-            "tools": self._tools,
+            "tools": (*self._tools, *extra_tools),
             "steering": self._steering.take,
             "follow_up": self._follow_up.take,
             "listeners": self._listeners,
@@ -359,8 +399,8 @@ class Agent:
         return level.value
 
     @asynccontextmanager
-    async def _running(self, prompts: list[Message]) -> AsyncIterator[AgentRun]:
-        async with agent_loop(**self._loop_arguments(prompts)) as run:
+    async def _running(self, prompts: list[Message], **extra: Any) -> AsyncIterator[AgentRun]:
+        async with agent_loop(**self._loop_arguments(prompts, **extra)) as run:
             self._started(run)
             try:
                 yield run
@@ -410,9 +450,9 @@ class Agent:
             finally:
                 await gen.aclose()
 
-    async def _consume(self, prompts: list[Message]) -> AgentRun:
+    async def _consume(self, prompts: list[Message], **extra: Any) -> AgentRun:
         # No consumer of events here: run in this task, listeners only.
-        run = make_run(**self._loop_arguments(prompts))
+        run = make_run(**self._loop_arguments(prompts, **extra))
         self._started(run)
         try:
             await run.run()
@@ -437,6 +477,104 @@ class Agent:
             if isinstance(m, AssistantMessage):
                 return m.text
         return ""
+
+    # --- structured output ---------------------------------------------------------
+
+    def _attempts(
+        self, output_type: Any, retries: int | None, mode: OutputMode | None
+    ) -> OutputAttempts[Any]:
+        self._check_ready()
+        spec = output_spec(output_type) if output_type is not None else self._output
+        if spec is None:
+            raise TinyAgentError(
+                "no output type: pass one (agent.prompt_output(text, MyType)) or create the "
+                "agent with output_type=MyType"
+            )
+        if any(t.name == FINAL_ANSWER_TOOL for t in self._tools):
+            raise TinyAgentError(
+                f"a tool is named {FINAL_ANSWER_TOOL!r}, the name structured output uses for "
+                "its answer tool: rename it"
+            )
+        assert self._model is not None
+        return OutputAttempts(
+            spec,
+            check_output_mode(mode if mode is not None else self._output_mode),
+            self._model,
+            _retries(retries if retries is not None else self._output_retries),
+        )
+
+    @overload
+    async def prompt_output(
+        self,
+        message: PromptInput,
+        output_type: type[T],
+        images: Sequence[ImageContent] = (),
+        *,
+        retries: int | None = None,
+        mode: OutputMode | None = None,
+    ) -> T: ...
+    @overload
+    async def prompt_output(
+        self,
+        message: PromptInput,
+        output_type: Any = None,
+        images: Sequence[ImageContent] = (),
+        *,
+        retries: int | None = None,
+        mode: OutputMode | None = None,
+    ) -> Any: ...
+    async def prompt_output(
+        self,
+        message: PromptInput,
+        output_type: Any = None,
+        images: Sequence[ImageContent] = (),
+        *,
+        retries: int | None = None,
+        mode: OutputMode | None = None,
+    ) -> Any:
+        """Run until the model gives an answer of ``output_type`` (default: the agent's
+        ``output_type``) and return it, structured: an attrs class, a dataclass, a
+        ``TypedDict``, a list, a ``Literal``… A wrong answer is sent back with what was
+        wrong, up to ``retries`` times (default ``output_retries``); then
+        :class:`OutputValidationError` carries the last raw answer. A failed or aborted
+        run raises :class:`OutputError`. The exchange stays in the transcript."""
+        attempts = self._attempts(output_type, retries, mode)
+        prompts = as_prompts(message, images)
+        while True:
+            run = await self._consume(prompts, **attempts.run_options())
+            correction = attempts.judge(run.new_messages)
+            if correction is None:
+                return attempts.value
+            prompts = [correction]
+
+    def stream_output(
+        self,
+        message: PromptInput,
+        output_type: Any = None,
+        images: Sequence[ImageContent] = (),
+        *,
+        retries: int | None = None,
+        mode: OutputMode | None = None,
+    ) -> RunStream[OutputStream[Any]]:
+        """Like :meth:`prompt_output`, streaming the answer as it is written::
+
+        async with agent.stream_output("...", Person) as answer:
+            async for partial in answer:  # {"name": "Ad"}, {"name": "Ada"}, ...
+                ...
+        person = answer.output
+        """
+        attempts = self._attempts(output_type, retries, mode)
+
+        async def run_attempt(batch: list[Message], on_event: Callable[[Any], Any]) -> Any:
+            async with self._running(batch, **attempts.run_options()) as run:
+                async for e in run:
+                    if isinstance(e, MessageUpdateEvent):
+                        await on_event(e.event)
+            return run.new_messages
+
+        return RunStream(
+            output_stream(attempts, as_prompts(message, images), run_attempt), "stream_output"
+        )
 
     async def continue_(self) -> list[Message]:
         """Resume from the transcript as it is: answer pending tool results, deliver
@@ -474,6 +612,12 @@ class Agent:
             if isinstance(m, AssistantMessage):
                 return tuple(c for c in m.tool_calls if c.id not in answered)
         return ()
+
+
+def _retries(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"output_retries must be a whole number >= 0, got {value!r}")
+    return value
 
 
 def run_sync(fn: Callable[..., Coroutine[Any, Any, T]] | Coroutine[Any, Any, T], *args: Any) -> T:

@@ -11,6 +11,8 @@ from __future__ import annotations
 __all__ = [
     "AgentBusyError",
     "CallbackError",
+    "OutputError",
+    "OutputValidationError",
     "ProviderError",
     "StreamFormatError",
     "TinyAgentError",
@@ -106,3 +108,31 @@ class CallbackError(TinyAgentError):
         self.message = message
         self.callback = callback
         self.event = event
+
+
+class OutputError(TinyAgentError):
+    """No structured answer: the run failed or was aborted before the model gave one.
+
+    ``raw`` is the last raw answer text (None if there was none), ``problems`` what was
+    wrong with it, ``attempts`` how many answers were judged, ``stop_reason`` how the last
+    run ended."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: str | None = None,
+        problems: tuple[str, ...] = (),
+        attempts: int = 0,
+        stop_reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.problems = problems
+        self.attempts = attempts
+        self.stop_reason = stop_reason
+
+
+class OutputValidationError(OutputError):
+    """The model's answers did not match the output type, ``output_retries`` times over;
+    ``raw`` is its last answer and ``problems`` the last validation errors."""

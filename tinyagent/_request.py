@@ -19,6 +19,7 @@ from ._messages import CacheMode, Context, Model
 __all__ = [
     "PreparedRequest",
     "RequestCaches",
+    "ResponseFormat",
     "StreamOptions",
     "base_headers",
     "prepare_request",
@@ -41,6 +42,26 @@ class RequestCaches:
         if api not in self._by_api:
             self._by_api[api] = provider.new_request_cache()
         return self._by_api[api]
+
+
+def _schema_object(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Mapping) or value.get("type") != "object":
+        raise ValueError(
+            f"ResponseFormat.{attr.name} must be a JSON Schema of an object "
+            f'({{"type": "object", ...}}): providers take no other root, got {value!r:.120}'
+        )
+
+
+@attrs.frozen
+class ResponseFormat:
+    """Ask the model for JSON matching ``schema`` (OpenAI's ``json_schema`` response
+    format, on chat completions and Responses). ``strict`` asks the server to enforce
+    the schema; it needs every property required and ``additionalProperties: false``."""
+
+    name: str
+    schema: Mapping[str, Any] = attrs.field(validator=_schema_object)
+    strict: bool = False
+    description: str | None = None
 
 
 def _temperature(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
@@ -92,6 +113,8 @@ class StreamOptions:
     ca_bundle: str | None = None
     """A PEM file of trusted CAs (a private CA); None: ``SSL_CERT_FILE``, else the
     default roots. Honoured the same by every transport."""
+    response_format: ResponseFormat | None = None
+    """Ask for JSON matching a schema (see :class:`ResponseFormat`); ``None``: free text."""
     session: Any = attrs.field(default=None, repr=False, eq=False)
     """A transport session (``tinyagent.transports.Session``) that owns connections
     across calls; the agent loop passes one per run."""
@@ -105,6 +128,7 @@ class StreamOptions:
             "tool_choice": self.tool_choice,
             "extra_body": self.extra_body,
             "session_id": self.session_id,
+            "response_format": self.response_format,
         }
 
 

@@ -32,6 +32,7 @@ from .._messages import (
     UserContent,
     UserMessage,
 )
+from .._request import ResponseFormat
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -255,8 +256,14 @@ def build_body(
     extra_body: Mapping[str, Any] | None = None,
     cache: CacheMode | None = None,
     session_id: str | None = None,
+    response_format: ResponseFormat | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a streaming ``/messages`` request."""
+    if response_format is not None:
+        raise ValueError(
+            "response_format is not sent to anthropic-messages: ask for structured output "
+            "through a final-answer tool (Agent(output_mode='tool'), the default there)"
+        )
     budget = _thinking_budget(reasoning_effort)
     limit = max_tokens if max_tokens is not None else model.max_tokens
     if budget is not None:

@@ -24,6 +24,7 @@ from .._messages import (
     UserContent,
     UserMessage,
 )
+from .._request import ResponseFormat
 from ._encoded import EncodedItems, extends
 
 __all__ = ["WireCache", "build_body", "build_body_bytes", "encode_message", "encode_tool"]
@@ -176,6 +177,7 @@ def build_body(
     tool_choice: str | Mapping[str, Any] | None = None,
     extra_body: Mapping[str, Any] | None = None,
     session_id: str | None = None,
+    response_format: ResponseFormat | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a streaming ``/chat/completions`` request."""
     messages: list[dict[str, Any]] = []
@@ -202,6 +204,15 @@ def build_body(
         body["reasoning_effort"] = reasoning_effort
     if session_id:
         body["prompt_cache_key"] = session_id  # OpenAI routes equal keys to one cache
+    if response_format is not None:
+        spec: dict[str, Any] = {
+            "name": response_format.name,
+            "schema": response_format.schema,
+            "strict": response_format.strict,
+        }
+        if response_format.description:
+            spec["description"] = response_format.description
+        body["response_format"] = {"type": "json_schema", "json_schema": spec}
     if extra_body:
         body.update(extra_body)
     return body

@@ -30,6 +30,7 @@ from .._messages import (
     UserContent,
     UserMessage,
 )
+from .._request import ResponseFormat
 from ._anthropic_request import same_model
 from ._encoded import EncodedItems, extends
 
@@ -199,6 +200,7 @@ def build_body(
     tool_choice: str | Mapping[str, Any] | None = None,
     extra_body: Mapping[str, Any] | None = None,
     session_id: str | None = None,
+    response_format: ResponseFormat | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a streaming ``/responses`` request."""
     body: dict[str, Any] = {
@@ -223,6 +225,16 @@ def build_body(
         body["max_output_tokens"] = limit
     if session_id:
         body["prompt_cache_key"] = session_id
+    if response_format is not None:
+        fmt: dict[str, Any] = {
+            "type": "json_schema",
+            "name": response_format.name,
+            "schema": response_format.schema,
+            "strict": response_format.strict,
+        }
+        if response_format.description:
+            fmt["description"] = response_format.description
+        body["text"] = {"format": fmt}
     if extra_body:
         body.update(extra_body)
     return body

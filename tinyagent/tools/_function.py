@@ -198,9 +198,10 @@ def tool(
     Arguments become the JSON Schema (required unless they have a default); the first
     paragraph of the docstring is the description. The function may be async or plain
     (plain ones run in a worker thread, abandoned if the call is cancelled or times out)
-    and returns a ``str``, a :class:`ToolResult`, or
-    any other value (sent as ``str(value)``, kept whole in ``details``). A keyword-only
-    ``update`` parameter receives the progress callback.
+    and returns a ``str``, a :class:`ToolResult`, or any other value (sent as JSON through
+    the project's converter, kept whole in ``details``). Parameters annotated
+    ``ToolCallId``, ``RunContext``, ``CancelToken`` or ``ToolUpdate`` (or a keyword-only
+    ``update``) are injected, never shown to the model.
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
