@@ -190,7 +190,7 @@ class PartialJSON:
         self._mode = _STRING
 
     def _joined(self) -> str:
-        return "".join(self._parts) + ("\ufffd" if self._high else "")
+        return "".join(self._parts)  # a high surrogate waits for its pair, unshown
 
     def _show(self, text: str) -> None:
         self._shown = len(self._parts)
