@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,8 @@ from tinyagent.testing import LocalServer, text_reply, tool_call_reply
 
 pytestmark = pytest.mark.anyio
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
 
 
 def quick_start() -> str:
@@ -42,3 +46,68 @@ def test_the_quick_starts_model_name_is_openai() -> None:
     model = Model.from_name("openai:gpt-4o-mini")
     assert model.base_url == "https://api.openai.com/v1" and model.api_key_env == "OPENAI_API_KEY"
     assert model.cost is not None
+
+
+def example(name: str) -> str:
+    block = re.search(rf"<!-- example: {name} -->\n```python\n(.*?)```", README, re.S)
+    assert block is not None, f"the README lost its {name} example"
+    return "import tinyagent\nfrom tinyagent import Agent\n" + block.group(1)
+
+
+async def run_example(name: str, replies: list[Any], **names: Any) -> LocalServer:
+    # A real module, as a user's script is: type hints resolve in its globals.
+    module = types.ModuleType(f"readme_{name.replace('-', '_')}")
+    sys.modules[module.__name__] = module
+    try:
+        async with LocalServer(replies) as server:
+            module.__dict__.update(model=server.model(), **names)
+            exec(example(name), module.__dict__)
+            await module.main()
+    finally:
+        del sys.modules[module.__name__]
+    return server
+
+
+async def test_the_typed_tool_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    meeting = {"title": "standup", "when": "2026-11-27T09:30:00", "attendees": ["Ada"]}
+    call = tool_call_reply([("book", {"meeting": meeting, "room": "Blue"})])
+    server = await run_example("typed-tool", [call, text_reply("Booked.")])
+    assert capsys.readouterr().out.strip() == "standup at 09:30 in Blue"
+    schema = server.requests[0].json["tools"][0]["function"]["parameters"]
+    assert schema["properties"]["room"]["description"] == "A room name, e.g. 'Blue'"
+    assert schema["properties"]["meeting"]["properties"]["when"]["format"] == "date-time"
+    result = server.requests[1].json["messages"][-1]
+    assert json.loads(result["content"]) == meeting  # the returned Meeting, as JSON
+
+
+async def test_the_approval_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    calls = tool_call_reply(
+        [("delete", {"path": "/etc/hosts"}), ("delete", {"path": "/tmp/cache"})]
+    )
+    server = await run_example("approval", [calls, text_reply("Deleted one.")])
+    assert capsys.readouterr().out.strip() == "Deleted one."
+    results = [m for m in server.requests[1].json["messages"] if m["role"] == "tool"]
+    assert "system files stay" in results[0]["content"]
+    assert results[1]["content"] == "deleted /tmp/cache"
+
+
+async def test_the_structured_output_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    tokyo = {"name": "Tokyo", "country": "Japan", "population": 37_000_000}
+    paris = {"name": "Paris", "country": "France", "population": 11_000_000}
+    replies = [text_reply(json.dumps(tokyo)), text_reply(json.dumps(paris))]
+    server = await run_example("structured-output", replies)
+    assert capsys.readouterr().out.splitlines() == [
+        "City(name='Tokyo', country='Japan', population=37000000)",
+        "City(name='Paris', country='France', population=11000000)",
+    ]
+    assert server.requests[0].json["response_format"]["json_schema"]["strict"] is True
+
+
+async def test_the_mcp_example_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the example names the server by a relative path
+    replies = [tool_call_reply([("add", {"a": 2, "b": 3})]), text_reply("5")]
+    server = await run_example("mcp", replies)
+    assert capsys.readouterr().out.strip() == "5"
+    assert server.requests[1].json["messages"][-1]["content"] == "5"

@@ -72,8 +72,27 @@ def _transport(
             cwd=str(cwd) if cwd is not None else None,
         )
     if isinstance(server, mcp.StdioServerParameters):
-        return stdio_client(server, errlog=errlog if errlog is not None else sys.stderr)
+        return stdio_client(server, errlog=errlog if errlog is not None else _stderr(stack))
     return server  # an mcp Transport (or an in-process server, for the SDK's Client)
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+    return True
+
+
+def _stderr(stack: AsyncExitStack) -> TextIO:
+    """Where a stdio server's stderr goes by default: ours, or the process's own when
+    ours is not a file (a notebook, a captured test), else nowhere."""
+    for stream in (sys.stderr, sys.__stderr__):
+        if stream is not None and _has_fileno(stream):
+            return stream
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - closed with the connection
+    stack.callback(devnull.close)
+    return devnull
 
 
 class MCPConnection:
