@@ -1,6 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
-from . import catalogue, output, providers, serde, tools, transports
+from . import catalogue, output, providers, serde, sessions, tools, transports
 from ._agent import Agent, AgentState, ThinkingLevel, run_sync
 from ._agent_events import (
     AgentEndEvent,
@@ -69,6 +69,7 @@ from ._stream_events import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
+from .sessions import InMemorySession, JSONLSession, SQLiteSession
 from .tools import (
     Approval,
     CancelToken,
@@ -106,6 +107,8 @@ __all__ = [
     "Failure",
     "FailureKind",
     "ImageContent",
+    "InMemorySession",
+    "JSONLSession",
     "LoopConfig",
     "Message",
     "MessageEndEvent",
@@ -119,6 +122,7 @@ __all__ = [
     "ResponseFormat",
     "RunContext",
     "RunEnd",
+    "SQLiteSession",
     "SSEDecoder",
     "ServerSentEvent",
     "StartEvent",
@@ -168,6 +172,7 @@ __all__ = [
     "providers",
     "run_sync",
     "serde",
+    "sessions",
     "stream",
     "tool",
     "tools",

@@ -19,7 +19,6 @@ import anyio
 
 from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEvent
 from ._agent_queues import DeliveryMode, MessageQueue, check_mode
-from ._agent_snapshot import read_snapshot, write_snapshot
 from ._agent_state import AgentState, PromptInput, ThinkingLevel, as_message, as_prompts
 from ._errors import AgentBusyError, OutputError, TinyAgentError, ToolError
 from ._json import dumps
@@ -41,6 +40,8 @@ from .output._attempts import FINAL_ANSWER_TOOL, OutputAttempts, OutputMode, che
 from .output._spec import OutputSpec, output_spec
 from .output._stream import OutputStream, output_stream
 from .serde import converter
+from .sessions._protocol import Session, unanswered_results
+from .sessions._snapshot import read_snapshot, write_snapshot
 from .tools._tool import Tool, ToolResult, ToolUpdate
 
 __all__ = ["Agent", "AgentState", "ThinkingLevel", "run_sync"]
@@ -73,6 +74,7 @@ class Agent:
         output_type: Any = None,
         output_retries: int = 1,
         output_mode: OutputMode = "auto",
+        session: Session | None = None,
         **loop_options: Any,
     ) -> None:
         loop_config(loop_options)  # reject bad options now, not at the first prompt
@@ -81,6 +83,15 @@ class Agent:
         )
         self._output_retries = _retries(output_retries)
         self._output_mode = check_output_mode(output_mode)
+        if session is not None and not isinstance(session, Session):
+            raise TypeError(
+                f"session must have async load(), append() and clear() (a "
+                f"tinyagent.sessions.Session), got {type(session).__name__}"
+            )
+        self._session = session
+        self._session_loaded = False
+        self._session_rewrite = False  # the transcript was edited by a sync method
+        self._session_syncing = False
         self._model = as_model(model) if model is not None else None
         self._system_prompt = system_prompt
         self._tools = tuple(tools)
@@ -178,16 +189,73 @@ class Agent:
         """Forget the transcript (not while running; queues and usage stay)."""
         self._check_idle()
         self._messages.clear()
+        self._edited()
 
     def replace_messages(self, messages: Sequence[Message]) -> None:
         """Make ``messages`` the transcript (not while running)."""
         self._check_idle()
         self._messages[:] = list(messages)
+        self._edited()
 
     def append_message(self, message: Message) -> None:
         """Add a message to the transcript without running (not while running)."""
         self._check_idle()
         self._messages.append(as_message(message))
+        self._edited()
+
+    # --- the session -----------------------------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    def _edited(self) -> None:
+        if self._session is not None:
+            self._session_rewrite = True
+
+    async def sync_session(self) -> None:
+        """Bring the agent and its session into step now (every run does it first): the
+        first time, load the stored transcript, answering any tool call a crash left
+        without a result as aborted; after the transcript was edited by
+        ``clear_messages``, ``replace_messages``, ``append_message``, ``reset`` or a
+        ``continue_`` retry, store the edited transcript."""
+        session = self._session
+        if session is None:
+            return
+        if self._session_syncing:
+            raise AgentBusyError("the agent's session is being loaded or stored; await that first")
+        self._session_syncing = True
+        try:
+            await self._sync_session(session)
+        finally:
+            self._session_syncing = False
+
+    async def _sync_session(self, session: Session) -> None:
+        if self._session_rewrite:
+            replace = getattr(session, "replace", None)
+            if replace is not None:
+                await replace(list(self._messages))
+            else:
+                await session.clear()
+                await session.append(list(self._messages))
+            self._session_loaded, self._session_rewrite = True, False
+            return
+        if self._session_loaded:
+            return
+        stored = await session.load()
+        if stored and self._messages:
+            raise TinyAgentError(
+                f"the agent was given messages and a session that already holds "
+                f"{len(stored)}: pass one or the other (or replace_messages() to overwrite)"
+            )
+        if not stored and self._messages:
+            await session.append(list(self._messages))
+        else:
+            repairs = unanswered_results(stored)
+            if repairs:
+                await session.append(repairs)
+            self._messages[:] = [*stored, *repairs]
+        self._session_loaded = True
 
     async def wait_for_idle(self) -> None:
         """Return once no prompt is running (at once if none is)."""
@@ -334,6 +402,7 @@ class Agent:
         self._steering.clear()
         self._follow_up.clear()
         self._last_error = None
+        self._edited()
 
     @property
     def queued(self) -> tuple[Message, ...]:
@@ -382,6 +451,7 @@ class Agent:
             "follow_up": self._follow_up.take,
             "listeners": self._listeners,
             "request_caches": self._request_caches,
+            "store": self._session.append if self._session is not None else None,
             **options,
         }
 
@@ -400,6 +470,8 @@ class Agent:
 
     @asynccontextmanager
     async def _running(self, prompts: list[Message], **extra: Any) -> AsyncIterator[AgentRun]:
+        self._check_ready()
+        await self.sync_session()
         async with agent_loop(**self._loop_arguments(prompts, **extra)) as run:
             self._started(run)
             try:
@@ -452,6 +524,8 @@ class Agent:
 
     async def _consume(self, prompts: list[Message], **extra: Any) -> AgentRun:
         # No consumer of events here: run in this task, listeners only.
+        self._check_ready()
+        await self.sync_session()
         run = make_run(**self._loop_arguments(prompts, **extra))
         self._started(run)
         try:
@@ -582,6 +656,7 @@ class Agent:
         # Every check first: a call that cannot run changes nothing (no queued message
         # drained, no reply dropped), and one made during a run leaves that run alone.
         self._check_ready()
+        await self.sync_session()
         retry = False
         last = self._messages[-1] if self._messages else None
         if (
@@ -601,6 +676,7 @@ class Agent:
             raise TinyAgentError("nothing to continue: the transcript is empty")
         if retry:
             self._messages.pop()
+            self._edited()
         prompts = self._follow_up.take() if not self._steering else []
         run = await self._consume(prompts)
         return run.new_messages

@@ -20,7 +20,7 @@ the events it produces are sent afterwards from a shielded scope.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -89,6 +89,7 @@ class AgentRun:
         follow_up: Callable[[], list[Message]] | None,
         listeners: Sequence[Listener] = (),
         request_caches: RequestCaches | None = None,
+        store: Callable[[list[Message]], Awaitable[None]] | None = None,
     ) -> None:
         self.model = model
         self.transcript = transcript
@@ -102,6 +103,10 @@ class AgentRun:
         self._own_steering: deque[Message] = deque()
         self._own_follow_up: deque[Message] = deque()
         self._events = EventOutbox(listeners, self._listener_failed)
+        self._store = store
+        self._unsaved: list[Message] = []
+        if store is not None:
+            self._events.before_delivery = self._save
         self._tools = ToolRunner(
             self.tools,
             config,
@@ -222,8 +227,23 @@ class AgentRun:
 
     def _add(self, message: Message) -> None:
         self.transcript.append(message)
+        if self._store is not None:
+            self._unsaved.append(message)
         if isinstance(message, AssistantMessage):
             self.usage = self.usage + message.usage
+
+    async def _save(self) -> None:
+        """Store the messages added since the last save (in a session), before their
+        events are delivered. The store's call is not abandoned on cancellation: a
+        write that was started is finished, so what was acknowledged is stored."""
+        if not self._unsaved or self._store is None:
+            return
+        batch, self._unsaved = self._unsaved, []
+        try:
+            await self._store(batch)
+        except Exception as exc:
+            message = words.session_write_failed(exc, len(batch))
+            self._callback_failed(CallbackError(message, callback="session"), exc)
 
     def _take(
         self, source: Callable[[], list[Message]] | None, own: deque[Message]
@@ -458,9 +478,12 @@ def make_run(
     follow_up: Callable[[], list[Message]] | None = None,
     listeners: Sequence[Listener] = (),
     request_caches: RequestCaches | None = None,
+    store: Callable[[list[Message]], Awaitable[None]] | None = None,
     **options: Any,
 ) -> AgentRun:
-    """An :class:`AgentRun`, not started: ``await run.run()`` runs it in this task."""
+    """An :class:`AgentRun`, not started: ``await run.run()`` runs it in this task.
+    ``store`` is awaited with each batch of messages the run adds, before their events
+    are delivered (a session's ``append``)."""
     return AgentRun(
         as_model(model),
         messages if isinstance(messages, list) else list(messages),
@@ -472,6 +495,7 @@ def make_run(
         follow_up=follow_up,
         listeners=listeners,
         request_caches=request_caches,
+        store=store,
     )
 
 
@@ -487,6 +511,7 @@ async def agent_loop(
     follow_up: Callable[[], list[Message]] | None = None,
     listeners: Sequence[Listener] = (),
     request_caches: RequestCaches | None = None,
+    store: Callable[[list[Message]], Awaitable[None]] | None = None,
     **options: Any,
 ) -> AsyncIterator[AgentRun]:
     """Run the agent loop: ``async with agent_loop(model, history, prompts=[...]) as run:
@@ -506,6 +531,7 @@ async def agent_loop(
         follow_up=follow_up,
         listeners=listeners,
         request_caches=request_caches,
+        store=store,
         **options,
     )
     send, receive = anyio.create_memory_object_stream[AgentEvent](run.config.event_buffer)

@@ -4,7 +4,7 @@ the consumer once, from any task of the run."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import anyio
@@ -41,6 +41,9 @@ class EventOutbox:
         self._head_heard = False
         self.send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
         self._consumer_gone = False
+        # Awaited before each event is delivered (the run stores new messages there, so
+        # a message is in its session before anyone hears of it); None: nothing to do.
+        self.before_delivery: Callable[[], Awaitable[None]] | None = None
 
     def put(self, event: AgentEvent) -> None:
         """Queue without sending (for code that must not await)."""
@@ -59,6 +62,8 @@ class EventOutbox:
         self._flushing = True
         try:
             while self._queue:
+                if self.before_delivery is not None:
+                    await self.before_delivery()
                 event = self._queue[0]
                 if not self._head_heard:
                     # Listeners hear each event once, even if the send below is

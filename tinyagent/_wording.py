@@ -173,6 +173,14 @@ def callback_raised(callback: str, exc: BaseException, event: str | None = None)
     return f"{what}: {type(exc).__name__}: {exc}"
 
 
+def session_write_failed(exc: BaseException, count: int) -> str:
+    """The session could not store the run's messages; the run ended because of it."""
+    return (
+        f"the session could not store {count} message(s), which are not saved: "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
 def reading_failed(exc: BaseException) -> str:
     """An exception while reading a reply that no rule foresaw (a bug: worth a report)."""
     return f"reading the reply failed: {type(exc).__name__}: {exc}"

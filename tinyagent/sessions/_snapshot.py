@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._messages import Message, Model, Usage
-from .serde import structure, unstructure
+from .._messages import Message, Model, Usage
+from ..serde import structure, unstructure
 
 if TYPE_CHECKING:
-    from ._agent import Agent
+    from .._agent import Agent
 
 __all__ = ["FORMAT", "VERSION", "read_snapshot", "write_snapshot"]
 

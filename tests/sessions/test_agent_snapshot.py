@@ -21,7 +21,7 @@ from tinyagent import (
 )
 from tinyagent.testing import LocalServer, text_reply
 
-from .agent_helpers import add_tool
+from ..agent_helpers import add_tool
 
 MODEL = Model("m", "http://127.0.0.1:9/v1", api_key="sk-secret-never-saved")
 HISTORY = [

@@ -1,0 +1,217 @@
+"""Sessions: the three stores, and an agent that resumes, repairs and stores as it goes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinyagent import (
+    Agent,
+    AssistantMessage,
+    CallbackError,
+    ImageContent,
+    InMemorySession,
+    JSONLSession,
+    Message,
+    MessageEndEvent,
+    SQLiteSession,
+    StopReason,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+    tool,
+)
+from tinyagent.sessions import Session
+from tinyagent.testing import LocalServer, text_reply, tool_call_reply
+
+pytestmark = pytest.mark.anyio
+
+TRANSCRIPT: list[Message] = [
+    UserMessage("look at this", timestamp=1.0),
+    UserMessage((TextContent("and"), ImageContent("aGk=", "image/png")), timestamp=2.0),
+    AssistantMessage(
+        (
+            ThinkingContent("hmm", signature="sig"),
+            TextContent("calling"),
+            ToolCall("c1", "add", {"a": 1, "b": 2}),
+        ),
+        StopReason.TOOL_USE,
+        model="m",
+        provider="p",
+        usage=Usage(input=3, output=4, total=7),
+        timestamp=3.0,
+    ),
+    ToolResultMessage("c1", "add", (TextContent("3"),), details={"x": [1]}, timestamp=4.0),
+    AssistantMessage((TextContent("3 it is"),), StopReason.STOP, timestamp=5.0),
+]
+
+
+@pytest.fixture(params=["memory", "jsonl", "sqlite"])
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "memory":
+        yield InMemorySession()
+    elif request.param == "jsonl":
+        yield JSONLSession(tmp_path / "chat.jsonl")
+    else:
+        with SQLiteSession(tmp_path / "chats.db", "chat") as s:
+            yield s
+
+
+async def test_every_message_kind_round_trips(session: Session) -> None:
+    assert await session.load() == []
+    await session.append(TRANSCRIPT[:2])
+    await session.append(TRANSCRIPT[2:])
+    assert await session.load() == TRANSCRIPT
+    await session.replace(TRANSCRIPT[:1])  # type: ignore[attr-defined]
+    assert await session.load() == TRANSCRIPT[:1]
+    await session.clear()
+    assert await session.load() == []
+
+
+async def test_an_agent_resumes_its_conversation(session: Session, transport: str) -> None:
+    async with LocalServer([text_reply("hello"), text_reply("again")]) as server:
+        options = {"stream_options": {"transport": transport}}
+        first = Agent(server.model(), session=session, **options)
+        await first.prompt("hi")
+        second = Agent(server.model(), session=session, **options)
+        await second.prompt("and now?")
+    sent = server.requests[1].json["messages"]
+    assert [m["content"] for m in sent] == ["hi", "hello", "and now?"]
+    assert [m.role for m in await session.load()] == ["user", "assistant"] * 2
+
+
+async def test_messages_are_stored_before_listeners_hear_of_them(session: Session) -> None:
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    checked: list[str] = []
+
+    async def listener(event: Any) -> None:
+        if isinstance(event, MessageEndEvent):
+            stored = await session.load()
+            assert event.message in stored
+            checked.append(event.message.role)
+
+    replies = [tool_call_reply([("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})]),
+               text_reply("3 and 7")]  # fmt: skip
+    async with LocalServer(replies) as server:
+        agent = Agent(server.model(), tools=[add], session=session)
+        agent.subscribe(listener)
+        await agent.prompt("add")
+    assert checked == ["user", "assistant", "toolResult", "toolResult", "assistant"]
+
+
+async def test_an_unanswered_call_is_answered_as_aborted_on_load(session: Session) -> None:
+    await session.append(TRANSCRIPT[:3])  # a crash after the reply, before its result
+    async with LocalServer([text_reply("ok")]) as server:
+        agent = Agent(server.model(), session=session)
+        await agent.sync_session()
+        (result,) = [m for m in agent.messages if isinstance(m, ToolResultMessage)]
+        assert result.is_error and "process ended" in result.text
+        assert (await session.load())[-1] == result  # stored, not only in memory
+        await agent.prompt("go on")
+    assert server.requests[0].json["messages"][-2]["role"] == "tool"
+
+
+async def test_edits_by_sync_methods_are_stored_at_the_next_run(session: Session) -> None:
+    await session.append(TRANSCRIPT)
+    async with LocalServer([text_reply("fresh")]) as server:
+        agent = Agent(server.model(), session=session)
+        await agent.sync_session()
+        agent.replace_messages(TRANSCRIPT[:1])
+        await agent.prompt("again")
+    assert [m.role for m in await session.load()] == ["user", "user", "assistant"]
+    agent.clear_messages()
+    await agent.sync_session()
+    assert await session.load() == []
+
+
+async def test_a_session_write_failure_ends_the_run_saying_so() -> None:
+    class Broken(InMemorySession):
+        async def append(self, messages: Sequence[Message]) -> None:
+            raise OSError("disk full")
+
+    async with LocalServer([text_reply("hello")]) as server:
+        agent = Agent(server.model(), session=Broken())
+        with pytest.raises(CallbackError, match=r"could not store 1 message.*disk full") as info:
+            await agent.prompt("hi")
+    assert info.value.callback == "session"
+
+
+async def test_messages_and_a_non_empty_session_are_refused(session: Session) -> None:
+    await session.append(TRANSCRIPT[:1])
+    async with LocalServer([]) as server:
+        agent = Agent(server.model(), messages=TRANSCRIPT[1:2], session=session)
+        with pytest.raises(Exception, match="messages and a session"):
+            await agent.prompt("x")
+
+
+async def test_not_a_session_is_refused() -> None:
+    with pytest.raises(TypeError, match="load\\(\\), append\\(\\) and clear\\(\\)"):
+        Agent(session=object())  # type: ignore[arg-type]
+
+
+async def test_a_torn_last_jsonl_line_is_cut(tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    session = JSONLSession(path)
+    await session.append(TRANSCRIPT[:2])
+    torn = path.read_bytes() + b'{"role":"user","cont'  # the process died mid-write
+    path.write_bytes(torn)
+    assert await session.load() == TRANSCRIPT[:2]
+    await session.append(TRANSCRIPT[2:3])
+    assert await session.load() == TRANSCRIPT[:3]
+
+
+async def test_a_corrupt_jsonl_line_names_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    path.write_text('{"role":"user","content":"hi","timestamp":1}\n{"nope": 1}\n')
+    with pytest.raises(ValueError, match="line 2 cannot be read"):
+        await JSONLSession(path).load()
+
+
+async def test_sqlite_sessions_share_a_file_by_id(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    with SQLiteSession(db, "a") as a, SQLiteSession(db, "b") as b:
+        await a.append(TRANSCRIPT[:1])
+        await b.append(TRANSCRIPT[1:2])
+        assert await a.load() == TRANSCRIPT[:1] and await b.load() == TRANSCRIPT[1:2]
+        assert await a.count() == 1
+        await a.clear()
+        assert await a.load() == [] and await b.load() == TRANSCRIPT[1:2]
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+async def test_a_corrupt_sqlite_row_loads_nothing_and_names_it(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    with SQLiteSession(db, "a") as a:
+        await a.append(TRANSCRIPT[:2])
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE tinyagent_messages SET data = '{' WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    with SQLiteSession(db, "a") as a, pytest.raises(ValueError, match="stored message 1"):
+        await a.load()
+
+
+async def test_a_newer_or_foreign_database_is_refused(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with SQLiteSession(newer) as s, pytest.raises(ValueError, match="newer tinyagent"):
+        await s.load()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with SQLiteSession(junk) as s, pytest.raises(ValueError, match="not a usable session"):
+        await s.load()

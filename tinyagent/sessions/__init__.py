@@ -1,0 +1,14 @@
+"""Sessions: an agent's transcript kept where it outlives the process.
+
+``Agent(session=SQLiteSession("chats.db", "user-42"))`` loads the conversation before
+the first run and stores each message the moment the run adds it. A session is anything
+with async ``load``, ``append`` and ``clear`` (:class:`Session`); three ship here:
+SQLite (shared, multi-process, crash-safe), a JSON Lines file (one writer) and memory.
+"""
+
+from ._jsonl import JSONLSession
+from ._memory import InMemorySession
+from ._protocol import Session, unanswered_results
+from ._sqlite import SQLiteSession
+
+__all__ = ["InMemorySession", "JSONLSession", "SQLiteSession", "Session", "unanswered_results"]

@@ -1,0 +1,92 @@
+"""A session in a JSON Lines file: one message per line, appended; for scripts.
+
+A process killed mid-write can leave a torn last line: loading cuts it off (it was never
+acknowledged), so the file stays appendable. One writer at a time: for several
+processes, use :class:`SQLiteSession`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio.to_thread
+
+from .._messages import Message
+from ..serde import dumps, loads
+
+__all__ = ["JSONLSession"]
+
+
+class JSONLSession:
+    """``Agent(session=JSONLSession("chat.jsonl"))``; ``durable=True`` fsyncs each append."""
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+        self.path = Path(path)
+        self.durable = durable
+
+    def __repr__(self) -> str:
+        return f"JSONLSession({str(self.path)!r})"
+
+    async def load(self) -> list[Message]:
+        return await anyio.to_thread.run_sync(self._load)
+
+    async def append(self, messages: Sequence[Message]) -> None:
+        if messages:
+            data = "".join(dumps(m) + "\n" for m in messages).encode()
+            await anyio.to_thread.run_sync(self._write, data)
+
+    async def clear(self) -> None:
+        await anyio.to_thread.run_sync(self._truncate, 0)
+
+    async def replace(self, messages: Sequence[Message]) -> None:
+        """Make ``messages`` the file's content: written beside it, then renamed over it,
+        so a crash leaves the old file or the new one, never a mix."""
+        data = "".join(dumps(m) + "\n" for m in messages).encode()
+        await anyio.to_thread.run_sync(self._rewrite, data)
+
+    def _load(self) -> list[Message]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # a torn last line: never acknowledged, cut it off
+            self._truncate(end)
+        out: list[Message] = []
+        for number, line in enumerate(data[:end].splitlines(), 1):
+            try:
+                out.append(loads(line, Message))  # type: ignore[arg-type]
+            except Exception as exc:
+                raise ValueError(
+                    f"{self!r}: line {number} cannot be read ({type(exc).__name__}: {exc}); "
+                    "nothing was loaded"
+                ) from None
+        return out
+
+    def _write(self, data: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _rewrite(self, data: bytes) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def _truncate(self, size: int) -> None:
+        try:
+            os.truncate(self.path, size)
+        except FileNotFoundError:
+            if size:
+                raise

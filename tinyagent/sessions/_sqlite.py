@@ -1,0 +1,187 @@
+"""A session in SQLite (the standard library's ``sqlite3``), safe to share.
+
+Calls run in a worker thread so the event loop never waits on the disk. Each
+``append`` is one transaction (``BEGIN IMMEDIATE``: the writer takes the lock before it
+reads the next position), in WAL mode, so a process killed at any instant leaves every
+committed message whole and nothing half-written; several agents, threads or processes
+may share one file, one row set per session id. ``durable=True`` also survives a power
+loss (``synchronous=FULL``, an fsync per commit); the default survives a killed process,
+which is what WAL with ``synchronous=NORMAL`` guarantees.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from .._messages import Message
+from ..serde import dumps, loads
+
+__all__ = ["SQLiteSession"]
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tinyagent_messages (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID
+"""
+
+
+class SQLiteSession:
+    """``Agent(session=SQLiteSession("chats.db", "user-42"))`` resumes that conversation."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        session_id: str = "default",
+        *,
+        durable: bool = False,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session_id must be a non-empty str, got {session_id!r}")
+        self.path = Path(path)
+        self.session_id = session_id
+        self.durable = durable
+        self._busy_timeout = busy_timeout
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one statement sequence at a time on the connection
+
+    def __repr__(self) -> str:
+        return f"SQLiteSession({str(self.path)!r}, {self.session_id!r})"
+
+    # --- the protocol --------------------------------------------------------------
+
+    async def load(self) -> list[Message]:
+        rows = await self._call(self._select)
+        out: list[Message] = []
+        for seq, data in rows:
+            try:
+                out.append(loads(data, Message))  # type: ignore[arg-type]
+            except Exception as exc:
+                raise ValueError(
+                    f"{self!r}: stored message {seq} cannot be read "
+                    f"({type(exc).__name__}: {exc}); nothing was loaded"
+                ) from None
+        return out
+
+    async def append(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        now = time.time()
+        rows = [(m.role, dumps(m), now) for m in messages]  # encoded here, not in the lock
+        await self._call(self._insert, rows)
+
+    async def clear(self) -> None:
+        await self._call(self._delete)
+
+    async def replace(self, messages: Sequence[Message]) -> None:
+        """Make ``messages`` the stored transcript, in one transaction."""
+        now = time.time()
+        rows = [(m.role, dumps(m), now) for m in messages]
+        await self._call(self._insert, rows, True)
+
+    async def count(self) -> int:
+        """How many messages are stored (without reading them)."""
+        return await self._call(self._count)
+
+    def __enter__(self) -> SQLiteSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (a later call opens it again)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- in the worker thread ------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(self._locked, fn, args)
+
+    def _locked(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with self._lock:
+            return fn(self._connection(), *args)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ValueError(
+                    f"{self.path} holds sessions of a newer tinyagent (schema {version}, this "
+                    f"one reads {SCHEMA_VERSION}): upgrade tinyagent to open it"
+                )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            if version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_SCHEMA)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ValueError(f"{self.path} is not a usable session database: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _select(self, conn: sqlite3.Connection) -> list[tuple[int, str]]:
+        return conn.execute(
+            "SELECT seq, data FROM tinyagent_messages WHERE session_id = ? ORDER BY seq",
+            (self.session_id,),
+        ).fetchall()
+
+    def _count(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM tinyagent_messages WHERE session_id = ?", (self.session_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def _insert(
+        self, conn: sqlite3.Connection, rows: list[tuple[str, str, float]], replace: bool = False
+    ) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if replace:
+                self._delete(conn)
+            (start,) = conn.execute(
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM tinyagent_messages WHERE session_id = ?",
+                (self.session_id,),
+            ).fetchone()
+            conn.executemany(
+                "INSERT INTO tinyagent_messages (session_id, seq, role, data, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(self.session_id, start + i, *row) for i, row in enumerate(rows)],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _delete(self, conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM tinyagent_messages WHERE session_id = ?", (self.session_id,))
