@@ -1,6 +1,6 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
-from . import catalogue, output, providers, serde, sessions, tools, transports
+from . import catalogue, context, output, providers, serde, sessions, tools, transports
 from ._agent import Agent, AgentState, ThinkingLevel, run_sync
 from ._agent_events import (
     AgentEndEvent,
@@ -167,6 +167,7 @@ __all__ = [
     "agent_loop",
     "catalogue",
     "complete",
+    "context",
     "native_available",
     "output",
     "providers",

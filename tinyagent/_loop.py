@@ -47,6 +47,7 @@ from ._loop_config import LoopConfig, TurnSettings, loop_config
 from ._messages import (
     AssistantMessage,
     Context,
+    FailureKind,
     Message,
     Model,
     StopReason,
@@ -373,6 +374,10 @@ class AgentRun:
                     model = settings.model or model
                     effort = settings.reasoning_effort
             assistant = await self._stream_reply(model, effort)
+            if self._overflowed(assistant):
+                # The policy sends less and the call is tried once more; the failed
+                # reply stays in the transcript (empty, it is never sent again).
+                assistant = await self._stream_reply(model, effort, overflowed=True)
             calls = assistant.tool_calls
             results: list[ToolResultMessage] = []
             if assistant.stop_reason is StopReason.ERROR:
@@ -404,7 +409,18 @@ class AgentRun:
             self._stop_reason = RunEnd.STOP
             return
 
-    async def _stream_reply(self, model: Model, effort: str | None) -> AssistantMessage:
+    def _overflowed(self, reply: AssistantMessage) -> bool:
+        return (
+            self.config.context_policy is not None
+            and reply.stop_reason is StopReason.ERROR
+            and reply.failure is not None
+            and reply.failure.kind is FailureKind.CONTEXT_OVERFLOW
+            and not reply.content
+        )
+
+    async def _stream_reply(
+        self, model: Model, effort: str | None, overflowed: bool = False
+    ) -> AssistantMessage:
         # An end requested with no await since (abort() from a sync listener) must not
         # let a new request start.
         await self._stop_if_ending()
@@ -416,6 +432,10 @@ class AgentRun:
         if self.config.convert_to_llm is not None:
             messages = await self._hook(
                 "convert_to_llm", self.config.convert_to_llm, list(messages)
+            )
+        if self.config.context_policy is not None:
+            messages = await self._hook(
+                "context_policy", self.config.context_policy, list(messages), model, overflowed
             )
         options = dict(self.config.stream_options)
         options.setdefault("session", self._session)

@@ -88,6 +88,13 @@ class LoopConfig:
     convert_to_llm: (
         Callable[[list[Any]], Sequence[Message] | Awaitable[Sequence[Message]]] | None
     ) = attrs.field(default=None, validator=callable_or_none)
+    context_policy: (
+        Callable[[list[Message], Model, bool], Sequence[Message] | Awaitable[Sequence[Message]]]
+        | None
+    ) = attrs.field(default=None, validator=callable_or_none)
+    """What to send of a long transcript (``tinyagent.context.DropOldest()``…): called
+    before each model call, and once more after a ``context_overflow`` failure (then
+    ``overflowed=True`` and the call is retried once)."""
     stream_options: Mapping[str, Any] = attrs.field(
         factory=dict, repr=_options_repr, validator=_check_stream_options
     )
