@@ -63,6 +63,7 @@ from ._stream_events import DoneEvent, ErrorEvent
 from .tools._run_context import RunContext
 from .tools._runner import ToolRunner, aborted_result
 from .tools._tool import Tool
+from .tracing._spans import RunSpans
 from .transports import Session
 
 __all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "loop_config", "make_run"]
@@ -104,6 +105,7 @@ class AgentRun:
         self._own_steering: deque[Message] = deque()
         self._own_follow_up: deque[Message] = deque()
         self._events = EventOutbox(listeners, self._listener_failed)
+        self._spans = RunSpans(config.tracer) if config.tracer is not None else None
         self._store = store
         self._unsaved: list[Message] = []
         if store is not None:
@@ -118,6 +120,7 @@ class AgentRun:
             self._stop_if_ending,
             lambda: RunContext(tuple(self.transcript), self.usage),
         )
+        self._tools.spans = self._spans
         self.usage = Usage()
         self.result: AgentEndEvent | None = None
         self._scope: anyio.CancelScope | None = None
@@ -274,6 +277,8 @@ class AgentRun:
                 self._scope = scope
                 if self._end is not None:
                     scope.cancel()
+                if self._spans is not None:
+                    self._spans.start_run(self.model, self.system_prompt)
                 await self._emit(AgentStartEvent())
                 await self._turns()
             if self._end is not None:  # abort() or a raising callback, however it arrived
@@ -297,6 +302,8 @@ class AgentRun:
                 self.result = AgentEndEvent(
                     tuple(self.new_messages), self.usage, self._stop_reason, self._error_message
                 )
+                if self._spans is not None:
+                    self._spans.end_run(str(self._stop_reason), self._error_message, self.usage)
                 if self._stop_reason in (RunEnd.ABORTED, RunEnd.DEADLINE, RunEnd.ERROR):
                     logger.info("run ended %s: %s", self._stop_reason, self._error_message)
                 self._events.put(self.result)
@@ -330,6 +337,8 @@ class AgentRun:
         turn, self._open_turn = self._open_turn, None
         if turn is None:
             return
+        if self._spans is not None:
+            self._spans.end_turn(str(self._stop_reason))
         reply = self._turn_reply
         if reply is None:
             m = self.model
@@ -365,6 +374,8 @@ class AgentRun:
                 return
             turn += 1
             self._open_turn, self._turn_reply = turn, None
+            if self._spans is not None:
+                self._spans.start_turn(turn)
             await self._emit(TurnStartEvent(turn))
             model = self.model
             effort = None
@@ -384,12 +395,16 @@ class AgentRun:
                 self._stop_reason = RunEnd.ERROR
                 self._error_message = assistant.error_message
                 self._open_turn = None
+                if self._spans is not None:
+                    self._spans.end_turn("error")
                 await self._emit(TurnEndEvent(turn, assistant, ()))
                 return
             if calls:
                 results = await self._tools.run(assistant, calls)
             end = TurnEndEvent(turn, assistant, tuple(results))
             self._open_turn = None
+            if self._spans is not None:
+                self._spans.end_turn()
             await self._emit(end)
             await self._stop_if_ending()
             if self._tools.terminate:
@@ -447,6 +462,20 @@ class AgentRun:
             if key is not None:
                 options["api_key"] = key
         ctx = Context(self.system_prompt, messages, self.tools)
+        span = None
+        if self._spans is not None:
+            span = self._spans.start_model_call(model, ctx.messages, options)
+        try:
+            reply = await self._request_reply(model, ctx, options)
+        finally:
+            if span is not None:
+                assert self._spans is not None
+                self._spans.end_model_call(span, self._turn_reply)
+        return reply
+
+    async def _request_reply(
+        self, model: Model, ctx: Context, options: dict[str, Any]
+    ) -> AssistantMessage:
         await self._emit(MessageStartEvent("assistant", None))
         so_far = self._partial = PartialReply(model)
         events = model_stream(model, ctx, **options)

@@ -13,6 +13,7 @@ from ._checks import callable_or_none, count_at_least, seconds_or_none
 from ._messages import Message, Model, ToolCall, as_model
 from ._request import StreamOptions, stream_options
 from .tools._tool import Approval, ToolResult
+from .tracing._protocol import Tracer
 from .transports import resolve_transport
 
 __all__ = ["LoopConfig", "TurnSettings", "loop_config"]
@@ -42,6 +43,14 @@ def _check_stream_options(_inst: Any, _attr: Any, value: Mapping[str, Any]) -> N
         )
     options = stream_options(value)  # unknown names and bad values fail now, not later
     resolve_transport(options.transport, options.client)
+
+
+def _tracer(_inst: Any, _attr: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, Tracer):
+        raise TypeError(
+            "tracer must have start() and record_content (a tinyagent.tracing.Tracer, e.g. "
+            f"OpenTelemetryTracer()), got {type(value).__name__}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -99,6 +108,9 @@ class LoopConfig:
         factory=dict, repr=_options_repr, validator=_check_stream_options
     )
     event_buffer: int = attrs.field(default=64, validator=count_at_least(0))
+    tracer: Tracer | None = attrs.field(default=None, validator=_tracer)
+    """Spans for the run, its turns, model calls and tool calls
+    (``tinyagent.tracing.OpenTelemetryTracer()``); None: no tracing, no cost."""
 
 
 _LOOP_OPTIONS = frozenset(a.name for a in attrs.fields(LoopConfig))

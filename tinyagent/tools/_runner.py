@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -28,6 +29,8 @@ from ._tool import Approval, Tool, ToolResult, argument_problem
 
 if TYPE_CHECKING:
     from .._loop_config import LoopConfig
+    from ..tracing._protocol import Span
+    from ..tracing._spans import RunSpans
 
 __all__ = ["ToolRunner", "aborted_result"]
 
@@ -66,6 +69,7 @@ class ToolRunner:
         self._run_context = run_context
         self.scopes: dict[str, anyio.CancelScope] = {}
         self.terminate = False
+        self.spans: RunSpans | None = None  # the run's spans, when it is traced
         self._limiter = (
             anyio.CapacityLimiter(config.max_concurrent_tools)
             if config.max_concurrent_tools
@@ -142,6 +146,22 @@ class ToolRunner:
         # the call as soon as it is announced.
         scope = anyio.CancelScope()
         self.scopes[call.id] = scope
+        span = self.spans.start_tool(call) if self.spans is not None else None
+        try:
+            await self._run_call(i, call, results, scope, span)
+        finally:
+            if span is not None:
+                assert self.spans is not None
+                self.spans.end_tool(span, results[i])
+
+    async def _run_call(
+        self,
+        i: int,
+        call: ToolCall,
+        results: list[ToolResultMessage | None],
+        scope: anyio.CancelScope,
+        span: Span | None,
+    ) -> None:
         try:
             await self._events.emit(ToolExecutionStartEvent(call))
             tool = self._by_name.get(call.name)
@@ -157,7 +177,7 @@ class ToolRunner:
                 result = await self._hook("before_tool_call", self.config.before_tool_call, call)
             if result is None:
                 assert tool is not None
-                result, is_error = await self._execute(tool, call, scope)
+                result, is_error = await self._execute(tool, call, scope, span)
             if self.config.after_tool_call is not None and problem is None:
                 replaced = await self._hook(
                     "after_tool_call", self.config.after_tool_call, call, result
@@ -201,7 +221,7 @@ class ToolRunner:
         return call, None
 
     async def _execute(
-        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope
+        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope, span: Span | None = None
     ) -> tuple[ToolResult, bool]:
         async def update(partial: Any) -> None:
             await self._stop_if_ending()
@@ -212,7 +232,7 @@ class ToolRunner:
         try:
             await self._stop_if_ending()  # not started if the run ended meanwhile
             run_context_var.set(self._run_context)  # this call's task only
-            with scope:
+            with scope, span.activate() if span is not None else nullcontext():
                 with anyio.move_on_after(math.inf if timeout is None else timeout) as limit:
                     if self._limiter is not None:
                         async with self._limiter:

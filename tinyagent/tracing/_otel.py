@@ -1,0 +1,78 @@
+"""OpenTelemetry spans for runs, turns, model calls and tool calls (the ``otel`` extra).
+
+Names and attributes follow the OpenTelemetry GenAI semantic conventions
+(``invoke_agent``, ``chat {model}``, ``execute_tool {tool}``; ``gen_ai.operation.name``,
+``gen_ai.request.model``, ``gen_ai.usage.input_tokens``…). Message content is recorded
+only with ``record_content=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from ._protocol import Span, SpanKind
+
+__all__ = ["OpenTelemetryTracer"]
+
+_KINDS = {"internal": trace.SpanKind.INTERNAL, "client": trace.SpanKind.CLIENT}
+
+
+def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if v is not None}
+
+
+class _OtelSpan:
+    __slots__ = ("span",)
+
+    def __init__(self, span: trace.Span) -> None:
+        self.span = span
+
+    def set(self, attributes: Mapping[str, Any]) -> None:
+        self.span.set_attributes(_clean(attributes))
+
+    def end(self, error: str | None = None) -> None:
+        if error is not None:
+            self.span.set_attribute("error.type", error)
+            self.span.set_status(Status(StatusCode.ERROR, error))
+        self.span.end()
+
+    @contextmanager
+    def activate(self) -> Iterator[None]:
+        with trace.use_span(
+            self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            yield
+
+
+class OpenTelemetryTracer:
+    """``Agent(..., tracer=OpenTelemetryTracer())``: spans through the global tracer
+    provider, or ``tracer_provider``."""
+
+    def __init__(
+        self, tracer_provider: trace.TracerProvider | None = None, *, record_content: bool = False
+    ) -> None:
+        from .. import __version__
+
+        provider = tracer_provider or trace.get_tracer_provider()
+        self._tracer = provider.get_tracer("tinyagent", __version__)
+        self.record_content = record_content
+
+    def start(
+        self,
+        name: str,
+        attributes: Mapping[str, Any],
+        parent: Span | None,
+        kind: SpanKind = "internal",
+    ) -> Span:
+        context = None
+        if isinstance(parent, _OtelSpan):
+            context = trace.set_span_in_context(parent.span)
+        span = self._tracer.start_span(
+            name, context=context, kind=_KINDS[kind], attributes=_clean(attributes)
+        )
+        return _OtelSpan(span)

@@ -1,0 +1,139 @@
+"""The spans of one run, with the GenAI semantic conventions' names and attributes.
+
+The loop calls these at the points where the work starts and ends; every span started
+is ended on every path (done, error, abort, deadline), an unfinished one with an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._json import dumps
+from .._messages import AssistantMessage, Message, Model, StopReason, ToolCall, ToolResultMessage
+from ..serde import unstructure
+from ._protocol import Span, Tracer
+
+__all__ = ["RunSpans"]
+
+_FINISH = {
+    StopReason.STOP: "stop",
+    StopReason.LENGTH: "length",
+    StopReason.TOOL_USE: "tool_call",
+    StopReason.ERROR: "error",
+    StopReason.ABORTED: "aborted",
+}
+
+
+def _content(messages: Sequence[Message]) -> str:
+    return dumps([unstructure(m) for m in messages]).decode()
+
+
+class RunSpans:
+    """One run's spans: ``run`` (``invoke_agent``), a span per turn under it, and under
+    each turn its model call(s) (``chat``) and tool calls (``execute_tool``)."""
+
+    __slots__ = ("_tracer", "run", "turn")
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        self.run: Span | None = None
+        self.turn: Span | None = None
+
+    def start_run(self, model: Model, system_prompt: str) -> None:
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "tinyagent",
+            "gen_ai.provider.name": model.provider_name,
+            "gen_ai.request.model": model.id,
+        }
+        if self._tracer.record_content and system_prompt:
+            attributes["gen_ai.system_instructions"] = system_prompt
+        self.run = self._tracer.start("invoke_agent tinyagent", attributes, None)
+
+    def end_run(self, stop_reason: str, error: str | None, usage: Any) -> None:
+        span, self.run = self.run, None
+        if span is None:
+            return
+        span.set(
+            {
+                "tinyagent.stop_reason": stop_reason,
+                "gen_ai.usage.input_tokens": usage.input + usage.cache_read + usage.cache_write,
+                "gen_ai.usage.output_tokens": usage.output,
+                "error.message": error,
+            }
+        )
+        failed = stop_reason in ("aborted", "error", "deadline")
+        span.end(stop_reason if failed else None)
+
+    def start_turn(self, number: int) -> None:
+        self.end_turn("aborted")  # a turn left open (never: a guard)
+        self.turn = self._tracer.start(f"turn {number}", {"tinyagent.turn": number}, self.run)
+
+    def end_turn(self, error: str | None = None) -> None:
+        span, self.turn = self.turn, None
+        if span is not None:
+            span.end(error)
+
+    def start_model_call(self, model: Model, messages: Sequence[Message], options: Any) -> Span:
+        parts = urlsplit(model.base_url)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": model.provider_name,
+            "gen_ai.request.model": model.id,
+            "gen_ai.request.temperature": options.get("temperature"),
+            "gen_ai.request.max_tokens": options.get("max_tokens") or model.max_tokens,
+            "server.address": parts.hostname,
+            "server.port": parts.port,
+            "tinyagent.api": model.api,
+        }
+        if self._tracer.record_content:
+            attributes["gen_ai.input.messages"] = _content(messages)
+        return self._tracer.start(f"chat {model.id}", attributes, self.turn or self.run, "client")
+
+    def end_model_call(self, span: Span, reply: AssistantMessage | None) -> None:
+        if reply is None:
+            span.end("aborted")
+            return
+        u = reply.usage
+        attributes: dict[str, Any] = {
+            "gen_ai.response.model": reply.model or None,
+            "gen_ai.response.id": reply.response_id,
+            "gen_ai.response.finish_reasons": [_FINISH.get(reply.stop_reason, "stop")],
+            "gen_ai.usage.input_tokens": u.input + u.cache_read + u.cache_write,
+            "gen_ai.usage.output_tokens": u.output,
+            "gen_ai.usage.cache_read.input_tokens": u.cache_read or None,
+            "gen_ai.usage.cache_creation.input_tokens": u.cache_write or None,
+        }
+        if self._tracer.record_content:
+            attributes["gen_ai.output.messages"] = _content([reply])
+        error = None
+        if reply.stop_reason is StopReason.ERROR:
+            error = reply.failure.kind.value if reply.failure is not None else "error"
+            attributes["error.message"] = reply.error_message
+        elif reply.stop_reason is StopReason.ABORTED:
+            error = "aborted"
+        span.set(attributes)
+        span.end(error)
+
+    def start_tool(self, call: ToolCall) -> Span:
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": call.name,
+            "gen_ai.tool.call.id": call.id,
+            "gen_ai.tool.type": "function",
+        }
+        if self._tracer.record_content:
+            attributes["gen_ai.tool.call.arguments"] = (
+                call.raw_arguments or dumps(call.arguments).decode()
+            )
+        return self._tracer.start(f"execute_tool {call.name}", attributes, self.turn or self.run)
+
+    def end_tool(self, span: Span, result: ToolResultMessage | None) -> None:
+        if result is None:
+            span.end("aborted")
+            return
+        if self._tracer.record_content:
+            span.set({"gen_ai.tool.call.result": result.text})
+        span.end("tool_error" if result.is_error else None)
