@@ -86,7 +86,7 @@ async def test_parallel_tool_calls_nest_under_their_turn(traces: Traces, transpo
             [
                 ToolCallSpec("slow_add", {"a": 3, "b": 1}, id="c1"),
                 ToolCallSpec("slow_add", {"a": 1, "b": 1}, id="c2"),
-            ]  # fmt: skip
+            ]
         ),
         text_reply("4 and 2"),
     ]
