@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
@@ -27,26 +28,29 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _OtelSpan:
-    __slots__ = ("span",)
+    __slots__ = ("recording", "span")
 
     def __init__(self, span: trace.Span) -> None:
         self.span = span
+        self.recording = span.is_recording()  # a no-op span: skip the attribute work
 
     def set(self, attributes: Mapping[str, Any]) -> None:
-        self.span.set_attributes(_clean(attributes))
+        if self.recording:
+            self.span.set_attributes(_clean(attributes))
 
     def end(self, error: str | None = None) -> None:
-        if error is not None:
+        if error is not None and self.recording:
             self.span.set_attribute("error.type", error)
             self.span.set_status(Status(StatusCode.ERROR, error))
         self.span.end()
 
     @contextmanager
     def activate(self) -> Iterator[None]:
-        with trace.use_span(
-            self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
+        token = otel_context.attach(trace.set_span_in_context(self.span))
+        try:
             yield
+        finally:
+            otel_context.detach(token)
 
 
 class OpenTelemetryTracer:

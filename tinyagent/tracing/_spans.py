@@ -34,12 +34,14 @@ class RunSpans:
     """One run's spans: ``run`` (``invoke_agent``), a span per turn under it, and under
     each turn its model call(s) (``chat``) and tool calls (``execute_tool``)."""
 
-    __slots__ = ("_tracer", "run", "turn")
+    __slots__ = ("_model", "_model_attributes", "_tracer", "run", "turn")
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
         self.run: Span | None = None
         self.turn: Span | None = None
+        self._model: Model | None = None  # the model the cached attributes describe
+        self._model_attributes: dict[str, Any] = {}
 
     def start_run(self, model: Model, system_prompt: str) -> None:
         attributes: dict[str, Any] = {
@@ -76,18 +78,29 @@ class RunSpans:
         if span is not None:
             span.end(error)
 
+    def _describe(self, model: Model) -> dict[str, Any]:
+        """The model's attributes, worked out once per model, not once per call."""
+        if model is not self._model:
+            parts = urlsplit(model.base_url)
+            self._model = model
+            self._model_attributes = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": model.provider_name,
+                "gen_ai.request.model": model.id,
+                "server.address": parts.hostname,
+                "server.port": parts.port,
+                "tinyagent.api": model.api,
+            }
+        return self._model_attributes
+
     def start_model_call(self, model: Model, messages: Sequence[Message], options: Any) -> Span:
-        parts = urlsplit(model.base_url)
-        attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": model.provider_name,
-            "gen_ai.request.model": model.id,
-            "gen_ai.request.temperature": options.get("temperature"),
-            "gen_ai.request.max_tokens": options.get("max_tokens") or model.max_tokens,
-            "server.address": parts.hostname,
-            "server.port": parts.port,
-            "tinyagent.api": model.api,
-        }
+        attributes = dict(self._describe(model))
+        temperature = options.get("temperature")
+        if temperature is not None:
+            attributes["gen_ai.request.temperature"] = temperature
+        limit = options.get("max_tokens") or model.max_tokens
+        if limit is not None:
+            attributes["gen_ai.request.max_tokens"] = limit
         if self._tracer.record_content:
             attributes["gen_ai.input.messages"] = _content(messages)
         return self._tracer.start(f"chat {model.id}", attributes, self.turn or self.run, "client")

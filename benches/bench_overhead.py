@@ -1,0 +1,97 @@
+"""What tracing and sessions add to an agent's turn: client CPU per turn with nothing,
+with an OpenTelemetry tracer (the API alone, no SDK or exporter; and the SDK's provider
+with no exporter), and with a SQLite session, interleaved in fresh processes (median of
+the rounds).
+
+    python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
+
+Each run is one prompt of N turns (one trivial tool call and its result each, then a
+short answer) against the bench server in another process, as in ``bench_agent.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_agent import _cpu, _tool, start_server  # noqa: E402
+
+KINDS = ("plain", "otel-api", "otel-sdk", "sqlite")
+
+
+async def conversation(base: str, turns: int, kind: str, db: str) -> None:
+    import tinyagent
+
+    options: dict[str, Any] = {}
+    if kind == "otel-api":  # OpenTelemetry's API alone: no SDK, so no exporter
+        from tinyagent.tracing import OpenTelemetryTracer
+
+        options["tracer"] = OpenTelemetryTracer()
+    elif kind == "otel-sdk":  # the SDK's provider, with no span processor or exporter
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from tinyagent.tracing import OpenTelemetryTracer
+
+        options["tracer"] = OpenTelemetryTracer(TracerProvider())
+    elif kind == "sqlite":
+        options["session"] = tinyagent.SQLiteSession(db, f"s{turns}")
+    agent = tinyagent.Agent(
+        tinyagent.Model(f"turn-{turns}", base), "You are a bench.", [_tool()], **options
+    )
+    await agent.prompt("go")
+    assert agent.state.last_error is None, agent.state.last_error
+
+
+def child(base: str, turns: int, kind: str) -> float:
+    import anyio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "bench.db")
+        anyio.run(conversation, base, 2, kind, db, backend="trio")  # warm up
+        c0 = _cpu()
+        anyio.run(conversation, base, turns, kind, db, backend="trio")
+        return (_cpu() - c0) / turns
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child", nargs=3)
+    ap.add_argument("--turns", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    if args.child:
+        base, turns, kind = args.child
+        print(json.dumps(child(base, int(turns), kind)))
+        return
+    proc, base = start_server()
+    try:
+        results: dict[str, list[float]] = {k: [] for k in KINDS}
+        for _ in range(args.rounds):
+            for kind in KINDS:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", base, str(args.turns), kind],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                results[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        proc.terminate()
+        proc.wait()
+    plain = statistics.median(results["plain"])
+    for kind in KINDS:
+        med = statistics.median(results[kind])
+        print(f"{kind:>9}: {med * 1e3:.3f} ms CPU per turn ({(med / plain - 1) * 100:+.1f}%)")
+
+
+if __name__ == "__main__":
+    main()
