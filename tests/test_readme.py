@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tinyagent.testing import LocalServer, text_reply, tool_call_reply
+from tinyagent.testing import LocalServer, error_reply, text_reply, tool_call_reply
 
 pytestmark = pytest.mark.anyio
 
@@ -111,3 +111,33 @@ async def test_the_mcp_example_runs(
     server = await run_example("mcp", replies)
     assert capsys.readouterr().out.strip() == "5"
     assert server.requests[1].json["messages"][-1]["content"] == "5"
+
+
+async def test_the_sessions_example_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # chats.db is made here
+    server = await run_example("sessions", [text_reply("Hello Ada."), text_reply("Ada.")])
+    assert capsys.readouterr().out.strip() == "Ada."
+    assert [m["content"] for m in server.requests[1].json["messages"]] == [
+        "My name is Ada.",
+        "Hello Ada.",
+        "What is my name?",
+    ]
+
+
+async def test_the_context_policy_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    overflow = error_reply(400, "This model's maximum context length is 20 tokens.")
+    replies = [text_reply("one"), text_reply("two"), overflow, text_reply("three")]
+    server = await run_example("context-policy", replies)
+    assert capsys.readouterr().out.split() == ["one", "two", "three"]
+    retried = server.requests[-1].json["messages"]
+    assert retried[0]["content"].startswith("(Earlier messages")
+    assert retried[-1]["content"] == "third question"
+
+
+async def test_the_tracing_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    await run_example("tracing", [text_reply("hello")])
+    assert capsys.readouterr().out.strip() == (
+        "['chat mock-model', 'invoke_agent tinyagent', 'turn 1']"
+    )
