@@ -118,6 +118,14 @@ class Agent:
         """A :class:`Model`, or a name such as ``"anthropic:claude-sonnet-4-5"``."""
         self._model = as_model(model)
 
+    def set_stream_options(self, **options: Any) -> None:
+        """Merge model-call options (``temperature``, ``transport``, ``rate_gate``…) into
+        the agent's ``stream_options``; checked now."""
+        self._check_idle()
+        merged = {**(self._options.get("stream_options") or {}), **options}
+        loop_config({**self._options, "stream_options": merged})
+        self._options["stream_options"] = merged
+
     def set_tools(self, tools: Sequence[Tool]) -> None:
         self._tools = tuple(tools)
 

@@ -113,6 +113,9 @@ class StreamOptions:
     ca_bundle: str | None = None
     """A PEM file of trusted CAs (a private CA); None: ``SSL_CERT_FILE``, else the
     default roots. Honoured the same by every transport."""
+    rate_gate: Any = attrs.field(default=None, repr=False, eq=False)
+    """A shared pace for many calls (``tinyagent.transports.RateGate``, e.g. a batch's):
+    consulted before each attempt, told how it ended."""
     response_format: ResponseFormat | None = None
     """Ask for JSON matching a schema (see :class:`ResponseFormat`); ``None``: free text."""
     session: Any = attrs.field(default=None, repr=False, eq=False)

@@ -1,5 +1,5 @@
-"""The ``tinyagent`` command: ``tinyagent demo`` (one agent run, offline by default) and
-``tinyagent chat`` (a terminal chat)."""
+"""The ``tinyagent`` command: ``tinyagent demo`` (one agent run, offline by default),
+``tinyagent chat`` (a terminal chat) and ``tinyagent batch`` (scripted batch runs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import anyio
 
 from .. import _demo
-from . import _chat
+from . import _batch, _chat
 
 __all__ = ["main"]
 
@@ -25,11 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompt", default=None, help="what to ask")
     demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
     _chat.add_parser(sub)
+    _batch.add_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "batch":
+        return _batch.run_command(args)
     if args.command == "chat":
         return anyio.run(_chat.run_chat, args, backend=args.backend)
     if (args.model is None) != (args.base_url is None):

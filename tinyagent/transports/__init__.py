@@ -12,6 +12,7 @@ from .._log import bodies_logged, logger
 from .._messages import Context, Model
 from .._request import StreamOptions, prepare_request
 from ..providers import ByteParser, get_provider
+from ._gate import RateGate
 from ._native import native_available
 from ._retry import EventSource, RetryingSource, retry_delay
 from ._session import Session
@@ -19,6 +20,7 @@ from ._session import Session
 __all__ = [
     "TRANSPORTS",
     "EventSource",
+    "RateGate",
     "Session",
     "make_byte_parser",
     "make_source",
@@ -70,7 +72,10 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
         parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
         return HttpxSource(model, provider, request, options, parser)
 
-    return RetryingSource(attempt, options.max_retries, label)
+    # What a rate gate is told an attempt will cost: the prompt (about four bytes a
+    # token of its body) and the reply's limit, corrected by the usage that comes back.
+    tokens = len(request.body) // 4 + (options.max_tokens or model.max_tokens or 0)
+    return RetryingSource(attempt, options.max_retries, label, options.rate_gate, tokens)
 
 
 def make_byte_parser(model: Model, *, native: bool = False, **options: object) -> ByteParser:

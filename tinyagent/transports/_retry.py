@@ -20,8 +20,9 @@ from .. import _wording as words
 from .._errors import TinyAgentError
 from .._log import logger
 from .._messages import AssistantMessage, Failure, FailureKind, StopReason
-from .._stream_events import ErrorEvent, StartEvent, StreamEvent
+from .._stream_events import DoneEvent, ErrorEvent, StartEvent, StreamEvent
 from ..providers._failures import RETRY_STATUS
+from ._gate import RateGate
 
 __all__ = ["EventSource", "ReadingFailed", "RetryingSource", "backoff", "retry_delay"]
 
@@ -79,9 +80,17 @@ class RetryingSource:
     fails for good (see the module docstring)."""
 
     def __init__(
-        self, open_attempt: Callable[[], EventSource], max_retries: int, label: str = ""
+        self,
+        open_attempt: Callable[[], EventSource],
+        max_retries: int,
+        label: str = "",
+        gate: RateGate | None = None,
+        tokens: int = 0,
     ) -> None:
         self._open = open_attempt
+        self._gate = gate
+        self._tokens = tokens  # the estimate the gate is told, per attempt
+        self._holding = False  # an attempt has passed the gate and not yet reported
         self._label = label  # what the request is, for the log
         self._max = max_retries
         self._source = open_attempt()
@@ -109,10 +118,18 @@ class RetryingSource:
         if self._content:
             # Past the first content nothing is retried: batches pass straight through
             # (no per-event work here, whatever the reply's length).
-            return await self._source.next_batch()
+            batch = await self._source.next_batch()
+            if self._holding and batch and isinstance(batch[-1], ErrorEvent | DoneEvent):
+                self._report(batch[-1].message)
+            return batch
         while True:
+            if self._gate is not None and not self._holding:
+                await self._gate.acquire(self._tokens)
+                self._holding = True
             batch = await self._source.next_batch()
             final = batch[-1] if batch else None
+            if self._holding and isinstance(final, ErrorEvent | DoneEvent):
+                self._report(final.message)
             if not self._content and isinstance(final, ErrorEvent) and _content_free(batch):
                 failure = final.message.failure
                 delay = retry_delay(failure, self._attempt, self._max)
@@ -144,6 +161,17 @@ class RetryingSource:
                 self._content = True  # a start event, if any, leads its batch
             return out
 
+    def _report(self, message: AssistantMessage | None) -> None:
+        """Tell the gate how the attempt it let through ended."""
+        self._holding = False
+        assert self._gate is not None
+        if message is None:
+            self._gate.release(self._tokens, None, None)
+        elif message.stop_reason is StopReason.ERROR:
+            self._gate.release(self._tokens, None, message.failure)
+        else:
+            self._gate.release(self._tokens, message.usage, None)
+
     def _once(self, batch: list[StreamEvent]) -> list[StreamEvent]:
         if not self._start_sent:
             if any(isinstance(e, StartEvent) for e in batch):
@@ -157,4 +185,6 @@ class RetryingSource:
         return self._source.abort(message, stop_reason, error)
 
     async def aclose(self) -> None:
+        if self._holding:
+            self._report(self._source.message)
         await self._source.aclose()

@@ -1,0 +1,193 @@
+"""The output file is the journal: what is written there is done, and only that.
+
+One writer appends one line per finished item and flushes it at once; an fsync follows
+at least once a second (and at the end), so a killed process loses at most the items in
+flight and the last second's lines of a machine that lost power. On start, a torn last
+line (a write cut by a kill) is cut off, the ids already written are skipped, and a
+sidecar (``OUTPUT.meta.json``) that records the input's hash makes a changed input a
+clear error instead of a silently mixed output. Each id appears exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio
+import anyio.to_thread
+
+from .._errors import TinyAgentError
+from .._json import dumps, loads
+from ._formats import Format, line_id
+
+__all__ = ["InputScan", "Journal", "read_lines", "scan_input", "summarise_rows"]
+
+SIDECAR_VERSION = 1
+FSYNC_EVERY = 1.0  # seconds
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The file's non-blank lines with their numbers, read as a stream."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                yield number, line
+
+
+class InputScan:
+    """What one streaming pass over the input learned: its hash, its item count, and
+    its format (given, or told by the first line)."""
+
+    def __init__(self, sha256: str, items: int, fmt: Format) -> None:
+        self.sha256 = sha256
+        self.items = items
+        self.format = fmt
+
+
+def detect_format(path: Path) -> Format:
+    for _number, line in read_lines(path):
+        try:
+            data = loads(line)
+        except ValueError:
+            break
+        return "openai-batch" if isinstance(data, dict) and "custom_id" in data else "tinyagent"
+    return "tinyagent"
+
+
+def scan_input(path: Path, fmt: Format | None) -> InputScan:
+    """Hash the input and refuse a duplicate id before any request is sent (a line that
+    does not parse is left for the run to report, under ``line:N`` if it has no id)."""
+    fmt = fmt or detect_format(path)
+    digest = hashlib.sha256()
+    seen: set[str] = set()
+    count = 0
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            digest.update(line)
+            if not line.strip():
+                continue
+            count += 1
+            try:
+                item_id = line_id(loads(line), fmt) or f"line:{number}"
+            except ValueError:
+                item_id = f"line:{number}"
+            if item_id in seen:
+                raise TinyAgentError(
+                    f"{path}: line {number}: the id {item_id!r} appears more than once; "
+                    "ids must be unique (nothing was sent)"
+                )
+            seen.add(item_id)
+    return InputScan(digest.hexdigest(), count, fmt)
+
+
+class Journal:
+    """The output file, opened for a run: ``done`` ids to skip, then :meth:`write`."""
+
+    def __init__(self, path: Path, scan: InputScan, *, retry_failed: bool = False) -> None:
+        self.path = path
+        self.sidecar = path.with_name(path.name + ".meta.json")
+        self.format = scan.format
+        self.done: set[str] = set()
+        self.failed_before = 0
+        self._check_sidecar(scan)
+        if path.exists():
+            self._resume(retry_failed)
+        self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self._written_since_sync = False
+        self._last_sync = 0.0
+
+    def _check_sidecar(self, scan: InputScan) -> None:
+        meta = {"version": SIDECAR_VERSION, "input_sha256": scan.sha256, "format": scan.format}
+        if self.sidecar.exists():
+            try:
+                old = loads(self.sidecar.read_bytes())
+            except ValueError:
+                raise TinyAgentError(f"{self.sidecar}: not a batch sidecar (not JSON)") from None
+            if old.get("input_sha256") != scan.sha256:
+                raise TinyAgentError(
+                    f"{self.path} was written for a different input (its sha256 was "
+                    f"{old.get('input_sha256')}, the input's is {scan.sha256}): the input "
+                    "changed since; use a new output file, or delete this one to start over"
+                )
+            if old.get("format") != scan.format:
+                raise TinyAgentError(
+                    f"{self.path} holds {old.get('format')} lines; this run is {scan.format}"
+                )
+            return
+        if self.path.exists() and self.path.stat().st_size > 0:
+            raise TinyAgentError(
+                f"{self.path} exists without its sidecar {self.sidecar.name}: it is not a "
+                "batch output this run can resume; use a new output file"
+            )
+        self.sidecar.write_bytes(dumps(meta))
+
+    def _resume(self, retry_failed: bool) -> None:
+        data_end = 0
+        kept: list[bytes] = []
+        dropped = 0
+        with open(self.path, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break  # a torn last line: its item is not done
+                data_end += len(line)
+                try:
+                    row = loads(line)
+                except ValueError:
+                    raise TinyAgentError(
+                        f"{self.path}: a line before the end is not JSON; the file was edited"
+                    ) from None
+                item_id = line_id(row, self.format)
+                if item_id is None:
+                    raise TinyAgentError(f"{self.path}: a line has no id; the file was edited")
+                failed = row.get("error") is not None
+                if failed and retry_failed:
+                    dropped += 1
+                    continue
+                self.failed_before += failed
+                self.done.add(item_id)
+                if retry_failed:
+                    kept.append(line)
+        if retry_failed and dropped:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with open(tmp, "wb") as f:
+                f.writelines(kept)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        elif os.path.getsize(self.path) > data_end:
+            os.truncate(self.path, data_end)
+
+    async def write(self, line: bytes) -> None:
+        """Append one finished item's line (one writer: callers are serialised by the
+        run's writer task), flushed now and fsynced within a second."""
+        self._file.write(line)
+        self._file.flush()
+        self._written_since_sync = True
+        now = anyio.current_time()
+        if now - self._last_sync >= FSYNC_EVERY:
+            await self.sync()
+
+    async def sync(self) -> None:
+        if self._written_since_sync:
+            self._written_since_sync = False
+            self._last_sync = anyio.current_time()
+            await anyio.to_thread.run_sync(os.fsync, self._file.fileno())
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.sync()
+        self._file.close()
+
+
+def summarise_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The output's complete lines, as data (a torn last line is left out)."""
+    with open(path, "rb") as f:
+        for line in f:
+            if line.endswith(b"\n") and line.strip():
+                try:
+                    yield loads(line)
+                except ValueError:
+                    continue

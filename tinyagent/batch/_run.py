@@ -1,0 +1,301 @@
+"""``run_batch``: every input item through one model call (or one agent), exactly once
+in the output, at the pace one gate allows, surviving crashes and signals.
+
+The tasks of a run, in one task group: a feeder reads the input as a stream and hands
+items to ``concurrency`` workers; each worker runs its item (its attempts all pass the
+shared :class:`BatchGate`) and hands the line to the one writer, which appends it to
+the output (the journal). The first Ctrl-C or SIGTERM stops the feeder; in-flight items
+get ``grace`` seconds to finish, then are cancelled (they are not written, so a resumed
+run does them again); a second signal cancels at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .._errors import TinyAgentError
+from .._messages import AssistantMessage, Model, StopReason, as_model
+from .._stream import complete
+from ..transports import retry_delay
+from ._formats import BadLine, BatchItem, Format, error_line, parse_line, result_line
+from ._gate import BatchGate
+from ._journal import Journal, read_lines, scan_input
+from ._report import BatchStats, BatchSummary, progress_task, summary_of_stats
+
+__all__ = ["AgentFactory", "run_batch", "run_batch_sync"]
+
+AgentFactory = Callable[[], Any]
+Engine = Literal["local", "ray"]
+
+
+def load_factory(spec: str) -> AgentFactory:
+    """``module:factory`` as the callable it names."""
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise TinyAgentError(f"--agent {spec!r}: write it as module:factory")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise TinyAgentError(f"--agent {spec!r}: {exc}") from None
+    if not callable(fn):
+        raise TinyAgentError(f"--agent {spec!r} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+class _Run:
+    """One batch run's shared state: the model, options, gate, stats and channels."""
+
+    def __init__(
+        self,
+        model: Model,
+        fmt: Format,
+        gate: BatchGate,
+        stats: BatchStats,
+        options: dict[str, Any],
+        max_attempts: int,
+        agent: AgentFactory | None,
+    ) -> None:
+        self.model = model
+        self.format = fmt
+        self.gate = gate
+        self.stats = stats
+        self.options = options
+        self.max_attempts = max_attempts
+        self.agent = agent
+
+    async def item(self, item: BatchItem) -> bytes:
+        """Run one item to its output line (a failure is a line too)."""
+        started = anyio.current_time()
+        attempts = 0
+        transcript: list[Any] | None = None
+        self.stats.in_flight += 1
+        try:
+            while True:
+                attempts += 1
+                if attempts == 2:
+                    self.stats.retrying += 1
+                if self.agent is not None:
+                    reply, transcript = await self._agent(item)
+                else:
+                    options = {**self.options, **item.options}
+                    reply = await complete(self.model, item.context, **options)
+                if reply.stop_reason is not StopReason.ERROR:
+                    break
+                delay = retry_delay(reply.failure, attempts - 1, self.max_attempts - 1)
+                if delay is None:
+                    break
+                # A rate limit pauses every worker through the gate; other failures
+                # back off here, in this item's worker only.
+                await anyio.sleep(0 if self.gate.paused_for > 0 else delay)
+        finally:
+            self.stats.in_flight -= 1
+            if attempts >= 2:
+                self.stats.retrying -= 1
+        self._count(reply, anyio.current_time() - started)
+        return result_line(
+            self.format,
+            item,
+            reply,
+            attempts=attempts,
+            duration=anyio.current_time() - started,
+            transcript=transcript,
+        )
+
+    async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any]]:
+        agent = self.agent() if self.agent is not None else None
+        if agent is None or not hasattr(agent, "prompt"):
+            raise TinyAgentError("the --agent factory must return a tinyagent.Agent")
+        if agent.model is None:
+            agent.set_model(self.model)
+        agent.set_stream_options(**self.options, **item.options)
+        if item.context.system_prompt:
+            agent.set_system_prompt(item.context.system_prompt)
+        new = await agent.prompt(list(item.context.messages))
+        replies = [m for m in new if isinstance(m, AssistantMessage)]
+        if not replies:  # pragma: no cover - a run always adds a reply
+            raise TinyAgentError("the agent added no reply")
+        return replies[-1], new
+
+    def _count(self, reply: AssistantMessage, latency: float) -> None:
+        s = self.stats
+        u = reply.usage
+        s.input_tokens += u.input + u.cache_read + u.cache_write
+        s.output_tokens += u.output
+        if u.cost is not None:
+            s.cost += u.cost.total
+        if reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
+            s.failed += 1
+            s.errors[reply.failure.kind.value if reply.failure else "unknown"] += 1
+        else:
+            s.done += 1
+            s.latencies.append(latency)
+
+
+async def _feed(
+    path: Path, run: _Run, done: set[str], items: MemoryObjectSendStream[BatchItem],
+    lines: MemoryObjectSendStream[bytes],
+) -> None:  # fmt: skip
+    async with items:
+        for number, text in read_lines(path):
+            await anyio.lowlevel.checkpoint()  # skipping a long done prefix stays cancellable
+            try:
+                item = parse_line(text, number, run.format)
+            except BadLine as exc:
+                item_id = exc.item_id or f"line:{number}"
+                if item_id not in done:
+                    run.stats.failed += 1
+                    run.stats.errors["bad_input"] += 1
+                    await lines.send(error_line(run.format, item_id, "bad_input", str(exc)))
+                continue
+            if item.id not in done:
+                await items.send(item)
+
+
+async def _work(
+    run: _Run, items: MemoryObjectReceiveStream[BatchItem], lines: MemoryObjectSendStream[bytes]
+) -> None:
+    async with lines:
+        async for item in items:
+            await lines.send(await run.item(item))
+
+
+async def _write(journal: Journal, lines: MemoryObjectReceiveStream[bytes]) -> None:
+    while True:
+        with anyio.move_on_after(1.0):
+            try:
+                line = await lines.receive()
+            except anyio.EndOfStream:
+                return
+            await journal.write(line)
+            continue
+        await journal.sync()  # a quiet second: make what was written durable
+
+
+async def run_batch(
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    model: Model | str,
+    format: Format | None = None,
+    concurrency: int = 64,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    adaptive: bool = False,
+    agent: AgentFactory | str | None = None,
+    engine: Engine = "local",
+    retry_failed: bool = False,
+    max_attempts: int = 3,
+    stream_options: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+    grace: float = 10.0,
+    handle_signals: bool = True,
+) -> BatchSummary:
+    """Run every item of ``input`` (JSON Lines, ``format`` ``tinyagent`` or
+    ``openai-batch``; read from the first line if None) and append its line to
+    ``output``; running it again resumes. Returns the summary.
+
+    ``concurrency``, ``rpm`` and ``tpm`` bound the whole batch (``adaptive``: halve the
+    concurrency on a 429, grow it back slowly); ``agent`` (a callable returning an
+    :class:`Agent`, or ``"module:factory"``) runs a whole agent per item instead of one
+    call; ``retry_failed`` runs again the ids whose line is an error; ``max_attempts``
+    is per item. ``progress``: a live line on a terminal, else a log line every 5 s
+    (None: on when stderr is a terminal).
+    """
+    if engine != "local":
+        raise TinyAgentError(
+            f"engine {engine!r} is not available in this version: use engine='local'"
+        )
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
+    factory = load_factory(agent) if isinstance(agent, str) else agent
+    in_path, out_path = Path(input), Path(output)
+    scan = await anyio.to_thread.run_sync(scan_input, in_path, format)
+    if factory is not None and scan.format == "openai-batch":
+        raise TinyAgentError(
+            "--agent runs tinyagent-format items (an OpenAI Batch body is one call)"
+        )
+    journal = await anyio.to_thread.run_sync(
+        lambda: Journal(out_path, scan, retry_failed=retry_failed)
+    )
+    gate = BatchGate(concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive)
+    stats = BatchStats(total=scan.items, skipped=len(journal.done))
+    options: dict[str, Any] = {"rate_gate": gate, "max_retries": 0, **(stream_options or {})}
+    run = _Run(as_model(model), scan.format, gate, stats, options, max_attempts, factory)
+    interrupted = False
+    show = progress if progress is not None else os.isatty(2)
+    try:
+        async with anyio.create_task_group() as tg:
+            # No buffer: an item leaves the input only when a worker takes it, so a
+            # signal stops the feed with nothing taken and left unstarted.
+            items_send, items_receive = anyio.create_memory_object_stream[BatchItem](0)
+            lines_send, lines_receive = anyio.create_memory_object_stream[bytes](concurrency)
+            tg.start_soon(_write, journal, lines_receive)
+            work = anyio.CancelScope()
+            feed = anyio.CancelScope()
+
+            async def feeder() -> None:
+                async with lines_send.clone() as lines:
+                    with feed:
+                        await _feed(in_path, run, journal.done, items_send, lines)
+                await items_send.aclose()  # workers finish what they hold, then stop
+
+            async def workers() -> None:
+                async with lines_send:
+                    with work:
+                        async with anyio.create_task_group() as pool:
+                            for _ in range(concurrency):
+                                pool.start_soon(
+                                    _work, run, items_receive.clone(), lines_send.clone()
+                                )
+                    items_receive.close()
+
+            async def watch_signals() -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        if interrupted:
+                            work.cancel()  # a second signal: cancel at once
+                            return
+                        interrupted = True
+                        feed.cancel()
+                        work.deadline = anyio.current_time() + grace
+
+            side = anyio.CancelScope()
+
+            async def helpers() -> None:
+                with side:
+                    async with anyio.create_task_group() as aux:
+                        if handle_signals and threading.current_thread() is threading.main_thread():
+                            aux.start_soon(watch_signals)
+                        if show:
+                            aux.start_soon(progress_task, stats, gate)
+
+            tg.start_soon(helpers)
+            tg.start_soon(feeder)
+            await workers()
+            side.cancel()
+    finally:
+        await journal.close()
+    finished = stats.done + stats.failed + stats.skipped
+    return summary_of_stats(stats, interrupted or finished < stats.total)
+
+
+def run_batch_sync(
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    **options: Any,
+) -> BatchSummary:
+    """:func:`run_batch` from a plain script (on trio; ``backend="asyncio"`` for asyncio)."""
+    backend = options.pop("backend", "trio")
+    return anyio.run(lambda: run_batch(input, output, **options), backend=backend)

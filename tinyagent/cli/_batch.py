@@ -1,0 +1,84 @@
+"""``tinyagent batch run`` and ``tinyagent batch status``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._errors import TinyAgentError
+from .._messages import Model
+
+__all__ = ["add_parser", "run_command"]
+
+APIS = ("openai-chat", "anthropic-messages", "openai-responses")
+
+
+def add_parser(sub: Any) -> None:
+    batch = sub.add_parser("batch", help="run a JSONL file of prompts (or an OpenAI Batch file)")
+    verbs = batch.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser("run", help="run INPUT into OUTPUT; the same command again resumes")
+    run.add_argument("input", help="JSON Lines: tinyagent items or OpenAI Batch requests")
+    run.add_argument("-o", "--output", required=True, help="the output JSONL (also the journal)")
+    run.add_argument("--model", required=True, help="model id, e.g. gpt-4o-mini")
+    run.add_argument("--base-url", required=True, help="API root, e.g. https://api.openai.com/v1")
+    run.add_argument("--api", choices=APIS, default="openai-chat", help="wire format")
+    run.add_argument("--api-key-env", default=None, help="variable holding the key")
+    run.add_argument("--format", choices=["tinyagent", "openai-batch"], default=None,
+                     help="input and output format (default: read from the first line)")  # fmt: skip
+    run.add_argument("--concurrency", type=int, default=64)
+    run.add_argument("--rpm", type=int, default=None, help="requests per minute, whole batch")
+    run.add_argument("--tpm", type=int, default=None, help="tokens per minute, whole batch")
+    run.add_argument("--adaptive", action="store_true", help="halve concurrency on 429s")
+    run.add_argument("--agent", default=None, help="module:factory returning an Agent per item")
+    run.add_argument("--engine", choices=["local", "ray"], default="local")
+    run.add_argument("--retry-failed", action="store_true", help="run the failed ids again")
+    run.add_argument("--max-attempts", type=int, default=3, help="attempts per item")
+    run.add_argument("--transport", default=None, help="native, httpx+native or httpx")
+    run.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
+    status = verbs.add_parser("status", help="summarise an output file, finished or running")
+    status.add_argument("output")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from ..batch import run_batch_sync, summary_of_file
+
+    if args.verb == "status":
+        path = Path(args.output)
+        if not path.exists():
+            print(f"tinyagent batch status: {path} does not exist", file=sys.stderr)
+            return 2
+        print(summary_of_file(path).text())
+        return 0
+    key_env = args.api_key_env
+    if key_env is not None and key_env not in os.environ:
+        print(f"tinyagent batch: {key_env} is not set", file=sys.stderr)
+        return 2
+    model = Model(args.model, args.base_url, api=args.api, api_key_env=key_env)
+    options: dict[str, Any] = {}
+    if args.transport:
+        options["transport"] = args.transport
+    try:
+        summary = run_batch_sync(
+            args.input,
+            args.output,
+            model=model,
+            format=args.format,
+            concurrency=args.concurrency,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            adaptive=args.adaptive,
+            agent=args.agent,
+            engine=args.engine,
+            retry_failed=args.retry_failed,
+            max_attempts=args.max_attempts,
+            stream_options=options,
+            backend=args.backend,
+        )
+    except (TinyAgentError, ValueError, OSError) as exc:
+        print(f"tinyagent batch: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    return 130 if summary.interrupted else 0  # failed items are lines of the output, not an exit
