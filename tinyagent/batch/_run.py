@@ -165,21 +165,22 @@ async def _feed(
 async def _work(
     run: _Run, items: MemoryObjectReceiveStream[BatchItem], lines: MemoryObjectSendStream[bytes]
 ) -> None:
-    async with lines:
+    async with items, lines:
         async for item in items:
             await lines.send(await run.item(item))
 
 
 async def _write(journal: Journal, lines: MemoryObjectReceiveStream[bytes]) -> None:
-    while True:
-        with anyio.move_on_after(1.0):
-            try:
-                line = await lines.receive()
-            except anyio.EndOfStream:
-                return
-            await journal.write(line)
-            continue
-        await journal.sync()  # a quiet second: make what was written durable
+    async with lines:
+        while True:
+            with anyio.move_on_after(1.0):
+                try:
+                    line = await lines.receive()
+                except anyio.EndOfStream:
+                    return
+                await journal.write(line)
+                continue
+            await journal.sync()  # a quiet second: make what was written durable
 
 
 async def run_batch(

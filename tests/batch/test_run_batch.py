@@ -1,0 +1,268 @@
+"""run_batch end to end against the local server, on trio and asyncio."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinyagent import Agent, TinyAgentError, tool
+from tinyagent.batch import run_batch, summary_of_file
+from tinyagent.testing import (
+    LocalServer,
+    RecordedRequest,
+    Reply,
+    anthropic_text_reply,
+    error_reply,
+    text_reply,
+    tool_call_reply,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def ours(n: int, start: int = 0) -> str:
+    return "".join(
+        json.dumps({"id": f"q{i}", "prompt": f"say {i}"}) + "\n" for i in range(start, start + n)
+    )
+
+
+def openai_batch(n: int) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "custom_id": f"request-{i}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {
+                    "model": "gpt-4o-mini",
+                    "messages": [
+                        {"role": "system", "content": "You are terse."},
+                        {"role": "user", "content": f"say {i}"},
+                    ],
+                    "max_tokens": 50,
+                    "temperature": 0.2,
+                    "seed": 7,
+                },
+            }
+        )
+        + "\n"
+        for i in range(n)
+    )
+
+
+def echo(request: RecordedRequest) -> Reply:
+    return text_reply("answer to " + request.json["messages"][-1]["content"])
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def test_2000_items_at_concurrency_200_in_our_format(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(2000))
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(inp, out, model=server.model(), concurrency=200, progress=False)
+    assert summary.succeeded == 2000 and summary.failed == 0 and not summary.interrupted
+    got = rows(out)
+    assert sorted(r["id"] for r in got) == sorted(f"q{i}" for i in range(2000))
+    for r in got:
+        assert r["error"] is None and r["text"] == "answer to say " + r["id"][1:]
+        assert r["usage"]["input"] == 10 and r["attempts"] == 1 and r["duration"] >= 0
+    assert summary_of_file(out).succeeded == 2000
+
+
+async def test_2000_items_in_the_openai_batch_format(tmp_path: Path) -> None:
+    inp, out = tmp_path / "batchinput.jsonl", tmp_path / "results.jsonl"
+    inp.write_text(openai_batch(2000))
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(inp, out, model=server.model(), concurrency=200, progress=False)
+        sent = server.requests[0].json
+    assert summary.succeeded == 2000
+    # the body was translated: system prompt, limits, and the rest passed through
+    assert sent["messages"][0] == {"role": "system", "content": "You are terse."}
+    assert sent["max_tokens"] == 50 and sent["temperature"] == 0.2 and sent["seed"] == 7
+    got = rows(out)
+    assert len({r["custom_id"] for r in got}) == 2000
+    for r in got:
+        check_openai_output_line(r)
+        assert r["response"]["body"]["choices"][0]["message"]["content"].startswith("answer to")
+
+
+def check_openai_output_line(r: dict[str, Any]) -> None:
+    """The documented shape of a Batch API output line."""
+    assert set(r) == {"id", "custom_id", "response", "error"}
+    assert isinstance(r["id"], str) and r["id"].startswith("batch_req_")
+    assert isinstance(r["custom_id"], str)
+    if r["error"] is not None:
+        assert r["response"] is None
+        assert set(r["error"]) == {"code", "message"}
+        return
+    response = r["response"]
+    assert set(response) == {"status_code", "request_id", "body"}
+    assert isinstance(response["status_code"], int) and isinstance(response["request_id"], str)
+    if response["status_code"] != 200:
+        assert isinstance(response["body"]["error"]["message"], str)
+        return
+    body = response["body"]
+    assert body["object"] == "chat.completion"
+    assert isinstance(body["id"], str) and isinstance(body["created"], int)
+    assert isinstance(body["model"], str)
+    (choice,) = body["choices"]
+    assert choice["index"] == 0 and choice["finish_reason"] in ("stop", "length", "tool_calls")
+    assert choice["message"]["role"] == "assistant"
+    usage = body["usage"]
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        assert isinstance(usage[key], int)
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+async def test_an_openai_batch_file_runs_against_anthropic(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(openai_batch(3))
+    async with LocalServer(handler=lambda r: anthropic_text_reply("bonjour")) as server:
+        model = server.model(api="anthropic-messages")
+        await run_batch(inp, out, model=model, progress=False)
+        body = server.requests[0].json
+    assert body["system"][0]["text"] == "You are terse." and body["max_tokens"] == 50
+    for r in rows(out):
+        check_openai_output_line(r)
+        assert r["response"]["body"]["choices"][0]["message"]["content"] == "bonjour"
+
+
+async def test_a_second_run_resumes_and_sends_nothing_twice(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(30))
+    async with LocalServer(handler=echo) as server:
+        await run_batch(inp, out, model=server.model(), progress=False)
+        # a crash mid-write leaves a torn line: cut on resume, its item done again
+        lines = out.read_bytes().splitlines(keepends=True)
+        out.write_bytes(b"".join(lines[:20]) + lines[20][:15])
+        summary = await run_batch(inp, out, model=server.model(), progress=False)
+        assert len(server.requests) == 30 + 10
+    assert summary.skipped == 20 and summary.succeeded == 10
+    assert sorted(r["id"] for r in rows(out)) == sorted(f"q{i}" for i in range(30))
+
+
+async def test_a_changed_input_is_refused(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(3))
+    async with LocalServer(handler=echo) as server:
+        await run_batch(inp, out, model=server.model(), progress=False)
+        inp.write_text(ours(4))
+        with pytest.raises(TinyAgentError, match="different input"):
+            await run_batch(inp, out, model=server.model(), progress=False)
+        assert len(server.requests) == 3
+
+
+async def test_a_duplicate_id_is_refused_before_any_request(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(5) + ours(1, start=2))
+    async with LocalServer(handler=echo) as server:
+        with pytest.raises(TinyAgentError, match="line 6: the id 'q2' appears more than once"):
+            await run_batch(inp, out, model=server.model(), progress=False)
+        assert server.requests == []
+
+
+async def test_a_malformed_line_is_a_failed_item_naming_its_line(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(2) + "{not json\n" + json.dumps({"id": "x"}) + "\n" + ours(1, start=2))
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(inp, out, model=server.model(), progress=False)
+    assert summary.succeeded == 3 and summary.failed == 2
+    bad = {r["id"]: r["error"] for r in rows(out) if r["error"] is not None}
+    assert "line 3: not JSON" in bad["line:3"]["message"]
+    assert "line 4 (x)" in bad["x"]["message"] and "prompt" in bad["x"]["message"]
+
+
+async def test_an_item_that_fails_every_attempt_is_one_error_line(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(4))
+
+    def flaky(request: RecordedRequest) -> Reply:
+        if request.json["messages"][-1]["content"] == "say 1":
+            return error_reply(503, "down", error_type="server_error")
+        return echo(request)
+
+    async with LocalServer(handler=flaky) as server:
+        summary = await run_batch(inp, out, model=server.model(), max_attempts=2, progress=False)
+        assert len(server.requests) == 3 + 2
+    assert summary.failed == 1 and summary.errors == {"overloaded": 1}  # 503: overloaded
+    (failed,) = [r for r in rows(out) if r["error"] is not None]
+    assert failed["id"] == "q1" and failed["attempts"] == 2
+    assert failed["error"]["status"] == 503 and failed["error"]["kind"] == "overloaded"
+
+
+async def test_retry_failed_runs_the_failed_ids_again(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(4))
+    down = True
+
+    def maybe(request: RecordedRequest) -> Reply:
+        if down and request.json["messages"][-1]["content"] == "say 2":
+            return error_reply(400, "bad")
+        return echo(request)
+
+    async with LocalServer(handler=maybe) as server:
+        first = await run_batch(inp, out, model=server.model(), progress=False)
+        down = False
+        again = await run_batch(inp, out, model=server.model(), progress=False)
+        fixed = await run_batch(inp, out, model=server.model(), retry_failed=True, progress=False)
+    assert first.failed == 1 and again.skipped == 4 and again.succeeded == 0
+    assert fixed.succeeded == 1 and fixed.skipped == 3
+    got = rows(out)
+    assert sorted(r["id"] for r in got) == ["q0", "q1", "q2", "q3"]  # each exactly once
+    assert all(r["error"] is None for r in got)
+
+
+async def test_a_429_pauses_the_batch_for_its_retry_after(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(6))
+    limited = [True]
+
+    def once(request: RecordedRequest) -> Reply:
+        if limited[0]:
+            limited[0] = False
+            return error_reply(429, "slow down", error_type="rate_limit_error").but(
+                headers={"retry-after": "1"}
+            )
+        return echo(request)
+
+    async with LocalServer(handler=once) as server:
+        summary = await run_batch(inp, out, model=server.model(), concurrency=1, progress=False)
+    assert summary.succeeded == 6
+    (retried,) = [r for r in rows(out) if r["attempts"] == 2]
+    assert retried["duration"] >= 1.0
+
+
+async def test_an_agent_per_item_with_its_tools(tmp_path: Path) -> None:
+    @tool
+    def double(n: int) -> int:
+        """Double a number."""
+        return 2 * n
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(5))
+
+    def script(request: RecordedRequest) -> Reply:
+        last = request.json["messages"][-1]
+        if last["role"] == "user":
+            return tool_call_reply([("double", {"n": int(last["content"].split()[-1])})])
+        return text_reply(f"twice is {last['content']}")
+
+    async with LocalServer(handler=script) as server:
+        summary = await run_batch(
+            inp, out, model=server.model(), agent=lambda: Agent(tools=[double]), progress=False
+        )
+    assert summary.succeeded == 5
+    by_id = {r["id"]: r for r in rows(out)}
+    assert by_id["q3"]["text"] == "twice is 6"
+    assert [m["role"] for m in by_id["q3"]["transcript"]] == [
+        "user",
+        "assistant",
+        "toolResult",
+        "assistant",
+    ]
