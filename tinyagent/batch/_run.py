@@ -15,7 +15,7 @@ import importlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,11 +75,16 @@ class _Run:
         self.agent = agent
 
     async def item(self, item: BatchItem) -> bytes:
-        """Run one item to its output line (a failure is a line too)."""
+        """Run one item to its output line (a failure is a line too), counted."""
+        line, outcome = await self.execute(item)
+        self.count(outcome)
+        return line
+
+    async def execute(self, item: BatchItem) -> tuple[bytes, Outcome]:
+        """Run one item: its output line, and what the stats should count of it."""
         started = anyio.current_time()
         attempts = 0
         transcript: list[Any] | None = None
-        self.stats.in_flight += 1
         try:
             while True:
                 attempts += 1
@@ -99,10 +104,9 @@ class _Run:
                 # back off here, in this item's worker only.
                 await anyio.sleep(0 if self.gate.paused_for > 0 else delay)
         finally:
-            self.stats.in_flight -= 1
             if attempts >= 2:
                 self.stats.retrying -= 1
-        self._count(reply, anyio.current_time() - started)
+        outcome = _outcome(reply, anyio.current_time() - started)
         return result_line(
             self.format,
             item,
@@ -110,7 +114,7 @@ class _Run:
             attempts=attempts,
             duration=anyio.current_time() - started,
             transcript=transcript,
-        )
+        ), outcome
 
     async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any]]:
         agent = self.agent() if self.agent is not None else None
@@ -127,24 +131,37 @@ class _Run:
             raise TinyAgentError("the agent added no reply")
         return replies[-1], new
 
-    def _count(self, reply: AssistantMessage, latency: float) -> None:
+    def count(self, outcome: Outcome) -> None:
         s = self.stats
-        u = reply.usage
-        s.input_tokens += u.input + u.cache_read + u.cache_write
-        s.output_tokens += u.output
-        if u.cost is not None:
-            s.cost += u.cost.total
-        if reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
+        error, tokens_in, tokens_out, cost, latency = outcome
+        s.input_tokens += tokens_in
+        s.output_tokens += tokens_out
+        s.cost += cost
+        if error is not None:
             s.failed += 1
-            s.errors[reply.failure.kind.value if reply.failure else "unknown"] += 1
+            s.errors[error] += 1
         else:
             s.done += 1
             s.latencies.append(latency)
 
 
+Outcome = tuple[str | None, int, int, float, float]
+"""(error kind or None, tokens in, tokens out, cost, seconds): plain data, so that it
+crosses to the driver from a Ray actor."""
+
+
+def _outcome(reply: AssistantMessage, latency: float) -> Outcome:
+    u = reply.usage
+    error = None
+    if reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
+        error = reply.failure.kind.value if reply.failure else "unknown"
+    cost = u.cost.total if u.cost is not None else 0.0
+    return error, u.input + u.cache_read + u.cache_write, u.output, cost, latency
+
+
 async def _feed(
     path: Path, run: _Run, done: set[str], items: MemoryObjectSendStream[BatchItem],
-    lines: MemoryObjectSendStream[bytes],
+    lines: MemoryObjectSendStream[tuple[str, bytes]],
 ) -> None:  # fmt: skip
     async with items:
         for number, text in read_lines(path):
@@ -156,29 +173,45 @@ async def _feed(
                 if item_id not in done:
                     run.stats.failed += 1
                     run.stats.errors["bad_input"] += 1
-                    await lines.send(error_line(run.format, item_id, "bad_input", str(exc)))
+                    line = error_line(run.format, item_id, "bad_input", str(exc))
+                    await lines.send((item_id, line))
                 continue
             if item.id not in done:
                 await items.send(item)
 
 
+Executor = Callable[[BatchItem], Awaitable[tuple[bytes, Outcome]]]
+
+
 async def _work(
-    run: _Run, items: MemoryObjectReceiveStream[BatchItem], lines: MemoryObjectSendStream[bytes]
+    run: _Run,
+    execute: Executor,
+    items: MemoryObjectReceiveStream[BatchItem],
+    lines: MemoryObjectSendStream[tuple[str, bytes]],
 ) -> None:
     async with items, lines:
         async for item in items:
-            await lines.send(await run.item(item))
+            run.stats.in_flight += 1
+            try:
+                line, outcome = await execute(item)
+            finally:
+                run.stats.in_flight -= 1
+            run.count(outcome)
+            await lines.send((item.id, line))
 
 
-async def _write(journal: Journal, lines: MemoryObjectReceiveStream[bytes]) -> None:
+async def _write(journal: Journal, lines: MemoryObjectReceiveStream[tuple[str, bytes]]) -> None:
+    written: set[str] = set()
     async with lines:
         while True:
             with anyio.move_on_after(1.0):
                 try:
-                    line = await lines.receive()
+                    item_id, line = await lines.receive()
                 except anyio.EndOfStream:
                     return
-                await journal.write(line)
+                if item_id not in written:  # each id once, whatever arrives twice
+                    written.add(item_id)
+                    await journal.write(line)
                 continue
             await journal.sync()  # a quiet second: make what was written durable
 
@@ -201,6 +234,7 @@ async def run_batch(
     progress: bool | None = None,
     grace: float = 10.0,
     handle_signals: bool = True,
+    ray_actors: int = 2,
 ) -> BatchSummary:
     """Run every item of ``input`` (JSON Lines, ``format`` ``tinyagent`` or
     ``openai-batch``; read from the first line if None) and append its line to
@@ -211,12 +245,11 @@ async def run_batch(
     :class:`Agent`, or ``"module:factory"``) runs a whole agent per item instead of one
     call; ``retry_failed`` runs again the ids whose line is an error; ``max_attempts``
     is per item. ``progress``: a live line on a terminal, else a log line every 5 s
-    (None: on when stderr is a terminal).
+    (None: on when stderr is a terminal). ``engine="ray"`` runs the items on
+    ``ray_actors`` Ray actors (the ``ray`` extra), the limits split between them.
     """
-    if engine != "local":
-        raise TinyAgentError(
-            f"engine {engine!r} is not available in this version: use engine='local'"
-        )
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
     factory = load_factory(agent) if isinstance(agent, str) else agent
@@ -233,6 +266,18 @@ async def run_batch(
     stats = BatchStats(total=scan.items, skipped=len(journal.done))
     options: dict[str, Any] = {"rate_gate": gate, "max_retries": 0, **(stream_options or {})}
     run = _Run(as_model(model), scan.format, gate, stats, options, max_attempts, factory)
+    execute: Executor = run.execute
+    pool = None
+    if engine == "ray":
+        from ._ray import RayPool
+
+        actor_options = {"max_retries": 0, **(stream_options or {})}
+        pool = RayPool(
+            run.model, scan.format, actor_options, max_attempts, factory,
+            concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive, actors=ray_actors,
+        )  # fmt: skip
+        await anyio.to_thread.run_sync(pool.start)
+        execute = pool.execute
     interrupted = False
     show = progress if progress is not None else os.isatty(2)
     try:
@@ -240,7 +285,9 @@ async def run_batch(
             # No buffer: an item leaves the input only when a worker takes it, so a
             # signal stops the feed with nothing taken and left unstarted.
             items_send, items_receive = anyio.create_memory_object_stream[BatchItem](0)
-            lines_send, lines_receive = anyio.create_memory_object_stream[bytes](concurrency)
+            lines_send, lines_receive = anyio.create_memory_object_stream[tuple[str, bytes]](
+                concurrency
+            )
             tg.start_soon(_write, journal, lines_receive)
             work = anyio.CancelScope()
             feed = anyio.CancelScope()
@@ -254,10 +301,10 @@ async def run_batch(
             async def workers() -> None:
                 async with lines_send:
                     with work:
-                        async with anyio.create_task_group() as pool:
+                        async with anyio.create_task_group() as crew:
                             for _ in range(concurrency):
-                                pool.start_soon(
-                                    _work, run, items_receive.clone(), lines_send.clone()
+                                crew.start_soon(
+                                    _work, run, execute, items_receive.clone(), lines_send.clone()
                                 )
                     items_receive.close()
 
@@ -288,6 +335,9 @@ async def run_batch(
             side.cancel()
     finally:
         await journal.close()
+        if pool is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(pool.stop)
     finished = stats.done + stats.failed + stats.skipped
     return summary_of_stats(stats, interrupted or finished < stats.total)
 

@@ -1,0 +1,90 @@
+"""The Ray engine against a local Ray started by the test, with a real actor pool."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+
+from tinyagent.batch import run_batch
+from tinyagent.testing import LocalServer, RecordedRequest, Reply, text_reply, tool_call_reply
+
+from .test_run_batch import ours
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},  # so actors import tests.*
+    )
+    yield
+    ray.shutdown()
+
+
+def echo(request: RecordedRequest) -> Reply:
+    return text_reply("answer to " + request.json["messages"][-1]["content"])
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def test_500_items_give_the_same_ids_as_the_local_engine(
+    local_ray: None, tmp_path: Path
+) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(ours(500))
+    async with LocalServer(handler=echo) as server:
+        local = await run_batch(inp, tmp_path / "local.jsonl", model=server.model(), progress=False)
+        remote = await run_batch(
+            inp,
+            tmp_path / "ray.jsonl",
+            model=server.model(),
+            engine="ray",
+            ray_actors=2,
+            concurrency=50,
+            progress=False,
+        )
+    assert local.succeeded == remote.succeeded == 500
+    by_local = {r["id"]: r["text"] for r in rows(tmp_path / "local.jsonl")}
+    by_ray = {r["id"]: r["text"] for r in rows(tmp_path / "ray.jsonl")}
+    assert by_ray == by_local
+    assert len(rows(tmp_path / "ray.jsonl")) == 500  # each id exactly once
+    assert ray.is_initialized()  # a Ray the batch did not start is left running
+
+
+async def test_items_run_in_the_actors_processes(local_ray: None, tmp_path: Path) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(ours(40))
+
+    def script(request: RecordedRequest) -> Reply:
+        last = request.json["messages"][-1]
+        if last["role"] == "user":
+            return tool_call_reply([("where", {})])
+        return text_reply(last["content"])
+
+    async with LocalServer(handler=script) as server:
+        summary = await run_batch(
+            inp,
+            tmp_path / "out.jsonl",
+            model=server.model(),
+            engine="ray",
+            ray_actors=2,
+            agent="tests.batch.ray_agent:make_agent",
+            progress=False,
+        )
+    assert summary.succeeded == 40
+    pids = {int(r["text"]) for r in rows(tmp_path / "out.jsonl")}
+    assert len(pids) == 2 and os.getpid() not in pids  # two actors, neither the driver
