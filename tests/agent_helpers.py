@@ -10,6 +10,7 @@ import sniffio
 
 from tinyagent import Tool, ToolError, ToolResult, ToolUpdate
 from tinyagent.transports._default import KEEPER_NAME
+from tinyagent.transports._wakeups import DISPATCHER_NAME
 
 NUMBER_ARGS = {
     "type": "object",
@@ -74,8 +75,9 @@ async def settled_task_count() -> int:
 def _is_server_task(name: str) -> bool:
     # The LocalServer's own tasks (listener, one per connection): an idle keep-alive
     # connection in the client's pool legitimately keeps one alive on the server side.
-    # And the event loop's default-session keeper, which lives as long as the loop.
-    return "serve" in name or name == KEEPER_NAME
+    # And the event loop's default-session keeper and native wake-up dispatcher, which
+    # live as long as the loop.
+    return "serve" in name or name in (KEEPER_NAME, DISPATCHER_NAME)
 
 
 def count_tasks() -> int:

@@ -58,8 +58,8 @@ def transport_failure(
     kind: str, url: str, detail: str, connect_timeout: float, read_timeout: float
 ) -> str:
     """A transport failure in words; ``kind`` is what went wrong, the same on every path:
-    ``connect_timeout``, ``read_timeout``, ``connect``, ``closed`` (mid-stream) or
-    ``other``. The transport library's own detail is not part of the words (it differs
+    ``connect_timeout``, ``read_timeout``, ``connect``, ``closed`` (mid-stream),
+    ``local`` (this machine ran out of something: descriptors, memory) or ``other``. The transport library's own detail is not part of the words (it differs
     between httpx and the native core); it stays on ``TransportError.detail``."""
     if kind == "connect_timeout":
         return f"connect timeout: no connection to {url} within {connect_timeout} s"
@@ -69,6 +69,8 @@ def transport_failure(
         return f"could not connect to {url}"
     if kind == "closed":
         return "the connection closed mid-stream (truncated reply)"
+    if kind == "local":
+        return f"could not start the request to {url} on this machine: {detail}"
     return f"transport error talking to {url}: {detail}"
 
 

@@ -337,5 +337,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChatStreamParser>()?;
     m.add_class::<Signal>()?;
     m.add_class::<transport::NativeStream>()?;
+    m.add_class::<transport::NativeWaker>()?;
     Ok(())
 }

@@ -37,12 +37,19 @@ enum Item {
     Transport { kind: &'static str, detail: String },
 }
 
+/// How a stream tells Python it has items: a byte on its own pipe, or its id on an event
+/// loop's shared waker (one descriptor for every stream of the loop).
+enum Wake {
+    Own(OwnedFd),
+    Shared(Arc<WakerInner>, u64),
+}
+
 struct Shared {
     queue: Mutex<Vec<Item>>,
     /// Signalled by Python after each drain: the task waits on it while the queue is
     /// over its bound, so a slow consumer slows the stream instead of growing memory.
     space: tokio::sync::Notify,
-    wake: OwnedFd,
+    wake: Wake,
     /// The parser lives here, not in the task, so that an abort from Python can end
     /// its open blocks and keep the partial reply.
     parser: Mutex<AnyParser>,
@@ -73,10 +80,70 @@ impl Shared {
             was_empty
         };
         if was_empty {
-            let byte = [1u8];
-            // A full pipe already holds a wake-up; nothing is lost by a failed write.
-            unsafe { libc::write(self.wake.as_raw_fd(), byte.as_ptr() as *const libc::c_void, 1) };
+            match &self.wake {
+                Wake::Own(fd) => poke(fd),
+                Wake::Shared(waker, id) => waker.notify(*id),
+            }
         }
+    }
+}
+
+fn poke(fd: &OwnedFd) {
+    let byte = [1u8];
+    // A full pipe already holds a wake-up; nothing is lost by a failed write.
+    unsafe { libc::write(fd.as_raw_fd(), byte.as_ptr() as *const libc::c_void, 1) };
+}
+
+fn empty_pipe(fd: &OwnedFd) {
+    let mut buf = [0u8; 256];
+    while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+}
+
+struct WakerInner {
+    ready: Mutex<Vec<u64>>,
+    wake: OwnedFd,
+}
+
+impl WakerInner {
+    fn notify(&self, id: u64) {
+        let was_empty = {
+            let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+            let was_empty = ready.is_empty();
+            ready.push(id);
+            was_empty
+        };
+        if was_empty {
+            poke(&self.wake);
+        }
+    }
+}
+
+/// One wake-up descriptor for many streams (one per event loop): a stream that gets
+/// items queues its id here, and the first id since the last `take_ready` writes one
+/// byte. Ten thousand streams then hold ten thousand sockets, not as many pipes too.
+#[pyclass(module = "tinyagent._native")]
+pub struct NativeWaker {
+    inner: Arc<WakerInner>,
+    read_end: OwnedFd,
+}
+
+#[pymethods]
+impl NativeWaker {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(NativeWaker { inner: Arc::new(WakerInner { ready: Mutex::new(Vec::new()), wake: write_end }), read_end })
+    }
+
+    /// The descriptor that becomes readable when a stream has items.
+    fn fileno(&self) -> RawFd {
+        self.read_end.as_raw_fd()
+    }
+
+    /// The ids of the streams that got items since the last call (each may repeat).
+    fn take_ready(&self) -> Vec<u64> {
+        empty_pipe(&self.read_end);
+        std::mem::take(&mut *self.inner.ready.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -274,6 +341,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
 pub struct NativeStream {
     shared: Arc<Shared>,
     read_end: Option<OwnedFd>,
+    is_closed: bool,
     task: Option<AbortHandle>,
     conv: Converter,
     /// Whether the last `drain` returned any `Signal` (so Python needs to look at items).
@@ -301,7 +369,7 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 impl NativeStream {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None, think_tags = false))]
+    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None, think_tags = false, waker = None, stream_id = 0))]
     fn new(
         url: String,
         headers: Vec<(String, String)>,
@@ -314,17 +382,25 @@ impl NativeStream {
         proxy: Option<String>,
         ca_bundle: Option<String>,
         think_tags: bool,
+        waker: Option<PyRef<'_, NativeWaker>>,
+        stream_id: u64,
     ) -> PyResult<Self> {
         guarded(|| {
             let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
             let connect_timeout = Duration::from_secs_f64(connect_timeout.max(0.001));
             let read_timeout = Duration::from_secs_f64(read_timeout.max(0.001));
             let client = client(connect_timeout, read_timeout, proxy, ca_bundle).map_err(PyValueError::new_err)?;
-            let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
+            let (read_end, wake) = match &waker {
+                Some(w) => (None, Wake::Shared(w.inner.clone(), stream_id)),
+                None => {
+                    let (r, w) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
+                    (Some(r), Wake::Own(w))
+                }
+            };
             let shared = Arc::new(Shared {
                 queue: Mutex::new(Vec::new()),
                 space: tokio::sync::Notify::new(),
-                wake: write_end,
+                wake,
                 parser: Mutex::new(parser),
             });
             let req = Request {
@@ -353,7 +429,8 @@ impl NativeStream {
             });
             Ok(NativeStream {
                 shared,
-                read_end: Some(read_end),
+                read_end,
+                is_closed: false,
                 task: Some(abort),
                 conv: Converter::default(),
                 control: false,
@@ -361,9 +438,10 @@ impl NativeStream {
         })
     }
 
-    /// The descriptor that becomes readable when items are queued.
+    /// The descriptor that becomes readable when items are queued (a stream made with a
+    /// shared waker has none: the waker's descriptor stands for it).
     fn fileno(&self) -> PyResult<RawFd> {
-        self.read_end.as_ref().map(|f| f.as_raw_fd()).ok_or_else(|| PyOSError::new_err("stream is closed"))
+        self.read_end.as_ref().map(|f| f.as_raw_fd()).ok_or_else(|| PyOSError::new_err("stream is closed or has a shared waker"))
     }
 
     /// Take every queued item: event objects, and a `Signal` for the rest (`started`,
@@ -371,8 +449,7 @@ impl NativeStream {
     fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         guarded(|| {
             if let Some(fd) = &self.read_end {
-                let mut buf = [0u8; 64];
-                while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+                empty_pipe(fd);
             }
             let items = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
             self.shared.space.notify_one();
@@ -448,11 +525,12 @@ impl NativeStream {
             self.task = None; // detach: it ends by itself
         }
         self.read_end = None;
+        self.is_closed = true;
     }
 
     #[getter]
     fn closed(&self) -> bool {
-        self.read_end.is_none()
+        self.is_closed
     }
 }
 

@@ -217,6 +217,7 @@ _TRANSPORT_KINDS = {
     "read_timeout": FailureKind.TIMEOUT,
     "connect": FailureKind.CONNECTION,
     "closed": FailureKind.CONNECTION,
+    "local": FailureKind.CONNECTION,
     "other": FailureKind.CONNECTION,
 }
 

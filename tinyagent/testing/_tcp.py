@@ -52,7 +52,7 @@ async def serve_tcp(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock.listen(4096)  # a burst of thousands of clients (batch runs) must not drop SYNs
     sock.setblocking(False)
     try:
         async with anyio.create_task_group() as tg:

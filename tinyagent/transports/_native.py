@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-
 from .. import _wording as words
 from .._assembly import build_message, loads_json_object, parse_tool_arguments, priced_usage
 from .._errors import StreamFormatError
@@ -41,6 +39,7 @@ from .._stream_events import (
 from ..providers._failures import transport_error
 from ..providers._protocol import Provider
 from ._network import network_for
+from ._wakeups import Wakeups, loop_wakeups
 
 __all__ = ["NativeByteParser", "NativeSource", "native_available"]
 
@@ -232,6 +231,8 @@ class NativeSource:
         self._finisher = _Finisher(model, provider, options)
         self._network = network_for(request.url, options)
         self._stream: Any = None
+        self._wakeups: Wakeups | None = None
+        self._id = 0
 
     @property
     def message(self) -> AssistantMessage | None:
@@ -240,6 +241,8 @@ class NativeSource:
     def _start(self) -> None:
         o = self._options
         r = self._request
+        self._wakeups = loop_wakeups(self._core)
+        self._id = self._wakeups.new_id()
         self._stream = self._core.NativeStream(
             r.url,
             list(r.headers.items()),
@@ -252,11 +255,27 @@ class NativeSource:
             self._network.proxy,
             self._network.ca_bundle,
             self._model.think_tags,
+            self._wakeups.waker,
+            self._id,
         )
+
+    def _local_failure(self, exc: OSError) -> list[StreamEvent]:
+        """This machine could not start the request (out of descriptors, say): the call
+        ends as a failed message, as any transport failure does, not as an exception."""
+        o = self._options
+        detail = f"{type(exc).__name__}: {exc}"
+        err = transport_error("local", self._request.url, detail, o.connect_timeout, o.read_timeout)
+        return [self._finisher.fail(None, err.message, StopReason.ERROR, err)]
 
     async def next_batch(self) -> list[StreamEvent]:
         if self._stream is None:
-            self._start()
+            if self._finisher.message is not None:
+                return []
+            try:
+                self._start()
+            except OSError as exc:
+                return self._local_failure(exc)
+        assert self._wakeups is not None
         while True:
             items = self._stream.drain()
             if items:
@@ -266,7 +285,7 @@ class NativeSource:
                 if out or self._finisher.message is not None:
                     return out
                 continue
-            await anyio.wait_readable(self._stream.fileno())
+            await self._wakeups.wait(self._id)
 
     def _handle(self, items: list[Any]) -> list[StreamEvent]:
         out: list[Any] = []
