@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -141,3 +143,52 @@ async def test_the_tracing_example_runs(capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().out.strip() == (
         "['chat mock-model', 'invoke_agent tinyagent', 'turn 1']"
     )
+
+
+def bash_example(name: str) -> str:
+    block = re.search(rf"<!-- example: {name} -->\n```bash\n(.*?)```", README, re.S)
+    assert block is not None, f"the README lost its {name} example"
+    return block.group(1)
+
+
+def run_bash(script: str, cwd: Path) -> str:
+    """The README's shell lines, as a user runs them (``tinyagent`` from this install)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_batch_commands_run_in_our_format(tmp_path: Path) -> None:
+    out = run_bash(bash_example("batch-ours"), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["text"] for r in rows} == {
+        "a": "(local server) you said: Hello",
+        "b": "(local server) you said: Bonjour",
+    }
+    assert out.count("items: 2 (2 succeeded, 0 failed)") == 2  # the run, then the status
+    # The same command again resumes: nothing is sent twice, nothing is written twice.
+    again = run_bash(bash_example("batch-ours"), tmp_path)
+    assert "2 from an earlier run" in again
+    assert len((tmp_path / "answers.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_batch_command_runs_an_openai_batch_file(tmp_path: Path) -> None:
+    run_bash(bash_example("batch-openai"), tmp_path)
+    (row,) = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert row["custom_id"] == "request-1" and row["error"] is None
+    assert row["response"]["status_code"] == 200
+    body = row["response"]["body"]
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"]["content"] == "(local server) you said: Hello"
+
+
+async def test_the_batch_script_example_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prompts.jsonl").write_text('{"id": "a", "prompt": "hi"}\n')
+    await run_example("batch-python", [text_reply("hello")])
+    assert "items: 1 (1 succeeded, 0 failed)" in capsys.readouterr().out

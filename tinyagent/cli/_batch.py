@@ -23,7 +23,11 @@ def add_parser(sub: Any) -> None:
     run.add_argument("input", help="JSON Lines: tinyagent items or OpenAI Batch requests")
     run.add_argument("-o", "--output", required=True, help="the output JSONL (also the journal)")
     run.add_argument("--model", required=True, help="model id, e.g. gpt-4o-mini")
-    run.add_argument("--base-url", required=True, help="API root, e.g. https://api.openai.com/v1")
+    run.add_argument(
+        "--base-url",
+        required=True,
+        help="API root, e.g. https://api.openai.com/v1; 'local': the built-in local server",
+    )
     run.add_argument("--api", choices=APIS, default="openai-chat", help="wire format")
     run.add_argument("--api-key-env", default=None, help="variable holding the key")
     run.add_argument("--format", choices=["tinyagent", "openai-batch"], default=None,
@@ -42,8 +46,52 @@ def add_parser(sub: Any) -> None:
     status.add_argument("output")
 
 
+def _local_reply(request: Any) -> Any:
+    """The built-in server's answer (to try a batch offline): it echoes the last
+    message, in the wire format the request came in."""
+    from ..testing import anthropic_text_reply, responses_text_reply, text_reply
+
+    body = request.json or {}
+    messages = body.get("messages") or body.get("input") or [{}]
+    last = messages[-1].get("content") if isinstance(messages[-1], dict) else None
+    if isinstance(last, list):  # content blocks
+        last = " ".join(str(b.get("text", "")) for b in last if isinstance(b, dict))
+    text = f"(local server) you said: {last}"
+    if request.path.endswith("/messages"):
+        return anthropic_text_reply(text)
+    if request.path.endswith("/responses"):
+        return responses_text_reply(text)
+    return text_reply(text)
+
+
+async def _run(args: argparse.Namespace, model: Model, options: dict[str, Any]) -> Any:
+    from ..batch import run_batch
+
+    settings = {
+        "format": args.format,
+        "concurrency": args.concurrency,
+        "rpm": args.rpm,
+        "tpm": args.tpm,
+        "adaptive": args.adaptive,
+        "agent": args.agent,
+        "engine": args.engine,
+        "retry_failed": args.retry_failed,
+        "max_attempts": args.max_attempts,
+        "stream_options": options,
+    }
+    if args.base_url != "local":
+        return await run_batch(args.input, args.output, model=model, **settings)
+    from ..testing import LocalServer
+
+    async with LocalServer(handler=_local_reply) as server:
+        local = server.model(args.model, api=args.api)
+        return await run_batch(args.input, args.output, model=local, **settings)
+
+
 def run_command(args: argparse.Namespace) -> int:
-    from ..batch import run_batch_sync, summary_of_file
+    import anyio
+
+    from ..batch import summary_of_file
 
     if args.verb == "status":
         path = Path(args.output)
@@ -56,27 +104,13 @@ def run_command(args: argparse.Namespace) -> int:
     if key_env is not None and key_env not in os.environ:
         print(f"tinyagent batch: {key_env} is not set", file=sys.stderr)
         return 2
-    model = Model(args.model, args.base_url, api=args.api, api_key_env=key_env)
+    base_url = args.base_url if args.base_url != "local" else "http://127.0.0.1:9/v1"
+    model = Model(args.model, base_url, api=args.api, api_key_env=key_env)
     options: dict[str, Any] = {}
     if args.transport:
         options["transport"] = args.transport
     try:
-        summary = run_batch_sync(
-            args.input,
-            args.output,
-            model=model,
-            format=args.format,
-            concurrency=args.concurrency,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            adaptive=args.adaptive,
-            agent=args.agent,
-            engine=args.engine,
-            retry_failed=args.retry_failed,
-            max_attempts=args.max_attempts,
-            stream_options=options,
-            backend=args.backend,
-        )
+        summary = anyio.run(_run, args, model, options, backend=args.backend)
     except (TinyAgentError, ValueError, OSError) as exc:
         print(f"tinyagent batch: {exc}", file=sys.stderr)
         return 2
