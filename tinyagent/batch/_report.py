@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 import sys
 import time
@@ -19,6 +20,28 @@ from ._journal import summarise_rows
 __all__ = ["BatchStats", "BatchSummary", "progress_task", "summary_of_file"]
 
 
+class Sample:
+    """A uniform sample of at most ``size`` values (reservoir sampling): percentiles of
+    a batch of any length from bounded memory."""
+
+    __slots__ = ("_rng", "count", "size", "values")
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self.count = 0
+        self.values: list[float] = []
+        self._rng = random.Random(0)
+
+    def append(self, value: float) -> None:
+        self.count += 1
+        if len(self.values) < self.size:
+            self.values.append(value)
+        else:
+            i = self._rng.randrange(self.count)
+            if i < self.size:
+                self.values[i] = value
+
+
 @attrs.define
 class BatchStats:
     """Counts kept while a batch runs (one event loop: plain fields)."""
@@ -32,7 +55,7 @@ class BatchStats:
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
-    latencies: list[float] = attrs.field(factory=list)
+    latencies: Sample = attrs.field(factory=Sample)
     errors: Counter[str] = attrs.field(factory=Counter)
     started: float = attrs.field(factory=time.monotonic)
     paused_for: float = 0.0
@@ -97,7 +120,7 @@ def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def summary_of_stats(stats: BatchStats, interrupted: bool) -> BatchSummary:
-    p50, p95 = _percentiles(stats.latencies)
+    p50, p95 = _percentiles(stats.latencies.values)
     return BatchSummary(
         stats.done + stats.failed + stats.skipped,
         stats.done,
@@ -155,7 +178,7 @@ def _row_facts(row: dict[str, Any]) -> tuple[bool, str | None, int, int, float, 
 def summary_of_rows(rows: Iterable[dict[str, Any]]) -> BatchSummary:
     total = failed = tin = tout = 0
     cost = 0.0
-    latencies: list[float] = []
+    latencies = Sample()
     errors: Counter[str] = Counter()
     for row in rows:
         total += 1
@@ -166,7 +189,7 @@ def summary_of_rows(rows: Iterable[dict[str, Any]]) -> BatchSummary:
             errors[kind or "unknown"] += 1
         if d is not None:
             latencies.append(d)
-    p50, p95 = _percentiles(latencies)
+    p50, p95 = _percentiles(latencies.values)
     return BatchSummary(total, total - failed, failed, tin, tout, cost, p50, p95, dict(errors))
 
 

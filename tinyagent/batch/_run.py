@@ -200,8 +200,12 @@ async def _work(
             await lines.send((item.id, line))
 
 
-async def _write(journal: Journal, lines: MemoryObjectReceiveStream[tuple[str, bytes]]) -> None:
-    written: set[str] = set()
+async def _write(
+    journal: Journal, lines: MemoryObjectReceiveStream[tuple[str, bytes]], dedupe: bool
+) -> None:
+    # Only a distributed engine can deliver an id twice (a result re-sent after an actor
+    # restart): locally each item runs once, and the set is not kept.
+    written: set[str] | None = set() if dedupe else None
     async with lines:
         while True:
             with anyio.move_on_after(1.0):
@@ -209,7 +213,9 @@ async def _write(journal: Journal, lines: MemoryObjectReceiveStream[tuple[str, b
                     item_id, line = await lines.receive()
                 except anyio.EndOfStream:
                     return
-                if item_id not in written:  # each id once, whatever arrives twice
+                if written is None:
+                    await journal.write(line)
+                elif item_id not in written:  # each id once, whatever arrives twice
                     written.add(item_id)
                     await journal.write(line)
                 continue
@@ -288,7 +294,7 @@ async def run_batch(
             lines_send, lines_receive = anyio.create_memory_object_stream[tuple[str, bytes]](
                 concurrency
             )
-            tg.start_soon(_write, journal, lines_receive)
+            tg.start_soon(_write, journal, lines_receive, pool is not None)
             work = anyio.CancelScope()
             feed = anyio.CancelScope()
 
