@@ -130,6 +130,11 @@ class Agent:
         self._tools = tuple(tools)
 
     @property
+    def output_type(self) -> Any:
+        """The type :meth:`prompt_output` answers with by default (None: none set)."""
+        return self._output.type if self._output is not None else None
+
+    @property
     def model(self) -> Model | None:
         return self._model
 

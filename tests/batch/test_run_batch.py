@@ -266,3 +266,35 @@ async def test_an_agent_per_item_with_its_tools(tmp_path: Path) -> None:
         "toolResult",
         "assistant",
     ]
+
+
+async def test_an_agent_with_an_output_type_writes_its_structured_answer(tmp_path: Path) -> None:
+    import attrs
+
+    @attrs.frozen
+    class Verdict:
+        label: str
+        score: int
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(3))
+
+    def judge(request: RecordedRequest) -> Reply:
+        n = request.json["messages"][-1]["content"].split()[-1]
+        if n == "2":
+            return text_reply("not json")  # twice: it never validates
+        return text_reply(json.dumps({"label": f"item {n}", "score": int(n)}))
+
+    async with LocalServer(handler=judge) as server:
+        summary = await run_batch(
+            inp,
+            out,
+            model=server.model(),
+            agent=lambda: Agent(output_type=Verdict, output_retries=0),
+            progress=False,
+        )
+    by_id = {r["id"]: r for r in rows(out)}
+    assert by_id["q1"]["output"] == {"label": "item 1", "score": 1}
+    assert by_id["q1"]["error"] is None
+    assert by_id["q2"]["output"] is None and by_id["q2"]["error"]["kind"] == "output_invalid"
+    assert summary.succeeded == 2 and summary.errors == {"output_invalid": 1}

@@ -206,8 +206,10 @@ def result_line(
     attempts: int,
     duration: float,
     transcript: list[Message] | None = None,
+    answer: tuple[Any, str | None] | None = None,
 ) -> bytes:
-    """The output line of an item that ran (its reply may be a failure)."""
+    """The output line of an item that ran (its reply may be a failure). ``answer`` is
+    an agent's structured answer as JSON data, or why its answers did not validate."""
     failed = reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED)
     if fmt == "openai-batch":
         return dumps(_openai_result(item, reply, failed)) + b"\n"
@@ -223,6 +225,12 @@ def result_line(
         "attempts": attempts,
         "duration": round(duration, 4),
     }
+    if answer is not None:
+        value, why = answer
+        out["output"] = value
+        if why is not None and not failed:
+            out["text"] = None
+            out["error"] = {"kind": "output_invalid", "message": why, "status": None, "code": None}
     if transcript is not None:
         out["transcript"] = [unstructure(m) for m in transcript]
     return dumps(out) + b"\n"

@@ -24,9 +24,10 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._errors import TinyAgentError
+from .._errors import OutputError, OutputValidationError, TinyAgentError
 from .._messages import AssistantMessage, Model, StopReason, as_model
 from .._stream import complete
+from ..serde import unstructure
 from ..transports import retry_delay
 from ._formats import BadLine, BatchItem, Format, error_line, parse_line, result_line
 from ._gate import BatchGate
@@ -85,13 +86,14 @@ class _Run:
         started = anyio.current_time()
         attempts = 0
         transcript: list[Any] | None = None
+        answer: Answer | None = None
         try:
             while True:
                 attempts += 1
                 if attempts == 2:
                     self.stats.retrying += 1
                 if self.agent is not None:
-                    reply, transcript = await self._agent(item)
+                    reply, transcript, answer = await self._agent(item)
                 else:
                     options = {**self.options, **item.options}
                     reply = await complete(self.model, item.context, **options)
@@ -107,6 +109,8 @@ class _Run:
             if attempts >= 2:
                 self.stats.retrying -= 1
         outcome = _outcome(reply, anyio.current_time() - started)
+        if answer is not None and answer[1] is not None and outcome[0] is None:
+            outcome = ("output_invalid", *outcome[1:])
         return result_line(
             self.format,
             item,
@@ -114,9 +118,12 @@ class _Run:
             attempts=attempts,
             duration=anyio.current_time() - started,
             transcript=transcript,
+            answer=answer,
         ), outcome
 
-    async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any]]:
+    async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any], Answer | None]:
+        """Run the item on a fresh agent: its last reply, the messages it added, and its
+        structured answer (or why there is none) when the agent has an output type."""
         agent = self.agent() if self.agent is not None else None
         if agent is None or not hasattr(agent, "prompt"):
             raise TinyAgentError("the --agent factory must return a tinyagent.Agent")
@@ -125,11 +132,24 @@ class _Run:
         agent.set_stream_options(**self.options, **item.options)
         if item.context.system_prompt:
             agent.set_system_prompt(item.context.system_prompt)
-        new = await agent.prompt(list(item.context.messages))
+        prompts = list(item.context.messages)
+        answer: Answer | None = None
+        if agent.output_type is not None:
+            start = len(agent.messages)
+            try:
+                value = await agent.prompt_output(prompts)
+                answer = (unstructure(value), None)
+            except OutputValidationError as exc:
+                answer = (None, str(exc))
+            except OutputError:
+                answer = None  # the run failed: its last reply says how
+            new = list(agent.messages[start:])
+        else:
+            new = await agent.prompt(prompts)
         replies = [m for m in new if isinstance(m, AssistantMessage)]
         if not replies:  # pragma: no cover - a run always adds a reply
             raise TinyAgentError("the agent added no reply")
-        return replies[-1], new
+        return replies[-1], new, answer
 
     def count(self, outcome: Outcome) -> None:
         s = self.stats
@@ -144,6 +164,9 @@ class _Run:
             s.done += 1
             s.latencies.append(latency)
 
+
+Answer = tuple[Any, str | None]
+"""A structured answer as JSON data, or None and why the answers did not validate."""
 
 Outcome = tuple[str | None, int, int, float, float]
 """(error kind or None, tokens in, tokens out, cost, seconds): plain data, so that it
