@@ -10,8 +10,13 @@ import anyio
 from tinyagent.batch import run_batch
 from tinyagent.testing import LocalServer, RecordedRequest, Reply, text_reply
 
+SEEN = [0]
+
 
 def reply(request: RecordedRequest, delay: float) -> Reply:
+    SEEN[0] += 1
+    if SEEN[0] == 10:
+        print("10 requests", flush=True)  # the first wave is in flight
     return text_reply("answer to " + request.json["messages"][-1]["content"]).but(delay=delay)
 
 

@@ -44,6 +44,15 @@ def start(
     return proc
 
 
+def finished(proc: subprocess.Popen[str]) -> str:
+    """The child's last line (its summary), once it has ended."""
+    assert proc.stdout is not None
+    lines = proc.stdout.read().splitlines()
+    proc.stdout.close()
+    assert proc.wait(60) == 0
+    return lines[-1]
+
+
 def check_output(out: Path, n: int | None) -> list[str]:
     """Every line whole JSON, every id once; returns the ids."""
     data = out.read_bytes() if out.exists() else b""
@@ -73,10 +82,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
         proc.stdout.close()
         progress.append(len(check_output(out, None)))
     proc = start(inp, out, "trio", delay=0.0)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("done")
-    proc.stdout.close()
-    assert proc.wait() == 0
+    assert finished(proc).startswith("done")
     check_output(out, n)
     assert progress[-1] > 0  # the killed runs did write items between kills
 
@@ -87,10 +93,11 @@ def test_a_signal_stops_taking_items_and_finishes_those_in_flight(
 ) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_input(inp, 200)
-    proc = start(inp, out, "trio", delay=1.0)
-    time.sleep(0.5)  # the first 10 items are in flight, for another half second
-    proc.send_signal(sig)
+    proc = start(inp, out, "trio", delay=2.0)
     assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "10 requests"  # all 10 workers are busy
+    time.sleep(0.2)
+    proc.send_signal(sig)
     last = proc.stdout.readline()
     proc.stdout.close()
     assert proc.wait(10) == 0
@@ -99,9 +106,7 @@ def test_a_signal_stops_taking_items_and_finishes_those_in_flight(
     # no new item was taken
     assert len(check_output(out, None)) == 10
     proc = start(inp, out, "asyncio", delay=0.0)
-    assert proc.stdout is not None and proc.stdout.readline().startswith("done")
-    proc.stdout.close()
-    proc.wait()
+    assert finished(proc).startswith("done")
     check_output(out, 200)
 
 
@@ -109,7 +114,8 @@ def test_a_second_ctrl_c_cancels_at_once(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_input(inp, 50)
     proc = start(inp, out, "trio", delay=30.0, grace=60.0)
-    time.sleep(0.5)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "10 requests"
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     t0 = time.monotonic()

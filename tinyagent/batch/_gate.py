@@ -22,6 +22,7 @@ __all__ = ["BatchGate"]
 WINDOW = 60.0  # seconds: the "per minute" of RPM and TPM
 DEFAULT_PAUSE = 5.0  # a 429 without Retry-After pauses this long (doubling while they repeat)
 MAX_PAUSE = 120.0
+DECAY = 0.98
 
 
 class BatchGate:
@@ -53,7 +54,10 @@ class BatchGate:
         self._tokens: deque[list[float]] = deque()  # [send time, tokens] within the window
         self._token_sum = 0.0
         self._open: dict[int, deque[list[float]]] = {}  # estimate -> its open entries
-        self._ratio = 1.0  # what calls really used over what was estimated, learned
+        # What calls really used over what was estimated: sums that fade (by DECAY a
+        # call), so the ratio follows the batch's recent calls.
+        self._used_sum = 0.0
+        self._estimated_sum = 0.0
         self._successes = 0
         self._streak = 0  # 429s without a success between them
         self._changed: anyio.Event | None = None  # made in the event loop, on first wait
@@ -62,7 +66,8 @@ class BatchGate:
 
     async def acquire(self, tokens: int) -> None:
         estimate = tokens
-        tokens = max(1, round(tokens * self._ratio))  # the estimate, as usage corrects it
+        if self._estimated_sum > 0:  # the estimate, as usage has corrected it so far
+            tokens = max(1, round(tokens * self._used_sum / self._estimated_sum))
         while True:
             now = anyio.current_time()
             wait = self._wait(now, tokens)
@@ -92,7 +97,8 @@ class BatchGate:
             used = usage.total or (usage.input + usage.output + usage.cache_read)
             self.tokens_used += used
             if tokens > 0 and used > 0:
-                self._ratio = 0.8 * self._ratio + 0.2 * (used / tokens)
+                self._used_sum = self._used_sum * DECAY + used
+                self._estimated_sum = self._estimated_sum * DECAY + tokens
             if entry is not None and self.tpm is not None:
                 self._token_sum += used - entry[1]
                 entry[1] = float(used)
