@@ -17,11 +17,11 @@ from typing import Any, TypeVar, overload
 
 import anyio
 
-from ._agent_events import AgentEvent, MessageUpdateEvent, ToolExecutionStartEvent
+from ._agent_events import AgentEvent, MessageUpdateEvent
 from ._agent_queues import DeliveryMode, MessageQueue, check_mode
 from ._agent_state import AgentState, PromptInput, ThinkingLevel, as_message, as_prompts
-from ._errors import AgentBusyError, OutputError, TinyAgentError, ToolError
-from ._json import dumps
+from ._agent_tool import agent_tool
+from ._errors import AgentBusyError, TinyAgentError
 from ._loop import AgentRun, agent_loop, loop_config, make_run
 from ._messages import (
     AssistantMessage,
@@ -39,10 +39,10 @@ from ._stream_events import TextDeltaEvent
 from .output._attempts import FINAL_ANSWER_TOOL, OutputAttempts, OutputMode, check_output_mode
 from .output._spec import OutputSpec, output_spec
 from .output._stream import OutputStream, output_stream
-from .serde import converter
-from .sessions._protocol import Session, unanswered_results
+from .sessions._link import SessionLink
+from .sessions._protocol import Session
 from .sessions._snapshot import read_snapshot, write_snapshot
-from .tools._tool import Tool, ToolResult, ToolUpdate
+from .tools._tool import Tool
 
 __all__ = ["Agent", "AgentState", "ThinkingLevel", "run_sync"]
 
@@ -83,15 +83,7 @@ class Agent:
         )
         self._output_retries = _retries(output_retries)
         self._output_mode = check_output_mode(output_mode)
-        if session is not None and not isinstance(session, Session):
-            raise TypeError(
-                f"session must have async load(), append() and clear() (a "
-                f"tinyagent.sessions.Session), got {type(session).__name__}"
-            )
-        self._session = session
-        self._session_loaded = False
-        self._session_rewrite = False  # the transcript was edited by a sync method
-        self._session_syncing = False
+        self._link = SessionLink(session) if session is not None else None
         self._model = as_model(model) if model is not None else None
         self._system_prompt = system_prompt
         self._tools = tuple(tools)
@@ -220,11 +212,11 @@ class Agent:
 
     @property
     def session(self) -> Session | None:
-        return self._session
+        return self._link.session if self._link is not None else None
 
     def _edited(self) -> None:
-        if self._session is not None:
-            self._session_rewrite = True
+        if self._link is not None:
+            self._link.edited()
 
     async def sync_session(self) -> None:
         """Bring the agent and its session into step now (every run does it first): the
@@ -232,43 +224,8 @@ class Agent:
         without a result as aborted; after the transcript was edited by
         ``clear_messages``, ``replace_messages``, ``append_message``, ``reset`` or a
         ``continue_`` retry, store the edited transcript."""
-        session = self._session
-        if session is None:
-            return
-        if self._session_syncing:
-            raise AgentBusyError("the agent's session is being loaded or stored; await that first")
-        self._session_syncing = True
-        try:
-            await self._sync_session(session)
-        finally:
-            self._session_syncing = False
-
-    async def _sync_session(self, session: Session) -> None:
-        if self._session_rewrite:
-            replace = getattr(session, "replace", None)
-            if replace is not None:
-                await replace(list(self._messages))
-            else:
-                await session.clear()
-                await session.append(list(self._messages))
-            self._session_loaded, self._session_rewrite = True, False
-            return
-        if self._session_loaded:
-            return
-        stored = await session.load()
-        if stored and self._messages:
-            raise TinyAgentError(
-                f"the agent was given messages and a session that already holds "
-                f"{len(stored)}: pass one or the other (or replace_messages() to overwrite)"
-            )
-        if not stored and self._messages:
-            await session.append(list(self._messages))
-        else:
-            repairs = unanswered_results(stored)
-            if repairs:
-                await session.append(repairs)
-            self._messages[:] = [*stored, *repairs]
-        self._session_loaded = True
+        if self._link is not None:
+            await self._link.sync(self._messages)
 
     async def wait_for_idle(self) -> None:
         """Return once no prompt is running (at once if none is)."""
@@ -375,38 +332,7 @@ class Agent:
         calling tool's task: cancelling the call, or the orchestrator's run, aborts it
         cleanly. Its tool executions are forwarded as progress updates.
         """
-
-        async def execute(call_id: str, args: dict[str, Any], update: ToolUpdate) -> ToolResult:
-            worker = self.clone()
-
-            async def forward(event: AgentEvent) -> None:
-                if isinstance(event, ToolExecutionStartEvent):
-                    await update(
-                        {"agent": name, "tool": event.call.name, "arguments": event.call.arguments}
-                    )
-
-            worker.subscribe(forward)
-            if worker._output is not None:
-                try:
-                    value = await worker.prompt_output(args["task"])
-                except OutputError as exc:
-                    raise ToolError(f"The {name} agent gave no valid answer: {exc}") from None
-                text = dumps(converter.unstructure(value)).decode()
-                return ToolResult(text, details=value)
-            new = await worker.prompt(args["task"])
-            replies = [m for m in new if isinstance(m, AssistantMessage)]
-            last = replies[-1] if replies else None
-            if last is None or last.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
-                why = last.error_message if last is not None else "no reply"
-                raise ToolError(f"The {name} agent failed: {why}")
-            return ToolResult(last.text, details={"usage": worker.usage, "messages": len(new)})
-
-        parameters = {
-            "type": "object",
-            "properties": {"task": {"type": "string", "description": f"What {name} should do."}},
-            "required": ["task"],
-        }
-        return Tool(name, description, parameters, execute, timeout=timeout)
+        return agent_tool(self, name, description, timeout)
 
     def reset(self) -> None:
         """Forget the transcript, the queues and the last error (not while running)."""
@@ -464,7 +390,7 @@ class Agent:
             "follow_up": self._follow_up.take,
             "listeners": self._listeners,
             "request_caches": self._request_caches,
-            "store": self._session.append if self._session is not None else None,
+            "store": self._link.session.append if self._link is not None else None,
             **options,
         }
 
