@@ -37,7 +37,7 @@ def _share(value: int | None, parts: int) -> int | None:
 def _actor_class() -> Any:
     import ray
 
-    from ._run import _Run
+    from ._item import ItemRunner
 
     @ray.remote(num_cpus=ACTOR_CPUS)
     class BatchActor:
@@ -54,7 +54,7 @@ def _actor_class() -> Any:
         ) -> None:
             gate = BatchGate(**limits)
             run_options = {**options, "rate_gate": gate}
-            self._run = _Run(model, fmt, gate, BatchStats(), run_options, max_attempts, agent)
+            self._run = ItemRunner(model, fmt, gate, BatchStats(), run_options, max_attempts, agent)
 
         async def run(self, item: BatchItem) -> tuple[bytes, Any]:
             return await self._run.execute(item)

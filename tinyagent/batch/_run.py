@@ -11,7 +11,6 @@ run does them again); a second signal cancels at once.
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import threading
@@ -24,166 +23,21 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._errors import OutputError, OutputValidationError, TinyAgentError
-from .._messages import AssistantMessage, Model, StopReason, as_model
-from .._stream import complete
-from ..serde import unstructure
-from ..transports import retry_delay
-from ._formats import BadLine, BatchItem, Format, error_line, parse_line, result_line
+from .._errors import TinyAgentError
+from .._messages import Model, as_model
+from ._formats import BadLine, BatchItem, Format, error_line, parse_line
 from ._gate import BatchGate
+from ._item import AgentFactory, ItemRunner, Outcome, load_factory
 from ._journal import Journal, read_lines, scan_input
 from ._report import BatchStats, BatchSummary, progress_task, summary_of_stats
 
-__all__ = ["AgentFactory", "run_batch", "run_batch_sync"]
+__all__ = ["run_batch", "run_batch_sync"]
 
-AgentFactory = Callable[[], Any]
 Engine = Literal["local", "ray"]
 
 
-def load_factory(spec: str) -> AgentFactory:
-    """``module:factory`` as the callable it names."""
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise TinyAgentError(f"--agent {spec!r}: write it as module:factory")
-    try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise TinyAgentError(f"--agent {spec!r}: {exc}") from None
-    if not callable(fn):
-        raise TinyAgentError(f"--agent {spec!r} is not callable")
-    return fn  # type: ignore[no-any-return]
-
-
-class _Run:
-    """One batch run's shared state: the model, options, gate, stats and channels."""
-
-    def __init__(
-        self,
-        model: Model,
-        fmt: Format,
-        gate: BatchGate,
-        stats: BatchStats,
-        options: dict[str, Any],
-        max_attempts: int,
-        agent: AgentFactory | None,
-    ) -> None:
-        self.model = model
-        self.format = fmt
-        self.gate = gate
-        self.stats = stats
-        self.options = options
-        self.max_attempts = max_attempts
-        self.agent = agent
-
-    async def item(self, item: BatchItem) -> bytes:
-        """Run one item to its output line (a failure is a line too), counted."""
-        line, outcome = await self.execute(item)
-        self.count(outcome)
-        return line
-
-    async def execute(self, item: BatchItem) -> tuple[bytes, Outcome]:
-        """Run one item: its output line, and what the stats should count of it."""
-        started = anyio.current_time()
-        attempts = 0
-        transcript: list[Any] | None = None
-        answer: Answer | None = None
-        try:
-            while True:
-                attempts += 1
-                if attempts == 2:
-                    self.stats.retrying += 1
-                if self.agent is not None:
-                    reply, transcript, answer = await self._agent(item)
-                else:
-                    options = {**self.options, **item.options}
-                    reply = await complete(self.model, item.context, **options)
-                if reply.stop_reason is not StopReason.ERROR:
-                    break
-                delay = retry_delay(reply.failure, attempts - 1, self.max_attempts - 1)
-                if delay is None:
-                    break
-                # A rate limit pauses every worker through the gate; other failures
-                # back off here, in this item's worker only.
-                await anyio.sleep(0 if self.gate.paused_for > 0 else delay)
-        finally:
-            if attempts >= 2:
-                self.stats.retrying -= 1
-        outcome = _outcome(reply, anyio.current_time() - started)
-        if answer is not None and answer[1] is not None and outcome[0] is None:
-            outcome = ("output_invalid", *outcome[1:])
-        return result_line(
-            self.format,
-            item,
-            reply,
-            attempts=attempts,
-            duration=anyio.current_time() - started,
-            transcript=transcript,
-            answer=answer,
-        ), outcome
-
-    async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any], Answer | None]:
-        """Run the item on a fresh agent: its last reply, the messages it added, and its
-        structured answer (or why there is none) when the agent has an output type."""
-        agent = self.agent() if self.agent is not None else None
-        if agent is None or not hasattr(agent, "prompt"):
-            raise TinyAgentError("the --agent factory must return a tinyagent.Agent")
-        if agent.model is None:
-            agent.set_model(self.model)
-        agent.set_stream_options(**self.options, **item.options)
-        if item.context.system_prompt:
-            agent.set_system_prompt(item.context.system_prompt)
-        prompts = list(item.context.messages)
-        answer: Answer | None = None
-        if agent.output_type is not None:
-            start = len(agent.messages)
-            try:
-                value = await agent.prompt_output(prompts)
-                answer = (unstructure(value), None)
-            except OutputValidationError as exc:
-                answer = (None, str(exc))
-            except OutputError:
-                answer = None  # the run failed: its last reply says how
-            new = list(agent.messages[start:])
-        else:
-            new = await agent.prompt(prompts)
-        replies = [m for m in new if isinstance(m, AssistantMessage)]
-        if not replies:  # pragma: no cover - a run always adds a reply
-            raise TinyAgentError("the agent added no reply")
-        return replies[-1], new, answer
-
-    def count(self, outcome: Outcome) -> None:
-        s = self.stats
-        error, tokens_in, tokens_out, cost, latency = outcome
-        s.input_tokens += tokens_in
-        s.output_tokens += tokens_out
-        s.cost += cost
-        if error is not None:
-            s.failed += 1
-            s.errors[error] += 1
-        else:
-            s.done += 1
-            s.latencies.append(latency)
-
-
-Answer = tuple[Any, str | None]
-"""A structured answer as JSON data, or None and why the answers did not validate."""
-
-Outcome = tuple[str | None, int, int, float, float]
-"""(error kind or None, tokens in, tokens out, cost, seconds): plain data, so that it
-crosses to the driver from a Ray actor."""
-
-
-def _outcome(reply: AssistantMessage, latency: float) -> Outcome:
-    u = reply.usage
-    error = None
-    if reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
-        error = reply.failure.kind.value if reply.failure else "unknown"
-    cost = u.cost.total if u.cost is not None else 0.0
-    return error, u.input + u.cache_read + u.cache_write, u.output, cost, latency
-
-
 async def _feed(
-    path: Path, run: _Run, done: set[str], items: MemoryObjectSendStream[BatchItem],
+    path: Path, run: ItemRunner, done: set[str], items: MemoryObjectSendStream[BatchItem],
     lines: MemoryObjectSendStream[tuple[str, bytes]],
 ) -> None:  # fmt: skip
     async with items:
@@ -207,7 +61,7 @@ Executor = Callable[[BatchItem], Awaitable[tuple[bytes, Outcome]]]
 
 
 async def _work(
-    run: _Run,
+    run: ItemRunner,
     execute: Executor,
     items: MemoryObjectReceiveStream[BatchItem],
     lines: MemoryObjectSendStream[tuple[str, bytes]],
@@ -294,7 +148,7 @@ async def run_batch(
     gate = BatchGate(concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive)
     stats = BatchStats(total=scan.items, skipped=len(journal.done))
     options: dict[str, Any] = {"rate_gate": gate, "max_retries": 0, **(stream_options or {})}
-    run = _Run(as_model(model), scan.format, gate, stats, options, max_attempts, factory)
+    run = ItemRunner(as_model(model), scan.format, gate, stats, options, max_attempts, factory)
     execute: Executor = run.execute
     pool = None
     if engine == "ray":
