@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,14 @@ import pytest
 import ray
 
 from tinyagent.batch import run_batch
-from tinyagent.testing import LocalServer, RecordedRequest, Reply, text_reply, tool_call_reply
+from tinyagent.testing import (
+    LocalServer,
+    RecordedRequest,
+    Reply,
+    error_reply,
+    text_reply,
+    tool_call_reply,
+)
 
 from .test_run_batch import ours
 
@@ -88,3 +96,33 @@ async def test_items_run_in_the_actors_processes(local_ray: None, tmp_path: Path
     assert summary.succeeded == 40
     pids = {int(r["text"]) for r in rows(tmp_path / "out.jsonl")}
     assert len(pids) == 2 and os.getpid() not in pids  # two actors, neither the driver
+
+
+async def test_a_429_seen_by_one_actor_pauses_them_all(local_ray: None, tmp_path: Path) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(ours(40))
+    arrivals: list[float] = []
+
+    def limited(request: RecordedRequest) -> Reply:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            return error_reply(429, "slow down", error_type="rate_limit_error").but(
+                headers={"retry-after": "2"}
+            )
+        return echo(request).but(delay=0.05)
+
+    async with LocalServer(handler=limited) as server:
+        summary = await run_batch(
+            inp,
+            tmp_path / "out.jsonl",
+            model=server.model(),
+            engine="ray",
+            ray_actors=2,
+            concurrency=8,
+            progress=False,
+        )
+    assert summary.succeeded == 40
+    # Requests already on their way at the 429 arrive at once; after that, nothing from
+    # either actor until the Retry-After has passed.
+    pause = [round(t - arrivals[0], 2) for t in arrivals if 0.5 < t - arrivals[0] < 1.9]
+    assert pause == []

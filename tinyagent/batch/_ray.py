@@ -4,8 +4,10 @@ The driver keeps everything that must be single: the resume scan, the input feed
 one writer (which also drops any id already written, should a result arrive twice).
 Each actor runs tinyagent on its own asyncio loop with a fraction of a CPU (whole-CPU
 actors starve Ray's own tasks on a small machine, and it hangs). The batch's limits are
-split across the actors: each has its own gate with a share of the concurrency, RPM and
-TPM, so a 429 pauses that actor's share.
+held by one limiter actor (``ray_limits="shared"``, the default): every attempt of
+every actor passes its gate, so the limits hold for the whole batch and a 429's pause
+reaches every actor. ``ray_limits="split"`` gives each actor its own gate with a share
+of the limits instead (no round trip per attempt; a 429 pauses only that actor).
 
 Needs the ``ray`` extra. A Ray already connected (``ray.init(address=...)``) is used as
 it is; otherwise a local one is started for the batch and stopped after it.
@@ -34,6 +36,43 @@ def _share(value: int | None, parts: int) -> int | None:
     return None if value is None else max(1, math.ceil(value / parts))
 
 
+class _RemoteGate:
+    """A :class:`RateGate` whose gate lives in the limiter actor."""
+
+    paused_for = 0.0  # the limiter holds the pause; an attempt simply waits in acquire
+
+    def __init__(self, limiter: Any) -> None:
+        self._limiter = limiter
+
+    async def acquire(self, tokens: int) -> None:
+        await self._limiter.acquire.remote(tokens)
+
+    def release(self, tokens: int, usage: Any, failure: Any) -> None:
+        self._limiter.release.remote(tokens, usage, failure)  # no need to wait for it
+
+
+def _limiter_class() -> Any:
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class BatchLimiter:
+        """The batch's one gate, for every actor."""
+
+        def __init__(self, limits: Mapping[str, Any]) -> None:
+            self.gate = BatchGate(**limits)
+
+        async def acquire(self, tokens: int) -> None:
+            await self.gate.acquire(tokens)
+
+        def release(self, tokens: int, usage: Any, failure: Any) -> None:
+            self.gate.release(tokens, usage, failure)
+
+        def counts(self) -> tuple[int, float]:
+            return self.gate.rate_limited, self.gate.paused_total
+
+    return BatchLimiter
+
+
 def _actor_class() -> Any:
     import ray
 
@@ -50,9 +89,11 @@ def _actor_class() -> Any:
             options: Mapping[str, Any],
             max_attempts: int,
             agent: Any,
-            limits: Mapping[str, Any],
+            limits: Mapping[str, Any] | Any,
         ) -> None:
-            gate = BatchGate(**limits)
+            # Its own share of the limits, or the shared limiter's gate.
+            shared = not isinstance(limits, Mapping)
+            gate: Any = _RemoteGate(limits) if shared else BatchGate(**limits)
             run_options = {**options, "rate_gate": gate}
             self._run = ItemRunner(model, fmt, gate, BatchStats(), run_options, max_attempts, agent)
 
@@ -79,19 +120,25 @@ class RayPool:
         tpm: int | None,
         adaptive: bool,
         actors: int,
+        limits: str = "shared",
     ) -> None:
         if actors < 1:
             raise ValueError(f"ray_actors must be >= 1, got {actors!r}")
+        if limits not in ("shared", "split"):
+            raise ValueError(f"ray_limits must be 'shared' or 'split', got {limits!r}")
         self._args = (model, fmt, dict(options), max_attempts, agent)
+        parts = actors if limits == "split" else 1
         self._limits = {
-            "concurrency": _share(concurrency, actors),
-            "rpm": _share(rpm, actors),
-            "tpm": _share(tpm, actors),
+            "concurrency": _share(concurrency, parts),
+            "rpm": _share(rpm, parts),
+            "tpm": _share(tpm, parts),
             "adaptive": adaptive,
         }
+        self._shared = limits == "shared"
+        self._limiter: Any = None
         self._count = actors
         self._actors: list[Any] = []
-        self._next = 0
+        self._load: list[int] = []  # items in flight per actor
         self._started_ray = False
         self._format = fmt
         # One thread per item waiting on its result: as many as may be in flight.
@@ -106,8 +153,20 @@ class RayPool:
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
             self._started_ray = True
+        limits: Any = self._limits
+        if self._shared:
+            concurrency = int(self._limits["concurrency"] or 1)
+            limiter = _limiter_class().options(max_concurrency=concurrency + 64)
+            self._limiter = limits = limiter.remote(self._limits)
         cls = _actor_class()
-        self._actors = [cls.remote(*self._args, self._limits) for _ in range(self._count)]
+        self._actors = [cls.remote(*self._args, limits) for _ in range(self._count)]
+        self._load = [0] * self._count
+
+    def rate_limits(self) -> tuple[int, float] | None:
+        """(429s seen, seconds paused) by the shared limiter; None with split limits."""
+        import ray
+
+        return ray.get(self._limiter.counts.remote()) if self._limiter is not None else None
 
     def stop(self) -> None:
         import ray
@@ -115,15 +174,20 @@ class RayPool:
         for actor in self._actors:
             ray.kill(actor)
         self._actors = []
+        if self._limiter is not None:
+            ray.kill(self._limiter)
+            self._limiter = None
         if self._started_ray:
             ray.shutdown()
 
     async def execute(self, item: BatchItem) -> tuple[bytes, Any]:
         import ray
 
-        actor = self._actors[self._next % len(self._actors)]
-        self._next += 1
-        ref = actor.run.remote(item)
+        # The least busy actor: one whose items wait (its share of the limits paused)
+        # does not hold up the others.
+        index = min(range(len(self._actors)), key=self._load.__getitem__)
+        self._load[index] += 1
+        ref = self._actors[index].run.remote(item)
         try:
             return await anyio.to_thread.run_sync(
                 ray.get, ref, abandon_on_cancel=True, limiter=self._waiting
@@ -134,3 +198,5 @@ class RayPool:
         except ray.exceptions.RayError as exc:  # an actor died: this item fails, not the batch
             line = error_line(self._format, item.id, "engine", f"the Ray actor failed: {exc}")
             return line, ("engine", 0, 0, 0.0, 0.0)
+        finally:
+            self._load[index] -= 1

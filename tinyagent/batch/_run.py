@@ -118,6 +118,7 @@ async def run_batch(
     grace: float = 10.0,
     handle_signals: bool = True,
     ray_actors: int = 2,
+    ray_limits: Literal["shared", "split"] = "shared",
 ) -> BatchSummary:
     """Run every item of ``input`` (JSON Lines, ``format`` ``tinyagent`` or
     ``openai-batch``; read from the first line if None) and append its line to
@@ -129,7 +130,8 @@ async def run_batch(
     call; ``retry_failed`` runs again the ids whose line is an error; ``max_attempts``
     is per item. ``progress``: a live line on a terminal, else a log line every 5 s
     (None: on when stderr is a terminal). ``engine="ray"`` runs the items on
-    ``ray_actors`` Ray actors (the ``ray`` extra), the limits split between them.
+    ``ray_actors`` Ray actors (the ``ray`` extra), the limits held by one limiter actor
+    (``ray_limits="split"``: a share for each actor).
     """
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
@@ -158,6 +160,7 @@ async def run_batch(
         pool = RayPool(
             run.model, scan.format, actor_options, max_attempts, factory,
             concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive, actors=ray_actors,
+            limits=ray_limits,
         )  # fmt: skip
         await anyio.to_thread.run_sync(pool.start)
         execute = pool.execute
