@@ -37,6 +37,8 @@ CORES: dict[str, list[str]] = {
     "tinyagent/providers/_anthropic_request.py": [
         "tests/providers/test_anthropic_request.py",
     ],
+    "tinyagent/output/_partial_json.py": ["tests/output/test_partial_json.py"],
+    "tinyagent/batch/_gate.py": ["tests/batch/test_gate.py"],
     "tinyagent/providers/_openai_responses_parser.py": [
         "tests/providers/test_openai_responses_parser.py",
         "tests/providers/test_openai_responses_parity.py",
