@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -108,3 +109,85 @@ def test_a_lone_surrogate_becomes_the_replacement_character() -> None:
 def test_broken_json_is_refused_saying_where(text: str, where: str) -> None:
     with pytest.raises(PartialJSONError, match=where):
         PartialJSON().feed(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"\\ud83d\\ude00"', "😀"),  # a pair
+        ('"a\\ud83d\\ude00b"', "a😀b"),
+        ('"\\ude00"', "\ufffd"),  # a lone low half
+        ('"\\ud83d\\ud83d\\ude00"', "\ufffd😀"),  # a high half, then a pair
+        ('"\\ud83dx"', "\ufffdx"),  # a high half, then text
+        ('"\\ud83d\\n"', "\ufffd\n"),  # a high half, then a simple escape
+        ('"\\ud83d\\u0041"', "\ufffdA"),  # a high half, then a BMP escape
+        ('"\\ud83d"', "\ufffd"),  # a high half at the end
+        ('"\\u00e9\\/\\b\\f\\r\\t"', "é/\b\f\r\t"),
+    ],
+)
+def test_escapes_and_surrogates_split_at_every_point(text: str, expected: str) -> None:
+    for cut in range(len(text) + 1):
+        p = PartialJSON()
+        p.feed(text[:cut])
+        p.feed(text[cut:])
+        assert p.done and p.value() == expected, (cut, p.value())
+
+
+def test_a_root_string_shows_as_it_streams() -> None:
+    p = PartialJSON()
+    p.feed('"hel')
+    assert p.value() == "hel" and not p.done
+    p.feed('lo"')
+    assert p.value() == "hello" and p.done
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[-0]", [0]),
+        ("[1.5e3]", [1500.0]),
+        ("[-12.25]", [-12.25]),
+        ("[2E-2]", [0.02]),
+        ("[10]", [10]),
+        ("[true, false, null]", [True, False, None]),
+        ('{"a": {}, "b": []}', {"a": {}, "b": []}),
+        ("[[], [[]]]", [[], [[]]]),
+    ],
+)
+def test_numbers_literals_and_empty_containers(text: str, expected: object) -> None:
+    p = PartialJSON()
+    for ch in text:  # one character at a time
+        p.feed(ch)
+    assert p.done and p.value() == expected
+    assert type(p.value()[0] if isinstance(expected, list) and expected else p.value()) is type(
+        expected[0] if isinstance(expected, list) and expected else expected
+    )
+
+
+@pytest.mark.parametrize("text", ["[-]", "[1.]", "[1e]", "[--1]", "[1.2.3]", "[+1]", "[.5]"])
+def test_broken_numbers_are_refused(text: str) -> None:
+    with pytest.raises(PartialJSONError):
+        PartialJSON().feed(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"a": 1 "b": 2}', "character 9"),  # 1-based
+        ("[1, 2]x", "character 7"),
+        ('"\\u12G4"', "invalid escape"),
+        ("[1}", "expected ',' or the container's end"),
+        ('{"a": 1]', "expected ',' or the container's end"),
+        ("}", "expected a value"),
+    ],
+)
+def test_the_error_says_where(text: str, where: str) -> None:
+    with pytest.raises(PartialJSONError, match=re.escape(where)):
+        PartialJSON().feed(text)
+
+
+def test_an_error_position_counts_earlier_fragments() -> None:
+    p = PartialJSON()
+    p.feed("[1, ")
+    with pytest.raises(PartialJSONError, match="at character 7"):
+        p.feed("2 3]")
