@@ -191,3 +191,21 @@ def test_an_error_position_counts_earlier_fragments() -> None:
     p.feed("[1, ")
     with pytest.raises(PartialJSONError, match="at character 7"):
         p.feed("2 3]")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"\\ud800\\udc00"', "\U00010000"),  # the lowest pair
+        ('"\\udbff\\udfff"', "\U0010ffff"),  # the highest pair
+        ('"\\ud7ff"', "\ud7ff"),  # just below the surrogates: a character
+        ('"\\ue000"', "\ue000"),  # just above them
+        ('"\\udbff"', "\ufffd"),  # the last high half, alone
+        ('"\\udc00x"', "\ufffdx"),  # the first low half, alone
+        ('"\\udfff"', "\ufffd"),  # the last low half, alone
+    ],
+)
+def test_surrogate_boundaries(text: str, expected: str) -> None:
+    p = PartialJSON()
+    p.feed(text)
+    assert p.value() == expected
