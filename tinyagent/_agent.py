@@ -40,7 +40,7 @@ from .output._attempts import FINAL_ANSWER_TOOL, OutputAttempts, OutputMode, che
 from .output._spec import OutputSpec, output_spec
 from .output._stream import OutputStream, output_stream
 from .sessions._link import SessionLink
-from .sessions._protocol import Session
+from .sessions._protocol import Session, unanswered_calls
 from .sessions._snapshot import read_snapshot, write_snapshot
 from .tools._tool import Tool
 
@@ -622,11 +622,7 @@ class Agent:
 
     def unanswered_tool_calls(self) -> tuple[ToolCall, ...]:
         """Tool calls of the last assistant message that have no result yet."""
-        answered = {getattr(m, "tool_call_id", None) for m in self._messages}
-        for m in reversed(self._messages):
-            if isinstance(m, AssistantMessage):
-                return tuple(c for c in m.tool_calls if c.id not in answered)
-        return ()
+        return unanswered_calls(self._messages)
 
 
 def _retries(value: Any) -> int:

@@ -20,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from .._errors import TinyAgentError
+from .._files import replace_atomically
 from .._json import dumps, loads
 from ._formats import Format, line_id
 
@@ -151,12 +152,7 @@ class Journal:
                 if retry_failed:
                     kept.append(line)
         if retry_failed and dropped:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with open(tmp, "wb") as f:
-                f.writelines(kept)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            replace_atomically(self.path, kept)
         elif os.path.getsize(self.path) > data_end:
             os.truncate(self.path, data_end)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from .._files import replace_atomically
 from .._messages import Message
 from ..serde import dumps, loads
 
@@ -44,7 +45,7 @@ class JSONLSession:
         """Make ``messages`` the file's content: written beside it, then renamed over it,
         so a crash leaves the old file or the new one, never a mix."""
         data = "".join(dumps(m) + "\n" for m in messages).encode()
-        await anyio.to_thread.run_sync(self._rewrite, data)
+        await anyio.to_thread.run_sync(replace_atomically, self.path, [data])
 
     def _load(self) -> list[Message]:
         try:
@@ -75,14 +76,6 @@ class JSONLSession:
                 os.fsync(fd)
         finally:
             os.close(fd)
-
-    def _rewrite(self, data: bytes) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
 
     def _truncate(self, size: int) -> None:
         try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from .._messages import AssistantMessage, Message, ToolResultMessage
+from .._messages import AssistantMessage, Message, ToolCall, ToolResultMessage
 from ..tools._runner import aborted_result
 
-__all__ = ["Session", "unanswered_results"]
+__all__ = ["Session", "unanswered_calls", "unanswered_results"]
 
 INTERRUPTED = "the process ended before the call finished"
 
@@ -36,15 +36,20 @@ class Session(Protocol):
         ...
 
 
-def unanswered_results(messages: Sequence[Message]) -> list[ToolResultMessage]:
-    """Results for the tool calls of the last assistant message that have none (a run
-    cut off by a crash mid-batch), answered as aborted, as an abort would: the
-    transcript can then be sent to a model again."""
+def unanswered_calls(messages: Sequence[Message]) -> tuple[ToolCall, ...]:
+    """The tool calls of the last assistant message that have no result yet."""
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]
         if isinstance(m, AssistantMessage):
             answered = {
                 r.tool_call_id for r in messages[i + 1 :] if isinstance(r, ToolResultMessage)
             }
-            return [aborted_result(c, INTERRUPTED) for c in m.tool_calls if c.id not in answered]
-    return []
+            return tuple(c for c in m.tool_calls if c.id not in answered)
+    return ()
+
+
+def unanswered_results(messages: Sequence[Message]) -> list[ToolResultMessage]:
+    """Results for the calls :func:`unanswered_calls` finds (a run cut off by a crash
+    mid-batch), answered as aborted, as an abort would: the transcript can then be sent
+    to a model again."""
+    return [aborted_result(c, INTERRUPTED) for c in unanswered_calls(messages)]

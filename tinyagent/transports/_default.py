@@ -11,20 +11,14 @@ is cancelled or cut short closes its own connection, as before.
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 import anyio
-import sniffio
 
+from ._per_loop import PerLoop
 from ._session import Session
 
 __all__ = ["KEEPER_NAME", "default_session"]
 
 KEEPER_NAME = "tinyagent: default session"
-
-_asyncio_sessions: weakref.WeakKeyDictionary[Any, tuple[Session, Any]] = weakref.WeakKeyDictionary()
-_trio_var: Any = None
 
 
 async def _keep(session: Session) -> None:
@@ -34,36 +28,9 @@ async def _keep(session: Session) -> None:
         await session.aclose()  # shielded
 
 
+_sessions = PerLoop(Session, _keep, KEEPER_NAME)
+
+
 def default_session() -> Session:
     """This event loop's shared session (made, with its keeper, on first use)."""
-    if sniffio.current_async_library() == "trio":
-        return _trio_session()
-    return _asyncio_session()
-
-
-def _trio_session() -> Session:
-    import trio
-
-    global _trio_var
-    if _trio_var is None:
-        _trio_var = trio.lowlevel.RunVar("tinyagent_default_session")
-    try:
-        session: Session = _trio_var.get()
-    except LookupError:
-        session = Session()
-        _trio_var.set(session)
-        trio.lowlevel.spawn_system_task(_keep, session, name=KEEPER_NAME)
-    return session
-
-
-def _asyncio_session() -> Session:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    entry = _asyncio_sessions.get(loop)
-    if entry is None:
-        session = Session()
-        # The task is kept here: asyncio holds only weak references to tasks.
-        task = loop.create_task(_keep(session), name=KEEPER_NAME)
-        entry = _asyncio_sessions[loop] = (session, task)
-    return entry[0]
+    return _sessions.get()

@@ -12,11 +12,11 @@ so no wake-up can be missed; a late one only causes an extra, empty drain.
 from __future__ import annotations
 
 import itertools
-import weakref
 from typing import Any
 
 import anyio
-import sniffio
+
+from ._per_loop import PerLoop
 
 __all__ = ["DISPATCHER_NAME", "Wakeups", "loop_wakeups"]
 
@@ -54,32 +54,14 @@ class Wakeups:
                     event.set()
 
 
-_asyncio: weakref.WeakKeyDictionary[Any, tuple[Wakeups, Any]] = weakref.WeakKeyDictionary()
-_trio_var: Any = None
+_wakeups: dict[int, PerLoop[Wakeups]] = {}  # by the native module's id (one in practice)
 
 
 def loop_wakeups(core: Any) -> Wakeups:
     """This event loop's wake-ups (made, with their dispatcher task, on first use)."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        global _trio_var
-        if _trio_var is None:
-            _trio_var = trio.lowlevel.RunVar("tinyagent_native_wakeups")
-        try:
-            found: Wakeups = _trio_var.get()
-        except LookupError:
-            found = Wakeups(core)
-            _trio_var.set(found)
-            trio.lowlevel.spawn_system_task(found.dispatch, name=DISPATCHER_NAME)
-        return found
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    entry = _asyncio.get(loop)
-    if entry is None:
-        wakeups = Wakeups(core)
-        # Kept here: asyncio holds only weak references to tasks.
-        task = loop.create_task(wakeups.dispatch(), name=DISPATCHER_NAME)
-        entry = _asyncio[loop] = (wakeups, task)
-    return entry[0]
+    per_loop = _wakeups.get(id(core))
+    if per_loop is None:
+        per_loop = _wakeups[id(core)] = PerLoop(
+            lambda: Wakeups(core), Wakeups.dispatch, DISPATCHER_NAME
+        )
+    return per_loop.get()
