@@ -28,14 +28,14 @@ from tinyagent import (
     FailureKind,
     Model,
     StopReason,
+    StreamOptions,
     TextContent,
     Tool,
     ToolResult,
     ToolResultMessage,
     UserMessage,
 )
-from tinyagent._request import StreamOptions, prepare_request
-from tinyagent.providers import OpenAIChatProvider, _registry, register_provider
+from tinyagent.providers import OpenAIChatProvider, _registry, prepare_request, register_provider
 from tinyagent.testing import (
     LocalServer,
     ToolCallSpec,

@@ -23,7 +23,7 @@ from tinyagent import (
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
-from tinyagent.providers._openai_chat_parser import OpenAIChatParser
+from tinyagent.providers.openai_chat._parser import OpenAIChatParser
 from tinyagent.testing import chunk
 
 MODEL = Model("m", "http://127.0.0.1:1/v1")
@@ -575,7 +575,7 @@ def test_mistral_content_parts_and_reasoning_details() -> None:
 
 
 def test_stop_verdicts() -> None:
-    from tinyagent.providers._openai_chat_parser import chat_stop_verdict
+    from tinyagent.providers.openai_chat._parser import chat_stop_verdict
 
     assert chat_stop_verdict("stop", True)[0] is StopReason.TOOL_USE
     assert chat_stop_verdict(None, False) == (StopReason.STOP, None, None)

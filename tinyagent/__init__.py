@@ -1,73 +1,74 @@
 """tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
 
 from . import catalogue, context, output, providers, serde, sessions, tools, transports
-from ._agent import Agent, AgentState, ThinkingLevel, run_sync
-from ._agent_events import (
+from ._version import __version__
+from .agent import (
+    Agent,
+    AgentRun,
+    AgentState,
+    LoopConfig,
+    ThinkingLevel,
+    TurnSettings,
+    agent_loop,
+    run_sync,
+)
+from .call import AssistantMessageStream, complete, stream
+from .messages import (
+    AgentBusyError,
     AgentEndEvent,
     AgentEvent,
     AgentStartEvent,
-    MessageEndEvent,
-    MessageStartEvent,
-    MessageUpdateEvent,
-    RunEnd,
-    ToolExecutionEndEvent,
-    ToolExecutionStartEvent,
-    ToolExecutionUpdateEvent,
-    TurnEndEvent,
-    TurnStartEvent,
-)
-from ._errors import (
-    AgentBusyError,
-    CallbackError,
-    OutputError,
-    OutputValidationError,
-    ProviderError,
-    StreamFormatError,
-    TinyAgentError,
-    ToolError,
-    TransportError,
-)
-from ._loop import AgentRun, LoopConfig, TurnSettings, agent_loop
-from ._messages import (
     AssistantContent,
     AssistantMessage,
+    CallbackError,
     Context,
     Cost,
     CostTier,
+    DoneEvent,
+    ErrorEvent,
     Failure,
     FailureKind,
     ImageContent,
     Message,
+    MessageEndEvent,
+    MessageStartEvent,
+    MessageUpdateEvent,
     Model,
     ModelCost,
-    StopReason,
-    TextContent,
-    ThinkingContent,
-    ToolCall,
-    ToolDefinition,
-    ToolResultMessage,
-    ToolSchema,
-    Usage,
-    UserContent,
-    UserMessage,
-)
-from ._request import ResponseFormat, StreamOptions
-from ._sse import ServerSentEvent, SSEDecoder
-from ._stream import AssistantMessageStream, complete, stream
-from ._stream_events import (
-    DoneEvent,
-    ErrorEvent,
+    OutputError,
+    OutputValidationError,
+    ProviderError,
+    RunEnd,
     StartEvent,
+    StopReason,
     StreamEvent,
+    StreamFormatError,
+    TextContent,
     TextDeltaEvent,
     TextEndEvent,
     TextStartEvent,
+    ThinkingContent,
     ThinkingDeltaEvent,
     ThinkingEndEvent,
     ThinkingStartEvent,
+    TinyAgentError,
+    ToolCall,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
+    ToolDefinition,
+    ToolError,
+    ToolExecutionEndEvent,
+    ToolExecutionStartEvent,
+    ToolExecutionUpdateEvent,
+    ToolResultMessage,
+    ToolSchema,
+    TransportError,
+    TurnEndEvent,
+    TurnStartEvent,
+    Usage,
+    UserContent,
+    UserMessage,
 )
 from .sessions import InMemorySession, JSONLSession, SQLiteSession
 from .tools import (
@@ -82,8 +83,7 @@ from .tools import (
     tool,
 )
 from .transports import native_available
-
-__version__ = "0.1.0"
+from .wire import ResponseFormat, ServerSentEvent, SSEDecoder, StreamOptions
 
 __all__ = [
     "Agent",

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tinyagent._demo import evaluate
+from tinyagent.cli._demo import evaluate
 
 
 @pytest.mark.parametrize("backend", ["trio", "asyncio"])

@@ -23,7 +23,7 @@ from tinyagent import (
     ToolResultMessage,
     UserMessage,
 )
-from tinyagent._request import prepare_request
+from tinyagent.providers import prepare_request
 
 CLAUDE = Model(
     "claude-x",
@@ -259,7 +259,7 @@ def test_long_retention_and_none() -> None:
 
 # --- pinned down after the mutation run (benches/mutation.py) -----------------------
 
-from tinyagent.providers._anthropic_request import anthropic_tool_id  # noqa: E402
+from tinyagent.providers.anthropic._request import anthropic_tool_id  # noqa: E402
 
 
 def test_tool_ids_edge_cases() -> None:

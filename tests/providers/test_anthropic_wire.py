@@ -24,9 +24,10 @@ from tinyagent import (
     ToolResultMessage,
     UserMessage,
 )
-from tinyagent._json import dumps
-from tinyagent._request import RequestCaches, prepare_request
-from tinyagent.providers._anthropic_request import build_body
+from tinyagent._util.json import dumps
+from tinyagent.providers import prepare_request
+from tinyagent.providers.anthropic._request import build_body
+from tinyagent.wire import RequestCaches
 
 CLAUDE = Model("claude-x", "https://api.anthropic.com/v1", api="anthropic-messages")
 OTHER = attrs.evolve(CLAUDE, id="claude-y")
@@ -103,7 +104,7 @@ def test_the_cached_body_is_the_body_built_from_scratch(
 
 def test_a_long_history_is_encoded_once() -> None:
     calls = 0
-    import tinyagent.providers._anthropic_wire as wire
+    import tinyagent.providers.anthropic._wire as wire
 
     real = wire.append_message
 

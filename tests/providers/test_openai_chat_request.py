@@ -20,13 +20,14 @@ from tinyagent import (
     ToolResultMessage,
     UserMessage,
 )
-from tinyagent._request import RequestCaches, prepare_request
-from tinyagent.providers._openai_chat_request import (
+from tinyagent.providers import prepare_request
+from tinyagent.providers.openai_chat._request import (
     WireCache,
     build_body,
     build_body_bytes,
     encode_message,
 )
+from tinyagent.wire import RequestCaches
 
 GPT = Model(
     "gpt-x",
@@ -205,7 +206,7 @@ def test_cache_markers_only_where_the_endpoint_takes_them() -> None:
 
 
 def test_the_history_cache_encodes_each_message_once(monkeypatch: Any) -> None:
-    from tinyagent.providers import _openai_chat_request as request
+    from tinyagent.providers.openai_chat import _request as request
 
     encoded: list[Any] = []
     real = request.encode_message

@@ -25,10 +25,11 @@ from tinyagent import (
     ToolResultMessage,
     UserMessage,
 )
-from tinyagent._json import dumps
-from tinyagent._request import RequestCaches, prepare_request
-from tinyagent.providers._openai_responses_parser import signature_payload
-from tinyagent.providers._openai_responses_request import build_body
+from tinyagent._util.json import dumps
+from tinyagent.providers import prepare_request
+from tinyagent.providers.openai_responses._parser import signature_payload
+from tinyagent.providers.openai_responses._request import build_body
+from tinyagent.wire import RequestCaches
 
 GPT = Model(
     "gpt-x", "https://api.openai.com/v1", api="openai-responses", provider="openai", api_key="sk-1"

@@ -16,9 +16,17 @@ from typing import Any
 
 import anyio
 
-from tinyagent import Agent, AssistantMessage, Model, SQLiteSession, ToolResultMessage, serde
-from tinyagent._messages import Context
-from tinyagent._request import StreamOptions, prepare_request
+from tinyagent import (
+    Agent,
+    AssistantMessage,
+    Model,
+    SQLiteSession,
+    StreamOptions,
+    ToolResultMessage,
+    serde,
+)
+from tinyagent.messages._records import Context
+from tinyagent.providers import prepare_request
 
 HERE = Path(__file__).resolve().parent
 

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import attrs
 
-from .._json import dumps, loads
-from .._messages import (
+from .._util.json import dumps, loads
+from ..messages import (
     AssistantMessage,
     Context,
     Message,

@@ -15,7 +15,7 @@ from collections import deque
 
 import anyio
 
-from .._messages import Failure, FailureKind, Usage
+from ..messages import Failure, FailureKind, Usage
 
 __all__ = ["BatchGate"]
 

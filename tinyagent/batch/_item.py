@@ -9,9 +9,15 @@ from typing import Any
 
 import anyio
 
-from .._errors import OutputError, OutputValidationError, TinyAgentError
-from .._messages import AssistantMessage, Model, StopReason
-from .._stream import complete
+from ..call import complete
+from ..messages import (
+    AssistantMessage,
+    Model,
+    OutputError,
+    OutputValidationError,
+    StopReason,
+    TinyAgentError,
+)
 from ..serde import unstructure
 from ..transports import retry_delay
 from ._formats import BatchItem, Format, result_line

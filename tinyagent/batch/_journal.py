@@ -19,9 +19,9 @@ from typing import Any, BinaryIO
 import anyio
 import anyio.to_thread
 
-from .._errors import TinyAgentError
-from .._files import replace_atomically
-from .._json import dumps, loads
+from .._util.files import replace_atomically
+from .._util.json import dumps, loads
+from ..messages import TinyAgentError
 from ._formats import Format, line_id
 
 __all__ = ["InputScan", "Journal", "read_lines", "scan_input", "summarise_rows"]

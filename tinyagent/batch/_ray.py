@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .._messages import Model
+from ..messages import Model
 from ._formats import BatchItem, Format, error_line
 from ._gate import BatchGate
 from ._report import BatchStats

@@ -23,8 +23,8 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._errors import TinyAgentError
-from .._messages import Model, as_model
+from ..catalogue import as_model
+from ..messages import Model, TinyAgentError
 from ._formats import BadLine, BatchItem, Format, error_line, parse_line
 from ._gate import BatchGate
 from ._item import AgentFactory, ItemRunner, Outcome, load_factory

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._messages import Model
+from ..messages import Model, install_name_resolver
 from ._prices import CatalogueEntry, find, snapshot
 from ._providers import PROVIDERS, ProviderInfo
 
@@ -21,6 +21,7 @@ __all__ = [
     "PROVIDERS",
     "CatalogueEntry",
     "ProviderInfo",
+    "as_model",
     "lookup",
     "model_from_name",
     "prices_date",
@@ -76,3 +77,18 @@ def model_from_name(name: str, **overrides: Any) -> Model:
     }
     fields.update(overrides)
     return Model(**fields)
+
+
+def as_model(value: Model | str) -> Model:
+    """A :class:`Model`, or a ``"provider:model"`` name made into one."""
+    if isinstance(value, str):
+        return model_from_name(value)
+    if not isinstance(value, Model):
+        raise TypeError(
+            f"a model is a Model or a 'provider:model' name such as 'openai:gpt-4o-mini', "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+install_name_resolver(model_from_name)

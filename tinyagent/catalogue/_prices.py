@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from .._messages import CostTier, ModelCost
+from ..messages import CostTier, ModelCost
 
 __all__ = ["CatalogueEntry", "find", "snapshot"]
 

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from .. import _demo
-from . import _batch, _chat
+from . import _batch, _chat, _demo
 
 __all__ = ["main"]
 

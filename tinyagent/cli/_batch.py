@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._errors import TinyAgentError
-from .._messages import Model
+from ..messages import Model, TinyAgentError
 
 __all__ = ["add_parser", "run_command"]
 

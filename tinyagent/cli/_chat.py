@@ -24,11 +24,11 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
-from .._agent import Agent
-from .._demo import _printer, calculator, clock
-from .._messages import Model
+from ..agent import Agent
 from ..catalogue import PROVIDERS
+from ..messages import Model
 from ..testing import LocalServer, RecordedRequest, Reply, ToolCallSpec, text_reply, tool_call_reply
+from ._demo import _printer, calculator, clock
 
 __all__ = ["run_chat"]
 

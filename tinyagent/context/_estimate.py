@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._messages import (
+from ..messages import (
     AssistantMessage,
     ImageContent,
     Message,

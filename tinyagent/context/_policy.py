@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from .._log import logger
-from .._messages import AssistantMessage, Message, Model, ToolResultMessage, UserMessage
+from .._util.log import logger
+from ..messages import AssistantMessage, Message, Model, ToolResultMessage, UserMessage
 from ._estimate import TokenEstimator
 
 __all__ = ["ContextPolicy", "DropOldest", "Summarize", "cut_points"]
@@ -168,8 +168,8 @@ class Summarize(DropOldest):
         return DROPPED_NOTE
 
     async def _summarise(self, dropped: list[Message]) -> str | None:
-        from .._messages import Context
-        from .._stream import complete
+        from ..call import complete
+        from ..messages import Context
 
         transcript = "\n".join(f"{m.role}: {_text(m)}" for m in dropped)
         try:

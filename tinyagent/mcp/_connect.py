@@ -20,10 +20,9 @@ import mcp
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from .._errors import TinyAgentError, ToolError
-from .._json import dumps
-from .._messages import TextContent
-from ..tools._tool import Tool, ToolResult, ToolUpdate
+from .._util.json import dumps
+from ..messages import TextContent, TinyAgentError, ToolError
+from ..tools import Tool, ToolResult, ToolUpdate
 from ._convert import content_parts, model_facing_name, server_tool
 
 __all__ = ["MCPConnection", "connect"]

@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 import mcp_types
 
-from .._json import dumps
-from .._messages import ImageContent, TextContent, UserContent
-from ..tools._tool import Tool, ToolExecute
+from .._util.json import dumps
+from ..messages import ImageContent, TextContent, UserContent
+from ..tools import Tool, ToolExecute
 
 __all__ = ["content_parts", "model_facing_name", "server_tool"]
 

@@ -7,11 +7,16 @@ format has one (OpenAI chat completions and Responses) and the tool elsewhere
 ``output_retries`` times. :class:`PartialJSON` reads the answer as it streams.
 """
 
-from .._errors import OutputError, OutputValidationError
+from ..messages import OutputError, OutputValidationError
 from ._attempts import FINAL_ANSWER_TOOL, OutputMode
+
+# For the rooms above, not the user's surface: they import a room only through its face.
+from ._attempts import OutputAttempts as OutputAttempts
+from ._attempts import check_output_mode as check_output_mode
 from ._partial_json import PartialJSON, PartialJSONError
 from ._spec import OutputSpec, output_spec
 from ._stream import OutputStream
+from ._stream import output_stream as output_stream
 
 __all__ = [
     "FINAL_ANSWER_TOOL",

@@ -16,17 +16,23 @@ from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
-from .._errors import OutputError, OutputValidationError, ToolError
-from .._json import dumps
-from .._messages import AssistantMessage, Message, Model, StopReason, UserMessage
-from .._stream_events import (
+from .._util.json import dumps
+from ..messages import (
+    AssistantMessage,
+    Message,
+    Model,
+    OutputError,
+    OutputValidationError,
+    StopReason,
     StreamEvent,
     TextDeltaEvent,
     TextStartEvent,
     ToolCallDeltaEvent,
     ToolCallStartEvent,
+    ToolError,
+    UserMessage,
 )
-from ..tools._tool import Tool, ToolResult, ToolUpdate
+from ..tools import Tool, ToolResult, ToolUpdate
 from ._spec import OutputInvalid, OutputSpec
 
 __all__ = ["FINAL_ANSWER_TOOL", "OutputAttempts", "OutputMode", "check_output_mode"]

@@ -17,10 +17,10 @@ import attrs
 import cattrs
 import jsonschema
 
-from .._json import loads
-from .._request import ResponseFormat
+from .._util.json import loads
 from ..serde import converter
-from ..tools._schema import schema_of
+from ..tools import schema_of
+from ..wire import ResponseFormat
 
 __all__ = ["OutputInvalid", "OutputSpec", "output_spec"]
 

@@ -16,8 +16,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._errors import OutputError
-from .._messages import Message
+from ..messages import Message, OutputError
 from ._attempts import OutputAttempts
 from ._partial_json import PartialJSON, PartialJSONError
 

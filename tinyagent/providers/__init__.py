@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-from ._anthropic import AnthropicProvider
 from ._failures import http_failure, is_context_overflow
-from ._openai_chat import OpenAIChatProvider
-from ._openai_responses import OpenAIResponsesProvider
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
-from ._registry import get_provider, known_apis, register_provider
+from ._registry import get_provider, known_apis, prepare_request, register_provider
+from .anthropic import AnthropicProvider
+from .openai_chat import OpenAIChatProvider
+from .openai_responses import OpenAIResponsesProvider
 
 __all__ = [
     "AnthropicProvider",
@@ -27,6 +27,7 @@ __all__ = [
     "http_failure",
     "is_context_overflow",
     "known_apis",
+    "prepare_request",
     "register_provider",
 ]
 

@@ -1,4 +1,4 @@
-"""Failures as typed data: HTTP errors, in-stream error objects, transport failures.
+"""Failures as typed data: HTTP errors and in-stream error objects.
 
 Every provider and every transport classifies through these functions, so the same
 failure gives the same :class:`Failure` (and the same words, from ``_wording``) on every
@@ -14,24 +14,17 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .._errors import ProviderError, TransportError
-from .._json import loads
-from .._messages import Failure, FailureKind, Model
-from .._wording import transport_failure
+from .._util.json import loads
+from ..messages import Failure, FailureKind, Model, ProviderError
 
 __all__ = [
-    "RETRY_STATUS",
     "SharedFailureRules",
     "error_excerpt",
     "failure_from_error_object",
     "http_failure",
     "is_context_overflow",
     "parse_retry_after",
-    "transport_error",
 ]
-
-# Answers worth another try (before any event was produced), on every transport.
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 _BY_STATUS = {
     400: FailureKind.INVALID_REQUEST,
@@ -210,25 +203,6 @@ def failure_from_error_object(err: Any, provider: str, model: str) -> ProviderEr
         body=json.dumps(err)[:2000],
         failure=Failure(_kind(status, code, message), status, code),
     )
-
-
-_TRANSPORT_KINDS = {
-    "connect_timeout": FailureKind.TIMEOUT,
-    "read_timeout": FailureKind.TIMEOUT,
-    "connect": FailureKind.CONNECTION,
-    "closed": FailureKind.CONNECTION,
-    "local": FailureKind.CONNECTION,
-    "other": FailureKind.CONNECTION,
-}
-
-
-def transport_error(
-    kind: str, url: str, detail: str, connect_timeout: float, read_timeout: float
-) -> TransportError:
-    """A transport failure as the one exception type every transport reports."""
-    text = transport_failure(kind, url, detail, connect_timeout, read_timeout)
-    failure = Failure(_TRANSPORT_KINDS[kind], None, kind)
-    return TransportError(text, kind=kind, detail=detail, failure=failure)
 
 
 class SharedFailureRules:

@@ -10,42 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from .._messages import AssistantMessage, Context, Failure, Model, StopReason
-from .._stream_events import StreamEvent
+from ..messages import Context, Model
+from ..wire import ByteParser, PayloadParser, StopVerdict
 
 if TYPE_CHECKING:
-    from .._errors import ProviderError
-    from .._request import PreparedRequest, StreamOptions
+    from ..messages import ProviderError
+    from ..wire import PreparedRequest, StreamOptions
 
 __all__ = ["ByteParser", "PayloadParser", "Provider", "StopVerdict"]
-
-StopVerdict = tuple[StopReason, str | None, Failure | None]
-"""A provider's reading of its stop reason: ours, an error message, a typed failure."""
-
-
-class PayloadParser(Protocol):
-    """Sans-IO: SSE ``data`` payloads in, stream events out."""
-
-    @property
-    def message(self) -> AssistantMessage | None: ...
-    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]: ...
-    def end_of_stream(self) -> list[StreamEvent]: ...
-    def fail(
-        self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
-    ) -> list[StreamEvent]: ...
-
-
-class ByteParser(Protocol):
-    """What a transport needs of a parser: body bytes in, stream events out (the pure
-    Python parser or the native one, for any provider)."""
-
-    @property
-    def message(self) -> AssistantMessage | None: ...
-    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
-    def end_of_stream(self) -> list[StreamEvent]: ...
-    def fail(
-        self, message: str, *, stop_reason: StopReason = ..., error: BaseException | None = ...
-    ) -> list[StreamEvent]: ...
 
 
 class Provider(Protocol):

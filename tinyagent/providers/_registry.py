@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ..messages import Context, Model
+from ..wire import PreparedRequest, StreamOptions
 from ._protocol import Provider
 
-__all__ = ["get_provider", "known_apis", "register_provider"]
+__all__ = ["get_provider", "known_apis", "prepare_request", "register_provider"]
 
 _PROVIDERS: dict[str, Provider] = {}
 
@@ -36,3 +38,11 @@ _SEED_NAMES = {
     "anthropic": "use 'anthropic-messages'",
     "openai": "use 'openai-chat' (chat completions) or 'openai-responses'",
 }
+
+
+def prepare_request(model: Model, context: Context, options: StreamOptions) -> PreparedRequest:
+    """The request for one call (URL, headers, body), built by the model's provider,
+    reusing the encoded history in ``options.wire_cache`` when given."""
+    provider = get_provider(model.api)
+    cache = options.wire_cache.for_provider(provider) if options.wire_cache is not None else None
+    return provider.build_request(model, context, options, cache)

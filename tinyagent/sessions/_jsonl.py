@@ -13,8 +13,8 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from .._files import replace_atomically
-from .._messages import Message
+from .._util.files import replace_atomically
+from ..messages import Message
 from ..serde import dumps, loads
 
 __all__ = ["JSONLSession"]

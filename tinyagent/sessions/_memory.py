@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import anyio.lowlevel
 
-from .._messages import Message
+from ..messages import Message
 
 __all__ = ["InMemorySession"]
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from .._messages import AssistantMessage, Message, ToolCall, ToolResultMessage
-from ..tools._runner import aborted_result
+from ..messages import Message, ToolResultMessage, aborted_result, unanswered_calls
 
-__all__ = ["Session", "unanswered_calls", "unanswered_results"]
+__all__ = ["Session", "unanswered_results"]
 
 INTERRUPTED = "the process ended before the call finished"
 
@@ -34,18 +33,6 @@ class Session(Protocol):
     async def clear(self) -> None:
         """Forget every stored message of this session."""
         ...
-
-
-def unanswered_calls(messages: Sequence[Message]) -> tuple[ToolCall, ...]:
-    """The tool calls of the last assistant message that have no result yet."""
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if isinstance(m, AssistantMessage):
-            answered = {
-                r.tool_call_id for r in messages[i + 1 :] if isinstance(r, ToolResultMessage)
-            }
-            return tuple(c for c in m.tool_calls if c.id not in answered)
-    return ()
 
 
 def unanswered_results(messages: Sequence[Message]) -> list[ToolResultMessage]:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from .._messages import Message
+from ..messages import Message
 from ..serde import dumps, loads
 
 __all__ = ["SQLiteSession"]

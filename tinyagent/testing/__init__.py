@@ -3,7 +3,7 @@ Messages and OpenAI Responses (``/chat/completions``, ``/messages``, ``/response
 
 Use it to test your own agents without a network or a key::
 
-    from tinyagent.testing import LocalServer, text_reply
+    from . import LocalServer, text_reply
 
     async with LocalServer([text_reply("Hello!")]) as server:
         message = await tinyagent.complete(server.model(), context)

@@ -21,7 +21,7 @@ import attrs
 import h11
 from anyio.streams.tls import TLSStream
 
-from .._messages import Model
+from ..messages import Model
 from ._replies import Reply, error_reply
 from ._tcp import serve_tcp
 

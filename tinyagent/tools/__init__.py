@@ -9,7 +9,13 @@ to the model. ``Tool(requires_approval=True)`` asks the agent's ``approve`` call
 
 from ._function import CancelToken, ToolCallId, ToolCancelled, tool
 from ._run_context import RunContext
+
+# For the rooms above, not the user's surface: they import a room only through its face.
+from ._run_context import run_context_var as run_context_var
+from ._schema import schema_of as schema_of
 from ._tool import Approval, Tool, ToolResult, ToolUpdate
+from ._tool import ToolExecute as ToolExecute
+from ._tool import argument_problem as argument_problem
 
 __all__ = [
     "Approval",

@@ -16,7 +16,7 @@ from typing import Any, NewType, TypeVar, overload
 
 import anyio.to_thread
 
-from .._errors import ToolError
+from ..messages import ToolError
 from ..serde import converter
 from ._docstrings import describe_parameters, summary
 from ._run_context import RunContext, current_run_context

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-from .._messages import Message, Usage
+from ..messages import Message, Usage
 
 __all__ = ["RunContext", "current_run_context", "run_context_var"]
 

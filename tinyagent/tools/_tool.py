@@ -15,9 +15,9 @@ import attrs
 import jsonschema
 import jsonschema.exceptions
 
-from .. import _wording as words
-from .._checks import seconds_or_none
-from .._messages import ImageContent, TextContent, ToolCall, UserContent
+from .._util import wording as words
+from .._util.checks import seconds_or_none
+from ..messages import ImageContent, TextContent, ToolCall, UserContent
 
 __all__ = [
     "Approval",

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._protocol import Span, SpanKind, Tracer
 
+# For the rooms above, not the user's surface: they import a room only through its face.
+from ._spans import RunSpans as RunSpans
+
 __all__ = ["OpenTelemetryTracer", "Span", "SpanKind", "Tracer"]
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from .._version import __version__
 from ._protocol import Span, SpanKind
 
 __all__ = ["OpenTelemetryTracer"]
@@ -60,8 +61,6 @@ class OpenTelemetryTracer:
     def __init__(
         self, tracer_provider: trace.TracerProvider | None = None, *, record_content: bool = False
     ) -> None:
-        from .. import __version__
-
         provider = tracer_provider or trace.get_tracer_provider()
         self._tracer = provider.get_tracer("tinyagent", __version__)
         self.record_content = record_content

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._json import dumps
-from .._messages import AssistantMessage, Message, Model, StopReason, ToolCall, ToolResultMessage
+from .._util.json import dumps
+from ..messages import AssistantMessage, Message, Model, StopReason, ToolCall, ToolResultMessage
 from ..serde import unstructure
 from ._protocol import Span, Tracer
 

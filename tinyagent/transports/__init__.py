@@ -8,20 +8,23 @@ them (:mod:`._retry`), so the same failure reads the same on each.
 
 from __future__ import annotations
 
-from .._log import bodies_logged, logger
-from .._messages import Context, Model
-from .._request import StreamOptions, prepare_request
-from ..providers import ByteParser, get_provider
+import warnings
+from typing import Any
+
+from .._util.log import bodies_logged, logger
+from ..messages import Context, Model
+from ..providers import ByteParser, get_provider, prepare_request
+from ..wire import StreamOptions
+from ._connections import Connections
 from ._gate import RateGate
 from ._native import native_available
 from ._retry import EventSource, RetryingSource, retry_delay
-from ._session import Session
 
 __all__ = [
     "TRANSPORTS",
+    "Connections",
     "EventSource",
     "RateGate",
-    "Session",
     "make_byte_parser",
     "make_source",
     "native_available",
@@ -67,7 +70,7 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
 
             native = NativeByteParser(model, provider, options)
             return HttpxSource(model, provider, request, options, native)
-        from ..providers._pure import PureByteParser
+        from ..wire import PureByteParser
 
         parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
         return HttpxSource(model, provider, request, options, parser)
@@ -88,6 +91,18 @@ def make_byte_parser(model: Model, *, native: bool = False, **options: object) -
         from ._native import NativeByteParser
 
         return NativeByteParser(model, provider, opts)
-    from ..providers._pure import PureByteParser
+    from ..wire import PureByteParser
 
     return PureByteParser(provider.payload_parser(model, opts), opts.max_line_bytes)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Session":  # the old name, kept for code written against 0.1
+        warnings.warn(
+            "tinyagent.transports.Session is now tinyagent.transports.Connections "
+            "('Session' means a transcript store, tinyagent.sessions.Session)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Connections
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

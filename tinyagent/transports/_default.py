@@ -13,24 +13,24 @@ from __future__ import annotations
 
 import anyio
 
+from ._connections import Connections
 from ._per_loop import PerLoop
-from ._session import Session
 
 __all__ = ["KEEPER_NAME", "default_session"]
 
 KEEPER_NAME = "tinyagent: default session"
 
 
-async def _keep(session: Session) -> None:
+async def _keep(session: Connections) -> None:
     try:
         await anyio.sleep_forever()
     finally:
         await session.aclose()  # shielded
 
 
-_sessions = PerLoop(Session, _keep, KEEPER_NAME)
+_sessions = PerLoop(Connections, _keep, KEEPER_NAME)
 
 
-def default_session() -> Session:
+def default_session() -> Connections:
     """This event loop's shared session (made, with its keeper, on first use)."""
     return _sessions.get()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from .._messages import Failure, Usage
+from ..messages import Failure, Usage
 
 __all__ = ["RateGate"]
 

@@ -7,32 +7,24 @@ and closes the response deterministically, even when cancelled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 
-from .._messages import AssistantMessage, Model, StopReason
-from .._request import PreparedRequest, StreamOptions
-from .._stream_events import StartEvent, StreamEvent
-from ..providers._failures import transport_error
-from ..providers._protocol import ByteParser, Provider
+from ..messages import AssistantMessage, Model, StartEvent, StopReason, StreamEvent
+from ..providers import ByteParser, Provider
+from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
-from ._network import NetworkConfig, network_for, ssl_context
+from ._errors import transport_error
+from ._network import network_for
 
-__all__ = ["HttpxSource", "describe_transport_error", "new_client"]
+__all__ = ["HttpxSource", "describe_transport_error"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
-
-
-def new_client(network: NetworkConfig) -> httpx.AsyncClient:
-    """An httpx client that does exactly what ``network`` says (no environment of its
-    own: proxies and CAs were decided in :mod:`._network`, for every transport)."""
-    return httpx.AsyncClient(
-        verify=ssl_context(network.ca_bundle), proxy=network.proxy, trust_env=False
-    )
 
 
 # One table maps httpx's failures to the kinds every transport reports.
@@ -106,10 +98,9 @@ class HttpxSource:
         except httpx.HTTPError as exc:
             err = describe_transport_error(exc, self._options, self._request.url)
             return parser.fail(str(err), error=err)
-        out = parser.feed(chunk)
-        if parser.message is not None:
-            await self._drain()
-        return out
+        # No await once the final events exist: a cancellation there would lose them.
+        # The tail after the last event is read in aclose().
+        return parser.feed(chunk)
 
     async def _drain(self) -> None:
         """Read the little that follows the last event (the chunked terminator) so the
@@ -188,8 +179,14 @@ class HttpxSource:
 
     async def aclose(self) -> None:
         """Close the response. Shielded, so that a cancelled caller still closes its
-        connection instead of leaking it (the client belongs to a session)."""
+        connection instead of leaking it (the client belongs to a session). After a
+        complete message the tail is drained first, so the connection goes back to the
+        pool — unless the caller is cancelled, which must not wait for a server."""
         if self._response is None:
             return  # already drained and closed: nothing to shield
+        cancelled = anyio.current_effective_deadline() == -math.inf
+        drain = self._parser.message is not None and not cancelled
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            if drain:
+                await self._drain()  # bounded by _DRAIN_SECONDS; closes the response
             await self._close_response()

@@ -4,7 +4,7 @@ The Rust core hands back finished event objects (built without running Python co
 per delta) and, for everything else, one typed ``Signal`` record (the end of a message,
 an HTTP error, a transport failure). This module turns an end signal into the final
 :class:`AssistantMessage` through the same ``build_message``, the same provider verdicts
-and the same words (:mod:`tinyagent._wording`) as the pure path, so both paths agree
+and the same words (:mod:`tinyagent._util.wording`) as the pure path, so both paths agree
 event for event.
 
 ``transport="httpx+native"`` feeds httpx's bytes to :class:`NativeByteParser`;
@@ -16,28 +16,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _wording as words
-from .._assembly import build_message, loads_json_object, parse_tool_arguments, priced_usage
-from .._errors import StreamFormatError
-from .._messages import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall
-from .._request import PreparedRequest, StreamOptions
-from .._stream_events import (
+from .._util import wording as words
+from ..messages import (
+    AssistantMessage,
     DoneEvent,
     ErrorEvent,
+    Model,
     StartEvent,
+    StopReason,
     StreamEvent,
+    StreamFormatError,
+    TextContent,
     TextDeltaEvent,
     TextEndEvent,
     TextStartEvent,
+    ThinkingContent,
     ThinkingDeltaEvent,
     ThinkingEndEvent,
     ThinkingStartEvent,
+    ToolCall,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
 )
-from ..providers._failures import transport_error
-from ..providers._protocol import Provider
+from ..providers import Provider
+from ..wire import (
+    PreparedRequest,
+    StreamOptions,
+    build_message,
+    loads_json_object,
+    parse_tool_arguments,
+    priced_usage,
+)
+from ._errors import transport_error
 from ._network import network_for
 from ._wakeups import Wakeups, loop_wakeups
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._request import StreamOptions
+from ..wire import StreamOptions
 
 __all__ = ["NetworkConfig", "network_for", "ssl_context"]
 

@@ -16,15 +16,25 @@ from typing import Protocol
 
 import anyio
 
-from .. import _wording as words
-from .._errors import TinyAgentError
-from .._log import logger
-from .._messages import AssistantMessage, Failure, FailureKind, StopReason
-from .._stream_events import DoneEvent, ErrorEvent, StartEvent, StreamEvent
-from ..providers._failures import RETRY_STATUS
+from .._util import wording as words
+from .._util.log import logger
+from ..messages import (
+    AssistantMessage,
+    DoneEvent,
+    ErrorEvent,
+    Failure,
+    FailureKind,
+    StartEvent,
+    StopReason,
+    StreamEvent,
+    TinyAgentError,
+)
 from ._gate import RateGate
 
 __all__ = ["EventSource", "ReadingFailed", "RetryingSource", "backoff", "retry_delay"]
+
+# Answers worth another try (before any event was produced), on every transport.
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 _RETRY_KINDS = frozenset({FailureKind.OVERLOADED, FailureKind.RATE_LIMIT, FailureKind.SERVER})
 _RETRY_CODES = frozenset({"connect", "connect_timeout"})

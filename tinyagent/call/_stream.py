@@ -1,0 +1,110 @@
+"""``tinyagent.stream`` and ``tinyagent.complete``: one model call, streamed.
+
+``stream`` returns an async context manager rather than an async generator: the
+response must be closed when the block exits, deterministically, whether the consumer
+finished, broke out early or was cancelled, and trio does not finalise abandoned async
+generators for you.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+from ..catalogue import as_model
+from ..messages import AssistantMessage, Context, Model, StopReason, StreamEvent
+from ..transports import make_source
+from ..wire import StreamOptions, stream_options
+
+__all__ = ["AssistantMessageStream", "complete", "stream"]
+
+
+class AssistantMessageStream:
+    """The events of one assistant message; iterate it inside ``async with``.
+
+    The last event is a :class:`DoneEvent` or :class:`ErrorEvent` whose ``message`` is
+    the final :class:`AssistantMessage`, also available as :attr:`message` afterwards.
+    """
+
+    def __init__(self, model: Model, context: Context, options: StreamOptions) -> None:
+        self._source = make_source(model, context, options)
+        self._pending: deque[StreamEvent] = deque()
+        self._closed = False
+
+    async def __aenter__(self) -> AssistantMessageStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AssistantMessageStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        pending = self._pending
+        while not pending:
+            if self._source.message is not None or self._closed:
+                raise StopAsyncIteration
+            pending.extend(await self._source.next_batch())
+        return pending.popleft()
+
+    @property
+    def message(self) -> AssistantMessage | None:
+        """The final message once the stream ended (done, error or aborted), else None."""
+        return self._source.message
+
+    def abort(self, reason: str = "aborted") -> AssistantMessage:
+        """End the message now as ``aborted``, keeping what arrived; returns it.
+
+        Used after cancellation: the caller's scope was cancelled mid-stream, and the
+        partial reply must still enter the transcript.
+        """
+        if self._source.message is None:
+            self._pending.extend(self._source.abort(reason, StopReason.ABORTED))
+        message = self._source.message
+        assert message is not None
+        return message
+
+    def take_pending(self) -> list[StreamEvent]:
+        """Events produced but not yet read (after :meth:`abort`: the ends of the blocks
+        that were open, and the final error event), so that every start has its end."""
+        out = list(self._pending)
+        self._pending.clear()
+        return out
+
+    async def result(self) -> AssistantMessage:
+        """Read to the end and return the final message."""
+        async for _ in self:
+            pass
+        message = self._source.message
+        assert message is not None
+        return message
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._source.aclose()
+
+
+def stream(model: Model | str, context: Context, **options: Any) -> AssistantMessageStream:
+    """Stream one assistant message: ``async with stream(model, ctx) as events: ...``.
+
+    Options are those of :class:`StreamOptions` (``temperature``, ``max_tokens``,
+    ``reasoning_effort``, ``transport``, ``read_timeout``…). A provider failure is not
+    raised: it ends the stream with an error event whose message has
+    ``stop_reason="error"``. Only programming errors (an unknown ``api`` or option)
+    raise, and they raise here, before any I/O.
+    """
+    return AssistantMessageStream(as_model(model), context, stream_options(options))
+
+
+async def complete(model: Model | str, context: Context, **options: Any) -> AssistantMessage:
+    """Run one model call to the end and return the final message (see :func:`stream`)."""
+    async with stream(model, context, **options) as events:
+        return await events.result()
