@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 import tinyagent
-from tinyagent.transports import _native as _native_bridge
-from tinyagent.transports import resolve_transport
+from tinyagent.transports import _native_bridge, resolve_transport
 
 MODEL = tinyagent.Model("m", "http://127.0.0.1:9/v1")
 CTX = tinyagent.Context(messages=[tinyagent.UserMessage("hi")])

@@ -1,4 +1,11 @@
-"""tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike)."""
+"""tinyagent: a small, fast, strict agent SDK on anyio (trio and asyncio alike).
+
+This face re-exports what a user needs; the code lives in rooms, each a package with
+one job, whose imports point down (checked by import-linter, ``[tool.importlinter]``)::
+
+    cli → batch, mcp → agent → output, context → tools, tracing, sessions, testing
+        → call → transports → providers → wire, catalogue, serde → messages → _util
+"""
 
 from . import catalogue, context, output, providers, serde, sessions, tools, transports
 from ._version import __version__

@@ -9,12 +9,11 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
 use crate::json::{
-    as_index, as_int, as_obj, as_str, cut_to_argument_depth, is_object, parse, payload_text, too_deep, Fields,
-    Layout,
+    as_index, as_int, as_obj, as_str, cut_to_argument_depth, is_object, parse, payload_text,
+    too_deep, Fields, Layout,
 };
 use crate::parser::WireFormat;
 
@@ -62,19 +61,6 @@ pub struct AnthropicCore {
     usage: [i64; 4],
 }
 
-impl Deref for AnthropicCore {
-    type Target = Assembler;
-    fn deref(&self) -> &Assembler {
-        &self.asm
-    }
-}
-
-impl DerefMut for AnthropicCore {
-    fn deref_mut(&mut self) -> &mut Assembler {
-        &mut self.asm
-    }
-}
-
 impl AnthropicCore {
     pub fn new(max_args: usize, think_tags: bool) -> Self {
         AnthropicCore {
@@ -88,7 +74,9 @@ impl AnthropicCore {
     }
 
     fn event(&mut self, ev: Fields, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(kind) = as_str(ev.get("type")) else { return };
+        let Some(kind) = as_str(ev.get("type")) else {
+            return;
+        };
         match kind.as_ref() {
             "content_block_delta" => self.delta(&ev, data, out),
             "content_block_start" => self.block_start(&ev, out),
@@ -98,31 +86,33 @@ impl AnthropicCore {
                 if let Some(delta) = as_obj(ev.get("delta")) {
                     if let Some(reason) = as_str(delta.get("stop_reason")) {
                         if !reason.is_empty() {
-                            self.meta.provider_stop_reason = Some(reason.into_owned());
+                            self.asm.meta.provider_stop_reason = Some(reason.into_owned());
                         }
                     }
                 }
                 self.take_usage(ev.get("usage"));
             }
-            "message_stop" => self.finish(out),
-            "error" => self.fail(Fail::StreamError(data.to_vec()), out),
+            "message_stop" => self.asm.finish(out),
+            "error" => self.asm.fail(Fail::StreamError(data.to_vec()), out),
             _ => {} // ping and event types this version does not know
         }
     }
 
     fn message_start(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(msg) = as_obj(ev.get("message")) else { return };
+        let Some(msg) = as_obj(ev.get("message")) else {
+            return;
+        };
         let mid = as_str(msg.get("id")).map(Cow::into_owned);
         if self.started {
             if mid != self.message_id {
                 // Two messages spliced into one body: nothing after this can be trusted.
-                self.fail(Fail::Protocol(data.to_vec()), out);
+                self.asm.fail(Fail::Protocol(data.to_vec()), out);
             }
             return;
         }
         self.started = true;
-        if mid.is_some() && self.meta.response_id.is_none() {
-            self.meta.response_id = mid.clone();
+        if mid.is_some() && self.asm.meta.response_id.is_none() {
+            self.asm.meta.response_id = mid.clone();
         }
         self.message_id = mid;
         self.take_usage(msg.get("usage"));
@@ -130,46 +120,56 @@ impl AnthropicCore {
 
     fn take_usage(&mut self, raw: Option<&RawValue>) {
         let Some(u) = as_obj(raw) else { return };
-        let fields = ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"]
-            .map(|k| u.get(k));
+        let fields = [
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        ]
+        .map(|k| u.get(k));
         for (slot, value) in self.usage.iter_mut().zip(fields) {
             if let Some(n) = as_int(value) {
                 *slot = n;
             }
         }
         let [i, o, r, w] = self.usage;
-        self.meta.usage = Some([i, o, r, w, 0]);
+        self.asm.meta.usage = Some([i, o, r, w, 0]);
     }
 
     fn block_start(&mut self, ev: &Fields, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.get("index")) else { return };
+        let Some(index) = as_index(ev.get("index")) else {
+            return;
+        };
         if self.slots.contains_key(&index) {
             return;
         }
-        let Some(block) = as_obj(ev.get("content_block")) else { return };
+        let Some(block) = as_obj(ev.get("content_block")) else {
+            return;
+        };
         let kind = as_str(block.get("type"));
         let slot = match kind.as_deref() {
             Some("text") => {
                 if let Some(text) = as_str(block.get("text")) {
                     if !text.is_empty() {
-                        self.text(&text, out);
+                        self.asm.text(&text, out);
                     }
                 }
                 SlotKind::Text
             }
             Some("thinking") => {
                 let text = as_str(block.get("thinking")).unwrap_or_default();
-                self.thinking(&text, out, true);
+                self.asm.thinking(&text, out, true);
                 if let Some(sig) = as_str(block.get("signature")) {
                     if !sig.is_empty() {
-                        self.thinking_signature(&sig, false);
+                        self.asm.thinking_signature(&sig, false);
                     }
                 }
                 SlotKind::Thinking
             }
             Some("redacted_thinking") => {
-                self.thinking("", out, true);
-                self.thinking_signature(&as_str(block.get("data")).unwrap_or_default(), true);
+                self.asm.thinking("", out, true);
+                self.asm
+                    .thinking_signature(&as_str(block.get("data")).unwrap_or_default(), true);
                 SlotKind::Thinking
             }
             Some("tool_use") => {
@@ -180,22 +180,43 @@ impl AnthropicCore {
                 });
                 let id = as_str(block.get("id")).unwrap_or_default();
                 let name = as_str(block.get("name")).unwrap_or_default();
-                self.tool_call(BlockKey::int(index), Some(&id), Some(&name), None, out);
-                self.slots.insert(index, Slot { kind: SlotKind::Tool, start_input, has_delta: false });
+                self.asm
+                    .tool_call(BlockKey::int(index), Some(&id), Some(&name), None, out);
+                self.slots.insert(
+                    index,
+                    Slot {
+                        kind: SlotKind::Tool,
+                        start_input,
+                        has_delta: false,
+                    },
+                );
                 return;
             }
             _ => SlotKind::Other, // server-side and unknown blocks
         };
-        self.slots.insert(index, Slot { kind: slot, start_input: None, has_delta: false });
+        self.slots.insert(
+            index,
+            Slot {
+                kind: slot,
+                start_input: None,
+                has_delta: false,
+            },
+        );
     }
 
     fn delta(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.get("index")) else { return };
+        let Some(index) = as_index(ev.get("index")) else {
+            return;
+        };
         if !self.slots.contains_key(&index) {
             return;
         }
-        let Some(delta) = as_obj(ev.get("delta")) else { return };
-        let Some(kind) = as_str(delta.get("type")) else { return };
+        let Some(delta) = as_obj(ev.get("delta")) else {
+            return;
+        };
+        let Some(kind) = as_str(delta.get("type")) else {
+            return;
+        };
         let (kind, field) = match kind.as_ref() {
             "text_delta" => (DeltaKind::Text, "text"),
             "input_json_delta" => (DeltaKind::Input, "partial_json"),
@@ -203,7 +224,7 @@ impl AnthropicCore {
             "signature_delta" => {
                 if let Some(sig) = as_str(delta.get("signature")) {
                     if self.slots[&index].kind == SlotKind::Thinking && !sig.is_empty() {
-                        self.thinking_signature(&sig, false);
+                        self.asm.thinking_signature(&sig, false);
                     }
                 }
                 return;
@@ -222,7 +243,9 @@ impl AnthropicCore {
 
     /// The effect of one delta string on block `index` (the slow path).
     fn apply(&mut self, index: u64, kind: DeltaKind, value: &str, out: &mut Vec<Ev>) {
-        let Some(slot) = self.slots.get_mut(&index) else { return };
+        let Some(slot) = self.slots.get_mut(&index) else {
+            return;
+        };
         if kind == DeltaKind::Input && slot.kind == SlotKind::Tool {
             slot.has_delta = true;
         }
@@ -232,13 +255,23 @@ impl AnthropicCore {
 
     /// The effect of one delta string on a block of a known kind (both paths share it;
     /// a tool block's `has_delta` is already set when its layout was remembered).
-    fn apply_to(&mut self, index: u64, kind: DeltaKind, slot: SlotKind, value: &str, out: &mut Vec<Ev>) {
+    fn apply_to(
+        &mut self,
+        index: u64,
+        kind: DeltaKind,
+        slot: SlotKind,
+        value: &str,
+        out: &mut Vec<Ev>,
+    ) {
         match (kind, slot) {
-            (DeltaKind::Text, SlotKind::Text) if !value.is_empty() => self.text(value, out),
+            (DeltaKind::Text, SlotKind::Text) if !value.is_empty() => self.asm.text(value, out),
             (DeltaKind::Input, SlotKind::Tool) if !value.is_empty() => {
-                self.tool_call(BlockKey::int(index), None, None, Some(value), out);
+                self.asm
+                    .tool_call(BlockKey::int(index), None, None, Some(value), out);
             }
-            (DeltaKind::Thinking, SlotKind::Thinking) if !value.is_empty() => self.thinking(value, out, false),
+            (DeltaKind::Thinking, SlotKind::Thinking) if !value.is_empty() => {
+                self.asm.thinking(value, out, false)
+            }
             _ => {}
         }
     }
@@ -246,36 +279,63 @@ impl AnthropicCore {
     /// Remember the layout of a delta whose only varying part is its string (see
     /// [`Template`]), when that string was parsed straight from `data`.
     fn remember(&mut self, raw: &RawValue, data: &[u8], index: u64, kind: DeltaKind) {
-        let Some(slot) = self.slots.get(&index).map(|s| s.kind) else { return };
-        let Some(layout) = Layout::around(raw, data) else { return };
-        let known = self.template.as_ref().is_some_and(|t| t.index == index && t.kind == kind && t.layout == layout);
+        let Some(slot) = self.slots.get(&index).map(|s| s.kind) else {
+            return;
+        };
+        let Some(layout) = Layout::around(raw, data) else {
+            return;
+        };
+        let known = self
+            .template
+            .as_ref()
+            .is_some_and(|t| t.index == index && t.kind == kind && t.layout == layout);
         if !known {
-            self.template = Some(Template { layout, index, kind, slot });
+            self.template = Some(Template {
+                layout,
+                index,
+                kind,
+                slot,
+            });
         }
     }
 
     fn block_stop(&mut self, ev: &Fields, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.get("index")) else { return };
-        let Some(slot) = self.slots.get(&index) else { return };
+        let Some(index) = as_index(ev.get("index")) else {
+            return;
+        };
+        let Some(slot) = self.slots.get(&index) else {
+            return;
+        };
         match slot.kind {
             SlotKind::Tool => {
                 let key = BlockKey::int(index);
                 if !slot.has_delta {
                     if let Some(input) = slot.start_input.clone() {
-                        if !self.tool_call(key.clone(), None, None, Some(&input), out) {
+                        if !self
+                            .asm
+                            .tool_call(key.clone(), None, None, Some(&input), out)
+                        {
                             return;
                         }
                     }
                 }
-                self.end_tool_call(&key, out);
+                self.asm.end_tool_call(&key, out);
             }
             SlotKind::Other => {}
-            _ => self.end_current(out),
+            _ => self.asm.end_current(out),
         }
     }
 }
 
 impl WireFormat for AnthropicCore {
+    fn assembler(&self) -> &Assembler {
+        &self.asm
+    }
+
+    fn assembler_mut(&mut self) -> &mut Assembler {
+        &mut self.asm
+    }
+
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
         if let Some(t) = &self.template {
             if let Some(value) = t.layout.string_in(data) {
@@ -285,7 +345,7 @@ impl WireFormat for AnthropicCore {
             }
         }
         if too_deep(data) {
-            self.fail(Fail::BadJson(data.to_vec()), out);
+            self.asm.fail(Fail::BadJson(data.to_vec()), out);
             return;
         }
         let text = payload_text(data);
@@ -294,12 +354,12 @@ impl WireFormat for AnthropicCore {
         match parse::<Fields>(text) {
             Ok(ev) if is_object => self.event(ev, data, out),
             // Not a JSON object (or not JSON at all): Python words the error.
-            _ => self.fail(Fail::BadJson(data.to_vec()), out),
+            _ => self.asm.fail(Fail::BadJson(data.to_vec()), out),
         }
     }
 
     fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
-        self.fail(Fail::NoFinish, out);
+        self.asm.fail(Fail::NoFinish, out);
     }
 }
 
@@ -333,7 +393,11 @@ mod tests {
             "data: {\"type\":\"message_stop\"}\n\n",
         );
         let out = run(body);
-        let thinking = Thinking { text: "hmm".into(), signature: Some("SIG".into()), redacted: false };
+        let thinking = Thinking {
+            text: "hmm".into(),
+            signature: Some("SIG".into()),
+            redacted: false,
+        };
         assert!(out.contains(&Ev::ThinkingEnd(0, thinking)));
         assert!(out.contains(&Ev::ToolEnd(1, "t1".into(), "f".into(), String::new())));
         match out.last() {
@@ -349,45 +413,23 @@ mod tests {
     #[test]
     fn truncated_error_and_splice() {
         let start = "data: {\"type\":\"message_start\",\"message\":{\"id\":\"a\"}}\n\n";
-        assert!(matches!(run(start).last(), Some(Ev::Fail(Fail::NoFinish, _))));
-        let err = format!("{start}data: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\"}}}}\n\n");
-        assert!(matches!(run(&err).last(), Some(Ev::Fail(Fail::StreamError(_), _))));
-        let splice = format!("{start}{start}data: {{\"type\":\"message_start\",\"message\":{{\"id\":\"b\"}}}}\n\n");
-        assert!(matches!(run(&splice).last(), Some(Ev::Fail(Fail::Protocol(_), _))));
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use crate::parser::StreamParser;
-
-    /// `cargo test --release -- --ignored --nocapture anthropic::timing`: parser cost alone.
-    #[test]
-    #[ignore]
-    fn parse_cost_per_chunk() {
-        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
-        let one = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" tok\"}}\n\n";
-        let body: Vec<u8> = format!("{start}{}", one.repeat(100_000)).into_bytes();
-        let t = std::time::Instant::now();
-        let mut p = StreamParser::new(1 << 24, AnthropicCore::new(1 << 30, false));
-        let mut out = Vec::new();
-        for piece in body.chunks(65536) {
-            p.feed(piece, &mut out);
-        }
-        println!("text: {:.3} us/chunk ({} events)", t.elapsed().as_secs_f64() / 100_000.0 * 1e6, out.len());
-        let t = std::time::Instant::now();
-        let mut d = crate::sse::SseDecoder::new(1 << 24);
-        let mut payloads: Vec<Vec<u8>> = Vec::new();
-        for piece in body.chunks(65536) {
-            d.feed(piece, &mut payloads).unwrap();
-        }
-        println!("  sse alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
-        let t = std::time::Instant::now();
-        for pl in &payloads[2..] {
-            let ev: Fields = serde_json::from_slice(pl).unwrap();
-            let _: Fields = parse(ev.get("delta").unwrap().get()).unwrap();
-        }
-        println!("  serde alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
+        assert!(matches!(
+            run(start).last(),
+            Some(Ev::Fail(Fail::NoFinish, _))
+        ));
+        let err = format!(
+            "{start}data: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\"}}}}\n\n"
+        );
+        assert!(matches!(
+            run(&err).last(),
+            Some(Ev::Fail(Fail::StreamError(_), _))
+        ));
+        let splice = format!(
+            "{start}{start}data: {{\"type\":\"message_start\",\"message\":{{\"id\":\"b\"}}}}\n\n"
+        );
+        assert!(matches!(
+            run(&splice).last(),
+            Some(Ev::Fail(Fail::Protocol(_), _))
+        ));
     }
 }

@@ -119,7 +119,10 @@ impl ThinkTags {
                 continue;
             }
             // Tags are ASCII, so a held-back suffix never splits a character.
-            let keep = (1..tag.len().min(rest.len() + 1)).rev().find(|&k| rest.ends_with(&tag[..k])).unwrap_or(0);
+            let keep = (1..tag.len().min(rest.len() + 1))
+                .rev()
+                .find(|&k| rest.ends_with(&tag[..k]))
+                .unwrap_or(0);
             if rest.len() > keep {
                 pieces.push((self.in_think, rest[..rest.len() - keep].to_owned()));
             }
@@ -177,7 +180,11 @@ impl Assembler {
         }
         let index = self.push_block(kind, String::new(), String::new());
         self.current = Some(index);
-        out.push(if kind == Kind::Text { Ev::TextStart(index as u32) } else { Ev::ThinkingStart(index as u32) });
+        out.push(if kind == Kind::Text {
+            Ev::TextStart(index as u32)
+        } else {
+            Ev::ThinkingStart(index as u32)
+        });
         index
     }
 
@@ -228,7 +235,9 @@ impl Assembler {
         if let Some(i) = self.current {
             let b = &mut self.blocks[i];
             if b.kind == Kind::Thinking {
-                b.signature.get_or_insert_with(String::new).push_str(signature);
+                b.signature
+                    .get_or_insert_with(String::new)
+                    .push_str(signature);
                 b.redacted |= redacted;
             }
         }
@@ -286,7 +295,11 @@ impl Assembler {
                 let b = &mut self.blocks[index];
                 b.size += a.chars().count(); // Python counts code points
                 if b.size > self.max_args {
-                    let label = if b.name.is_empty() { b.id.clone() } else { b.name.clone() };
+                    let label = if b.name.is_empty() {
+                        b.id.clone()
+                    } else {
+                        b.name.clone()
+                    };
                     self.fail(Fail::ArgsTooLarge(label), out);
                     return false;
                 }
@@ -300,14 +313,20 @@ impl Assembler {
     /// The tool call's final argument text, replacing the joined fragments (a format
     /// that restates it at the end). Returns false if the stream failed (the bound).
     pub fn set_tool_arguments(&mut self, key: &Key, args: &str, out: &mut Vec<Ev>) -> bool {
-        let Some(&i) = self.tools.get(key) else { return true };
+        let Some(&i) = self.tools.get(key) else {
+            return true;
+        };
         let b = &mut self.blocks[i];
         if !b.open {
             return true;
         }
         let size = args.chars().count(); // Python counts code points
         if size > self.max_args {
-            let label = if b.name.is_empty() { b.id.clone() } else { b.name.clone() };
+            let label = if b.name.is_empty() {
+                b.id.clone()
+            } else {
+                b.name.clone()
+            };
             self.fail(Fail::ArgsTooLarge(label), out);
             return false;
         }
@@ -337,9 +356,14 @@ impl Assembler {
         let i = index as u32;
         out.push(match b.kind {
             Kind::Text => Ev::TextEnd(i, text),
-            Kind::Thinking => {
-                Ev::ThinkingEnd(i, Thinking { text, signature: b.signature.clone(), redacted: b.redacted })
-            }
+            Kind::Thinking => Ev::ThinkingEnd(
+                i,
+                Thinking {
+                    text,
+                    signature: b.signature.clone(),
+                    redacted: b.redacted,
+                },
+            ),
             Kind::Tool => Ev::ToolEnd(i, b.id.clone(), b.name.clone(), text),
         });
     }

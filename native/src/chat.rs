@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key};
-use crate::json::{as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text, too_deep, Layout};
+use crate::json::{
+    as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text, too_deep, Layout,
+};
 use crate::parser::WireFormat;
 
 /// A remembered chunk layout (see [`Layout`]) and what its string is.
@@ -27,29 +28,24 @@ pub struct ChatCore {
     last_key: Key,
 }
 
-impl Deref for ChatCore {
-    type Target = Assembler;
-    fn deref(&self) -> &Assembler {
+impl WireFormat for ChatCore {
+    fn assembler(&self) -> &Assembler {
         &self.asm
     }
-}
 
-impl DerefMut for ChatCore {
-    fn deref_mut(&mut self) -> &mut Assembler {
+    fn assembler_mut(&mut self) -> &mut Assembler {
         &mut self.asm
     }
-}
 
-impl WireFormat for ChatCore {
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
         ChatCore::payload(self, data, out)
     }
 
     fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
-        if self.meta.provider_stop_reason.is_none() {
-            self.fail(Fail::NoFinish, out);
+        if self.asm.meta.provider_stop_reason.is_none() {
+            self.asm.fail(Fail::NoFinish, out);
         } else {
-            self.finish(out);
+            self.asm.finish(out);
         }
     }
 }
@@ -183,13 +179,14 @@ fn truthy(raw: Option<&RawValue>) -> bool {
     }
 }
 
-
 /// A tool call's explicit `index` as a key: None for JSON null; a string or a number
 /// as itself (0 and 0.0 alike, as in Python); anything else is a shape error.
 fn index_key(raw: &RawValue) -> Result<Option<Key>, ShapeError> {
     match first_byte(raw) {
         b'n' => Ok(None),
-        b'"' => Ok(Some(Key::Str(as_str(Some(raw)).ok_or(ShapeError)?.into_owned()))),
+        b'"' => Ok(Some(Key::Str(
+            as_str(Some(raw)).ok_or(ShapeError)?.into_owned(),
+        ))),
         b'-' | b'0'..=b'9' => {
             let n: f64 = parse(raw.get()).map_err(|_| ShapeError)?;
             Ok(Some(Key::Num(n.to_bits())))
@@ -207,15 +204,19 @@ fn as_int(v: Option<&Value>) -> i64 {
 
 impl ChatCore {
     pub fn new(max_args: usize, think_tags: bool) -> Self {
-        ChatCore { asm: Assembler::new(max_args, think_tags), template: None, last_key: Key::Num(0f64.to_bits()) }
+        ChatCore {
+            asm: Assembler::new(max_args, think_tags),
+            template: None,
+            last_key: Key::Num(0f64.to_bits()),
+        }
     }
 
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
         if data == b"[DONE]" {
-            if self.meta.provider_stop_reason.is_none() {
-                self.fail(Fail::DoneNoFinish, out);
+            if self.asm.meta.provider_stop_reason.is_none() {
+                self.asm.fail(Fail::DoneNoFinish, out);
             } else {
-                self.finish(out);
+                self.asm.finish(out);
             }
             return;
         }
@@ -224,20 +225,24 @@ impl ChatCore {
                 match t.tool.clone() {
                     None => {
                         if !value.is_empty() {
-                            self.text(&value, out);
+                            self.asm.text(&value, out);
                         }
                     }
                     Some(key) => {
                         self.last_key = key.clone();
-                        let args = if value.is_empty() { None } else { Some(value.as_ref()) };
-                        self.tool_call(key, None, None, args, out);
+                        let args = if value.is_empty() {
+                            None
+                        } else {
+                            Some(value.as_ref())
+                        };
+                        self.asm.tool_call(key, None, None, args, out);
                     }
                 }
                 return;
             }
         }
         if too_deep(data) {
-            self.fail(Fail::BadJson(data.to_vec()), out);
+            self.asm.fail(Fail::BadJson(data.to_vec()), out);
             return;
         }
         let text = payload_text(data);
@@ -246,46 +251,60 @@ impl ChatCore {
         if is_object {
             if let Ok(fast) = parse::<FastTop>(text) {
                 if self.fast_chunk(fast, data, out).is_err() {
-                    self.fail(Fail::Shape(data.to_vec()), out);
+                    self.asm.fail(Fail::Shape(data.to_vec()), out);
                 }
                 return;
             }
         }
-        let parsed = if is_object { parse::<Top>(text).ok() } else { None };
+        let parsed = if is_object {
+            parse::<Top>(text).ok()
+        } else {
+            None
+        };
         let top: Top = match parsed {
             Some(t) => t,
             None => {
                 // Not a JSON object (or not JSON at all): Python words the error.
-                self.fail(Fail::BadJson(data.to_vec()), out);
+                self.asm.fail(Fail::BadJson(data.to_vec()), out);
                 return;
             }
         };
         if self.chunk(&top, data, out).is_err() {
-            self.fail(Fail::Shape(data.to_vec()), out);
+            self.asm.fail(Fail::Shape(data.to_vec()), out);
         }
     }
 
     fn fast_chunk(&mut self, c: FastTop, data: &[u8], out: &mut Vec<Ev>) -> Result<(), ShapeError> {
-        let head = Top { error: c.error, id: c.id, usage: c.usage, x_groq: c.x_groq, choices: None };
+        let head = Top {
+            error: c.error,
+            id: c.id,
+            usage: c.usage,
+            x_groq: c.x_groq,
+            choices: None,
+        };
         let plain = c.error.is_none() && c.usage.is_none() && c.x_groq.is_none();
         if !self.head(&head, data, out) {
             return Ok(());
         }
-        let Some(choices) = c.choices else { return Ok(()) };
-        let Some(Obj(choice)) = choices.into_iter().next() else { return Ok(()) };
+        let Some(choices) = c.choices else {
+            return Ok(());
+        };
+        let Some(Obj(choice)) = choices.into_iter().next() else {
+            return Ok(());
+        };
         if let Some(Obj(delta)) = choice.delta {
-            let known_tools = self.tools.len();
+            let known_tools = self.asm.tools.len();
             self.delta(&delta, out)?;
-            if self.finished {
+            if self.asm.finished {
                 return Ok(());
             }
-            if plain && choice.finish_reason.is_none() && self.meta.response_id.is_some() {
+            if plain && choice.finish_reason.is_none() && self.asm.meta.response_id.is_some() {
                 self.remember_template(&delta, data, known_tools);
             }
         }
         if let Some(reason) = as_str(choice.finish_reason) {
             if !reason.is_empty() {
-                self.meta.provider_stop_reason = Some(reason.into_owned());
+                self.asm.meta.provider_stop_reason = Some(reason.into_owned());
             }
         }
         Ok(())
@@ -303,19 +322,31 @@ impl ChatCore {
         }
         let (raw, tool): (&RawValue, Option<Key>) = match (d.content, d.tool_calls) {
             (Some(c), None) if first_byte(c) == b'"' => (c, None),
-            (None, Some(tc)) if self.tools.len() == known_tools => {
+            (None, Some(tc)) if self.asm.tools.len() == known_tools => {
                 // Exactly one delta for an existing call, with only its arguments.
-                let Ok(calls) = parse::<Vec<&RawValue>>(tc.get()) else { return };
+                let Ok(calls) = parse::<Vec<&RawValue>>(tc.get()) else {
+                    return;
+                };
                 let [one] = calls.as_slice() else { return };
-                let Ok(t) = parse::<ToolDelta>(one.get()) else { return };
-                let (Some(index), None, Some(f)) = (t.index, t.id, t.function) else { return };
-                let Ok(f) = parse::<FunctionDelta>(f.get()) else { return };
-                let (None, Some(args)) = (f.name, f.arguments) else { return };
+                let Ok(t) = parse::<ToolDelta>(one.get()) else {
+                    return;
+                };
+                let (Some(index), None, Some(f)) = (t.index, t.id, t.function) else {
+                    return;
+                };
+                let Ok(f) = parse::<FunctionDelta>(f.get()) else {
+                    return;
+                };
+                let (None, Some(args)) = (f.name, f.arguments) else {
+                    return;
+                };
                 if first_byte(args) != b'"' {
                     return;
                 }
-                let Ok(Some(key)) = index_key(index) else { return };
-                if !self.tools.contains_key(&key) {
+                let Ok(Some(key)) = index_key(index) else {
+                    return;
+                };
+                if !self.asm.tools.contains_key(&key) {
                     return;
                 }
                 (args, Some(key))
@@ -331,12 +362,12 @@ impl ChatCore {
     /// The chunk's error, id and usage; false if it was an error object (the end).
     fn head(&mut self, c: &Top, data: &[u8], out: &mut Vec<Ev>) -> bool {
         if c.error.is_some() {
-            self.fail(Fail::StreamError(data.to_vec()), out);
+            self.asm.fail(Fail::StreamError(data.to_vec()), out);
             return false;
         }
-        if self.meta.response_id.is_none() {
+        if self.asm.meta.response_id.is_none() {
             if let Some(id) = as_str(c.id) {
-                self.meta.response_id = Some(id.into_owned());
+                self.asm.meta.response_id = Some(id.into_owned());
             }
         }
         let mut usage: Option<Value> = c.usage.and_then(|u| parse(u.get()).ok());
@@ -362,8 +393,7 @@ impl ChatCore {
         if !truthy(c.choices) {
             return Ok(());
         }
-        let choices: Vec<&RawValue> =
-            parse(c.choices.unwrap().get()).map_err(|_| ShapeError)?;
+        let choices: Vec<&RawValue> = parse(c.choices.unwrap().get()).map_err(|_| ShapeError)?;
         let first = choices[0];
         if first_byte(first) != b'{' {
             return Err(ShapeError);
@@ -376,23 +406,27 @@ impl ChatCore {
             }
             let delta: Delta = parse(raw.get()).map_err(|_| ShapeError)?;
             self.delta(&delta, out)?;
-            if self.finished {
+            if self.asm.finished {
                 return Ok(()); // an argument bound was broken mid-chunk
             }
         }
         if let Some(reason) = as_str(choice.finish_reason) {
             if !reason.is_empty() {
-                self.meta.provider_stop_reason = Some(reason.into_owned());
+                self.asm.meta.provider_stop_reason = Some(reason.into_owned());
             }
         }
         Ok(())
     }
 
     fn delta(&mut self, d: &Delta, out: &mut Vec<Ev>) -> Result<(), ShapeError> {
-        let reasoning = if truthy(d.reasoning_content) { d.reasoning_content } else { d.reasoning };
+        let reasoning = if truthy(d.reasoning_content) {
+            d.reasoning_content
+        } else {
+            d.reasoning
+        };
         if truthy(reasoning) {
             if let Some(s) = as_str(reasoning) {
-                self.thinking(&s, out, false);
+                self.asm.thinking(&s, out, false);
             }
         } else if let Some(raw) = d.reasoning_details {
             if let Ok(Value::Array(items)) = parse::<Value>(raw.get()) {
@@ -405,7 +439,7 @@ impl ChatCore {
                     };
                     if let Some(Value::String(s)) = m.get(field) {
                         if !s.is_empty() {
-                            self.thinking(s, out, false);
+                            self.asm.thinking(s, out, false);
                         }
                     }
                 }
@@ -416,7 +450,7 @@ impl ChatCore {
             match first_byte(raw) {
                 b'"' => {
                     if let Some(s) = as_str(Some(raw)) {
-                        self.text(&s, out);
+                        self.asm.text(&s, out);
                     }
                 }
                 b'[' => self.content_parts(raw, out),
@@ -430,7 +464,13 @@ impl ChatCore {
             }
             if let Ok(fast) = parse::<Vec<Obj<FastToolDelta>>>(raw.get()) {
                 for Obj(tc) in fast {
-                    let f = tc.function.map_or(FunctionDelta { name: None, arguments: None }, |o| o.0);
+                    let f = tc.function.map_or(
+                        FunctionDelta {
+                            name: None,
+                            arguments: None,
+                        },
+                        |o| o.0,
+                    );
                     if !self.tool_call_fields(tc.index, tc.id, f, out)? {
                         break;
                     }
@@ -439,38 +479,40 @@ impl ChatCore {
                 let calls: Vec<&RawValue> = parse(raw.get()).map_err(|_| ShapeError)?;
                 self.tool_calls(calls, out)?;
             }
-            if self.finished {
+            if self.asm.finished {
                 return Ok(());
             }
         }
         if let Some(s) = as_str(d.refusal) {
             if !s.is_empty() {
-                self.text(&s, out);
+                self.asm.text(&s, out);
             }
         }
         Ok(())
     }
 
     fn content_parts(&mut self, raw: &RawValue, out: &mut Vec<Ev>) {
-        let Ok(Value::Array(parts)) = parse::<Value>(raw.get()) else { return };
+        let Ok(Value::Array(parts)) = parse::<Value>(raw.get()) else {
+            return;
+        };
         for p in parts {
             let Value::Object(m) = p else { continue };
             match m.get("type").and_then(Value::as_str) {
                 Some("text") => {
                     if let Some(Value::String(s)) = m.get("text") {
                         if !s.is_empty() {
-                            self.text(s, out);
+                            self.asm.text(s, out);
                         }
                     }
                 }
                 Some("thinking") => match m.get("thinking") {
-                    Some(Value::String(s)) if !s.is_empty() => self.thinking(s, out, false),
+                    Some(Value::String(s)) if !s.is_empty() => self.asm.thinking(s, out, false),
                     Some(Value::Array(inner)) => {
                         for q in inner {
                             if let Value::Object(qm) = q {
                                 if let Some(Value::String(s)) = qm.get("text") {
                                     if !s.is_empty() {
-                                        self.thinking(s, out, false);
+                                        self.asm.thinking(s, out, false);
                                     }
                                 }
                             }
@@ -493,7 +535,10 @@ impl ChatCore {
                 Some(f) if first_byte(f) == b'{' => {
                     parse::<FunctionDelta>(f.get()).map_err(|_| ShapeError)?
                 }
-                _ => FunctionDelta { name: None, arguments: None },
+                _ => FunctionDelta {
+                    name: None,
+                    arguments: None,
+                },
             };
             if !self.tool_call_fields(tc.index, tc.id, f, out)? {
                 break;
@@ -529,10 +574,18 @@ impl ChatCore {
                 b'n' => None,
                 b'"' => as_str(Some(a)),
                 // A server that sends an object, not text: compact JSON text.
-                _ => parse::<Value>(a.get()).ok().map(|v| Cow::Owned(cut_to_argument_depth(v).to_string())),
+                _ => parse::<Value>(a.get())
+                    .ok()
+                    .map(|v| Cow::Owned(cut_to_argument_depth(v).to_string())),
             },
         };
-        Ok(self.tool_call(key, call_id.as_deref(), name.as_deref(), args.as_deref(), out))
+        Ok(self.asm.tool_call(
+            key,
+            call_id.as_deref(),
+            name.as_deref(),
+            args.as_deref(),
+            out,
+        ))
     }
 
     fn usage(&mut self, u: &serde_json::Map<String, Value>) {
@@ -545,14 +598,21 @@ impl ChatCore {
         if cached == 0 {
             cached = as_int(u.get("prompt_cache_hit_tokens"));
         }
-        let written = details.map(|d| as_int(d.get("cache_write_tokens"))).unwrap_or(0);
+        let written = details
+            .map(|d| as_int(d.get("cache_write_tokens")))
+            .unwrap_or(0);
         let reasoning = match u.get("completion_tokens_details") {
             Some(Value::Object(d)) => as_int(d.get("reasoning_tokens")),
             _ => 0,
         };
         let input = (prompt - cached - written).max(0);
-        self.meta.usage =
-            Some([input, as_int(u.get("completion_tokens")), cached, written, reasoning]);
+        self.asm.meta.usage = Some([
+            input,
+            as_int(u.get("completion_tokens")),
+            cached,
+            written,
+            reasoning,
+        ]);
     }
 }
 
@@ -607,7 +667,10 @@ mod tests {
 
     #[test]
     fn bad_json_and_truncation() {
-        let (out, _) = run(b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {oops\n\n", &[]);
+        let (out, _) = run(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {oops\n\n",
+            &[],
+        );
         assert!(matches!(out.last(), Some(Ev::Fail(Fail::BadJson(d), _)) if d == b"{oops"));
         let (out, _) = run(b"data: {\"choices\":[]}\n\n", &[]);
         assert!(matches!(out.last(), Some(Ev::Fail(Fail::NoFinish, _))));
@@ -630,41 +693,6 @@ mod tests {
             let mut sorted = cuts.clone();
             sorted.sort();
             let _ = run(&body, &sorted);
-        }
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-
-    /// `cargo test --release -- --ignored --nocapture timing`: parser cost alone.
-    #[test]
-    #[ignore]
-    fn parse_cost_per_chunk() {
-        let one = "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"bench\",\"system_fingerprint\":\"fp_bench\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" tok\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
-        let tool = "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"bench\",\"system_fingerprint\":\"fp_bench\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ab\"}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
-        for (name, ev) in [("text", one), ("tool", tool)] {
-            let body: Vec<u8> = ev.repeat(100_000).into_bytes();
-            let t = std::time::Instant::now();
-            let mut p = crate::parser::StreamParser::new(1 << 24, ChatCore::new(1 << 30, false));
-            let mut out = Vec::new();
-            for piece in body.chunks(65536) {
-                p.feed(piece, &mut out);
-            }
-            println!("{name}: {:.3} us/chunk ({} events)", t.elapsed().as_secs_f64() / 100_000.0 * 1e6, out.len());
-            let t = std::time::Instant::now();
-            let mut d = crate::sse::SseDecoder::new(1 << 24);
-            let mut payloads = Vec::new();
-            for piece in body.chunks(65536) {
-                d.feed(piece, &mut payloads).unwrap();
-            }
-            println!("  sse alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
-            let t = std::time::Instant::now();
-            for pl in &payloads {
-                let _: FastTop = serde_json::from_slice(pl).unwrap();
-            }
-            println!("  serde alone: {:.3} us/chunk", t.elapsed().as_secs_f64() / 100_000.0 * 1e6);
         }
     }
 }

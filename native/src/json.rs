@@ -140,7 +140,8 @@ pub fn payload_text(data: &[u8]) -> Cow<'_, str> {
 
 /// Whether a payload is a JSON object (serde would read a struct from an array too).
 pub fn is_object(text: &str) -> bool {
-    text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{')
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
 }
 
 /// A payload layout seen before, with one JSON string whose value varies: when a new
@@ -164,13 +165,19 @@ impl Layout {
         }
         let a = start - base;
         let b = a + raw.get().len();
-        Some(Layout { prefix: data[..a].to_vec(), suffix: data[b..].to_vec() })
+        Some(Layout {
+            prefix: data[..a].to_vec(),
+            suffix: data[b..].to_vec(),
+        })
     }
 
     /// The varying string of `data`, if `data` has this layout around exactly one string.
     pub fn string_in<'d>(&self, data: &'d [u8]) -> Option<Cow<'d, str>> {
         let (p, s) = (self.prefix.len(), self.suffix.len());
-        if data.len() < p + s + 2 || !data.starts_with(&self.prefix) || !data.ends_with(&self.suffix) {
+        if data.len() < p + s + 2
+            || !data.starts_with(&self.prefix)
+            || !data.ends_with(&self.suffix)
+        {
             return None;
         }
         let middle = std::str::from_utf8(&data[p..data.len() - s]).ok()?;
@@ -218,7 +225,10 @@ impl<'de> Deserialize<'de> for Fields<'de> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields<'de>, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     out.push(entry);
@@ -238,7 +248,11 @@ impl<'a> Fields<'a> {
     }
 
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().rev().find(|(k, _)| k.0 == key).map(|(_, v)| *v)
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k.0 == key)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -314,7 +328,12 @@ fn valid_string(token: &[u8]) -> bool {
             b if b < 0x20 => return false,
             b'\\' => match inner.get(i + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                Some(b'u') if inner.len() >= i + 6 && inner[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) => i += 6,
+                Some(b'u')
+                    if inner.len() >= i + 6
+                        && inner[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) =>
+                {
+                    i += 6
+                }
                 _ => return false,
             },
             _ => i += 1,
@@ -335,7 +354,9 @@ impl MaskedLayout {
             }
             let token = &data[start..end];
             let ok = match slot {
-                Slot::Digits => !token.is_empty() && token.len() <= 18 && token.iter().all(u8::is_ascii_digit),
+                Slot::Digits => {
+                    !token.is_empty() && token.len() <= 18 && token.iter().all(u8::is_ascii_digit)
+                }
                 _ => string_token(token) == Some(token.len()),
             };
             if !ok {
@@ -346,7 +367,9 @@ impl MaskedLayout {
             pos = end;
         }
         fixed.push(data[pos..].to_vec());
-        slots.contains(&Slot::Target).then_some(MaskedLayout { fixed, slots })
+        slots
+            .contains(&Slot::Target)
+            .then_some(MaskedLayout { fixed, slots })
     }
 
     /// The target string of `data`, if `data` has this layout.
@@ -411,7 +434,9 @@ pub fn cut_to_argument_depth(value: serde_json::Value) -> serde_json::Value {
                 drop_iteratively(Value::Array(a));
                 Value::Array(Vec::new())
             }
-            Value::Object(m) => Value::Object(m.into_iter().map(|(k, x)| (k, cut(x, level + 1))).collect()),
+            Value::Object(m) => {
+                Value::Object(m.into_iter().map(|(k, x)| (k, cut(x, level + 1))).collect())
+            }
             Value::Array(a) => Value::Array(a.into_iter().map(|x| cut(x, level + 1)).collect()),
             other => other,
         }
@@ -470,7 +495,11 @@ mod tests {
         let text = deep(MAX_DEPTH);
         let parsed = std::thread::Builder::new()
             .stack_size(64 << 20)
-            .spawn(move || parse::<serde_json::Value>(&text).map(drop_iteratively).is_ok())
+            .spawn(move || {
+                parse::<serde_json::Value>(&text)
+                    .map(drop_iteratively)
+                    .is_ok()
+            })
             .unwrap()
             .join()
             .unwrap();

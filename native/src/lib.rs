@@ -1,4 +1,4 @@
-//! tinyagent's native streaming core, exposed to Python as `tinyagent._native`.
+//! tinyagent's native streaming core, exposed to Python as `tinyagent.transports._native`.
 //!
 //! Two layers: `ChatStreamParser` (bytes in, finished event objects out, for any wire
 //! format in `parser.rs`; used under httpx)
@@ -9,6 +9,7 @@
 mod anthropic;
 mod assembler;
 mod chat;
+mod formats;
 mod json;
 mod parser;
 mod responses;
@@ -22,7 +23,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use assembler::{Ev, Fail, Meta};
-use parser::{AnyParser, FORMATS};
+use formats::{AnyParser, FORMATS};
 use sse::SseLimit;
 
 /// The Python classes events are made of, registered once by `configure`.
@@ -44,9 +45,9 @@ struct Classes {
 static CLASSES: GILOnceCell<Classes> = GILOnceCell::new();
 
 fn classes(py: Python<'_>) -> PyResult<&Classes> {
-    CLASSES
-        .get(py)
-        .ok_or_else(|| PyRuntimeError::new_err("tinyagent._native.configure() was not called"))
+    CLASSES.get(py).ok_or_else(|| {
+        PyRuntimeError::new_err("tinyagent.transports._native.configure() was not called")
+    })
 }
 
 /// Run `f`, turning a Rust panic into a Python RuntimeError instead of PanicException.
@@ -59,7 +60,9 @@ fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
                 .map(|s| s.to_string())
                 .or_else(|| e.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
-            Err(PyRuntimeError::new_err(format!("tinyagent native core failed: {what}")))
+            Err(PyRuntimeError::new_err(format!(
+                "tinyagent native core failed: {what}"
+            )))
         }
     }
 }
@@ -72,6 +75,13 @@ fn fast_record<'py>(
     cls: &Py<PyType>,
     fields: &[(&Bound<'py, PyString>, Bound<'py, PyAny>)],
 ) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: `cls` is one of the event classes `configure()` was given: slotted attrs
+    // classes whose instances hold only str and int fields (checked, with equality to
+    // constructed records, by `tests/transports/test_native_records.py`). `PyType_GenericAlloc` returns a new
+    // reference or null (checked); untracking a fresh object before anything refers to it
+    // is allowed; `from_owned_ptr` takes over that one reference; `PyObject_GenericSetAttr`
+    // sets a slot through its descriptor, as `object.__setattr__` would, and reports
+    // failure by returning non-zero (checked). The GIL is held throughout (`py`).
     unsafe {
         let tp = cls.as_ptr() as *mut pyo3::ffi::PyTypeObject;
         let obj = pyo3::ffi::PyType_GenericAlloc(tp, 0);
@@ -84,7 +94,8 @@ fn fast_record<'py>(
         pyo3::ffi::PyObject_GC_UnTrack(obj as *mut std::ffi::c_void);
         let obj = Bound::from_owned_ptr(py, obj);
         for (name, value) in fields {
-            if pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) != 0 {
+            if pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) != 0
+            {
                 return Err(PyErr::fetch(py));
             }
         }
@@ -96,7 +107,7 @@ fn fast_record<'py>(
 /// the end of a message (`finish`, `fail` with a `code` and its `detail`, `closed`) and
 /// the native transport's news (`started`, `http_error` with `status`, the body in
 /// `detail` and `retry_after`; `transport` with the failure's kind in `code`).
-#[pyclass(module = "tinyagent._native", frozen, get_all)]
+#[pyclass(module = "tinyagent.transports._native", frozen, get_all)]
 pub(crate) struct Signal {
     pub kind: &'static str,
     /// The finished content blocks, in order (message ends only).
@@ -144,7 +155,12 @@ impl Converter {
     }
 
     fn content_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let items: Vec<Py<PyAny>> = self.content.iter().flatten().map(|o| o.clone_ref(py)).collect();
+        let items: Vec<Py<PyAny>> = self
+            .content
+            .iter()
+            .flatten()
+            .map(|o| o.clone_ref(py))
+            .collect();
         PyTuple::new(py, items)
     }
 
@@ -161,25 +177,42 @@ impl Converter {
         })
     }
 
-    fn convert<'py>(&mut self, py: Python<'py>, evs: Vec<Ev>, out: &Bound<'py, PyList>) -> PyResult<()> {
+    fn convert<'py>(
+        &mut self,
+        py: Python<'py>,
+        evs: Vec<Ev>,
+        out: &Bound<'py, PyList>,
+    ) -> PyResult<()> {
         let c = classes(py)?;
         let index_s = pyo3::intern!(py, "index");
         let delta_s = pyo3::intern!(py, "delta");
         for ev in evs {
             let obj: Bound<'py, PyAny> = match ev {
-                Ev::TextStart(i) => fast_record(py, &c.text_start, &[(index_s, i.into_pyobject(py)?.into_any())])?,
+                Ev::TextStart(i) => fast_record(
+                    py,
+                    &c.text_start,
+                    &[(index_s, i.into_pyobject(py)?.into_any())],
+                )?,
                 Ev::TextDelta(i, s) => fast_record(
                     py,
                     &c.text_delta,
-                    &[(index_s, i.into_pyobject(py)?.into_any()), (delta_s, PyString::new(py, &s).into_any())],
+                    &[
+                        (index_s, i.into_pyobject(py)?.into_any()),
+                        (delta_s, PyString::new(py, &s).into_any()),
+                    ],
                 )?,
-                Ev::ThinkingStart(i) => {
-                    fast_record(py, &c.thinking_start, &[(index_s, i.into_pyobject(py)?.into_any())])?
-                }
+                Ev::ThinkingStart(i) => fast_record(
+                    py,
+                    &c.thinking_start,
+                    &[(index_s, i.into_pyobject(py)?.into_any())],
+                )?,
                 Ev::ThinkingDelta(i, s) => fast_record(
                     py,
                     &c.thinking_delta,
-                    &[(index_s, i.into_pyobject(py)?.into_any()), (delta_s, PyString::new(py, &s).into_any())],
+                    &[
+                        (index_s, i.into_pyobject(py)?.into_any()),
+                        (delta_s, PyString::new(py, &s).into_any()),
+                    ],
                 )?,
                 Ev::ToolStart(i, id, name) => fast_record(
                     py,
@@ -187,13 +220,19 @@ impl Converter {
                     &[
                         (index_s, i.into_pyobject(py)?.into_any()),
                         (pyo3::intern!(py, "id"), PyString::new(py, &id).into_any()),
-                        (pyo3::intern!(py, "name"), PyString::new(py, &name).into_any()),
+                        (
+                            pyo3::intern!(py, "name"),
+                            PyString::new(py, &name).into_any(),
+                        ),
                     ],
                 )?,
                 Ev::ToolDelta(i, s) => fast_record(
                     py,
                     &c.tool_delta,
-                    &[(index_s, i.into_pyobject(py)?.into_any()), (delta_s, PyString::new(py, &s).into_any())],
+                    &[
+                        (index_s, i.into_pyobject(py)?.into_any()),
+                        (delta_s, PyString::new(py, &s).into_any()),
+                    ],
                 )?,
                 Ev::TextEnd(i, s) => {
                     let content = c.text_content.bind(py).call1((s,))?;
@@ -201,7 +240,10 @@ impl Converter {
                     c.text_end.bind(py).call1((i, content))?
                 }
                 Ev::ThinkingEnd(i, t) => {
-                    let content = c.thinking_content.bind(py).call1((t.text, t.signature, t.redacted))?;
+                    let content =
+                        c.thinking_content
+                            .bind(py)
+                            .call1((t.text, t.signature, t.redacted))?;
                     self.put(i, content.clone().unbind());
                     c.thinking_end.bind(py).call1((i, content))?
                 }
@@ -210,23 +252,41 @@ impl Converter {
                     self.put(i, call.clone().unbind());
                     c.tool_end.bind(py).call1((i, call))?
                 }
-                Ev::Finish(meta) => Bound::new(py, self.end_signal(py, "finish", meta)?)?.into_any(),
-                Ev::Closed(meta) => Bound::new(py, self.end_signal(py, "closed", meta)?)?.into_any(),
+                Ev::Finish(meta) => {
+                    Bound::new(py, self.end_signal(py, "finish", meta)?)?.into_any()
+                }
+                Ev::Closed(meta) => {
+                    Bound::new(py, self.end_signal(py, "closed", meta)?)?.into_any()
+                }
                 Ev::Fail(why, meta) => {
                     let (code, detail): (&'static str, Option<PyObject>) = match why {
-                        Fail::BadJson(d) => ("bad_json", Some(PyBytes::new(py, &d).into_any().unbind())),
+                        Fail::BadJson(d) => {
+                            ("bad_json", Some(PyBytes::new(py, &d).into_any().unbind()))
+                        }
                         Fail::Shape(d) => ("shape", Some(PyBytes::new(py, &d).into_any().unbind())),
-                        Fail::StreamError(d) => ("stream_error", Some(PyBytes::new(py, &d).into_any().unbind())),
-                        Fail::Protocol(d) => ("protocol", Some(PyBytes::new(py, &d).into_any().unbind())),
+                        Fail::StreamError(d) => (
+                            "stream_error",
+                            Some(PyBytes::new(py, &d).into_any().unbind()),
+                        ),
+                        Fail::Protocol(d) => {
+                            ("protocol", Some(PyBytes::new(py, &d).into_any().unbind()))
+                        }
                         Fail::Limit(SseLimit::Pending) => ("limit_pending", None),
                         Fail::Limit(SseLimit::Data) => ("limit_data", None),
                         Fail::Limit(SseLimit::Line) => ("limit_line", None),
-                        Fail::ArgsTooLarge(label) => ("args_too_large", Some(label.into_pyobject(py)?.into_any().unbind())),
+                        Fail::ArgsTooLarge(label) => (
+                            "args_too_large",
+                            Some(label.into_pyobject(py)?.into_any().unbind()),
+                        ),
                         Fail::TruncatedEvent => ("truncated_event", None),
                         Fail::NoFinish => ("no_finish", None),
                         Fail::DoneNoFinish => ("done_no_finish", None),
                     };
-                    let signal = Signal { code: Some(code), detail, ..self.end_signal(py, "fail", meta)? };
+                    let signal = Signal {
+                        code: Some(code),
+                        detail,
+                        ..self.end_signal(py, "fail", meta)?
+                    };
                     Bound::new(py, signal)?.into_any()
                 }
             };
@@ -237,14 +297,21 @@ impl Converter {
 }
 
 /// The parser for `format` (one of `FORMATS`), or a ValueError naming the known ones.
-pub(crate) fn make_parser(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> PyResult<AnyParser> {
+pub(crate) fn make_parser(
+    format: &str,
+    max_line: usize,
+    max_args: usize,
+    think_tags: bool,
+) -> PyResult<AnyParser> {
     AnyParser::new(format, max_line, max_args, think_tags).ok_or_else(|| {
-        PyValueError::new_err(format!("the native core has no {format:?} parser (it speaks {FORMATS})"))
+        PyValueError::new_err(format!(
+            "the native core has no {format:?} parser (it speaks {FORMATS})"
+        ))
     })
 }
 
 /// Layer 1: the SSE decoder and one wire format's parser, fed with response bytes.
-#[pyclass(module = "tinyagent._native")]
+#[pyclass(module = "tinyagent.transports._native")]
 struct ChatStreamParser {
     parser: AnyParser,
     conv: Converter,
@@ -256,9 +323,17 @@ const DETACH_ABOVE: usize = 16 * 1024;
 impl ChatStreamParser {
     #[new]
     #[pyo3(signature = (max_line_bytes, max_argument_bytes, format = "openai-chat", think_tags = false))]
-    fn new(max_line_bytes: usize, max_argument_bytes: usize, format: &str, think_tags: bool) -> PyResult<Self> {
+    fn new(
+        max_line_bytes: usize,
+        max_argument_bytes: usize,
+        format: &str,
+        think_tags: bool,
+    ) -> PyResult<Self> {
         let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
-        Ok(ChatStreamParser { parser, conv: Converter::default() })
+        Ok(ChatStreamParser {
+            parser,
+            conv: Converter::default(),
+        })
     }
 
     /// Feed one read; returns event objects (the last may be a terminal `Signal`).
@@ -309,7 +384,9 @@ impl ChatStreamParser {
 #[pyfunction]
 fn configure(py: Python<'_>, classes: &Bound<'_, PyDict>) -> PyResult<()> {
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-        classes.get_item(k)?.ok_or_else(|| PyRuntimeError::new_err(format!("configure: missing {k}")))
+        classes
+            .get_item(k)?
+            .ok_or_else(|| PyRuntimeError::new_err(format!("configure: missing {k}")))
     };
     let ty = |k: &str| -> PyResult<Py<PyType>> { Ok(get(k)?.downcast_into::<PyType>()?.unbind()) };
     let value = Classes {
@@ -339,4 +416,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transport::NativeStream>()?;
     m.add_class::<transport::NativeWaker>()?;
     Ok(())
+}
+
+/// For `native/benches/` only: the parsers without Python. Not an API.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::assembler::Ev;
+    pub use crate::formats::AnyParser;
+    pub use crate::sse::SseDecoder;
 }

@@ -1,17 +1,15 @@
 //! The SSE decoder and one wire format together: response bytes in, `Ev` items out.
 //! A wire format (`chat.rs`, `anthropic.rs`) reads SSE payloads and drives the shared
-//! `Assembler`; `AnyParser` picks the format by the name Python passes.
+//! `Assembler` it holds. Which formats exist is `formats.rs`'s business, not this one's.
 
-use std::ops::DerefMut;
-
-use crate::anthropic::AnthropicCore;
 use crate::assembler::{Assembler, Ev, Fail};
-use crate::chat::ChatCore;
-use crate::responses::ResponsesCore;
 use crate::sse::{Sink, SseDecoder};
 
-/// One provider's wire format: payloads in, assembler calls out.
-pub trait WireFormat: DerefMut<Target = Assembler> {
+/// One provider's wire format: payloads in, calls on the `Assembler` it holds out.
+pub trait WireFormat {
+    /// The blocks being built (every format holds one; none inherits from it).
+    fn assembler(&self) -> &Assembler;
+    fn assembler_mut(&mut self) -> &mut Assembler;
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>);
     /// The body ended between events (no partial event held).
     fn end_of_stream(&mut self, out: &mut Vec<Ev>);
@@ -19,7 +17,7 @@ pub trait WireFormat: DerefMut<Target = Assembler> {
 
 impl<F: WireFormat> Sink for (&mut F, &mut Vec<Ev>) {
     fn payload(&mut self, data: &[u8]) {
-        if !self.0.finished {
+        if !self.0.assembler().finished {
             self.0.payload(data, self.1);
         }
     }
@@ -34,33 +32,36 @@ pub struct StreamParser<F> {
 
 impl<F: WireFormat> StreamParser<F> {
     pub fn new(max_line: usize, core: F) -> Self {
-        StreamParser { sse: SseDecoder::new(max_line), core }
+        StreamParser {
+            sse: SseDecoder::new(max_line),
+            core,
+        }
     }
 
     pub fn finished(&self) -> bool {
-        self.core.finished
+        self.core.assembler().finished
     }
 
     /// Feed one read of the response body.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Ev>) {
-        if self.core.finished {
+        if self.core.assembler().finished {
             return;
         }
         let res = self.sse.feed(chunk, &mut (&mut self.core, &mut *out));
         if let Err(limit) = res {
-            if !self.core.finished {
-                self.core.fail(Fail::Limit(limit), out);
+            if !self.core.assembler().finished {
+                self.core.assembler_mut().fail(Fail::Limit(limit), out);
             }
         }
     }
 
     /// The body ended.
     pub fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
-        if self.core.finished {
+        if self.core.assembler().finished {
             return;
         }
         if self.sse.has_partial() {
-            self.core.fail(Fail::TruncatedEvent, out);
+            self.core.assembler_mut().fail(Fail::TruncatedEvent, out);
         } else {
             self.core.end_of_stream(out);
         }
@@ -68,69 +69,11 @@ impl<F: WireFormat> StreamParser<F> {
 
     /// End blocks now (cancellation, transport failure); the caller builds the message.
     pub fn close(&mut self, out: &mut Vec<Ev>) {
-        self.core.close(out);
+        self.core.assembler_mut().close(out);
     }
 
     #[cfg(test)]
     pub fn meta(&self) -> crate::assembler::Meta {
-        self.core.meta.clone()
-    }
-}
-
-/// A parser for any wire format this core speaks, chosen by name.
-pub enum AnyParser {
-    Chat(StreamParser<ChatCore>),
-    Anthropic(StreamParser<AnthropicCore>),
-    Responses(StreamParser<ResponsesCore>),
-}
-
-pub const FORMATS: &str = "openai-chat, anthropic-messages, openai-responses";
-
-impl AnyParser {
-    pub fn new(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> Option<Self> {
-        match format {
-            "openai-chat" => {
-                Some(AnyParser::Chat(StreamParser::new(max_line, ChatCore::new(max_args, think_tags))))
-            }
-            "anthropic-messages" => {
-                Some(AnyParser::Anthropic(StreamParser::new(max_line, AnthropicCore::new(max_args, think_tags))))
-            }
-            "openai-responses" => {
-                Some(AnyParser::Responses(StreamParser::new(max_line, ResponsesCore::new(max_args, think_tags))))
-            }
-            _ => None,
-        }
-    }
-
-    pub fn finished(&self) -> bool {
-        match self {
-            AnyParser::Chat(p) => p.finished(),
-            AnyParser::Anthropic(p) => p.finished(),
-            AnyParser::Responses(p) => p.finished(),
-        }
-    }
-
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Ev>) {
-        match self {
-            AnyParser::Chat(p) => p.feed(chunk, out),
-            AnyParser::Anthropic(p) => p.feed(chunk, out),
-            AnyParser::Responses(p) => p.feed(chunk, out),
-        }
-    }
-
-    pub fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
-        match self {
-            AnyParser::Chat(p) => p.end_of_stream(out),
-            AnyParser::Anthropic(p) => p.end_of_stream(out),
-            AnyParser::Responses(p) => p.end_of_stream(out),
-        }
-    }
-
-    pub fn close(&mut self, out: &mut Vec<Ev>) {
-        match self {
-            AnyParser::Chat(p) => p.close(out),
-            AnyParser::Anthropic(p) => p.close(out),
-            AnyParser::Responses(p) => p.close(out),
-        }
+        self.core.assembler().meta.clone()
     }
 }

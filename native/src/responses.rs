@@ -16,11 +16,11 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
 use crate::json::{
-    as_index, as_obj, as_str, first_byte, is_object, parse, payload_text, too_deep, Fields, MaskedLayout, Slot,
+    as_index, as_obj, as_str, first_byte, is_object, parse, payload_text, too_deep, Fields,
+    MaskedLayout, Slot,
 };
 use crate::parser::WireFormat;
 
@@ -58,13 +58,17 @@ fn delta_kind(kind: &str) -> Option<Item> {
     match kind {
         "response.output_text.delta" | "response.refusal.delta" => Some(Item::Message),
         "response.function_call_arguments.delta" => Some(Item::Call),
-        "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => Some(Item::Reasoning),
+        "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+            Some(Item::Reasoning)
+        }
         _ => None,
     }
 }
 
 fn count(raw: Option<&RawValue>) -> i64 {
-    as_index(raw).and_then(|n| i64::try_from(n).ok()).unwrap_or(0)
+    as_index(raw)
+        .and_then(|n| i64::try_from(n).ok())
+        .unwrap_or(0)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -102,19 +106,6 @@ pub struct ResponsesCore {
     error: Option<Vec<u8>>,
 }
 
-impl Deref for ResponsesCore {
-    type Target = Assembler;
-    fn deref(&self) -> &Assembler {
-        &self.asm
-    }
-}
-
-impl DerefMut for ResponsesCore {
-    fn deref_mut(&mut self) -> &mut Assembler {
-        &mut self.asm
-    }
-}
-
 impl ResponsesCore {
     pub fn new(max_args: usize, think_tags: bool) -> Self {
         ResponsesCore {
@@ -131,9 +122,19 @@ impl ResponsesCore {
     }
 
     /// A delta event: true if `kind` was one (handled), false to take the general path.
-    fn delta(&mut self, kind: &str, index: Option<&RawValue>, delta: Option<&RawValue>, out: &mut Vec<Ev>) -> bool {
-        let Some(want) = delta_kind(kind) else { return false };
-        let Some(text) = as_str(delta) else { return true };
+    fn delta(
+        &mut self,
+        kind: &str,
+        index: Option<&RawValue>,
+        delta: Option<&RawValue>,
+        out: &mut Vec<Ev>,
+    ) -> bool {
+        let Some(want) = delta_kind(kind) else {
+            return false;
+        };
+        let Some(text) = as_str(delta) else {
+            return true;
+        };
         if self.kind_at(index) == Some(want) {
             self.apply(want, as_index(index).unwrap_or_default(), &text, out);
         }
@@ -146,10 +147,11 @@ impl ResponsesCore {
             return;
         }
         match want {
-            Item::Message => self.text(text, out),
-            Item::Reasoning => self.thinking(text, out, false),
+            Item::Message => self.asm.text(text, out),
+            Item::Reasoning => self.asm.thinking(text, out, false),
             _ => {
-                self.tool_call(BlockKey::int(index), None, None, Some(text), out);
+                self.asm
+                    .tool_call(BlockKey::int(index), None, None, Some(text), out);
             }
         }
     }
@@ -157,29 +159,44 @@ impl ResponsesCore {
     /// Remember the layout of a delta event that was read straight from `data`, with
     /// its sequence number and obfuscation pad masked (see [`Template`]).
     fn remember(&mut self, fast: &FastEvent, data: &[u8]) {
-        let (Some(want), Some(index), Some(delta)) =
-            (delta_kind(&fast.kind), as_index(fast.output_index), fast.delta)
-        else {
+        let (Some(want), Some(index), Some(delta)) = (
+            delta_kind(&fast.kind),
+            as_index(fast.output_index),
+            fast.delta,
+        ) else {
             return;
         };
         if self.kinds.get(&index) != Some(&want) || first_byte(delta) != b'"' {
             return;
         }
-        let Some((a, b)) = span(delta, data) else { return };
+        let Some((a, b)) = span(delta, data) else {
+            return;
+        };
         let mut spans = vec![(a, b, Slot::Target)];
-        for (raw, slot) in [(fast.sequence_number, Slot::Digits), (fast.obfuscation, Slot::Ignored)] {
+        for (raw, slot) in [
+            (fast.sequence_number, Slot::Digits),
+            (fast.obfuscation, Slot::Ignored),
+        ] {
             if let Some(raw) = raw {
-                let Some((a, b)) = span(raw, data) else { return };
+                let Some((a, b)) = span(raw, data) else {
+                    return;
+                };
                 spans.push((a, b, slot));
             }
         }
         if let Some(layout) = MaskedLayout::new(data, spans) {
-            self.template = Some(Template { layout, want, index });
+            self.template = Some(Template {
+                layout,
+                want,
+                index,
+            });
         }
     }
 
     fn event(&mut self, ev: Fields, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(kind) = as_str(ev.get("type")) else { return };
+        let Some(kind) = as_str(ev.get("type")) else {
+            return;
+        };
         if self.delta(&kind, ev.get("output_index"), ev.get("delta"), out) {
             return;
         }
@@ -188,12 +205,14 @@ impl ResponsesCore {
                 let index = ev.get("output_index");
                 if let (Some(i), Some(args)) = (as_index(index), as_str(ev.get("arguments"))) {
                     if self.kind_at(index) == Some(Item::Call) {
-                        self.set_tool_arguments(&BlockKey::int(i), &args, out);
+                        self.asm.set_tool_arguments(&BlockKey::int(i), &args, out);
                     }
                 }
             }
             "response.output_item.added" => {
-                if let (Some(i), Some(item)) = (as_index(ev.get("output_index")), as_obj(ev.get("item"))) {
+                if let (Some(i), Some(item)) =
+                    (as_index(ev.get("output_index")), as_obj(ev.get("item")))
+                {
                     self.item_added(i, &item, out);
                 }
             }
@@ -208,7 +227,9 @@ impl ResponsesCore {
                     self.head(&r);
                 }
             }
-            "response.completed" | "response.incomplete" | "response.failed" => self.end(&ev, data, out),
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                self.end(&ev, data, out)
+            }
             "error" if self.error.is_none() => self.error = Some(data.to_vec()),
             _ => {} // item progress, annotations, part boundaries
         }
@@ -216,8 +237,8 @@ impl ResponsesCore {
 
     fn head(&mut self, response: &Fields) {
         if let Some(id) = as_str(response.get("id")) {
-            if !id.is_empty() && self.meta.response_id.is_none() {
-                self.meta.response_id = Some(id.into_owned());
+            if !id.is_empty() && self.asm.meta.response_id.is_none() {
+                self.asm.meta.response_id = Some(id.into_owned());
             }
         }
     }
@@ -225,7 +246,7 @@ impl ResponsesCore {
     fn settle_reasoning(&mut self, next: Option<String>) {
         if let Some(item) = self.reasoning.take() {
             let sig = signature(item, next);
-            self.thinking_signature(&sig, false);
+            self.asm.thinking_signature(&sig, false);
         }
     }
 
@@ -238,12 +259,13 @@ impl ResponsesCore {
         let k = item_kind(&kind);
         self.kinds.insert(index, k);
         match k {
-            Item::Message => self.end_current(out),
-            Item::Reasoning => self.thinking("", out, true),
+            Item::Message => self.asm.end_current(out),
+            Item::Reasoning => self.asm.thinking("", out, true),
             Item::Call => {
                 let id = as_str(item.get("call_id")).unwrap_or_default();
                 let name = as_str(item.get("name")).unwrap_or_default();
-                self.tool_call(BlockKey::int(index), Some(&id), Some(&name), None, out);
+                self.asm
+                    .tool_call(BlockKey::int(index), Some(&id), Some(&name), None, out);
             }
             Item::Other => {}
         }
@@ -264,19 +286,19 @@ impl ResponsesCore {
             Item::Call => {
                 let key = BlockKey::int(index);
                 if let Some(args) = as_str(item.get("arguments")) {
-                    if !self.set_tool_arguments(&key, &args, out) {
+                    if !self.asm.set_tool_arguments(&key, &args, out) {
                         return;
                     }
                 }
-                self.end_tool_call(&key, out);
+                self.asm.end_tool_call(&key, out);
             }
             Item::Reasoning => self.reasoning = parse::<Value>(raw.get()).ok(),
             Item::Other => {
                 self.settle_reasoning(as_str(item.get("id")).map(Cow::into_owned));
                 let value = parse::<Value>(raw.get()).unwrap_or(Value::Null);
-                self.thinking("", out, true);
-                self.thinking_signature(&signature(value, None), true);
-                self.end_current(out);
+                self.asm.thinking("", out, true);
+                self.asm.thinking_signature(&signature(value, None), true);
+                self.asm.end_current(out);
             }
             Item::Message => {}
         }
@@ -294,28 +316,44 @@ impl ResponsesCore {
             .as_ref()
             .and_then(|r| as_obj(r.get("incomplete_details")))
             .and_then(|d| as_str(d.get("reason")).map(Cow::into_owned));
-        self.meta.provider_stop_reason = match (status.as_deref(), reason) {
+        self.asm.meta.provider_stop_reason = match (status.as_deref(), reason) {
             (Some("incomplete"), Some(r)) if !r.is_empty() => Some(r),
             (s, _) => s.map(str::to_owned),
         };
         if status.as_deref() == Some("failed") || self.error.is_some() {
             let payload = self.error.take().unwrap_or_else(|| data.to_vec());
-            self.fail(Fail::StreamError(payload), out);
+            self.asm.fail(Fail::StreamError(payload), out);
             return;
         }
-        self.finish(out);
+        self.asm.finish(out);
     }
 
     fn take_usage(&mut self, raw: Option<&RawValue>) {
         let Some(u) = as_obj(raw) else { return };
         let total = count(u.get("input_tokens"));
-        let cached = as_obj(u.get("input_tokens_details")).map_or(0, |d| count(d.get("cached_tokens")));
-        let reasoning = as_obj(u.get("output_tokens_details")).map_or(0, |d| count(d.get("reasoning_tokens")));
-        self.meta.usage = Some([(total - cached).max(0), count(u.get("output_tokens")), cached, 0, reasoning]);
+        let cached =
+            as_obj(u.get("input_tokens_details")).map_or(0, |d| count(d.get("cached_tokens")));
+        let reasoning =
+            as_obj(u.get("output_tokens_details")).map_or(0, |d| count(d.get("reasoning_tokens")));
+        self.asm.meta.usage = Some([
+            (total - cached).max(0),
+            count(u.get("output_tokens")),
+            cached,
+            0,
+            reasoning,
+        ]);
     }
 }
 
 impl WireFormat for ResponsesCore {
+    fn assembler(&self) -> &Assembler {
+        &self.asm
+    }
+
+    fn assembler_mut(&mut self) -> &mut Assembler {
+        &mut self.asm
+    }
+
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
         if let Some(t) = &self.template {
             if let Some(value) = t.layout.target_in(data) {
@@ -325,18 +363,18 @@ impl WireFormat for ResponsesCore {
             }
         }
         if too_deep(data) {
-            self.fail(Fail::BadJson(data.to_vec()), out);
+            self.asm.fail(Fail::BadJson(data.to_vec()), out);
             return;
         }
         let text = payload_text(data);
         let text: &str = &text;
         if !is_object(text) {
-            self.fail(Fail::BadJson(data.to_vec()), out);
+            self.asm.fail(Fail::BadJson(data.to_vec()), out);
             return;
         }
         if let Ok(fast) = parse::<FastEvent>(text) {
             if self.delta(&fast.kind, fast.output_index, fast.delta, out) {
-                if !self.finished {
+                if !self.asm.finished {
                     self.remember(&fast, data);
                 }
                 return;
@@ -344,47 +382,14 @@ impl WireFormat for ResponsesCore {
         }
         match parse::<Fields>(text) {
             Ok(ev) => self.event(ev, data, out),
-            Err(_) => self.fail(Fail::BadJson(data.to_vec()), out),
+            Err(_) => self.asm.fail(Fail::BadJson(data.to_vec()), out),
         }
     }
 
     fn end_of_stream(&mut self, out: &mut Vec<Ev>) {
         match self.error.take() {
-            Some(payload) => self.fail(Fail::StreamError(payload), out),
-            None => self.fail(Fail::NoFinish, out),
+            Some(payload) => self.asm.fail(Fail::StreamError(payload), out),
+            None => self.asm.fail(Fail::NoFinish, out),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[ignore]
-    fn timing() {
-        let ev = br#"{"type":"response.output_text.delta","sequence_number":12345,"item_id":"msg_bench","output_index":0,"content_index":0,"delta":" tok","logprobs":[],"obfuscation":"abcdefgh"}"#;
-        let mut core = ResponsesCore::new(1 << 20, false);
-        let mut out = Vec::new();
-        core.payload(br#"{"type":"response.output_item.added","output_index":0,"item":{"id":"m","type":"message"}}"#, &mut out);
-        let n = 1_000_000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            out.clear();
-            core.payload(ev, &mut out);
-        }
-        eprintln!("payload: {:?} per event, out {}", t.elapsed() / n, out.len());
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            let text = payload_text(ev);
-            std::hint::black_box(parse::<FastEvent>(&text).is_ok());
-        }
-        eprintln!("fast parse: {:?}", t.elapsed() / n);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(too_deep(ev));
-            std::hint::black_box(payload_text(ev));
-        }
-        eprintln!("checks: {:?}", t.elapsed() / n);
     }
 }

@@ -237,13 +237,19 @@ mod tests {
 
     #[test]
     fn line_endings_and_split_crlf() {
-        assert_eq!(decode(&[b"data: a\r", b"\ndata: b\r\n\r\n"]), vec![b"a\nb".to_vec()]);
+        assert_eq!(
+            decode(&[b"data: a\r", b"\ndata: b\r\n\r\n"]),
+            vec![b"a\nb".to_vec()]
+        );
         assert_eq!(decode(&[b"data: x\r\r"]), vec![b"x".to_vec()]);
     }
 
     #[test]
     fn bom_split_and_comments() {
-        assert_eq!(decode(&[b"\xef", b"\xbb", b"\xbf: c\ndata: x\n\n"]), vec![b"x".to_vec()]);
+        assert_eq!(
+            decode(&[b"\xef", b"\xbb", b"\xbf: c\ndata: x\n\n"]),
+            vec![b"x".to_vec()]
+        );
     }
 
     #[test]
@@ -255,7 +261,10 @@ mod tests {
     fn limits() {
         let mut d = SseDecoder::new(10);
         let mut out = Vec::new();
-        assert_eq!(d.feed(b"data: 1\n\n0123456789012", &mut out), Err(SseLimit::Pending));
+        assert_eq!(
+            d.feed(b"data: 1\n\n0123456789012", &mut out),
+            Err(SseLimit::Pending)
+        );
         assert_eq!(out, vec![b"1".to_vec()]);
     }
 }

@@ -9,7 +9,9 @@
 //! connection.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
 use crate::assembler::Ev;
-use crate::parser::AnyParser;
+use crate::formats::AnyParser;
 use crate::{guarded, make_parser, Converter, Signal};
 
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -32,15 +34,22 @@ enum Item {
     Started,
     Ev(Ev),
     /// An HTTP error status, with (a bounded excerpt of) its body.
-    HttpError { status: u16, body: Vec<u8>, retry_after: Option<String> },
+    HttpError {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<String>,
+    },
     /// A transport failure: "connect", "connect_timeout", "read_timeout", "closed", "other".
-    Transport { kind: &'static str, detail: String },
+    Transport {
+        kind: &'static str,
+        detail: String,
+    },
 }
 
 /// How a stream tells Python it has items: a byte on its own pipe, or its id on an event
 /// loop's shared waker (one descriptor for every stream of the loop).
 enum Wake {
-    Own(OwnedFd),
+    Own(UnixStream),
     Shared(Arc<WakerInner>, u64),
 }
 
@@ -88,20 +97,19 @@ impl Shared {
     }
 }
 
-fn poke(fd: &OwnedFd) {
-    let byte = [1u8];
-    // A full pipe already holds a wake-up; nothing is lost by a failed write.
-    unsafe { libc::write(fd.as_raw_fd(), byte.as_ptr() as *const libc::c_void, 1) };
+fn poke(mut end: &UnixStream) {
+    // A full buffer already holds a wake-up; nothing is lost by a failed write.
+    let _ = end.write(&[1u8]);
 }
 
-fn empty_pipe(fd: &OwnedFd) {
+fn empty_pipe(mut end: &UnixStream) {
     let mut buf = [0u8; 256];
-    while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+    while matches!(end.read(&mut buf), Ok(n) if n > 0) {}
 }
 
 struct WakerInner {
     ready: Mutex<Vec<u64>>,
-    wake: OwnedFd,
+    wake: UnixStream,
 }
 
 impl WakerInner {
@@ -121,10 +129,10 @@ impl WakerInner {
 /// One wake-up descriptor for many streams (one per event loop): a stream that gets
 /// items queues its id here, and the first id since the last `take_ready` writes one
 /// byte. Ten thousand streams then hold ten thousand sockets, not as many pipes too.
-#[pyclass(module = "tinyagent._native")]
+#[pyclass(module = "tinyagent.transports._native")]
 pub struct NativeWaker {
     inner: Arc<WakerInner>,
-    read_end: OwnedFd,
+    read_end: UnixStream,
 }
 
 #[pymethods]
@@ -132,7 +140,13 @@ impl NativeWaker {
     #[new]
     fn new() -> PyResult<Self> {
         let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
-        Ok(NativeWaker { inner: Arc::new(WakerInner { ready: Mutex::new(Vec::new()), wake: write_end }), read_end })
+        Ok(NativeWaker {
+            inner: Arc::new(WakerInner {
+                ready: Mutex::new(Vec::new()),
+                wake: write_end,
+            }),
+            read_end,
+        })
     }
 
     /// The descriptor that becomes readable when a stream has items.
@@ -175,22 +189,36 @@ struct ClientKey {
 /// One pooled client per `ClientKey`: usually just one. The read timeout bounds every
 /// socket read, the wait for the headers included, as on httpx. The client reads no
 /// environment of its own (`no_proxy`): Python passes the proxy it chose.
-fn client(connect_timeout: Duration, read_timeout: Duration, proxy: Option<String>, ca_bundle: Option<String>) -> Result<reqwest::Client, String> {
+fn client(
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    proxy: Option<String>,
+    ca_bundle: Option<String>,
+) -> Result<reqwest::Client, String> {
     type Clients = Mutex<HashMap<ClientKey, reqwest::Client>>;
     static CLIENTS: OnceLock<Clients> = OnceLock::new();
-    let key = ClientKey { connect: connect_timeout.as_nanos(), read: read_timeout.as_nanos(), proxy, ca_bundle };
+    let key = ClientKey {
+        connect: connect_timeout.as_nanos(),
+        read: read_timeout.as_nanos(),
+        proxy,
+        ca_bundle,
+    };
     let map = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(c) = map.get(&key) {
         return Ok(c.clone());
     }
-    let mut builder =
-        reqwest::Client::builder().connect_timeout(connect_timeout).read_timeout(read_timeout).no_proxy();
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .read_timeout(read_timeout)
+        .no_proxy();
     if let Some(url) = &key.proxy {
-        builder = builder.proxy(reqwest::Proxy::all(url).map_err(|e| format!("invalid proxy URL: {e}"))?);
+        builder =
+            builder.proxy(reqwest::Proxy::all(url).map_err(|e| format!("invalid proxy URL: {e}"))?);
     }
     if let Some(path) = &key.ca_bundle {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_bundle {path:?}: {e}"))?;
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read ca_bundle {path:?}: {e}"))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| format!("ca_bundle {path:?} is not a PEM bundle: {e}"))?;
         if certs.is_empty() {
@@ -201,7 +229,9 @@ fn client(connect_timeout: Duration, read_timeout: Duration, proxy: Option<Strin
             builder = builder.add_root_certificate(cert);
         }
     }
-    let built = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let built = builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     map.insert(key, built.clone());
     Ok(built)
 }
@@ -243,17 +273,21 @@ async fn run(shared: Arc<Shared>, req: Request) {
     }
     // The client's read timeout bounds the wait for headers; this outer bound only
     // backs it up (connect, write and read together).
-    let response = match tokio::time::timeout(req.connect_timeout + req.read_timeout, builder.send()).await {
-        Err(_) => {
-            shared.push(vec![Item::Transport { kind: "read_timeout", detail: String::new() }]);
-            return;
-        }
-        Ok(Err(e)) => {
-            shared.push(vec![transport_error(&e)]);
-            return;
-        }
-        Ok(Ok(r)) => r,
-    };
+    let response =
+        match tokio::time::timeout(req.connect_timeout + req.read_timeout, builder.send()).await {
+            Err(_) => {
+                shared.push(vec![Item::Transport {
+                    kind: "read_timeout",
+                    detail: String::new(),
+                }]);
+                return;
+            }
+            Ok(Err(e)) => {
+                shared.push(vec![transport_error(&e)]);
+                return;
+            }
+            Ok(Ok(r)) => r,
+        };
     let status = response.status().as_u16();
     if status >= 400 {
         let retry_after = response
@@ -270,7 +304,11 @@ async fn run(shared: Arc<Shared>, req: Request) {
             }
         }
         body.truncate(ERROR_BODY_LIMIT);
-        shared.push(vec![Item::HttpError { status, body, retry_after }]);
+        shared.push(vec![Item::HttpError {
+            status,
+            body,
+            retry_after,
+        }]);
         return;
     }
     shared.push(vec![Item::Started]);
@@ -288,7 +326,10 @@ async fn run(shared: Arc<Shared>, req: Request) {
                 match read {
                     Err(_) => {
                         parser.close(&mut evs);
-                        tail = Some(Item::Transport { kind: "read_timeout", detail: String::new() });
+                        tail = Some(Item::Transport {
+                            kind: "read_timeout",
+                            detail: String::new(),
+                        });
                     }
                     Ok(Err(e)) => {
                         parser.close(&mut evs);
@@ -313,7 +354,9 @@ async fn run(shared: Arc<Shared>, req: Request) {
                 Some((done, clean_end))
             }
         };
-        let Some((done, clean_end)) = step else { return };
+        let Some((done, clean_end)) = step else {
+            return;
+        };
         shared.wait_for_space().await;
         if clean_end {
             // Read the little that follows the last event, so the connection can go
@@ -337,10 +380,10 @@ async fn run(shared: Arc<Shared>, req: Request) {
 }
 
 /// One streaming request running on the native transport.
-#[pyclass(module = "tinyagent._native")]
+#[pyclass(module = "tinyagent.transports._native")]
 pub struct NativeStream {
     shared: Arc<Shared>,
-    read_end: Option<OwnedFd>,
+    read_end: Option<UnixStream>,
     is_closed: bool,
     task: Option<AbortHandle>,
     conv: Converter,
@@ -349,20 +392,13 @@ pub struct NativeStream {
     control: bool,
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    for fd in fds {
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        }
-    }
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+/// A wake-up channel: Python waits for the read end to become readable; the core
+/// writes a byte to the other. Both ends non-blocking, close-on-exec (std's default).
+fn pipe() -> std::io::Result<(UnixStream, UnixStream)> {
+    let (read_end, write_end) = UnixStream::pair()?;
+    read_end.set_nonblocking(true)?;
+    write_end.set_nonblocking(true)?;
+    Ok((read_end, write_end))
 }
 
 #[pymethods]
@@ -389,7 +425,8 @@ impl NativeStream {
             let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
             let connect_timeout = Duration::from_secs_f64(connect_timeout.max(0.001));
             let read_timeout = Duration::from_secs_f64(read_timeout.max(0.001));
-            let client = client(connect_timeout, read_timeout, proxy, ca_bundle).map_err(PyValueError::new_err)?;
+            let client = client(connect_timeout, read_timeout, proxy, ca_bundle)
+                .map_err(PyValueError::new_err)?;
             let (read_end, wake) = match &waker {
                 Some(w) => (None, Wake::Shared(w.inner.clone(), stream_id)),
                 None => {
@@ -420,9 +457,16 @@ impl NativeStream {
                 if let Err(e) = task.await {
                     if e.is_panic() {
                         let mut evs = Vec::new();
-                        watched.parser.lock().unwrap_or_else(|p| p.into_inner()).close(&mut evs);
+                        watched
+                            .parser
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .close(&mut evs);
                         let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
-                        items.push(Item::Transport { kind: "other", detail: "the native core panicked".into() });
+                        items.push(Item::Transport {
+                            kind: "other",
+                            detail: "the native core panicked".into(),
+                        });
                         watched.push(items);
                     }
                 }
@@ -441,7 +485,10 @@ impl NativeStream {
     /// The descriptor that becomes readable when items are queued (a stream made with a
     /// shared waker has none: the waker's descriptor stands for it).
     fn fileno(&self) -> PyResult<RawFd> {
-        self.read_end.as_ref().map(|f| f.as_raw_fd()).ok_or_else(|| PyOSError::new_err("stream is closed or has a shared waker"))
+        self.read_end
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .ok_or_else(|| PyOSError::new_err("stream is closed or has a shared waker"))
     }
 
     /// Take every queued item: event objects, and a `Signal` for the rest (`started`,
@@ -451,7 +498,8 @@ impl NativeStream {
             if let Some(fd) = &self.read_end {
                 empty_pipe(fd);
             }
-            let items = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
+            let items =
+                std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
             self.shared.space.notify_one();
             let out = PyList::empty(py);
             let mut evs = Vec::new();
@@ -464,7 +512,11 @@ impl NativeStream {
                         self.conv.convert(py, std::mem::take(&mut evs), &out)?;
                         let signal = match other {
                             Item::Started => Signal::new("started"),
-                            Item::HttpError { status, body, retry_after } => Signal {
+                            Item::HttpError {
+                                status,
+                                body,
+                                retry_after,
+                            } => Signal {
                                 status: Some(status),
                                 detail: Some(PyBytes::new(py, &body).into_any().unbind()),
                                 retry_after,
@@ -482,7 +534,10 @@ impl NativeStream {
                     }
                 }
             }
-            if evs.last().is_some_and(|e| matches!(e, Ev::Finish(_) | Ev::Fail(..) | Ev::Closed(_))) {
+            if evs
+                .last()
+                .is_some_and(|e| matches!(e, Ev::Finish(_) | Ev::Fail(..) | Ev::Closed(_)))
+            {
                 self.control = true;
             }
             self.conv.convert(py, evs, &out)?;
@@ -518,7 +573,12 @@ impl NativeStream {
     /// bytes (at most one second) so its connection returns to the pool; any other is
     /// cancelled.
     fn close(&mut self) {
-        let finished = self.shared.parser.lock().map(|p| p.finished()).unwrap_or(true);
+        let finished = self
+            .shared
+            .parser
+            .lock()
+            .map(|p| p.finished())
+            .unwrap_or(true);
         if !finished {
             self.cancel();
         } else {

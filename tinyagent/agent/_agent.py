@@ -43,6 +43,7 @@ from ..output import (
     output_spec,
     output_stream,
 )
+from ..providers import takes_thinking_budget
 from ..sessions import Session
 from ..tools import Tool
 from ..wire import RequestCaches, ResponseFormat
@@ -423,11 +424,7 @@ class Agent:
         if level is ThinkingLevel.OFF:
             return None
         budget = self.thinking_budgets.get(level.value)
-        if (
-            budget is not None
-            and self._model is not None
-            and self._model.api == "anthropic-messages"
-        ):
+        if budget is not None and self._model is not None and takes_thinking_budget(self._model):
             return str(budget)
         return level.value
 

@@ -4,6 +4,9 @@
 ``tinyagent batch run in.jsonl -o out.jsonl --model ... --base-url ...``. Input and
 output are JSON Lines in tinyagent's format or the OpenAI Batch API's; the output file
 is the journal, so running the same command again resumes.
+
+It stands above the agent: it imports ``call``, ``transports`` (the rate gate),
+``catalogue``, ``serde``, ``messages`` and ``_util``; only ``cli`` imports it.
 """
 
 from ._formats import BatchItem, Format

@@ -7,6 +7,9 @@ format and the key variable; the price snapshot gives the cost per million token
 the context window. A model the snapshot lacks still works, with no price (``Usage.cost``
 stays None): never a guessed price. The snapshot's source and date are
 :func:`prices_source` and :func:`prices_date`.
+
+It imports only ``messages`` (and installs itself as ``Model.from_name``'s resolver);
+every room above may read it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The ``tinyagent`` command: ``tinyagent demo`` (one agent run, offline by default),
-``tinyagent chat`` (a terminal chat) and ``tinyagent batch`` (scripted batch runs)."""
+``tinyagent chat`` (a terminal chat) and ``tinyagent batch`` (scripted batch runs).
+
+The top room: it may import any room; none imports it.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@
 quarters of the model's ``context_window`` by default) and, when a call still fails with
 ``context_overflow``, sends half as much and retries once; :class:`Summarize` replaces
 what is left out with a summary. Only what is sent changes, never the transcript.
+
+It imports ``call`` (a summarising policy makes a model call), ``messages`` and
+``_util``; the agent imports it.
 """
 
 from ._estimate import TokenEstimator, estimate_tokens

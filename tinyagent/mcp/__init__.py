@@ -7,6 +7,9 @@ asyncio alike::
     async with tinyagent.mcp.connect(["python", "server.py"]) as server:
         agent = Agent(model, tools=server.tools)
         await agent.prompt("...")
+
+It imports ``tools``, ``messages`` and ``_util`` (and the ``mcp`` extra); nothing in
+tinyagent imports it.
 """
 
 try:

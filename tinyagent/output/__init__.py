@@ -5,6 +5,9 @@ or a final-answer tool (``tool``); ``auto`` picks the response format where the 
 format has one (OpenAI chat completions and Responses) and the tool elsewhere
 (Anthropic). A wrong answer goes back to the model with what was wrong, up to
 ``output_retries`` times. :class:`PartialJSON` reads the answer as it streams.
+
+It imports ``tools``, ``providers`` (what a wire format takes: a response format or
+not), ``wire``, ``serde``, ``messages`` and ``_util``; the agent imports it.
 """
 
 from ..messages import OutputError, OutputValidationError

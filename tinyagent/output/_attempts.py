@@ -32,6 +32,7 @@ from ..messages import (
     ToolError,
     UserMessage,
 )
+from ..providers import provider_for, takes_response_format
 from ..tools import Tool, ToolResult, ToolUpdate
 from ._spec import OutputInvalid, OutputSpec
 
@@ -52,10 +53,10 @@ def check_output_mode(mode: str) -> OutputMode:
 
 def resolve_mode(mode: OutputMode, model: Model) -> Literal["native", "tool"]:
     """``auto``: the response format where the wire format has one, else the tool."""
-    if model.api == "anthropic-messages":
+    if not takes_response_format(model):
         if mode == "native":
             raise OutputError(
-                "output_mode='native': response_format is not sent to anthropic-messages; "
+                f"output_mode='native': response_format is not sent to {provider_for(model).api}; "
                 "use output_mode='tool' (a final-answer tool, what 'auto' picks there)"
             )
         return "tool"

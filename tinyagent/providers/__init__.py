@@ -4,13 +4,25 @@
 (Anthropic's Messages API and the endpoints that speak it) and ``openai-responses``
 (OpenAI's Responses API) ship with the package. A new format is a new :class:`Provider` passed to
 :func:`register_provider`; nothing else changes.
+
+It imports ``wire``, ``messages`` and ``_util``; a sub-room per wire format
+(``anthropic``, ``openai_chat``, ``openai_responses``). Only ``transports`` and the
+rooms above use it, through this face, and nothing outside it reads ``Model.api``.
 """
 
 from __future__ import annotations
 
 from ._failures import http_failure, is_context_overflow
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
-from ._registry import get_provider, known_apis, prepare_request, register_provider
+from ._registry import (
+    get_provider,
+    known_apis,
+    prepare_request,
+    provider_for,
+    register_provider,
+    takes_response_format,
+    takes_thinking_budget,
+)
 from .anthropic import AnthropicProvider
 from .openai_chat import OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
@@ -28,7 +40,10 @@ __all__ = [
     "is_context_overflow",
     "known_apis",
     "prepare_request",
+    "provider_for",
     "register_provider",
+    "takes_response_format",
+    "takes_thinking_budget",
 ]
 
 register_provider(OpenAIChatProvider())

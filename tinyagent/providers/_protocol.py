@@ -28,6 +28,12 @@ class Provider(Protocol):
     """The native core's mode for this format (``ChatStreamParser(..., format)``)."""
     no_finish: str
     """The words for a body that ended without the format's end marker."""
+    takes_thinking_budget: bool
+    """Whether reasoning is asked for as a token budget (Anthropic) rather than an effort
+    level: ``Agent.thinking_budgets`` applies only then."""
+    takes_response_format: bool
+    """Whether a JSON-schema ``response_format`` is sent (structured output's ``native``
+    mode); without it, structured output uses a final-answer tool."""
 
     def new_request_cache(self) -> object | None:
         """State reused across the requests of one run (encoded history), or None."""

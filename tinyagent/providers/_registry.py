@@ -6,7 +6,15 @@ from ..messages import Context, Model
 from ..wire import PreparedRequest, StreamOptions
 from ._protocol import Provider
 
-__all__ = ["get_provider", "known_apis", "prepare_request", "register_provider"]
+__all__ = [
+    "get_provider",
+    "known_apis",
+    "prepare_request",
+    "provider_for",
+    "register_provider",
+    "takes_response_format",
+    "takes_thinking_budget",
+]
 
 _PROVIDERS: dict[str, Provider] = {}
 
@@ -40,9 +48,27 @@ _SEED_NAMES = {
 }
 
 
+def provider_for(model: Model) -> Provider:
+    """The provider of ``model``'s wire format (``model.api``): the one place outside a
+    provider that reads it."""
+    return get_provider(model.api)
+
+
+def takes_thinking_budget(model: Model) -> bool:
+    """Whether ``model``'s provider takes reasoning as a token budget (a provider
+    written before this capability existed: no)."""
+    return bool(getattr(provider_for(model), "takes_thinking_budget", False))
+
+
+def takes_response_format(model: Model) -> bool:
+    """Whether ``model``'s provider sends a JSON-schema response format (a provider
+    written before this capability existed: yes, as chat completions does)."""
+    return bool(getattr(provider_for(model), "takes_response_format", True))
+
+
 def prepare_request(model: Model, context: Context, options: StreamOptions) -> PreparedRequest:
     """The request for one call (URL, headers, body), built by the model's provider,
     reusing the encoded history in ``options.wire_cache`` when given."""
-    provider = get_provider(model.api)
+    provider = provider_for(model)
     cache = options.wire_cache.for_provider(provider) if options.wire_cache is not None else None
     return provider.build_request(model, context, options, cache)

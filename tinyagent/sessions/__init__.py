@@ -4,6 +4,9 @@
 the first run and stores each message the moment the run adds it. A session is anything
 with async ``load``, ``append`` and ``clear`` (:class:`Session`); three ship here:
 SQLite (shared, multi-process, crash-safe), a JSON Lines file (one writer) and memory.
+
+It imports ``serde``, ``messages`` and ``_util`` — no agent machinery: the agent ties
+itself to a store (``agent/_session_link.py``).
 """
 
 from ._jsonl import JSONLSession

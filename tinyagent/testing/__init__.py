@@ -7,6 +7,8 @@ Use it to test your own agents without a network or a key::
 
     async with LocalServer([text_reply("Hello!")]) as server:
         message = await tinyagent.complete(server.model(), context)
+
+It imports only ``messages``: a test server knows the wire, not the agent.
 """
 
 from ._anthropic_replies import (

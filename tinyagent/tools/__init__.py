@@ -5,6 +5,9 @@ from a plain typed function (schema from the hints, descriptions from the docstr
 arguments structured by the project's converter). Injected parameters (``ToolCallId``,
 ``RunContext``, ``CancelToken``, ``update``) are recognised by annotation and never shown
 to the model. ``Tool(requires_approval=True)`` asks the agent's ``approve`` callback first.
+
+It imports ``serde``, ``messages`` and ``_util``; running a turn's calls is the agent's
+job (``agent/_tool_runner.py``).
 """
 
 from ._function import CancelToken, ToolCallId, ToolCancelled, tool

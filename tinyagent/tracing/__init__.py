@@ -4,6 +4,9 @@
 OpenTelemetry GenAI semantic conventions; any object with the :class:`Tracer` protocol
 works. Without a tracer nothing is done. Message content goes on spans only with
 ``record_content=True``.
+
+It imports ``serde``, ``messages`` and ``_util`` (and the ``otel`` extra, on use); the
+agent calls its hooks.
 """
 
 from typing import TYPE_CHECKING, Any

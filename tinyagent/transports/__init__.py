@@ -4,6 +4,9 @@ Three of them give the same events for the same bytes: ``native`` (the whole str
 Rust on tokio), ``httpx+native`` (httpx moves the bytes, the Rust parser parses) and
 ``httpx`` (pure Python). Retries and failure classification are decided once, above
 them (:mod:`._retry`), so the same failure reads the same on each.
+
+It imports ``providers``, ``wire``, ``messages`` and ``_util`` (and httpx, and the Rust
+core ``_native``); ``call`` is its only user inside tinyagent.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from typing import Any
 
 from .._util.log import bodies_logged, logger
 from ..messages import Context, Model
-from ..providers import ByteParser, get_provider, prepare_request
+from ..providers import ByteParser, prepare_request, provider_for
 from ..wire import StreamOptions
 from ._connections import Connections
 from ._gate import RateGate
-from ._native import native_available
+from ._native_bridge import native_available
 from ._retry import EventSource, RetryingSource, retry_delay
 
 __all__ = [
@@ -50,23 +53,23 @@ def resolve_transport(transport: str | None, client: object = None) -> str:
 def make_source(model: Model, context: Context, options: StreamOptions) -> EventSource:
     """The event source of one call: the model's provider on the chosen transport,
     with retries. Raises (before any I/O) only for programming errors."""
-    provider = get_provider(model.api)
+    provider = provider_for(model)
     transport = resolve_transport(options.transport, options.client)
     request = prepare_request(model, context, options)
-    label = f"POST {request.url} model={model.id} api={model.api} transport={transport}"
+    label = f"POST {request.url} model={model.id} api={provider.api} transport={transport}"
 
     def attempt() -> EventSource:
         logger.debug("request %s", label)
         if bodies_logged():
             logger.debug("request body %s", request.body.decode("utf-8", "replace"))
         if transport == "native":
-            from ._native import NativeSource
+            from ._native_bridge import NativeSource
 
             return NativeSource(model, provider, request, options)
         from ._httpx import HttpxSource
 
         if transport == "httpx+native":
-            from ._native import NativeByteParser
+            from ._native_bridge import NativeByteParser
 
             native = NativeByteParser(model, provider, options)
             return HttpxSource(model, provider, request, options, native)
@@ -86,9 +89,9 @@ def make_byte_parser(model: Model, *, native: bool = False, **options: object) -
     the pure one, or (``native=True``) the Rust one. For tests and benchmarks that
     drive the sans-IO cores directly."""
     opts = StreamOptions(**options)  # type: ignore[arg-type]
-    provider = get_provider(model.api)
+    provider = provider_for(model)
     if native:
-        from ._native import NativeByteParser
+        from ._native_bridge import NativeByteParser
 
         return NativeByteParser(model, provider, opts)
     from ..wire import PureByteParser

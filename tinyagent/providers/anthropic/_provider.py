@@ -34,6 +34,8 @@ class AnthropicProvider(SharedFailureRules):
     api = "anthropic-messages"
     native_format = "anthropic-messages"
     no_finish = ENDED_BEFORE_MESSAGE_STOP
+    takes_thinking_budget = True
+    takes_response_format = False
 
     def new_request_cache(self) -> AnthropicWireCache:
         return AnthropicWireCache()

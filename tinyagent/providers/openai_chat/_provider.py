@@ -23,6 +23,8 @@ class OpenAIChatProvider(SharedFailureRules):
     api = "openai-chat"
     native_format = "openai-chat"
     no_finish = ENDED_BEFORE_FINISH
+    takes_thinking_budget = False
+    takes_response_format = True
 
     def new_request_cache(self) -> WireCache:
         return WireCache()

@@ -23,6 +23,8 @@ class OpenAIResponsesProvider(SharedFailureRules):
     api = "openai-responses"
     native_format = "openai-responses"
     no_finish = ENDED_BEFORE_RESPONSE_DONE
+    takes_thinking_budget = False
+    takes_response_format = True
 
     def new_request_cache(self) -> ResponsesWireCache:
         return ResponsesWireCache()

@@ -55,7 +55,7 @@ from ._wakeups import Wakeups, loop_wakeups
 __all__ = ["NativeByteParser", "NativeSource", "native_available"]
 
 try:
-    from .. import _native  # type: ignore[attr-defined]
+    from . import _native  # type: ignore[attr-defined]
 except ImportError:  # built without a Rust toolchain: the pure path is used
     _native = None
 else:
