@@ -55,9 +55,9 @@ from ._wakeups import Wakeups, loop_wakeups
 __all__ = ["NativeByteParser", "NativeSource", "native_available"]
 
 try:
-    from . import _native  # type: ignore[attr-defined]
+    from . import _native
 except ImportError:  # built without a Rust toolchain: the pure path is used
-    _native = None
+    _native = None  # type: ignore[assignment]
 else:
     _native.configure(
         {
