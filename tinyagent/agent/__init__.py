@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ._agent import Agent, run_sync
 from ._config import LoopConfig, TurnSettings, loop_config
-from ._run import AgentRun, agent_loop, make_run
+from ._run import AgentRun, RunSpec, agent_loop, make_run, open_run, run_spec
 from ._state import AgentState, ThinkingLevel
 
 __all__ = [
@@ -20,10 +20,13 @@ __all__ = [
     "AgentRun",
     "AgentState",
     "LoopConfig",
+    "RunSpec",
     "ThinkingLevel",
     "TurnSettings",
     "agent_loop",
     "loop_config",
     "make_run",
+    "open_run",
+    "run_spec",
     "run_sync",
 ]

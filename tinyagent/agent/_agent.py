@@ -48,8 +48,9 @@ from ..sessions import Session
 from ..tools import Tool
 from ..wire import RequestCaches, ResponseFormat
 from ._as_tool import agent_tool
+from ._config import loop_config
 from ._queues import DeliveryMode, MessageQueue, check_mode
-from ._run import AgentRun, agent_loop, loop_config, make_run
+from ._run import AgentRun, RunSpec, make_run, open_run
 from ._run_stream import RunStream
 from ._session_link import SessionLink
 from ._snapshot import read_snapshot, write_snapshot
@@ -387,16 +388,15 @@ class Agent:
         if self._model is None:
             raise TinyAgentError("the agent has no model: pass model= or call set_model()")
 
-    def _loop_arguments(
+    def _spec(
         self,
         prompts: list[Message],
         extra_tools: Sequence[Tool] = (),
         response_format: ResponseFormat | None = None,
-    ) -> dict[str, Any]:
-        self._check_ready()
-        # Messages steered while idle open the run, before the prompt's own.
-        options = dict(self._options)
-        stream_options = dict(options.get("stream_options") or {})
+    ) -> RunSpec:
+        """The next run, from the agent's state (checked ready by the caller)."""
+        assert self._model is not None
+        stream_options = dict(self._options.get("stream_options") or {})
         if response_format is not None:
             stream_options["response_format"] = response_format
         if self.session_id is not None:
@@ -404,20 +404,19 @@ class Agent:
         effort = self._effort()
         if effort is not None:
             stream_options.setdefault("reasoning_effort", effort)
-        options["stream_options"] = stream_options
-        return {
-            "model": self._model,
-            "messages": self._messages,
-            "prompts": [*self._steering.take(), *prompts],
-            "system_prompt": self._system_prompt,
-            "tools": (*self._tools, *extra_tools),
-            "steering": self._steering.take,
-            "follow_up": self._follow_up.take,
-            "listeners": self._listeners,
-            "request_caches": self._request_caches,
-            "store": self._link.session.append if self._link is not None else None,
-            **options,
-        }
+        return RunSpec(
+            model=self._model,
+            # Messages steered while idle open the run, before the prompt's own.
+            prompts=(*self._steering.take(), *prompts),
+            system_prompt=self._system_prompt,
+            tools=(*self._tools, *extra_tools),
+            config=loop_config({**self._options, "stream_options": stream_options}),
+            steering=self._steering.take,
+            follow_up=self._follow_up.take,
+            listeners=self._listeners,
+            request_caches=self._request_caches,
+            store=self._link.session.append if self._link is not None else None,
+        )
 
     def _effort(self) -> str | None:
         level = self._thinking_level
@@ -429,10 +428,17 @@ class Agent:
         return level.value
 
     @asynccontextmanager
-    async def _running(self, prompts: list[Message], **extra: Any) -> AsyncIterator[AgentRun]:
+    async def _running(
+        self, prompts: list[Message], *, streamed: bool = True, **extra: Any
+    ) -> AsyncIterator[AgentRun]:
+        """The one way a prompt runs: check, bring the session into step, make the run
+        (with an event channel when ``streamed``, else to be run in the caller's task),
+        and account for it when it ends, however it ends."""
         self._check_ready()
         await self.sync_session()
-        async with agent_loop(**self._loop_arguments(prompts, **extra)) as run:
+        spec = self._spec(prompts, **extra)
+        runs = open_run(spec, self._messages) if streamed else _unstarted(spec, self._messages)
+        async with runs as run:
             self._started(run)
             try:
                 yield run
@@ -484,14 +490,8 @@ class Agent:
 
     async def _consume(self, prompts: list[Message], **extra: Any) -> AgentRun:
         # No consumer of events here: run in this task, listeners only.
-        self._check_ready()
-        await self.sync_session()
-        run = make_run(**self._loop_arguments(prompts, **extra))
-        self._started(run)
-        try:
+        async with self._running(prompts, streamed=False, **extra) as run:
             await run.run()
-        finally:
-            self._finish(run)
         return run
 
     async def prompt(
@@ -644,6 +644,11 @@ class Agent:
     def unanswered_tool_calls(self) -> tuple[ToolCall, ...]:
         """Tool calls of the last assistant message that have no result yet."""
         return unanswered_calls(self._messages)
+
+
+@asynccontextmanager
+async def _unstarted(spec: RunSpec, transcript: list[Message]) -> AsyncIterator[AgentRun]:
+    yield make_run(spec, transcript)
 
 
 def _retries(value: Any) -> int:

@@ -33,17 +33,20 @@ class EventOutbox:
         self,
         listeners: Sequence[Listener],
         on_listener_error: Callable[[AgentEvent, Exception], None] | None = None,
+        *,
+        send: anyio.abc.ObjectSendStream[AgentEvent] | None = None,
+        before_delivery: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._listeners = listeners  # live: subscribe()/unsubscribe() act mid-run
         self._on_listener_error = on_listener_error
         self._queue: deque[AgentEvent] = deque()
         self._flushing = False
         self._head_heard = False
-        self.send: anyio.abc.ObjectSendStream[AgentEvent] | None = None
+        self._send = send  # the consumer's channel; None: listeners only
         self._consumer_gone = False
         # Awaited before each event is delivered (the run stores new messages there, so
         # a message is in its session before anyone hears of it); None: nothing to do.
-        self.before_delivery: Callable[[], Awaitable[None]] | None = None
+        self._before_delivery = before_delivery
 
     def put(self, event: AgentEvent) -> None:
         """Queue without sending (for code that must not await)."""
@@ -62,8 +65,8 @@ class EventOutbox:
         self._flushing = True
         try:
             while self._queue:
-                if self.before_delivery is not None:
-                    await self.before_delivery()
+                if self._before_delivery is not None:
+                    await self._before_delivery()
                 event = self._queue[0]
                 if not self._head_heard:
                     # Listeners hear each event once, even if the send below is
@@ -79,9 +82,9 @@ class EventOutbox:
                         if self._on_listener_error is None:
                             raise failed
                         self._on_listener_error(event, failed)
-                if not self._consumer_gone and self.send is not None:
+                if not self._consumer_gone and self._send is not None:
                     try:
-                        await self.send.send(event)
+                        await self._send.send(event)
                     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                         self._consumer_gone = True
                 self._queue.popleft()

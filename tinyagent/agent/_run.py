@@ -1,8 +1,9 @@
 """The agent loop: one task group per run, each tool call a child task.
 
-Per turn: stream the assistant's reply; run its tool calls concurrently (each under its
-own cancel scope, with a timeout); append the results in call order; deliver steering
-messages; go again while there are tool results to answer or follow-ups to start.
+Per turn (``_turns.py``): stream the assistant's reply; run its tool calls concurrently
+(each under its own cancel scope, with a timeout); append the results in call order;
+deliver steering messages; go again while there are tool results to answer or
+follow-ups to start.
 
 The run lives in an async context manager, never in an async generator: a task group
 cannot stay open across an async generator's ``yield`` (trio forbids it). Events reach
@@ -13,6 +14,8 @@ Abort, the run-wide deadline and an outside cancellation all end the run the sam
 the partial assistant message is kept with ``stop_reason="aborted"``, every tool call
 without a result gets an "aborted" error result (so the transcript can be sent to the
 model again), ``agent_end`` is still emitted, and no task or connection is left behind.
+Why a run ended is recorded once, when it is decided (an abort, a raising callback, the
+deadline seen, or the end the turns return), and read from that record afterwards.
 Bookkeeping that must survive cancellation happens synchronously in ``finally`` blocks;
 the events it produces are sent afterwards from a shielded scope.
 """
@@ -22,11 +25,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import attrs
 
 from .._util import wording as words
 from .._util.calls import call_maybe_async
@@ -39,37 +43,89 @@ from ..messages import (
     AgentStartEvent,
     AssistantMessage,
     CallbackError,
-    Context,
-    DoneEvent,
-    ErrorEvent,
-    FailureKind,
     Message,
     MessageEndEvent,
     MessageStartEvent,
-    MessageUpdateEvent,
     Model,
     RunEnd,
     StopReason,
     ToolResultMessage,
     TurnEndEvent,
-    TurnStartEvent,
     Usage,
     aborted_result,
 )
 from ..tools import RunContext, Tool
-from ..tracing import RunSpans
+from ..tracing import run_spans
 from ..wire import RequestCaches
 from ._config import LoopConfig, TurnSettings, loop_config
 from ._outbox import EventOutbox, Listener
 from ._partial import PartialReply
 from ._tool_runner import ToolRunner
+from ._turns import Ending, turns
 
-__all__ = ["AgentRun", "LoopConfig", "TurnSettings", "agent_loop", "loop_config", "make_run"]
+__all__ = ["AgentRun", "LoopConfig", "RunSpec", "TurnSettings", "agent_loop", "make_run"]
 
-# The options live in ._loop_config; they are re-exported here, where users found them.
+T = TypeVar("T")
 
 
-class AgentRun:
+@attrs.frozen(kw_only=True)
+class RunSpec:
+    """Everything a run is made from, fixed before it starts: ``agent_loop`` builds one
+    from its arguments, an :class:`Agent` from its state."""
+
+    model: Model
+    prompts: tuple[Message, ...] = ()
+    system_prompt: str = ""
+    tools: tuple[Tool, ...] = ()
+    config: LoopConfig = attrs.field(factory=LoopConfig)
+    steering: Callable[[], list[Message]] | None = None
+    follow_up: Callable[[], list[Message]] | None = None
+    listeners: Sequence[Listener] = attrs.field(default=(), eq=False)  # live: read per event
+    request_caches: RequestCaches | None = attrs.field(default=None, eq=False)
+    store: Callable[[list[Message]], Awaitable[None]] | None = None
+    """Awaited with each batch of messages the run adds, before their events are
+    delivered (a session's ``append``)."""
+
+
+class _NoPublicConstructor(type):
+    """``AgentRun(...)`` is refused: a run is made whole by ``agent_loop`` or an
+    ``Agent`` (as trio's ``Nursery`` is by ``open_nursery``)."""
+
+    def __call__(cls, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__} has no public constructor: "
+            "use `async with agent_loop(...) as run` or an Agent"
+        )
+
+    def _create(cls: type[T], *args: object, **kwargs: object) -> T:
+        return super().__call__(*args, **kwargs)  # type: ignore[misc, no-any-return]
+
+
+class _ToolRunnerHooks:
+    """The run as its tool runner sees it (the ``RunHooks`` protocol)."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: AgentRun) -> None:
+        self._run = run
+
+    def add(self, message: Message) -> None:
+        self._run._add(message)
+
+    def why(self) -> str:
+        return self._run._why()
+
+    async def call_hook(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self._run._hook(name, fn, *args)
+
+    async def stop_if_ending(self) -> None:
+        await self._run._stop_if_ending()
+
+    def run_context(self) -> RunContext:
+        return RunContext(tuple(self._run.transcript), self._run.usage)
+
+
+class AgentRun(metaclass=_NoPublicConstructor):
     """One run of the loop: iterate it for events; steer, abort or cancel a tool call.
 
     ``transcript`` is the list the run appends to (the agent's own list, when run by an
@@ -78,74 +134,59 @@ class AgentRun:
 
     def __init__(
         self,
-        model: Model,
+        spec: RunSpec,
         transcript: list[Any],
-        prompts: Sequence[Message],
-        *,
-        system_prompt: str,
-        tools: Sequence[Tool],
-        config: LoopConfig,
-        steering: Callable[[], list[Message]] | None,
-        follow_up: Callable[[], list[Message]] | None,
-        listeners: Sequence[Listener] = (),
-        request_caches: RequestCaches | None = None,
-        store: Callable[[list[Message]], Awaitable[None]] | None = None,
+        receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None,
+        send: anyio.abc.ObjectSendStream[AgentEvent] | None = None,
     ) -> None:
-        self.model = model
+        self.model = spec.model
         self.transcript = transcript
-        self._start_len = len(transcript)
-        self._prompts = list(prompts)
-        self.system_prompt = system_prompt
-        self.tools = tuple(tools)
-        self.config = config
-        self._steering_source = steering
-        self._follow_up_source = follow_up
-        self._own_steering: deque[Message] = deque()
-        self._own_follow_up: deque[Message] = deque()
-        self._events = EventOutbox(listeners, self._listener_failed)
-        self._spans = RunSpans(config.tracer) if config.tracer is not None else None
-        self._store = store
-        self._unsaved: list[Message] = []
-        if store is not None:
-            self._events.before_delivery = self._save
-        self._tools = ToolRunner(
-            self.tools,
-            config,
-            self._events,
-            self._add,
-            self._why,
-            self._hook,
-            self._stop_if_ending,
-            lambda: RunContext(tuple(self.transcript), self.usage),
-        )
-        self._tools.spans = self._spans
+        self.system_prompt = spec.system_prompt
+        self.tools = spec.tools
+        self.config = config = spec.config
         self.usage = Usage()
         self.result: AgentEndEvent | None = None
-        self._scope: anyio.CancelScope | None = None
-        self._end: RunEnd | None = None  # recorded when an end is requested (abort)
-        self._end_message = "aborted"  # the abort reason, or what a callback raised
         self.callback_error: CallbackError | None = None
-        self._receive: anyio.abc.ObjectReceiveStream[AgentEvent] | None = None
-        self._stop_reason = RunEnd.STOP
-        self._error_message: str | None = None
+        self._spec = spec
+        self._start_len = len(transcript)
+        self._receive = receive
+        self._send = send
+        self._own_steering: deque[Message] = deque()
+        self._own_follow_up: deque[Message] = deque()
+        self._unsaved: list[Message] = []
+        self._events = EventOutbox(
+            spec.listeners,
+            self._listener_failed,
+            send=send,
+            before_delivery=self._save if spec.store is not None else None,
+        )
+        self._spans = run_spans(config.tracer)
+        self._tools = ToolRunner(
+            self.tools, config, self._events, _ToolRunnerHooks(self), self._spans
+        )
+        # The run's connections, and the encoded history per provider: an Agent passes
+        # its own caches, so that a prompt encodes only what is new since the last one.
+        self._caller = ModelCaller(config.stream_options, spec.request_caches)
+        self._scope: anyio.CancelScope | None = None
+        self._ending: Ending | None = None  # why the run ends: set once, when decided
         self._partial: PartialReply | None = None  # the reply being streamed
         self._open_turn: int | None = None  # a turn started and not yet ended
         self._turn_reply: AssistantMessage | None = None
-        # The run's connections, and the encoded history per provider: an Agent passes
-        # its own caches, so that a prompt encodes only what is new since the last one.
-        self._caller = ModelCaller(config.stream_options, request_caches)
 
     # --- control, from any task of the same event loop ------------------------
 
     def abort(self, reason: str = "aborted") -> None:
         """End the run as soon as possible; safe to call at any time, more than once."""
-        self._request_end(RunEnd.ABORTED, reason)
+        self._end(RunEnd.ABORTED, reason)
 
-    def _request_end(self, end: RunEnd, message: str) -> None:
-        if self._end is None and self.result is None:
-            self._end = end
-            self._end_message = message
-            if self._scope is not None:
+    def _end(self, reason: RunEnd, message: str | None, *, cancel: bool = True) -> None:
+        """Record why the run ends, if nothing was recorded before (the first reason
+        wins). ``cancel``: the end is requested (an abort, a raising callback), so the
+        run's work stops now, and what it cuts off is answered with ``message``."""
+        if self._ending is None and self.result is None:
+            cuts_off = cancel or reason is RunEnd.DEADLINE
+            self._ending = Ending(reason, message, cuts_off=cuts_off)
+            if cancel and self._scope is not None:
                 self._scope.cancel()
 
     # --- your code: listeners and hooks --------------------------------------
@@ -156,7 +197,7 @@ class AgentRun:
         err.__cause__ = exc
         if self.callback_error is None:
             self.callback_error = err
-        self._request_end(RunEnd.ERROR, err.message)
+        self._end(RunEnd.ERROR, err.message)
 
     def _listener_failed(self, event: AgentEvent, exc: Exception) -> None:
         message = words.callback_raised("listener", exc, event.type)
@@ -175,7 +216,7 @@ class AgentRun:
         """Deliver an end requested with no await since (``abort()`` or a raising
         callback, from sync code) here, on every backend alike, rather than at whichever
         checkpoint each backend happens to reach first."""
-        if self._end is not None:
+        if self._ending is not None:
             assert self._scope is not None
             self._scope.cancel()
             await anyio.sleep_forever()  # the run's scope is cancelled: raises at once
@@ -220,15 +261,21 @@ class AgentRun:
         return self.result is not None
 
     def __aiter__(self) -> AsyncIterator[AgentEvent]:
-        assert self._receive is not None, "iterate the run inside `async with agent_loop(...)`"
+        if self._receive is None:
+            raise TypeError(
+                "this run has no event channel: iterate the run of "
+                "`async with agent_loop(...) as run`, or subscribe a listener"
+            )
         return self._receive.__aiter__()
+
+    # --- the transcript ---------------------------------------------------------
 
     async def _emit(self, event: AgentEvent) -> None:
         await self._events.emit(event)
 
     def _add(self, message: Message) -> None:
         self.transcript.append(message)
-        if self._store is not None:
+        if self._spec.store is not None:
             self._unsaved.append(message)
         if isinstance(message, AssistantMessage):
             self.usage = self.usage + message.usage
@@ -237,11 +284,11 @@ class AgentRun:
         """Store the messages added since the last save (in a session), before their
         events are delivered. The store's call is not abandoned on cancellation: a
         write that was started is finished, so what was acknowledged is stored."""
-        if not self._unsaved or self._store is None:
+        if not self._unsaved or self._spec.store is None:
             return
         batch, self._unsaved = self._unsaved, []
         try:
-            await self._store(batch)
+            await self._spec.store(batch)
         except Exception as exc:
             message = words.session_write_failed(exc, len(batch))
             self._callback_failed(CallbackError(message, callback="session"), exc)
@@ -254,63 +301,77 @@ class AgentRun:
             out.append(own.popleft())
         return out
 
+    def _take_steering(self) -> list[Message]:
+        return self._take(self._spec.steering, self._own_steering)
+
+    def _take_follow_up(self) -> list[Message]:
+        return self._take(self._spec.follow_up, self._own_follow_up)
+
     # --- the run ------------------------------------------------------------------
 
     async def run(self) -> AgentEndEvent:
         """Run to the end in the calling task, with listeners but no event channel (what
         ``Agent.prompt`` does: no consumer task, no hand-off per event)."""
-        await self._main(None)
+        await self._main()
         assert self.result is not None
         if self.callback_error is not None:
             raise self.callback_error
         return self.result
 
-    async def _main(self, send: anyio.abc.ObjectSendStream[AgentEvent] | None) -> None:
-        self._events.send = send
+    async def _main(self) -> None:
         try:
             with anyio.CancelScope() as scope:
                 if self.config.deadline is not None:
                     scope.deadline = anyio.current_time() + self.config.deadline
                 self._scope = scope
-                if self._end is not None:
+                if self._ending is not None:  # aborted before it started
                     scope.cancel()
-                if self._spans is not None:
-                    self._spans.start_run(self.model, self.system_prompt)
+                self._spans.start_run(self.model, self.system_prompt)
                 await self._emit(AgentStartEvent())
-                await self._turns()
-            if self._end is not None:  # abort() or a raising callback, however it arrived
-                self._stop_reason = self._end
-                self._error_message = self._end_message
-            elif scope.cancelled_caught:
-                self._stop_reason = RunEnd.DEADLINE
-                self._error_message = words.run_deadline_passed(self.config.deadline)
+                ending = await turns(self, self._spec.prompts)
+                self._end(ending.reason, ending.message, cancel=False)
+            if scope.cancelled_caught:
+                self._end(RunEnd.DEADLINE, self._deadline_passed(), cancel=False)
         except BaseException as exc:
             # Cancelled from outside, or a bug of ours: still close out the run.
-            self._stop_reason = (
-                RunEnd.ABORTED if isinstance(exc, anyio.get_cancelled_exc_class()) else RunEnd.ERROR
-            )
-            self._error_message = self._error_message or f"{type(exc).__name__}: {exc}"
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            reason = RunEnd.ABORTED if cancelled else RunEnd.ERROR
+            self._end(reason, f"{type(exc).__name__}: {exc}", cancel=False)
             raise
         finally:
+            ending = self._ending or Ending(RunEnd.STOP, None, cuts_off=False)
             self._answer_unanswered_calls()
-            self._close_open_turn()
+            self._close_open_turn(ending)
             with anyio.CancelScope(shield=True):
                 await self._caller.aclose()  # the run's connections
                 self.result = AgentEndEvent(
-                    tuple(self.new_messages), self.usage, self._stop_reason, self._error_message
+                    tuple(self.new_messages), self.usage, ending.reason, ending.message
                 )
-                if self._spans is not None:
-                    self._spans.end_run(str(self._stop_reason), self._error_message, self.usage)
-                if self._stop_reason in (RunEnd.ABORTED, RunEnd.DEADLINE, RunEnd.ERROR):
-                    logger.info("run ended %s: %s", self._stop_reason, self._error_message)
+                self._spans.end_run(str(ending.reason), ending.message, self.usage)
+                if ending.reason in (RunEnd.ABORTED, RunEnd.DEADLINE, RunEnd.ERROR):
+                    logger.info("run ended %s: %s", ending.reason, ending.message)
                 self._events.put(self.result)
                 # If the consumer is gone (or cancelled with us), its side of the channel
                 # is closed and sending fails at once; the bound only guards a consumer
                 # that stopped reading without leaving.
                 with anyio.move_on_after(30):
                     await self._events.flush()
-                if send is not None:
-                    await send.aclose()
+                if self._send is not None:
+                    await self._send.aclose()
+
+    def _deadline_passed(self) -> str:
+        return words.run_deadline_passed(self.config.deadline)
+
+    def _why(self) -> str:
+        """Why the run's work is being cut off: the recorded end; else, if the run's own
+        scope was cancelled, its deadline, recorded now that it is first seen; else a
+        cancellation from outside."""
+        if self._ending is None and self._scope is not None and self._scope.cancel_called:
+            self._end(RunEnd.DEADLINE, self._deadline_passed(), cancel=False)
+        ending = self._ending
+        if ending is not None and ending.cuts_off and ending.message is not None:
+            return ending.message
+        return words.RUN_CANCELLED
 
     def _answer_unanswered_calls(self) -> None:
         """Give every tool call of this run that has no result an "aborted" one (e.g. a
@@ -328,14 +389,13 @@ class AgentRun:
                         self._add(r)
                         self._events.extend([MessageStartEvent(r.role, r), MessageEndEvent(r)])
 
-    def _close_open_turn(self) -> None:
+    def _close_open_turn(self, ending: Ending) -> None:
         """Give a turn cut short its ``turn_end`` (with its reply: an empty aborted one if
         none had started), so that every start event has its end on every path."""
         turn, self._open_turn = self._open_turn, None
         if turn is None:
             return
-        if self._spans is not None:
-            self._spans.end_turn(str(self._stop_reason))
+        self._spans.end_turn(str(ending.reason))
         reply = self._turn_reply
         if reply is None:
             m = self.model
@@ -350,169 +410,9 @@ class AgentRun:
         results = tuple(m for m in after[at + 1 :] if isinstance(m, ToolResultMessage))
         self._events.put(TurnEndEvent(turn, reply, results))
 
-    def _why(self) -> str:
-        if self._end is not None:
-            return self._end_message
-        if self._scope is not None and self._scope.cancel_called:
-            return words.run_deadline_passed(self.config.deadline)
-        return words.RUN_CANCELLED
 
-    async def _turns(self) -> None:
-        pending = self._prompts
-        turn = 0
-        while True:
-            for m in pending:
-                self._add(m)
-                await self._emit(MessageStartEvent(m.role, m))
-                await self._emit(MessageEndEvent(m))
-            await self._stop_if_ending()
-            if self.config.max_turns is not None and turn >= self.config.max_turns:
-                self._stop_reason = RunEnd.MAX_TURNS
-                return
-            turn += 1
-            self._open_turn, self._turn_reply = turn, None
-            if self._spans is not None:
-                self._spans.start_turn(turn)
-            await self._emit(TurnStartEvent(turn))
-            model = self.model
-            effort = None
-            if self.config.before_turn is not None:
-                settings = await self._hook("before_turn", self.config.before_turn, turn, model)
-                if settings is not None:
-                    model = settings.model or model
-                    effort = settings.reasoning_effort
-            assistant = await self._stream_reply(model, effort)
-            if self._overflowed(assistant):
-                # The policy sends less and the call is tried once more; the failed
-                # reply stays in the transcript (empty, it is never sent again).
-                assistant = await self._stream_reply(model, effort, overflowed=True)
-            calls = assistant.tool_calls
-            results: list[ToolResultMessage] = []
-            if assistant.stop_reason is StopReason.ERROR:
-                self._stop_reason = RunEnd.ERROR
-                self._error_message = assistant.error_message
-                self._open_turn = None
-                if self._spans is not None:
-                    self._spans.end_turn("error")
-                await self._emit(TurnEndEvent(turn, assistant, ()))
-                return
-            if calls:
-                results = await self._tools.run(assistant, calls)
-            end = TurnEndEvent(turn, assistant, tuple(results))
-            self._open_turn = None
-            if self._spans is not None:
-                self._spans.end_turn()
-            await self._emit(end)
-            await self._stop_if_ending()
-            if self._tools.terminate:
-                self._stop_reason = RunEnd.TERMINATED
-                return
-            if self.config.should_stop_after_turn is not None and await self._hook(
-                "should_stop_after_turn", self.config.should_stop_after_turn, end
-            ):
-                self._stop_reason = RunEnd.STOPPED
-                return
-            pending = self._take(self._steering_source, self._own_steering)
-            if pending or calls:
-                continue
-            pending = self._take(self._follow_up_source, self._own_follow_up)
-            if pending:
-                continue
-            self._stop_reason = RunEnd.STOP
-            return
-
-    def _overflowed(self, reply: AssistantMessage) -> bool:
-        return (
-            self.config.context_policy is not None
-            and reply.stop_reason is StopReason.ERROR
-            and reply.failure is not None
-            and reply.failure.kind is FailureKind.CONTEXT_OVERFLOW
-            and not reply.content
-        )
-
-    async def _stream_reply(
-        self, model: Model, effort: str | None, overflowed: bool = False
-    ) -> AssistantMessage:
-        # An end requested with no await since (abort() from a sync listener) must not
-        # let a new request start.
-        await self._stop_if_ending()
-        messages: Sequence[Any] = self.transcript
-        if self.config.transform_context is not None:
-            messages = await self._hook(
-                "transform_context", self.config.transform_context, list(messages)
-            )
-        if self.config.convert_to_llm is not None:
-            messages = await self._hook(
-                "convert_to_llm", self.config.convert_to_llm, list(messages)
-            )
-        if self.config.context_policy is not None:
-            messages = await self._hook(
-                "context_policy", self.config.context_policy, list(messages), model, overflowed
-            )
-        key = None
-        if self.config.get_api_key is not None:
-            key = await self._hook("get_api_key", self.config.get_api_key, model)
-        options = self._caller.options(reasoning_effort=effort, api_key=key)
-        ctx = Context(self.system_prompt, messages, self.tools)
-        span = None
-        if self._spans is not None:
-            span = self._spans.start_model_call(model, ctx.messages, options)
-        try:
-            reply = await self._request_reply(model, ctx, options)
-        finally:
-            if span is not None:
-                assert self._spans is not None
-                self._spans.end_model_call(span, self._turn_reply)
-        return reply
-
-    async def _request_reply(
-        self, model: Model, ctx: Context, options: dict[str, Any]
-    ) -> AssistantMessage:
-        await self._emit(MessageStartEvent("assistant", None))
-        so_far = self._partial = PartialReply(model)
-        events = self._caller.stream(model, ctx, options)
-        try:
-            async with events:
-                try:
-                    async for ev in events:
-                        so_far.feed(ev)
-                        await self._emit(MessageUpdateEvent(ev))
-                        if isinstance(ev, DoneEvent | ErrorEvent):
-                            break
-                finally:
-                    self._partial = None
-                    if events.message is None:
-                        # Cancelled mid-stream: keep what arrived, as aborted (no awaits).
-                        partial = events.abort(self._why())
-                        # The ends of the open blocks and the final event, then the end.
-                        self._events.extend(MessageUpdateEvent(e) for e in events.take_pending())
-                        self._end_reply(partial)
-        except BaseException:
-            if self._turn_reply is None and events.message is not None:
-                # The reply ended, but leaving the stream was cancelled (an abort from
-                # one of its last events): it still enters the transcript, after the
-                # events of its last batch that were not read yet, with its end.
-                self._events.extend(MessageUpdateEvent(e) for e in events.take_pending())
-                self._end_reply(events.message)
-            raise
-        message = events.message
-        assert message is not None
-        if self._turn_reply is not message:
-            self._add(message)
-            self._turn_reply = message
-            await self._emit(MessageEndEvent(message))
-        return message
-
-    def _end_reply(self, message: AssistantMessage) -> None:
-        """Record the turn's reply and queue its ``message_end`` (no await)."""
-        self._add(message)
-        self._turn_reply = message
-        self._events.put(MessageEndEvent(message))
-
-
-def make_run(
+def run_spec(
     model: Model | str,
-    messages: list[Any] | Sequence[Message] = (),
     *,
     prompts: Sequence[Message] = (),
     system_prompt: str = "",
@@ -523,16 +423,13 @@ def make_run(
     request_caches: RequestCaches | None = None,
     store: Callable[[list[Message]], Awaitable[None]] | None = None,
     **options: Any,
-) -> AgentRun:
-    """An :class:`AgentRun`, not started: ``await run.run()`` runs it in this task.
-    ``store`` is awaited with each batch of messages the run adds, before their events
-    are delivered (a session's ``append``)."""
-    return AgentRun(
-        as_model(model),
-        messages if isinstance(messages, list) else list(messages),
-        prompts,
+) -> RunSpec:
+    """A :class:`RunSpec` from ``agent_loop``'s arguments (the loop's options checked)."""
+    return RunSpec(
+        model=as_model(model),
+        prompts=tuple(prompts),
         system_prompt=system_prompt,
-        tools=tools,
+        tools=tuple(tools),
         config=loop_config(options),
         steering=steering,
         follow_up=follow_up,
@@ -540,6 +437,35 @@ def make_run(
         request_caches=request_caches,
         store=store,
     )
+
+
+def make_run(spec: RunSpec, messages: list[Any] | Sequence[Message] = ()) -> AgentRun:
+    """A run, not started, with no event channel: ``await run.run()`` runs it in this
+    task (listeners hear its events). ``messages`` is the transcript so far (a list is
+    appended to in place)."""
+    transcript = messages if isinstance(messages, list) else list(messages)
+    return AgentRun._create(spec, transcript)
+
+
+@asynccontextmanager
+async def open_run(
+    spec: RunSpec, messages: list[Any] | Sequence[Message] = ()
+) -> AsyncIterator[AgentRun]:
+    """The run of ``spec`` in its own task, its events through a bounded channel. Leaving
+    the block early aborts the run and waits for it to clean up."""
+    transcript = messages if isinstance(messages, list) else list(messages)
+    send, receive = anyio.create_memory_object_stream[AgentEvent](spec.config.event_buffer)
+    run = AgentRun._create(spec, transcript, receive, send)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run._main)
+        try:
+            yield run
+        finally:
+            if not run.finished:
+                run.abort(words.CONSUMER_LEFT)
+            await receive.aclose()
+    if run.callback_error is not None:
+        raise run.callback_error
 
 
 @asynccontextmanager
@@ -562,11 +488,12 @@ async def agent_loop(
 
     ``messages`` is the transcript so far (a list is appended to in place); ``prompts``
     are the new messages that start the run. Leaving the block early aborts the run and
-    waits for it to clean up, so nothing outlives the block.
+    waits for it to clean up, so nothing outlives the block. ``store`` is awaited with
+    each batch of messages the run adds, before their events are delivered (a
+    session's ``append``).
     """
-    run = make_run(
+    spec = run_spec(
         model,
-        messages,
         prompts=prompts,
         system_prompt=system_prompt,
         tools=tools,
@@ -577,15 +504,5 @@ async def agent_loop(
         store=store,
         **options,
     )
-    send, receive = anyio.create_memory_object_stream[AgentEvent](run.config.event_buffer)
-    run._receive = receive
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run._main, send)
-        try:
-            yield run
-        finally:
-            if not run.finished:
-                run.abort(words.CONSUMER_LEFT)
-            await receive.aclose()
-    if run.callback_error is not None:
-        raise run.callback_error
+    async with open_run(spec, messages) as run:
+        yield run

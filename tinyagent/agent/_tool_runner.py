@@ -4,9 +4,8 @@ cancel scope, with a timeout; results in call order, every call answered."""
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import attrs
@@ -29,46 +28,61 @@ from ..messages import (
     aborted_result,
 )
 from ..tools import Approval, RunContext, Tool, ToolResult, argument_problem, run_context_var
+from ..tracing import RunSpans, Span
 from ._outbox import EventOutbox
 
 if TYPE_CHECKING:
-    from ..tracing import RunSpans, Span
     from ._config import LoopConfig
 
-__all__ = ["ToolRunner"]
+__all__ = ["RunHooks", "ToolRunner"]
 
 
 def _error_result(call: ToolCall, text: str) -> ToolResultMessage:
     return ToolResultMessage(call.id, call.name, text, is_error=True)
 
 
+class RunHooks(Protocol):
+    """What the tool runner needs of its run: one object, not a handful of closures."""
+
+    def add(self, message: Message) -> None:
+        """Append a result to the transcript (and the session)."""
+        ...
+
+    def why(self) -> str:
+        """Why the run is ending (for the results of calls it cut off)."""
+        ...
+
+    async def call_hook(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a user hook under the run's rule for raising callbacks."""
+        ...
+
+    async def stop_if_ending(self) -> None:
+        """Deliver an end requested from sync code (an abort) here."""
+        ...
+
+    def run_context(self) -> RunContext:
+        """The run as a tool may read it (``RunContext``)."""
+        ...
+
+
 class ToolRunner:
     """Runs the tool calls of each turn. ``scopes`` are the running calls' cancel scopes
-    (``AgentRun.cancel_tool_call`` cancels one); ``terminate`` is set when a tool's result
-    asks the run to end."""
+    (``AgentRun.cancel_tool_call`` cancels one)."""
 
     def __init__(
         self,
         tools: Sequence[Tool],
         config: LoopConfig,
         events: EventOutbox,
-        add: Callable[[Message], None],
-        why: Callable[[], str],
-        hook: Callable[..., Awaitable[Any]],
-        stop_if_ending: Callable[[], Awaitable[None]],
-        run_context: Callable[[], RunContext] | None = None,
+        run: RunHooks,
+        spans: RunSpans,
     ) -> None:
         self._by_name = {t.name: t for t in tools}
         self.config = config
         self._events = events
-        self._add = add
-        self._why = why
-        self._hook = hook  # calls a hook under the run's rule for raising callbacks
-        self._stop_if_ending = stop_if_ending  # delivers an abort requested from sync code
-        self._run_context = run_context
+        self._run = run
+        self._spans = spans
         self.scopes: dict[str, anyio.CancelScope] = {}
-        self.terminate = False
-        self.spans: RunSpans | None = None  # the run's spans, when it is traced
         self._limiter = (
             anyio.CapacityLimiter(config.max_concurrent_tools)
             if config.max_concurrent_tools
@@ -95,7 +109,10 @@ class ToolRunner:
 
     async def run(
         self, assistant: AssistantMessage, calls: Sequence[ToolCall]
-    ) -> list[ToolResultMessage]:
+    ) -> tuple[list[ToolResultMessage], bool]:
+        """The results of ``calls``, in call order (every call answered, on every path),
+        and whether a tool asked the run to end (``ToolResult.terminate``)."""
+        terminate: list[bool] = []
         results: list[ToolResultMessage | None] = [None] * len(calls)
         started = [False] * len(calls)
         if assistant.stop_reason is StopReason.LENGTH:
@@ -106,10 +123,10 @@ class ToolRunner:
             for batch in self._batches(calls):
                 if all(results[i] is not None for i in batch):
                     continue
-                await self._stop_if_ending()  # an abort from the reply's last event
+                await self._run.stop_if_ending()  # an abort from the reply's last event
                 async with anyio.create_task_group() as tg:
                     for i in batch:
-                        tg.start_soon(self._run_one, i, calls[i], results, started)
+                        tg.start_soon(self._run_one, i, calls[i], results, started, terminate)
             completed = True
         finally:
             events: list[AgentEvent] = []
@@ -117,7 +134,7 @@ class ToolRunner:
             for i, call in enumerate(calls):
                 r = results[i]
                 if r is None:
-                    why = why or self._why()
+                    why = why or self._run.why()
                     r = results[i] = aborted_result(call, why)
                     if not started[i]:
                         events.append(ToolExecutionStartEvent(call))
@@ -126,12 +143,12 @@ class ToolRunner:
                     events += [ToolExecutionStartEvent(call), ToolExecutionEndEvent(call, r)]
             for r in results:
                 assert r is not None
-                self._add(r)
+                self._run.add(r)
                 events += [MessageStartEvent(r.role, r), MessageEndEvent(r)]
             self._events.extend(events)
         if completed:
             await self._events.flush()
-        return [r for r in results if r is not None]
+        return [r for r in results if r is not None], bool(terminate)
 
     async def _run_one(
         self,
@@ -139,19 +156,18 @@ class ToolRunner:
         call: ToolCall,
         results: list[ToolResultMessage | None],
         started: list[bool],
+        terminate: list[bool],
     ) -> None:
         started[i] = True
         # Registered before the start event, so that a listener (or anyone) may cancel
         # the call as soon as it is announced.
         scope = anyio.CancelScope()
         self.scopes[call.id] = scope
-        span = self.spans.start_tool(call) if self.spans is not None else None
+        span = self._spans.start_tool(call)
         try:
-            await self._run_call(i, call, results, scope, span)
+            await self._run_call(i, call, results, scope, span, terminate)
         finally:
-            if span is not None:
-                assert self.spans is not None
-                self.spans.end_tool(span, results[i])
+            self._spans.end_tool(span, results[i])
 
     async def _run_call(
         self,
@@ -159,7 +175,8 @@ class ToolRunner:
         call: ToolCall,
         results: list[ToolResultMessage | None],
         scope: anyio.CancelScope,
-        span: Span | None,
+        span: Span,
+        terminate: list[bool],
     ) -> None:
         try:
             await self._events.emit(ToolExecutionStartEvent(call))
@@ -173,12 +190,14 @@ class ToolRunner:
                 call, result = await self._approval(tool, call)
                 is_error = result is not None
             if result is None and self.config.before_tool_call is not None:
-                result = await self._hook("before_tool_call", self.config.before_tool_call, call)
+                result = await self._run.call_hook(
+                    "before_tool_call", self.config.before_tool_call, call
+                )
             if result is None:
                 assert tool is not None
                 result, is_error = await self._execute(tool, call, scope, span)
             if self.config.after_tool_call is not None and problem is None:
-                replaced = await self._hook(
+                replaced = await self._run.call_hook(
                     "after_tool_call", self.config.after_tool_call, call, result
                 )
                 if replaced is not None:
@@ -186,7 +205,7 @@ class ToolRunner:
         finally:
             self.scopes.pop(call.id, None)
         if result.terminate:
-            self.terminate = True
+            terminate.append(True)
         r = ToolResultMessage(call.id, call.name, result.content, is_error, result.details)
         results[i] = r
         await self._events.emit(ToolExecutionEndEvent(call, r))
@@ -201,7 +220,9 @@ class ToolRunner:
         running, self.scopes[call.id] = self.scopes[call.id], waiting
         try:
             with waiting:
-                decision = Approval.of(await self._hook("approve", self.config.approve, call))
+                decision = Approval.of(
+                    await self._run.call_hook("approve", self.config.approve, call)
+                )
         finally:
             self.scopes[call.id] = running
         if waiting.cancelled_caught:
@@ -220,18 +241,18 @@ class ToolRunner:
         return call, None
 
     async def _execute(
-        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope, span: Span | None = None
+        self, tool: Tool, call: ToolCall, scope: anyio.CancelScope, span: Span
     ) -> tuple[ToolResult, bool]:
         async def update(partial: Any) -> None:
-            await self._stop_if_ending()
+            await self._run.stop_if_ending()
             await self._events.emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
 
         timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
         out: Any = None
         try:
-            await self._stop_if_ending()  # not started if the run ended meanwhile
-            run_context_var.set(self._run_context)  # this call's task only
-            with scope, span.activate() if span is not None else nullcontext():
+            await self._run.stop_if_ending()  # not started if the run ended meanwhile
+            run_context_var.set(self._run.run_context)  # this call's task only
+            with scope, span.activate():
                 with anyio.move_on_after(math.inf if timeout is None else timeout) as limit:
                     if self._limiter is not None:
                         async with self._limiter:

@@ -15,6 +15,7 @@ from ._protocol import Span, SpanKind, Tracer
 
 # For the rooms above, not the user's surface: they import a room only through its face.
 from ._spans import RunSpans as RunSpans
+from ._spans import run_spans as run_spans
 
 __all__ = ["OpenTelemetryTracer", "Span", "SpanKind", "Tracer"]
 

@@ -6,7 +6,8 @@ is ended on every path (done, error, abort, deadline), an unfinished one with an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from ..messages import AssistantMessage, Message, Model, StopReason, ToolCall, T
 from ..serde import unstructure
 from ._protocol import Span, Tracer
 
-__all__ = ["RunSpans"]
+__all__ = ["NoSpans", "RunSpans", "run_spans"]
 
 _FINISH = {
     StopReason.STOP: "stop",
@@ -150,3 +151,61 @@ class RunSpans:
         if self._tracer.record_content:
             span.set({"gen_ai.tool.call.result": result.text})
         span.end("tool_error" if result.is_error else None)
+
+
+class _NoSpan:
+    """A span that records nothing (what :class:`NoSpans` hands out)."""
+
+    __slots__ = ()
+
+    def set(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def end(self, error: str | None = None) -> None:
+        pass
+
+    def activate(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+
+_NO_SPAN = _NoSpan()
+
+
+class NoSpans(RunSpans):
+    """The spans of a run nobody traces: every call does nothing, so the run calls them
+    unconditionally instead of asking at each site whether it is traced."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.run = None
+        self.turn = None
+
+    def start_run(self, model: Model, system_prompt: str) -> None:
+        pass
+
+    def end_run(self, stop_reason: str, error: str | None, usage: Any) -> None:
+        pass
+
+    def start_turn(self, number: int) -> None:
+        pass
+
+    def end_turn(self, error: str | None = None) -> None:
+        pass
+
+    def start_model_call(self, model: Model, messages: Sequence[Message], options: Any) -> Span:
+        return _NO_SPAN
+
+    def end_model_call(self, span: Span, reply: AssistantMessage | None) -> None:
+        pass
+
+    def start_tool(self, call: ToolCall) -> Span:
+        return _NO_SPAN
+
+    def end_tool(self, span: Span, result: ToolResultMessage | None) -> None:
+        pass
+
+
+def run_spans(tracer: Tracer | None) -> RunSpans:
+    """A run's spans: recorded through ``tracer``, or none at all (no cost)."""
+    return RunSpans(tracer) if tracer is not None else NoSpans()
