@@ -53,8 +53,7 @@ async def test_a_run_made_by_prompt_has_no_event_channel_to_iterate() -> None:
         agent.subscribe(lambda e: runs.append(agent._run) if e.type == "agent_start" else None)
         await agent.prompt("hi")
     with pytest.raises(TypeError, match="no event channel"):
-        iter_ = runs[0].__aiter__()
-        del iter_
+        runs[0].__aiter__()
 
 
 async def test_a_limit_reached_is_the_recorded_end() -> None:
