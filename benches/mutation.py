@@ -2,7 +2,7 @@
 
     pip install -e '.[bench]'      # brings mutmut
     python benches/mutation.py                      # every core below
-    python benches/mutation.py tinyagent/_sse.py    # one module
+    python benches/mutation.py tinyagent/wire/_sse.py    # one module
 
 For each module: a throwaway copy of the committed tree (plus the built native
 extension, so the parity tests run), a ``[tool.mutmut]`` section that mutates only that
@@ -28,30 +28,33 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # module -> the tests that check it
 CORES: dict[str, list[str]] = {
-    "tinyagent/_sse.py": ["tests/test_sse.py", "tests/test_openai_parser.py"],
-    "tinyagent/_think_tags.py": ["tests/providers/test_think_tags.py"],
-    "tinyagent/providers/_anthropic_parser.py": [
+    "tinyagent/wire/_sse.py": [
+        "tests/wire/test_sse.py",
+        "tests/providers/test_openai_chat_parser.py",
+    ],
+    "tinyagent/wire/_think_tags.py": ["tests/providers/test_think_tags.py"],
+    "tinyagent/providers/anthropic/_parser.py": [
         "tests/providers/test_anthropic_parser.py",
         "tests/providers/test_anthropic_parity.py",
     ],
-    "tinyagent/providers/_anthropic_request.py": [
+    "tinyagent/providers/anthropic/_request.py": [
         "tests/providers/test_anthropic_request.py",
     ],
     "tinyagent/output/_partial_json.py": ["tests/output/test_partial_json.py"],
     "tinyagent/batch/_gate.py": ["tests/batch/test_gate.py"],
-    "tinyagent/providers/_openai_responses_parser.py": [
+    "tinyagent/providers/openai_responses/_parser.py": [
         "tests/providers/test_openai_responses_parser.py",
         "tests/providers/test_openai_responses_parity.py",
-        "tests/test_conformance.py",
+        "tests/providers/test_conformance.py",
     ],
-    "tinyagent/providers/_openai_responses_request.py": [
+    "tinyagent/providers/openai_responses/_request.py": [
         "tests/providers/test_openai_responses_request.py",
     ],
-    "tinyagent/providers/_openai_chat_parser.py": [
-        "tests/test_openai_parser.py",
-        "tests/test_native_parity.py",
+    "tinyagent/providers/openai_chat/_parser.py": [
+        "tests/providers/test_openai_chat_parser.py",
+        "tests/transports/test_native_parity.py",
     ],
-    "tinyagent/providers/_openai_chat_request.py": [
+    "tinyagent/providers/openai_chat/_request.py": [
         "tests/providers/test_openai_chat_request.py",
     ],
 }

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tinyagent import DoneEvent, ErrorEvent, Model, ModelCost
 
-from ..test_native_parity import both_for
+from ..transports.test_native_parity import both_for
 
 MODEL = Model(
     "m",

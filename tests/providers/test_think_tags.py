@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tinyagent import Model, TextContent, ThinkingContent
 from tinyagent.transports import make_byte_parser
 
-from ..test_native_parity import run
+from ..transports.test_native_parity import run
 
 MODEL = Model("qwen3", "http://127.0.0.1:1/v1", provider="vllm", think_tags=True)
 

@@ -26,7 +26,7 @@ from tinyagent.testing import (
     tool_call_reply,
 )
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 KEY = "sk-test-DO-NOT-LOG-4242"
 

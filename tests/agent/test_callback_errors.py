@@ -22,7 +22,7 @@ from tinyagent import (
 )
 from tinyagent.testing import LocalServer, ToolCallSpec, text_reply, tool_call_reply
 
-from .agent_helpers import add_tool
+from ..agent_helpers import add_tool
 from .test_agent import assert_valid_transcript
 
 pytestmark = pytest.mark.anyio

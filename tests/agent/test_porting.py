@@ -11,7 +11,7 @@ import pytest
 
 from tinyagent.testing import LocalServer, text_reply
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 SECTION = README.split("## Coming from tiny-agent-os", 1)[1].split("\n## ", 1)[0]
 
 # tiny-agent-os 1.2.29, tinyagent/__init__.py: __all__

@@ -36,7 +36,7 @@ from tinyagent.testing import (
     tool_call_reply,
 )
 
-from .agent_helpers import add_tool, blocker, failing, settled_task_count, sleeper
+from ..agent_helpers import add_tool, blocker, failing, settled_task_count, sleeper
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from tinyagent.testing import (
     tool_call_reply,
 )
 
-from .agent_helpers import add_tool, blocker, settled_task_count
+from ..agent_helpers import add_tool, blocker, settled_task_count
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,7 @@ from tinyagent.testing import (
     tool_call_reply,
 )
 
-from .agent_helpers import add_tool
+from ..agent_helpers import add_tool
 
 pytestmark = pytest.mark.anyio
 ODD_ID = "call_abc|Zx+/=" + "q" * 70  # a Responses-style id Anthropic would reject

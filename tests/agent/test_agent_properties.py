@@ -25,7 +25,7 @@ from tinyagent.testing import (
     tool_call_reply,
 )
 
-from .agent_helpers import settled_task_count
+from ..agent_helpers import settled_task_count
 from .test_agent import assert_valid_transcript
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ from tinyagent import (
 )
 from tinyagent.testing import LocalServer, text_reply, tool_call_reply
 
-from .agent_helpers import sleeper
+from ..agent_helpers import sleeper
 
 pytestmark = pytest.mark.trio
 

@@ -26,7 +26,7 @@ from tinyagent import (
 )
 from tinyagent.testing import LocalServer, anthropic_text_reply, text_reply
 
-from .agent_helpers import add_tool
+from ..agent_helpers import add_tool
 
 pytestmark = pytest.mark.anyio
 

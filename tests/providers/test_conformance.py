@@ -11,7 +11,7 @@ import pytest
 import tinyagent
 from tinyagent.testing import LocalServer, sse_file_reply
 
-from .conftest import conformance_dir
+from ..conftest import conformance_dir
 
 pytestmark = pytest.mark.anyio
 

@@ -28,7 +28,7 @@ from tinyagent.testing import (
     tool_call_reply,
 )
 
-from .agent_helpers import add_tool
+from ..agent_helpers import add_tool
 from .test_agent import assert_valid_transcript
 from .test_callback_errors import EVENT_KINDS
 

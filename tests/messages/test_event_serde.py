@@ -10,7 +10,7 @@ import pytest
 from tinyagent import Agent, AgentEvent, ErrorEvent, MessageUpdateEvent, serde
 from tinyagent.testing import LocalServer, stream_error_reply, text_reply, tool_call_reply
 
-from .agent_helpers import add_tool
+from ..agent_helpers import add_tool
 
 pytestmark = pytest.mark.anyio
 
