@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_stream import start_server
 
 import tinyagent
-from tinyagent.transports import Session
+from tinyagent.transports import Connections
 
 
 def cpu() -> float:
@@ -28,7 +28,7 @@ def cpu() -> float:
 async def per_call(base: str, n: int, transport: str, use_session: bool) -> float:
     m = tinyagent.Model("text-10", base)
     ctx = tinyagent.Context(messages=[tinyagent.UserMessage("go")])
-    async with Session() as s:
+    async with Connections() as s:
         opts = {"session": s} if use_session else {}
         for _ in range(20):
             await tinyagent.complete(m, ctx, transport=transport, **opts)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_stream import start_server
 
 from tinyagent import Agent, AssistantMessage, Message, Model, StopReason, TextContent, UserMessage
-from tinyagent.transports import Session
+from tinyagent.transports import Connections
 
 
 def cpu() -> float:
@@ -46,7 +46,7 @@ def history(n: int, model: Model) -> list[Message]:
 
 async def per_prompt(base: str, size: int, transport: str, api: str, prompts: int) -> float:
     model = Model("atext-5" if api == "anthropic-messages" else "text-5", base, api=api)  # type: ignore[arg-type]
-    async with Session() as session:
+    async with Connections() as session:
         agent = Agent(
             model,
             messages=history(size, model),

@@ -118,8 +118,8 @@ class StreamOptions:
     response_format: ResponseFormat | None = None
     """Ask for JSON matching a schema (see :class:`ResponseFormat`); ``None``: free text."""
     session: Any = attrs.field(default=None, repr=False, eq=False)
-    """A transport session (``tinyagent.transports.Session``) that owns connections
-    across calls; the agent loop passes one per run."""
+    """The connections (``tinyagent.transports.Connections``) this call reuses and
+    leaves open for the next; the agent loop passes one per run."""
 
     def body_settings(self) -> dict[str, Any]:
         """The options every provider's body builder takes, as keyword arguments."""
