@@ -4,6 +4,7 @@ with no exporter), and with a SQLite session, interleaved in fresh processes (me
 the rounds).
 
     python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
+    python3 benches/bench_overhead.py --kinds plain,otel-sdk --python old=/tmp/oldpy --python new=python3
 
 Each run is one prompt of N turns (one trivial tool call and its result each, then a
 short answer) against the bench server in another process, as in ``bench_agent.py``.
@@ -67,30 +68,41 @@ def main() -> None:
     ap.add_argument("--child", nargs=3)
     ap.add_argument("--turns", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--python", action="append", default=[], help="NAME=INTERPRETER (A/B)")
     args = ap.parse_args()
     if args.child:
         base, turns, kind = args.child
         print(json.dumps(child(base, int(turns), kind)))
         return
+    kinds = args.kinds.split(",")
+    pythons = dict(p.split("=", 1) for p in args.python) or {"this": sys.executable}
     proc, base = start_server()
+    results: dict[tuple[str, str], list[float]] = {}
     try:
-        results: dict[str, list[float]] = {k: [] for k in KINDS}
         for _ in range(args.rounds):
-            for kind in KINDS:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", base, str(args.turns), kind],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                results[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            for kind in kinds:
+                for name, python in pythons.items():
+                    out = subprocess.run(
+                        [python, __file__, "--child", base, str(args.turns), kind],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        cwd="/",
+                    )
+                    per = json.loads(out.stdout.strip().splitlines()[-1])
+                    results.setdefault((kind, name), []).append(per)
     finally:
         proc.terminate()
         proc.wait()
-    plain = statistics.median(results["plain"])
-    for kind in KINDS:
-        med = statistics.median(results[kind])
-        print(f"{kind:>9}: {med * 1e3:.3f} ms CPU per turn ({(med / plain - 1) * 100:+.1f}%)")
+    first = next(iter(pythons))
+    plain = statistics.median(results[(kinds[0], first)])
+    print(f"| agent | build | CPU per turn (median of {args.rounds}) | vs {kinds[0]}/{first} |")
+    print("|---|---|---:|---:|")
+    for kind in kinds:
+        for name in pythons:
+            med = statistics.median(results[(kind, name)])
+            print(f"| {kind} | {name} | {med * 1e3:.3f} ms | {(med / plain - 1) * 100:+.1f}% |")
 
 
 if __name__ == "__main__":

@@ -16,17 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def conformance_dir() -> Path:
-    """The shared recorded provider streams: ``$TINYAGENT_CONFORMANCE`` or ../shared."""
+    """The recorded provider streams (``tests/conformance/``, see its README and NOTICE);
+    ``$TINYAGENT_CONFORMANCE`` points elsewhere (a newer set, say)."""
     env = os.environ.get("TINYAGENT_CONFORMANCE")
-    candidates = [Path(env)] if env else []
-    candidates += [ROOT.parent / "shared" / "conformance", ROOT / "shared" / "conformance"]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise RuntimeError(
-        "conformance vectors not found: expected ../shared/conformance beside the checkout "
-        "or TINYAGENT_CONFORMANCE=<dir>"
-    )
+    return Path(env) if env else Path(__file__).resolve().parent / "conformance"
 
 
 @pytest.fixture(params=["trio", "asyncio"])

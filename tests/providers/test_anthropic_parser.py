@@ -1,5 +1,5 @@
 """The Anthropic Messages stream, on the pure and the native parser alike (the
-acceptance cases of ../shared/providers/anthropic-messages.md that concern parsing)."""
+acceptance cases of the Anthropic wire-format notes that concern parsing)."""
 
 from __future__ import annotations
 

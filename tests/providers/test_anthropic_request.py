@@ -1,5 +1,5 @@
 """Building Anthropic Messages requests from our records (acceptance cases 19-25 of
-../shared/providers/anthropic-messages.md, and conversations that come from elsewhere)."""
+the Anthropic wire-format notes, and conversations that come from elsewhere)."""
 
 from __future__ import annotations
 

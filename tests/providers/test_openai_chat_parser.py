@@ -376,7 +376,7 @@ def test_tool_arguments_keep_big_integers_exactly() -> None:
     }
 
 
-# --- cases the mutation run (../shared/testing/mutation-2026-11-26.md) showed untested ---
+# --- cases the mutation run of 2026-11-26 (benches/mutation.py) showed untested ---
 
 from tinyagent import FailureKind, ProviderError, StreamFormatError, ToolCall  # noqa: E402
 from tinyagent.transports import make_byte_parser  # noqa: E402

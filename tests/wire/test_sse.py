@@ -168,7 +168,7 @@ def test_any_split_gives_the_same_events(
     assert whole == expected
 
 
-# --- cases the mutation run (../shared/testing/mutation-2026-11-26.md) showed untested ---
+# --- cases the mutation run of 2026-11-26 (benches/mutation.py) showed untested ---
 # Each runs through feed() (records) and feed_data() (the payload fast path the
 # parsers use): both must agree on every one.
 
