@@ -108,11 +108,21 @@ def test_in_stream_error_objects() -> None:
 
 
 def test_retry_after_seconds_and_dates() -> None:
-    assert parse_retry_after("7") == 7.0 and parse_retry_after("-3") == 0.0
+    assert parse_retry_after("7") == 7.0 and parse_retry_after("0") == 0.0
+    assert parse_retry_after(" 2.5 ") == 2.5
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= (parse_retry_after(later) or 0) <= 31
-    assert parse_retry_after(email.utils.formatdate(time.time() - 30, usegmt=True)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["nan", "NaN", "inf", "-inf", "-3", "1e9", "86401", "Thu, 01 Jan 1970 00:00:00 GMT"],
+)
+def test_an_absurd_retry_after_is_read_as_absent(value: str) -> None:
+    """Not finite, negative, a date already past, or more than a day: the caller falls
+    back to its own backoff (capped) instead of failing or waiting for ever."""
+    assert parse_retry_after(value) is None
 
 
 def test_which_failures_are_retried() -> None:

@@ -169,6 +169,16 @@ async def test_retry_after_is_honoured_and_bounded_by_max_retries(transport: str
     assert m.failure is not None and m.failure.kind is FailureKind.RATE_LIMIT
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e9"])
+async def test_an_absurd_retry_after_falls_back_to_the_backoff(transport: str, value: str) -> None:
+    replies = [error_reply(429, headers={"retry-after": value}), text_reply("ok")]
+    async with LocalServer(replies) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=1)
+    assert len(server.requests) == 2  # retried, after the first backoff step (< 1 s)
+    assert m.stop_reason is StopReason.STOP and m.text == "ok"
+
+
 async def test_a_failure_round_trips_through_serde() -> None:
     async with LocalServer([error_reply(429, headers={"retry-after": "3"})]) as server:
         m = await tinyagent.complete(server.model(), CTX, max_retries=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -86,20 +87,29 @@ def is_context_overflow(text: str) -> bool:
     return any(p in low for p in _OVERFLOW_PHRASES)
 
 
+# A wait longer than this is no plan a client can keep: such a value is read as absent.
+_ABSURD_RETRY_AFTER = 24 * 3600.0
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date), or None
+    when it gives no usable wait — unparsable, not finite, negative, a date already
+    past, or more than a day — so that the caller falls back to its backoff policy."""
     if not value:
         return None
     try:
-        return max(float(str(value)), 0.0)
+        seconds = float(str(value).strip())
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-        seconds: float = (when - datetime.datetime.now(when.tzinfo)).total_seconds()
-        return max(seconds, 0.0)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+            seconds = (when - datetime.datetime.now(when.tzinfo)).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if seconds < 0:
+            return None  # the date is past: nothing to honour
+    if not math.isfinite(seconds) or seconds < 0 or seconds > _ABSURD_RETRY_AFTER:
         return None
+    return seconds
 
 
 # Codes that only restate a class of status: they never outrank the status itself
