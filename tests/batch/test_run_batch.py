@@ -178,6 +178,66 @@ async def test_a_malformed_line_is_a_failed_item_naming_its_line(tmp_path: Path)
     assert "line 4 (x)" in bad["x"]["message"] and "prompt" in bad["x"]["message"]
 
 
+async def test_an_item_that_cannot_run_is_its_own_error_line_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Bad values that parse (an option of the wrong type) and shapes that do not (a
+    tool that is a number, tool calls that are not objects): each is that item's error
+    line; the others run, and a resume finds nothing to do instead of dying again."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    bad = [
+        {"id": "hot", "prompt": "hi", "options": {"temperature": "hot"}},
+        {"id": "calls", "messages": [{"role": "assistant", "tool_calls": [1]}], "prompt": "x"},
+    ]
+    inp.write_text(ours(2) + "".join(json.dumps(b) + "\n" for b in bad) + ours(2, start=2))
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(inp, out, model=server.model(), progress=False)
+        assert summary.succeeded == 4 and summary.failed == 2
+        assert len(server.requests) == 4
+        again = await run_batch(inp, out, model=server.model(), progress=False)
+        assert len(server.requests) == 4  # nothing sent twice, nothing died
+    assert again.skipped == 6 and again.failed == 0  # every id has its line already
+    errors = {r["id"]: r["error"]["message"] for r in rows(out) if r["error"] is not None}
+    assert set(errors) == {"hot", "calls"}
+    assert "temperature" in errors["hot"] and "hot" in errors["hot"]
+    assert "line 4 (calls)" in errors["calls"]
+
+
+async def test_an_openai_batch_line_with_a_tool_that_is_a_number_is_its_error_line(
+    tmp_path: Path,
+) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    line = json.loads(openai_batch(1))
+    line["custom_id"], line["body"]["tools"] = "tools", [1]
+    inp.write_text(openai_batch(2) + json.dumps(line) + "\n")
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(inp, out, model=server.model(), progress=False)
+    assert summary.succeeded == 2 and summary.failed == 1
+    (failed,) = [r for r in rows(out) if r["error"] is not None]
+    assert failed["custom_id"] == "tools" and "line 3 (tools)" in failed["error"]["message"]
+
+
+async def test_an_agent_factory_that_raises_fails_its_item_only(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(4))
+    made: list[int] = []
+
+    def factory() -> Agent:
+        made.append(1)
+        if len(made) == 2:
+            raise RuntimeError("no agent today")
+        return Agent()
+
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(
+            inp, out, model=server.model(), agent=factory, concurrency=1, progress=False
+        )
+    assert summary.succeeded == 3 and summary.failed == 1
+    (failed,) = [r for r in rows(out) if r["error"] is not None]
+    assert failed["error"]["kind"] == "agent"
+    assert "RuntimeError: no agent today" in failed["error"]["message"]
+
+
 async def test_an_item_that_fails_every_attempt_is_one_error_line(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text(ours(4))

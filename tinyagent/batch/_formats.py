@@ -89,8 +89,9 @@ def parse_line(text: bytes, number: int, fmt: Format) -> BatchItem:
         if fmt == "openai-batch":
             return _openai_item(data, item_id, number)
         return _our_item(data, item_id, number)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise BadLine(f"line {number} ({item_id}): {exc}", item_id) from None
+    except Exception as exc:  # whatever shape a hostile line has, it is that line's error
+        detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        raise BadLine(f"line {number} ({item_id}): {detail}", item_id) from None
 
 
 def _chat_message(m: Any, where: str) -> Message:

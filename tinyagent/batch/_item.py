@@ -20,7 +20,7 @@ from ..messages import (
 )
 from ..serde import unstructure
 from ..transports import retry_delay
-from ._formats import BatchItem, Format, result_line
+from ._formats import BatchItem, Format, error_line, result_line
 from ._gate import BatchGate
 from ._report import BatchStats
 
@@ -71,8 +71,21 @@ class ItemRunner:
         return line
 
     async def execute(self, item: BatchItem) -> tuple[bytes, Outcome]:
-        """Run one item: its output line, and what the stats should count of it."""
+        """Run one item: its output line, and what the stats should count of it. An item
+        that cannot run (an option with a bad value, a malformed message, an agent
+        factory that raises) is that item's error line: the batch goes on, and a resume
+        skips it like any failed item instead of dying on it again."""
         started = anyio.current_time()
+        try:
+            return await self._execute(item, started)
+        except Exception as exc:
+            kind = "agent" if self.agent is not None else "invalid_item"
+            text = str(exc) if isinstance(exc, TinyAgentError) else f"{type(exc).__name__}: {exc}"
+            message = f"item {item.id!r} could not run: {text}"
+            latency = anyio.current_time() - started
+            return error_line(self.format, item.id, kind, message), (kind, 0, 0, 0.0, latency)
+
+    async def _execute(self, item: BatchItem, started: float) -> tuple[bytes, Outcome]:
         attempts = 0
         transcript: list[Any] | None = None
         answer: Answer | None = None
