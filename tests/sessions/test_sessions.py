@@ -171,6 +171,19 @@ async def test_a_torn_last_jsonl_line_is_cut(tmp_path: Path) -> None:
     assert await session.load() == TRANSCRIPT[:3]
 
 
+async def test_a_whole_last_jsonl_message_without_its_newline_is_kept(tmp_path: Path) -> None:
+    """A torn line is one that does not parse, not one that lacks its newline (a file
+    saved by an editor): the message stays, and the next append starts its own line."""
+    path = tmp_path / "chat.jsonl"
+    session = JSONLSession(path)
+    await session.append(TRANSCRIPT[:2])
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    assert await session.load() == TRANSCRIPT[:2]
+    assert path.read_bytes().endswith(b"\n") and path.read_bytes().count(b"\n") == 2
+    await session.append(TRANSCRIPT[2:3])
+    assert await session.load() == TRANSCRIPT[:3]
+
+
 async def test_a_corrupt_jsonl_line_names_its_number(tmp_path: Path) -> None:
     path = tmp_path / "chat.jsonl"
     path.write_text('{"role":"user","content":"hi","timestamp":1}\n{"nope": 1}\n')

@@ -1,7 +1,8 @@
 """A session in a JSON Lines file: one message per line, appended; for scripts.
 
 A process killed mid-write can leave a torn last line: loading cuts it off (it was never
-acknowledged), so the file stays appendable. One writer at a time: for several
+acknowledged), so the file stays appendable. A torn line is one that does not parse: a
+whole last message that lacks only its newline is kept, and its line ended. One writer at a time: for several
 processes, use :class:`SQLiteSession`.
 """
 
@@ -53,8 +54,15 @@ class JSONLSession:
         except FileNotFoundError:
             return []
         end = data.rfind(b"\n") + 1
-        if end < len(data):  # a torn last line: never acknowledged, cut it off
-            self._truncate(end)
+        if end < len(data):
+            tail = data[end:]
+            if self._is_message(tail):
+                # A whole message that lacks only its newline (an editor, a copy): keep
+                # it, and end its line so the next append starts a line of its own.
+                self._write(b"\n")
+                data, end = data + b"\n", len(data) + 1
+            else:  # a torn last line (no strict prefix of a line parses): never
+                self._truncate(end)  # acknowledged, so it is cut off
         out: list[Message] = []
         for number, line in enumerate(data[:end].splitlines(), 1):
             try:
@@ -65,6 +73,14 @@ class JSONLSession:
                     "nothing was loaded"
                 ) from None
         return out
+
+    @staticmethod
+    def _is_message(line: bytes) -> bool:
+        try:
+            loads(line, Message)  # type: ignore[arg-type]
+        except Exception:
+            return False
+        return True
 
     def _write(self, data: bytes) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
