@@ -39,7 +39,8 @@ enum Item {
         body: Vec<u8>,
         retry_after: Option<String>,
     },
-    /// A transport failure: "connect", "connect_timeout", "read_timeout", "closed", "other".
+    /// A transport failure: "connect", "connect_timeout", "read_timeout", "no_response",
+    /// "closed", "other".
     Transport {
         kind: &'static str,
         detail: String,
@@ -283,7 +284,15 @@ async fn run(shared: Arc<Shared>, req: Request) {
                 return;
             }
             Ok(Err(e)) => {
-                shared.push(vec![transport_error(&e)]);
+                // No response began: a connection that closed now is `no_response`
+                // (e.g. a server's idle keep-alive connection), as on httpx.
+                let mut item = transport_error(&e);
+                if let Item::Transport { kind, .. } = &mut item {
+                    if *kind == "closed" || (*kind == "other" && !e.is_builder()) {
+                        *kind = "no_response";
+                    }
+                }
+                shared.push(vec![item]);
                 return;
             }
             Ok(Ok(r)) => r,

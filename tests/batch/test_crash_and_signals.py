@@ -126,3 +126,32 @@ def test_a_second_ctrl_c_cancels_at_once(tmp_path: Path) -> None:
     assert "interrupted True" in proc.stdout.read()
     proc.stdout.close()
     assert check_output(out, None) == []  # nothing finished, nothing written
+
+
+def test_a_second_run_on_a_live_output_is_refused_until_the_first_is_gone(
+    tmp_path: Path,
+) -> None:
+    """Two runs on one output would send every request twice: the second is refused
+    (naming the first's pid) before it reads or cuts anything; a SIGKILLed first run
+    leaves no lock behind."""
+    import anyio
+
+    from tinyagent import Model, TinyAgentError
+    from tinyagent.batch import run_batch
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_input(inp, 50)
+    first = start(inp, out, "trio", delay=2.0)
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "10 requests"  # it is running
+    before = out.read_bytes() if out.exists() else b""
+    unused = Model("m", "http://127.0.0.1:9/v1")  # never reached: refused before any call
+    with pytest.raises(TinyAgentError, match=rf"another batch run \(pid {first.pid}\)"):
+        anyio.run(lambda: run_batch(inp, out, model=unused, progress=False))
+    assert (out.read_bytes() if out.exists() else b"") == before
+    first.kill()
+    first.wait(10)
+    first.stdout.close()
+    proc = start(inp, out, "asyncio", delay=0.0)  # the lock died with the process
+    assert finished(proc).startswith("done")
+    check_output(out, 50)

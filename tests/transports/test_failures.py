@@ -179,6 +179,35 @@ async def test_an_absurd_retry_after_falls_back_to_the_backoff(transport: str, v
     assert m.stop_reason is StopReason.STOP and m.text == "ok"
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_connection_closed_before_any_response_is_retried(transport: str) -> None:
+    """A server's idle keep-alive connection, closed as the request goes out: nothing
+    was answered, so the call is tried again on a new connection, on every transport."""
+    replies = [text_reply("first"), text_reply("x").but(no_response=True), text_reply("ok")]
+    async with LocalServer(replies) as server:
+        async with tinyagent.transports.Connections() as connections:
+            first = await tinyagent.complete(
+                server.model(), CTX, transport=transport, session=connections
+            )
+            m = await tinyagent.complete(
+                server.model(), CTX, transport=transport, session=connections, max_retries=1
+            )
+    assert first.text == "first" and len(server.requests) == 3
+    assert m.stop_reason is StopReason.STOP and m.text == "ok"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_no_response_without_retries_says_what_happened(transport: str) -> None:
+    async with LocalServer([text_reply("x").but(no_response=True)]) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=0)
+    assert m.failure is not None and m.failure.kind is FailureKind.CONNECTION
+    assert m.failure.code == "no_response"
+    assert (
+        m.error_message
+        == f"the connection to {server.base_url}/chat/completions closed before any response"
+    )
+
+
 async def test_a_failure_round_trips_through_serde() -> None:
     async with LocalServer([error_reply(429, headers={"retry-after": "3"})]) as server:
         m = await tinyagent.complete(server.model(), CTX, max_retries=0)

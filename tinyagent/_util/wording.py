@@ -58,8 +58,10 @@ def transport_failure(
     kind: str, url: str, detail: str, connect_timeout: float, read_timeout: float
 ) -> str:
     """A transport failure in words; ``kind`` is what went wrong, the same on every path:
-    ``connect_timeout``, ``read_timeout``, ``connect``, ``closed`` (mid-stream),
-    ``local`` (this machine ran out of something: descriptors, memory) or ``other``. The transport library's own detail is not part of the words (it differs
+    ``connect_timeout``, ``read_timeout``, ``connect``, ``no_response`` (the connection
+    closed before any answer: e.g. a server's idle keep-alive connection, closed as the
+    request went out), ``closed`` (mid-stream), ``local`` (this machine ran out of
+    something: descriptors, memory) or ``other``. The transport library's own detail is not part of the words (it differs
     between httpx and the native core); it stays on ``TransportError.detail``."""
     if kind == "connect_timeout":
         return f"connect timeout: no connection to {url} within {connect_timeout} s"
@@ -67,6 +69,8 @@ def transport_failure(
         return f"read timeout: the server sent nothing for {read_timeout} s"
     if kind == "connect":
         return f"could not connect to {url}"
+    if kind == "no_response":
+        return f"the connection to {url} closed before any response"
     if kind == "closed":
         return "the connection closed mid-stream (truncated reply)"
     if kind == "local":

@@ -10,6 +10,7 @@ clear error instead of a silently mixed output. Each id appears exactly once.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
@@ -93,10 +94,17 @@ class Journal:
         self.format = scan.format
         self.done: set[str] = set()
         self.failed_before = 0
-        self._check_sidecar(scan)
-        if path.exists():
-            self._resume(retry_failed)
-        self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - closed by close()
+        # One run per output, before anything is read or cut: a second run would send
+        # every request again (paid twice) and write every id twice.
+        self._lock = _lock_output(path)
+        try:
+            self._check_sidecar(scan)
+            if path.exists():
+                self._resume(retry_failed)
+            self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - closed by close()
+        except BaseException:
+            self._lock.close()
+            raise
         self._written_since_sync = False
         self._last_sync = 0.0
 
@@ -176,6 +184,29 @@ class Journal:
         with anyio.CancelScope(shield=True):
             await self.sync()
         self._file.close()
+        self._lock.close()  # the lock goes with its descriptor (and with the process)
+
+
+def _lock_output(path: Path) -> BinaryIO:
+    """Hold ``<output>.lock`` for this run (an advisory ``flock``, released when the file
+    is closed or the process dies, even by SIGKILL), or refuse with who holds it."""
+    lock_path = path.with_name(path.name + ".lock")
+    f: BinaryIO = open(lock_path, "a+b")  # noqa: SIM115 - the run holds it open
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().decode("ascii", "replace").strip() or "unknown"
+        f.close()
+        raise TinyAgentError(
+            f"{path} is being written by another batch run (pid {holder}); wait for it to "
+            "end, or write to another output file"
+        ) from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()).encode())
+    f.flush()
+    return f
 
 
 def summarise_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -36,7 +36,9 @@ class Reply:
     ``pieces`` are written one per TCP write (as HTTP chunks) when ``status`` is 200;
     otherwise ``body`` is sent whole. ``delay`` waits before the headers,
     ``chunk_delay`` between pieces; ``stall_after=n`` pauses ``stall`` seconds after the
-    n-th piece; ``disconnect_after=n`` drops the connection after n pieces, mid-body.
+    n-th piece; ``disconnect_after=n`` drops the connection after n pieces, mid-body;
+    ``no_response`` drops it as the request arrives, before any byte of a response (what
+    a server does to an idle keep-alive connection it has timed out).
     """
 
     status: int = 200
@@ -49,6 +51,7 @@ class Reply:
     stall_after: int | None = None
     stall: float = 0.0
     disconnect_after: int | None = None
+    no_response: bool = False
 
     def but(self, **changes: Any) -> Reply:
         """A copy with some fields changed: ``text_reply("hi").but(delay=1.0)``."""

@@ -240,6 +240,8 @@ class LocalServer:
         request: RecordedRequest,
         reply: Reply,
     ) -> bool:
+        if reply.no_response:
+            return False  # the connection closes with no response begun
         if reply.delay and not await self._wait_or_disconnect(stream, reply.delay):
             request.client_disconnected = True
             return False

@@ -13,6 +13,7 @@ _TRANSPORT_KINDS = {
     "connect_timeout": FailureKind.TIMEOUT,
     "read_timeout": FailureKind.TIMEOUT,
     "connect": FailureKind.CONNECTION,
+    "no_response": FailureKind.CONNECTION,
     "closed": FailureKind.CONNECTION,
     "local": FailureKind.CONNECTION,
     "other": FailureKind.CONNECTION,

@@ -34,16 +34,23 @@ _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (httpx.ConnectError, "connect"),
     (httpx.RemoteProtocolError, "closed"),
     (httpx.ReadError, "closed"),
+    (httpx.WriteError, "closed"),  # before any response, so no_response (below)
 )
 
 
-def describe_transport_error(exc: BaseException, options: StreamOptions, url: str) -> BaseException:
+def describe_transport_error(
+    exc: BaseException, options: StreamOptions, url: str, *, answered: bool = True
+) -> BaseException:
+    """``answered``: whether the server had begun its response (a connection that
+    closes before that is ``no_response``, after it ``closed``)."""
     kind, detail = "other", f"{type(exc).__name__}: {exc}"
     for cls, name in _KINDS:
         if isinstance(exc, cls):
             kind = name
             detail = "" if name.endswith("timeout") else str(exc)
             break
+    if kind == "closed" and not answered:
+        kind = "no_response"
     err = transport_error(kind, url, detail, options.connect_timeout, options.read_timeout)
     err.__cause__ = exc
     return err
@@ -140,7 +147,7 @@ class HttpxSource:
                 stream=True,
             )
         except httpx.HTTPError as exc:
-            err = describe_transport_error(exc, self._options, req.url)
+            err = describe_transport_error(exc, self._options, req.url, answered=False)
             return parser.fail(str(err), error=err)
         self._response = response
         if response.status_code >= 400:

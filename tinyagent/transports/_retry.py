@@ -37,7 +37,9 @@ __all__ = ["EventSource", "ReadingFailed", "RetryingSource", "backoff", "retry_d
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 _RETRY_KINDS = frozenset({FailureKind.OVERLOADED, FailureKind.RATE_LIMIT, FailureKind.SERVER})
-_RETRY_CODES = frozenset({"connect", "connect_timeout"})
+# Failures before the server answered anything: the request was not taken up (a stale
+# keep-alive connection the server had closed), so another attempt is safe.
+_RETRY_CODES = frozenset({"connect", "connect_timeout", "no_response"})
 # Rate-limit answers that waiting does not cure: an exhausted quota needs billing.
 _NEVER_RETRY_CODES = frozenset({"insufficient_quota"})
 MAX_RETRY_AFTER = 60.0
