@@ -216,3 +216,24 @@ async def test_a_failure_round_trips_through_serde() -> None:
         "kind": "rate_limit", "status": 429, "code": "server_error", "retry_after": 3.0,
     }  # fmt: skip
     assert tinyagent.serde.structure(data, tinyagent.AssistantMessage) == m
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
+async def test_a_key_a_provider_echoes_back_is_never_kept(
+    transport: str, api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 401 body that quotes the key (as OpenAI's 'Incorrect API key provided: …' and
+    proxies do): the key appears in no message, repr, serde output or log line."""
+    key = "sk-test-0123456789abcdefSECRET"
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {key}.", "type": "x"}})
+    reply = error_reply(401).but(body=body.encode())
+    caplog.set_level("DEBUG", logger="tinyagent")
+    async with LocalServer([reply]) as server:
+        m = await tinyagent.complete(
+            server.model(api=api), CTX, transport=transport, api_key=key, max_retries=0
+        )
+    assert m.failure is not None and m.failure.status == 401
+    assert "Incorrect API key provided: ***." in (m.error_message or "")
+    kept = [m.error_message or "", repr(m), json.dumps(tinyagent.serde.unstructure(m)), caplog.text]
+    assert all(key not in text for text in kept)

@@ -151,7 +151,7 @@ class HttpxSource:
             return parser.fail(str(err), error=err)
         self._response = response
         if response.status_code >= 400:
-            body = await self._read_error_body(response)
+            body = req.redact(await self._read_error_body(response))
             await self._close_response()
             exc2 = self._provider.http_error(
                 self._model, response.status_code, body, response.headers.get("retry-after")

@@ -309,7 +309,7 @@ class NativeSource:
                 out.append(StartEvent(self._model.id, self._model.provider_name))
             elif kind == "http_error":
                 exc = self._provider.http_error(
-                    self._model, item.status, item.detail, item.retry_after
+                    self._model, item.status, self._request.redact(item.detail), item.retry_after
                 )
                 out.append(self._finisher.fail(None, exc.message, StopReason.ERROR, exc))
             elif kind == "transport":

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from .._util.checks import count_at_least, seconds
-from ..messages import CacheMode, Model
+from ..messages import SECRET_HEADERS, CacheMode, Model
 
 __all__ = [
     "PreparedRequest",
@@ -153,6 +153,25 @@ class PreparedRequest:
     url: str
     headers: dict[str, str] = attrs.field(repr=False)  # may hold the key
     body: bytes = attrs.field(repr=False)
+
+    def redact(self, data: bytes) -> bytes:
+        """``data`` (a provider's answer) with this request's secrets (the key, any
+        secret header) replaced by ``***``: a provider that echoes the key back in an
+        error must not put it in a message, a log line or a saved transcript."""
+        for secret in self._secrets():
+            data = data.replace(secret, b"***")
+        return data
+
+    def _secrets(self) -> list[bytes]:
+        out = []
+        for name, value in self.headers.items():
+            if name.lower() not in SECRET_HEADERS:
+                continue
+            scheme, _, token = value.partition(" ")
+            for v in (value, token if scheme.lower() in ("bearer", "basic") else ""):
+                if len(v) >= 8:  # shorter is no key, and replacing it would garble text
+                    out.append(v.encode("utf-8", "surrogatepass"))
+        return sorted(out, key=len, reverse=True)  # the whole header value first
 
 
 def resolve_api_key(model: Model, options: StreamOptions) -> str | None:
