@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -105,6 +106,20 @@ def test_in_stream_error_objects() -> None:
     assert err.message == "plain words" and err.failure.kind is FailureKind.UNKNOWN
     err = failure_from_error_object({"code": "502"}, "p", "m")
     assert err.failure.code is None and err.message == '{"code": "502"}'
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        {"type": "internal_server_error", "code": "500", "message": "boom"},  # chat, mid-stream
+        {"type": "error", "code": "server_error", "message": "boom"},  # a bare Responses event
+        {"code": "500", "message": "a status written as text"},
+    ],
+)
+def test_in_stream_server_errors_are_server_failures(err: dict[str, Any]) -> None:
+    failure = failure_from_error_object(err, "p", "m").failure
+    assert failure.kind is FailureKind.SERVER
+    assert retry_delay(failure, 0, 2) is not None  # retried where nothing was delivered
 
 
 def test_retry_after_seconds_and_dates() -> None:

@@ -237,3 +237,12 @@ async def test_a_key_a_provider_echoes_back_is_never_kept(
     assert "Incorrect API key provided: ***." in (m.error_message or "")
     kept = [m.error_message or "", repr(m), json.dumps(tinyagent.serde.unstructure(m)), caplog.text]
     assert all(key not in text for text in kept)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_in_stream_server_error_before_content_is_retried(transport: str) -> None:
+    error = {"error": {"type": "internal_server_error", "code": "500", "message": "boom"}}
+    replies = [chunks_reply([error], done=False), text_reply("ok")]
+    async with LocalServer(replies) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=1)
+    assert len(server.requests) == 2 and m.text == "ok"

@@ -57,6 +57,9 @@ _BY_CODE = {
     "invalid_request_error": FailureKind.INVALID_REQUEST,
     "api_error": FailureKind.SERVER,
     "server_error": FailureKind.SERVER,
+    "internal_server_error": FailureKind.SERVER,
+    "internal_error": FailureKind.SERVER,
+    "service_unavailable": FailureKind.SERVER,
     "timeout_error": FailureKind.TIMEOUT,
     "context_length_exceeded": FailureKind.CONTEXT_OVERFLOW,
     "model_context_window_exceeded": FailureKind.CONTEXT_OVERFLOW,
@@ -136,7 +139,8 @@ def _kind(status: int | None, code: str | None, text: str) -> FailureKind:
 def _code_of(err: Mapping[str, Any]) -> str | None:
     for key in ("type", "code"):
         value = err.get(key)
-        if isinstance(value, str) and value:
+        # "error" only says it is one (a Responses ``error`` event's own type)
+        if isinstance(value, str) and value and value != "error":
             return value
     return None
 
@@ -200,6 +204,8 @@ def failure_from_error_object(err: Any, provider: str, model: str) -> ProviderEr
         code = _code_of(err)
     else:
         message, raw_status, code = str(err), None, None
+    if isinstance(raw_status, str) and raw_status.isdigit() and len(raw_status) == 3:
+        raw_status = int(raw_status)  # {"code": "500"}: a status written as text
     status = (
         raw_status if isinstance(raw_status, int) and not isinstance(raw_status, bool) else None
     )
