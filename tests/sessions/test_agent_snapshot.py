@@ -106,6 +106,33 @@ def test_a_bad_file_is_a_clear_error(tmp_path: Path, content: str, words: str) -
         Agent.load(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '{"format": "tinyagent.agent", "version": 1, "system_prompt": '
+            + "[" * 500
+            + "]" * 500
+            + "}",
+            "damaged agent snapshot",
+        ),
+        (bytes(range(128, 256)) * 4, "not UTF-8 text"),
+    ],
+)
+def test_a_hostile_file_is_a_clear_error_naming_it(
+    tmp_path: Path, content: str | bytes, words: str
+) -> None:
+    path = tmp_path / "hostile.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=words) as info:
+        Agent.load(path)
+    assert str(path) in str(info.value)
+
+
 def test_saving_replaces_the_file_whole(tmp_path: Path) -> None:
     path = tmp_path / "agent.json"
     Agent(MODEL, messages=HISTORY[:1]).save(path)

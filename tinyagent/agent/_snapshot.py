@@ -93,6 +93,10 @@ def read_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{where} is not an agent snapshot: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not an agent snapshot: not UTF-8 text ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{where} is not an agent snapshot: nested too deeply") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{where} is not an agent snapshot (no 'format': {FORMAT!r})")
     version = data.get("version")
@@ -112,6 +116,8 @@ def read_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
         system_prompt = data.get("system_prompt", "")
         if not isinstance(system_prompt, str):
             raise TypeError(f"system_prompt must be text, got {type(system_prompt).__name__}")
+    except RecursionError:
+        raise ValueError(f"{where} is a damaged agent snapshot: nested too deeply") from None
     except Exception as exc:
         raise ValueError(
             f"{where} is a damaged agent snapshot: {type(exc).__name__}: {exc}"
