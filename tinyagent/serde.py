@@ -23,6 +23,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._util.json import replace_lone_surrogates
 from .messages import (
     SECRET_HEADERS,
     AgentEndEvent,
@@ -297,8 +298,10 @@ def structure(data: Any, cls: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    """A record as JSON text."""
-    return json.dumps(unstructure(obj), ensure_ascii=False, separators=(",", ":"))
+    """A record as JSON text (a lone surrogate anywhere in it written as U+FFFD, so that
+    every store can encode it)."""
+    text = json.dumps(unstructure(obj), ensure_ascii=False, separators=(",", ":"))
+    return replace_lone_surrogates(text)
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:

@@ -228,3 +228,35 @@ async def test_a_newer_or_foreign_database_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not sqlite" * 100)
     with SQLiteSession(junk) as s, pytest.raises(ValueError, match="not a usable session"):
         await s.load()
+
+
+async def test_a_lone_surrogate_from_a_tool_or_a_prompt_is_kept_by_one_rule(
+    session: Session, tmp_path: Path
+) -> None:
+    """An ordinary file name decoded by os.fsdecode holds lone surrogates. Whether a tool
+    returns it or the user types it, it becomes U+FFFD (the rule the streams follow),
+    so the run ends well, memory and store agree, and the reloaded transcript is valid."""
+    import os
+
+    name = os.fsdecode(b"report-\xe9t\xe9.txt")
+
+    @tool
+    def newest_file() -> str:
+        """The newest file's name."""
+        return name
+
+    replies = [tool_call_reply([("newest_file", {})]), text_reply("done"), text_reply("ok")]
+    async with LocalServer(replies) as server:
+        agent = Agent(server.model(), tools=[newest_file], session=session)
+        await agent.prompt("which file?")
+        await agent.prompt(f"open {name}")
+        assert agent.state.last_error is None
+        stored = await session.load()
+        assert stored == list(agent.messages)
+        assert [m.role for m in stored] == [
+            "user", "assistant", "toolResult", "assistant", "user", "assistant",
+        ]  # fmt: skip
+        assert stored[2].text == "report-\ufffdt\ufffd.txt"
+        assert stored[4].text == "open report-\ufffdt\ufffd.txt"
+        agent.save(tmp_path / "agent.json")  # no UnicodeEncodeError
+        assert Agent.load(tmp_path / "agent.json").messages == agent.messages

@@ -26,6 +26,7 @@ __all__ = [
     "json_depth",
     "loads",
     "nested_too_deep",
+    "replace_lone_surrogates",
     "without_lone_surrogates",
 ]
 
@@ -40,6 +41,15 @@ def nested_too_deep(limit: int) -> str:
 def _fix(text: str) -> str:
     # json.loads joins a valid pair into one code point: any surrogate left is lone.
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """The one rule for a lone surrogate in any text tinyagent keeps or sends (from a
+    stream, a tool's result such as ``os.fsdecode`` of a file name, a prompt): it becomes
+    U+FFFD, so that the transcript in memory, in a store and on the wire agree and every
+    UTF-8 encoder takes it. A Python str holds no valid pairs, so every surrogate in one
+    is lone."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
 
 
 def without_lone_surrogates(value: Any) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._util.json import replace_lone_surrogates
 from ..messages import Message, Model, Usage
 from ..serde import structure, unstructure
 
@@ -71,7 +72,7 @@ def write_snapshot(
         "settings": dict(settings),
         "options": _plain_options(options),
     }
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = replace_lone_surrogates(json.dumps(data, ensure_ascii=False, indent=1))
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .._util.json import replace_lone_surrogates
+
 __all__ = [
     "AssistantContent",
     "AssistantMessage",
@@ -102,9 +104,9 @@ class Failure:
 
 @attrs.frozen
 class TextContent:
-    """Plain text, from the user or the model."""
+    """Plain text, from the user or the model (a lone surrogate in it becomes U+FFFD)."""
 
-    text: str
+    text: str = attrs.field(converter=replace_lone_surrogates)
     type: Literal["text"] = attrs.field(default="text", init=False, repr=False)
 
 
@@ -163,7 +165,7 @@ AssistantContent: TypeAlias = TextContent | ThinkingContent | ToolCall
 
 
 def _user_content(value: str | Sequence[UserContent]) -> str | tuple[UserContent, ...]:
-    return value if isinstance(value, str) else tuple(value)
+    return replace_lone_surrogates(value) if isinstance(value, str) else tuple(value)
 
 
 def _tool_content(value: str | Sequence[UserContent]) -> tuple[UserContent, ...]:
