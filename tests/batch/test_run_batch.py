@@ -217,6 +217,33 @@ async def test_an_openai_batch_line_with_a_tool_that_is_a_number_is_its_error_li
     assert failed["custom_id"] == "tools" and "line 3 (tools)" in failed["error"]["message"]
 
 
+async def test_retry_failed_retries_openai_batch_items_that_failed_with_a_status(
+    tmp_path: Path,
+) -> None:
+    """OpenAI writes an HTTP failure as a response with its status and ``error: null``:
+    the resume counts it as failed, and --retry-failed sends it again."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(openai_batch(3))
+    refused = {"say 1"}
+
+    def handler(request: RecordedRequest) -> Reply:
+        if request.json["messages"][-1]["content"] in refused:
+            return error_reply(400, "bad request", error_type="invalid_request_error")
+        return echo(request)
+
+    async with LocalServer(handler=handler) as server:
+        first = await run_batch(inp, out, model=server.model(), progress=False)
+        assert first.failed == 1 and len(server.requests) == 3
+        (row,) = [r for r in rows(out) if r["response"]["status_code"] != 200]
+        assert row["error"] is None and row["custom_id"] == "request-1"
+        refused.clear()
+        again = await run_batch(inp, out, model=server.model(), retry_failed=True, progress=False)
+        assert len(server.requests) == 4  # only the failed item, once more
+    assert again.succeeded == 1 and again.failed == 0
+    assert sorted(r["custom_id"] for r in rows(out)) == ["request-0", "request-1", "request-2"]
+    assert all(r["response"]["status_code"] == 200 for r in rows(out))
+
+
 async def test_an_agent_factory_that_raises_fails_its_item_only(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text(ours(4))

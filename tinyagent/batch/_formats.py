@@ -75,6 +75,21 @@ def line_id(data: Any, fmt: Format) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def row_failed(row: Any, fmt: Format) -> bool:
+    """Whether an output row records a failure: ours carries an ``error``; an OpenAI
+    Batch row carries an ``error`` or a response whose status is not 200 (its ``error``
+    is then null, as OpenAI writes it). One rule for the resume, ``--retry-failed`` and
+    the summaries."""
+    if not isinstance(row, dict):
+        return True
+    if row.get("error") is not None:
+        return True
+    if fmt == "openai-batch":
+        response = row.get("response")
+        return not isinstance(response, dict) or response.get("status_code") != 200
+    return False
+
+
 def parse_line(text: bytes, number: int, fmt: Format) -> BatchItem:
     """One input line as an item; :class:`BadLine` says what is wrong with it."""
     try:

@@ -23,7 +23,7 @@ import anyio.to_thread
 from .._util.files import replace_atomically
 from .._util.json import dumps, loads
 from ..messages import TinyAgentError
-from ._formats import Format, line_id
+from ._formats import Format, line_id, row_failed
 
 __all__ = ["InputScan", "Journal", "read_lines", "scan_input", "summarise_rows"]
 
@@ -151,7 +151,7 @@ class Journal:
                 item_id = line_id(row, self.format)
                 if item_id is None:
                     raise TinyAgentError(f"{self.path}: a line has no id; the file was edited")
-                failed = row.get("error") is not None
+                failed = row_failed(row, self.format)
                 if failed and retry_failed:
                     dropped += 1
                     continue
