@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tinyagent import (
     AssistantMessage,
     Context,
     ImageContent,
+    Message,
     Model,
     StopReason,
     StreamOptions,
@@ -234,3 +237,31 @@ def test_the_history_cache_encodes_each_message_once(monkeypatch: Any) -> None:
     swapped = [UserMessage("other"), *history[1:]]
     cache.encode(swapped)  # same length, another first message: starts over
     assert encoded[-3:] == swapped
+
+
+def _parallel_results_with_an_image() -> list[Message]:
+    calls = [ToolCall("c1", "shot", {}), ToolCall("c2", "read", {})]
+    return [
+        UserMessage("look"),
+        AssistantMessage(tuple(calls), StopReason.TOOL_USE),
+        ToolResultMessage("c1", "shot", [ImageContent("R0hJ", "image/png")]),
+        ToolResultMessage("c2", "read", "text"),
+    ]
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_images_of_parallel_tool_results_follow_the_whole_run(cached: bool) -> None:
+    """Every tool message follows the assistant's calls directly (OpenAI rejects a user
+    message between them); the images come after the run, with or without the cache,
+    and stay right when the transcript grows."""
+    history = _parallel_results_with_an_image()
+    caches = RequestCaches() if cached else None
+
+    def roles(messages: list[Message]) -> list[str]:
+        req = prepare_request(GPT, Context(messages=messages), StreamOptions(wire_cache=caches))
+        return [m["role"] for m in json.loads(req.body)["messages"]]
+
+    assert roles(history) == ["user", "assistant", "tool", "tool", "user"]
+    grown = [*history, AssistantMessage((TextContent("seen"),), StopReason.STOP)]
+    assert roles(grown) == ["user", "assistant", "tool", "tool", "user", "assistant"]
+    assert roles([*grown, UserMessage("more")])[-2:] == ["assistant", "user"]

@@ -27,7 +27,14 @@ from ...messages import (
 from ...wire import ResponseFormat
 from .._encoded import EncodedItems, extends
 
-__all__ = ["WireCache", "build_body", "build_body_bytes", "encode_message", "encode_tool"]
+__all__ = [
+    "WireCache",
+    "build_body",
+    "build_body_bytes",
+    "encode_message",
+    "encode_messages",
+    "encode_tool",
+]
 
 
 # --- the request ----------------------------------------------------------------
@@ -77,26 +84,43 @@ def encode_message(m: Message) -> list[dict[str, Any]]:
             msg["tool_calls"] = calls
         return [msg]
     if isinstance(m, ToolResultMessage):
-        text = "".join(c.text for c in m.content if isinstance(c, TextContent))
-        images = [c for c in m.content if isinstance(c, ImageContent)]
-        if not text:
-            text = "(see attached image)" if images else "(no output)"
-        out: list[dict[str, Any]] = [
-            {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
-        ]
-        if images:
-            # Tool messages cannot hold images in this API; they follow as a user message.
-            out.append(
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": f"Image(s) from tool {m.tool_name}:"},
-                        *_user_parts(tuple(images)),
-                    ],
-                }
-            )
-        return out
+        return [_tool_message(m), *_tool_images(m)]
     raise TypeError(f"cannot send a {type(m).__name__} to an openai-chat model; convert it first")
+
+
+def _tool_message(m: ToolResultMessage) -> dict[str, Any]:
+    text = "".join(c.text for c in m.content if isinstance(c, TextContent))
+    if not text:
+        has_images = any(isinstance(c, ImageContent) for c in m.content)
+        text = "(see attached image)" if has_images else "(no output)"
+    return {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
+
+
+def _tool_images(m: ToolResultMessage) -> list[dict[str, Any]]:
+    """Tool messages cannot hold images in this API: they go in a user message, which
+    must wait until the run of tool messages after the assistant's calls has ended."""
+    images = [c for c in m.content if isinstance(c, ImageContent)]
+    if not images:
+        return []
+    parts = [{"type": "text", "text": f"Image(s) from tool {m.tool_name}:"}]
+    return [{"role": "user", "content": [*parts, *_user_parts(tuple(images))]}]
+
+
+def encode_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """A transcript as chat-completions messages: every ``tool`` message directly after
+    the assistant message (or the other ``tool`` messages) it answers, the images of a
+    run of tool results after that run."""
+    out: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, ToolResultMessage):
+            out.append(_tool_message(m))
+            waiting += _tool_images(m)
+            continue
+        out += waiting
+        waiting = []
+        out += encode_message(m)
+    return out + waiting
 
 
 def encode_tool(t: ToolSchema) -> dict[str, Any]:
@@ -119,11 +143,14 @@ class WireCache:
     prefix changed (a ``transform_context`` hook pruned history), it starts over.
     """
 
-    __slots__ = ("items", "messages")
+    __slots__ = ("items", "messages", "waiting")
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.items = EncodedItems()
+        # The image messages of the trailing run of tool results: they go after the
+        # run, so they are not settled into ``items`` until a later message ends it.
+        self.waiting: list[bytes] = []
 
     def pieces(self, messages: Sequence[Message]) -> list[bytes]:
         """The history's array items as pieces to join (see :class:`EncodedItems`)."""
@@ -132,13 +159,24 @@ class WireCache:
         if not extends(messages, known):
             known.clear()
             self.items.clear()
+            self.waiting = []
             k = 0
         new: list[bytes] = []
         for m in messages[k:]:
-            new += [dumps(x) for x in encode_message(m)]
+            if isinstance(m, ToolResultMessage):
+                new.append(dumps(_tool_message(m)))
+                self.waiting += [dumps(x) for x in _tool_images(m)]
+            else:
+                new += self.waiting
+                self.waiting = []
+                new += [dumps(x) for x in encode_message(m)]
             known.append(m)
         self.items.extend(new)
-        return self.items.pieces()
+        pieces = self.items.pieces()
+        if not self.waiting:
+            return pieces
+        waiting = b",".join(self.waiting)
+        return [*pieces, b",", waiting] if pieces else [waiting]
 
     def encode(self, messages: Sequence[Message]) -> bytes:
         return b"".join(self.pieces(messages))
@@ -183,8 +221,7 @@ def build_body(
     messages: list[dict[str, Any]] = []
     if context.system_prompt:
         messages.append({"role": "system", "content": context.system_prompt})
-    for m in context.messages:
-        messages.extend(encode_message(m))
+    messages.extend(encode_messages(context.messages))
     body: dict[str, Any] = {
         "model": model.id,
         "messages": messages,
