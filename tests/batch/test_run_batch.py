@@ -265,6 +265,22 @@ async def test_an_agent_factory_that_raises_fails_its_item_only(tmp_path: Path) 
     assert "RuntimeError: no agent today" in failed["error"]["message"]
 
 
+async def test_a_real_id_that_looks_like_a_made_up_one_is_its_own_item(tmp_path: Path) -> None:
+    """A malformed line 2 is reported as ``line:2``, unless an item is really called so:
+    then both get a line of their own, and a resume mixes neither up."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    real = json.dumps({"id": "line:2", "prompt": "say 9"}) + "\n"
+    inp.write_text(ours(1) + "{not json\n" + real)
+    async with LocalServer(handler=echo) as server:
+        summary = await run_batch(inp, out, model=server.model(), progress=False)
+        assert summary.succeeded == 2 and summary.failed == 1
+        again = await run_batch(inp, out, model=server.model(), progress=False)
+        assert again.skipped == 3 and len(server.requests) == 2
+    by_id = {r["id"]: r for r in rows(out)}
+    assert by_id["line:2"]["text"] == "answer to say 9"
+    assert "not JSON" in by_id["line:2~1"]["error"]["message"]
+
+
 async def test_an_item_that_fails_every_attempt_is_one_error_line(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text(ours(4))

@@ -43,10 +43,18 @@ class InputScan:
     """What one streaming pass over the input learned: its hash, its item count, and
     its format (given, or told by the first line)."""
 
-    def __init__(self, sha256: str, items: int, fmt: Format) -> None:
+    def __init__(
+        self, sha256: str, items: int, fmt: Format, unnamed: dict[int, str] | None = None
+    ) -> None:
         self.sha256 = sha256
         self.items = items
         self.format = fmt
+        self._unnamed = unnamed or {}
+
+    def id_of_unnamed(self, number: int) -> str:
+        """The id a line without one is reported under: ``line:N``, unless a real id is
+        that already (then ``line:N~k``): fixed by the input, so the same on resume."""
+        return self._unnamed.get(number, f"line:{number}")
 
 
 def detect_format(path: Path) -> Format:
@@ -65,6 +73,7 @@ def scan_input(path: Path, fmt: Format | None) -> InputScan:
     fmt = fmt or detect_format(path)
     digest = hashlib.sha256()
     seen: set[str] = set()
+    unnamed: list[int] = []  # lines with no id of their own (few: they are errors)
     count = 0
     with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
@@ -73,16 +82,26 @@ def scan_input(path: Path, fmt: Format | None) -> InputScan:
                 continue
             count += 1
             try:
-                item_id = line_id(loads(line), fmt) or f"line:{number}"
+                item_id = line_id(loads(line), fmt)
             except ValueError:
-                item_id = f"line:{number}"
+                item_id = None
+            if item_id is None:
+                unnamed.append(number)
+                continue
             if item_id in seen:
                 raise TinyAgentError(
                     f"{path}: line {number}: the id {item_id!r} appears more than once; "
                     "ids must be unique (nothing was sent)"
                 )
             seen.add(item_id)
-    return InputScan(digest.hexdigest(), count, fmt)
+    names: dict[int, str] = {}
+    for number in unnamed:
+        name, k = f"line:{number}", 1
+        while name in seen:  # a real item is called that: never share its output line
+            name, k = f"line:{number}~{k}", k + 1
+        if name != f"line:{number}":
+            names[number] = name
+    return InputScan(digest.hexdigest(), count, fmt, names)
 
 
 class Journal:

@@ -38,7 +38,7 @@ Engine = Literal["local", "ray"]
 
 async def _feed(
     path: Path, run: ItemRunner, done: set[str], items: MemoryObjectSendStream[BatchItem],
-    lines: MemoryObjectSendStream[tuple[str, bytes]],
+    lines: MemoryObjectSendStream[tuple[str, bytes]], unnamed: Callable[[int], str],
 ) -> None:  # fmt: skip
     async with items:
         for number, text in read_lines(path):
@@ -46,7 +46,7 @@ async def _feed(
             try:
                 item = parse_line(text, number, run.format)
             except BadLine as exc:
-                item_id = exc.item_id or f"line:{number}"
+                item_id = exc.item_id or unnamed(number)
                 if item_id not in done:
                     run.stats.failed += 1
                     run.stats.errors["bad_input"] += 1
@@ -181,7 +181,9 @@ async def run_batch(
             async def feeder() -> None:
                 async with lines_send.clone() as lines:
                     with feed:
-                        await _feed(in_path, run, journal.done, items_send, lines)
+                        await _feed(
+                            in_path, run, journal.done, items_send, lines, scan.id_of_unnamed
+                        )
                 await items_send.aclose()  # workers finish what they hold, then stop
 
             async def workers() -> None:
