@@ -301,3 +301,21 @@ async def test_abort_while_answering_raises_output_error() -> None:
             with pytest.raises(OutputError) as info:
                 await agent.prompt_output("?", Person)
     assert info.value.stop_reason == "aborted"
+
+
+@pytest.mark.parametrize("arguments", ['{"name": "Ada", "age": ', '{"name": 3}'])
+async def test_tool_mode_with_no_retries_stops_at_the_first_wrong_answer(arguments: str) -> None:
+    """Arguments that do not parse, or that parse and do not match: with no retries the
+    first answer is the last, one request, and ``raw`` is that answer."""
+    wrong = tool_call_reply([ToolCallSpec(FINAL_ANSWER_TOOL, arguments)])
+    async with LocalServer([wrong, text_reply("never sent")]) as server:
+        with pytest.raises(OutputValidationError) as info:
+            await Agent(server.model(), output_mode="tool", output_retries=0).prompt_output(
+                "?", Person
+            )
+        assert len(server.requests) == 1
+    assert info.value.attempts == 1
+    if arguments.endswith(" "):  # unparsable: kept as the model wrote it
+        assert info.value.raw == arguments and "could not" in str(info.value).lower()
+    else:
+        assert json.loads(info.value.raw or "") == json.loads(arguments)

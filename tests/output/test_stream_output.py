@@ -89,4 +89,5 @@ async def test_leaving_the_block_early_cancels_the_run() -> None:
         with pytest.raises(Exception, match="not complete"):
             _ = answer.output
         assert agent.state.is_streaming is False
+        assert await server.wait_connections_closed()  # the server has seen the hang-up
     assert server.requests[0].client_disconnected

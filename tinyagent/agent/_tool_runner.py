@@ -185,7 +185,10 @@ class ToolRunner:
             result: ToolResult | None = None
             is_error = False
             if problem is not None or tool is None:
-                result, is_error = ToolResult(problem or "unknown tool"), True
+                own = None
+                if tool is not None and problem is not None:
+                    own = await tool.unusable_arguments(call, problem)
+                result, is_error = own or ToolResult(problem or "unknown tool"), True
             elif tool.requires_approval:
                 call, result = await self._approval(tool, call)
                 is_error = result is not None

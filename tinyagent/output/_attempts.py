@@ -27,6 +27,7 @@ from ..messages import (
     StreamEvent,
     TextDeltaEvent,
     TextStartEvent,
+    ToolCall,
     ToolCallDeltaEvent,
     ToolCallStartEvent,
     ToolError,
@@ -76,6 +77,14 @@ class _AnswerTool(Tool):
     def validate(self, args: Mapping[str, Any]) -> list[str]:
         return []
 
+    judge: OutputAttempts[Any] | None = attrs.field(
+        default=None, kw_only=True, eq=False, repr=False
+    )
+
+    async def unusable_arguments(self, call: ToolCall, problem: str) -> ToolResult | None:
+        # Arguments that do not even parse are a wrong answer too: counted as one.
+        return self.judge.unreadable(call, problem) if self.judge is not None else None
+
 
 class OutputAttempts(Generic[T]):
     """The state of one ``prompt_output``: mode, failures so far, the answer once in."""
@@ -106,7 +115,7 @@ class OutputAttempts(Generic[T]):
             "Give your final answer by calling this tool; its arguments are the answer "
             f"({spec.name}). Call it once, when you are done."
         )
-        return _AnswerTool(FINAL_ANSWER_TOOL, description, spec.schema, self._execute)
+        return _AnswerTool(FINAL_ANSWER_TOOL, description, spec.schema, self._execute, judge=self)
 
     async def _execute(self, call_id: str, args: dict[str, Any], update: ToolUpdate) -> ToolResult:
         if self._value is not _UNSET or self._given_up:
@@ -116,22 +125,42 @@ class OutputAttempts(Generic[T]):
         try:
             value = self.spec.check(args)
         except OutputInvalid as exc:
-            self.problems = tuple(exc.problems)
-            self.failures += 1
-            if self.failures > self.retries:
-                self._given_up = True
-                return ToolResult(
-                    "The answer does not match the schema; giving up:\n" + _bullets(exc.problems),
-                    terminate=True,
-                )
-            raise ToolError(
-                "The answer does not match the schema:\n"
-                + _bullets(exc.problems)
-                + f"\nCall {FINAL_ANSWER_TOOL} again with a corrected answer."
-            ) from None
+            result = self._wrong(tuple(exc.problems))
+            if result.terminate:
+                return result
+            raise ToolError(self._correction(tuple(exc.problems))) from None
         self._value = value
         self.problems = ()
         return ToolResult("Answer received.", details=value, terminate=True)
+
+    def unreadable(self, call: ToolCall, problem: str) -> ToolResult:
+        """A final-answer call whose arguments could not be read: one wrong answer."""
+        if self._value is not _UNSET or self._given_up:
+            return ToolResult("The final answer was already given.", terminate=True)
+        self.attempts += 1
+        self.raw = call.raw_arguments if call.raw_arguments is not None else None
+        return self._wrong((problem,))
+
+    def _wrong(self, problems: tuple[str, ...]) -> ToolResult:
+        """Count a wrong answer: the error result that asks for another, or (no retries
+        left) the one that ends the run."""
+        self.problems = problems
+        self.failures += 1
+        if self.failures > self.retries:
+            self._given_up = True
+            return ToolResult(
+                "The answer does not match the schema; giving up:\n" + _bullets(problems),
+                terminate=True,
+            )
+        return ToolResult(self._correction(problems))
+
+    @staticmethod
+    def _correction(problems: tuple[str, ...]) -> str:
+        return (
+            "The answer does not match the schema:\n"
+            + _bullets(problems)
+            + f"\nCall {FINAL_ANSWER_TOOL} again with a corrected answer."
+        )
 
     # --- what the stream shows --------------------------------------------------------
 

@@ -118,6 +118,13 @@ class Tool:
             problems.append(f"{where or '(root)'}: {err.message}")
         return problems
 
+    async def unusable_arguments(self, call: ToolCall, problem: str) -> ToolResult | None:
+        """Answer a call whose arguments could not be read or do not fit (``problem``
+        says how). None, the default: the model gets ``problem`` as an error result. A
+        tool that judges its own arguments (structured output's answer tool) counts it
+        here, and may end the run."""
+        return None
+
 
 @attrs.frozen
 class Approval:
