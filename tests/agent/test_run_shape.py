@@ -66,3 +66,30 @@ async def test_a_limit_reached_is_the_recorded_end() -> None:
     assert events[-1].type == "agent_end"
     assert run.result is not None and run.result.stop_reason is RunEnd.MAX_TURNS
     assert run.result.error_message is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "error", "words"),
+    [
+        (None, TypeError, "a prompt is text, .* got NoneType"),
+        (5, TypeError, "got int: 5"),
+        ({"role": "user"}, TypeError, "got dict"),
+        ([], ValueError, "an empty prompt"),
+        (["fine", 3], TypeError, "parts are text .* got int"),
+    ],
+)
+async def test_a_prompt_that_is_no_prompt_is_refused_before_any_request(
+    prompt: Any, error: type[Exception], words: str
+) -> None:
+    async with LocalServer([text_reply("never")]) as server:
+        agent = Agent(server.model())
+        with pytest.raises(error, match=words):
+            await agent.prompt(prompt)
+        assert server.requests == [] and agent.messages == ()
+
+
+async def test_text_parts_may_be_plain_strings() -> None:
+    async with LocalServer([text_reply("ok")]) as server:
+        agent = Agent(server.model())
+        await agent.prompt(["look at ", "this"])
+    assert agent.messages[0].text == "look at this"

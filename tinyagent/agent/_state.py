@@ -72,15 +72,35 @@ class AgentState:
         return self._partial()
 
 
+_PROMPT = "text, a message, a list of messages, or a list of text and image parts"
+
+
 def as_message(value: Any) -> Message:
-    """One message: text becomes a user message; a message stays as it is."""
+    """One message: text becomes a user message; a message stays as it is; a list of
+    text and image parts is one user message. Anything else is refused here, naming
+    what it was, before any request (``None``, a number or a dict would otherwise be
+    sent as an empty or garbled message)."""
     if isinstance(value, str):
         return UserMessage(value)
     if isinstance(value, UserMessage | AssistantMessage | ToolResultMessage) or hasattr(
         value, "role"
     ):
         return value  # type: ignore[no-any-return]  # a message, or a custom kind with a role
-    return UserMessage(value)
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError(f"an empty prompt: a prompt is {_PROMPT}")
+        parts: list[Any] = []
+        for part in value:
+            if isinstance(part, str):
+                part = TextContent(part)
+            if not isinstance(part, TextContent | ImageContent):
+                raise TypeError(
+                    "a prompt's parts are text (str or TextContent) and ImageContent, got "
+                    f"{type(part).__name__}"
+                )
+            parts.append(part)
+        return UserMessage(parts)
+    raise TypeError(f"a prompt is {_PROMPT}, got {type(value).__name__}: {value!r:.80}")
 
 
 def as_prompts(value: PromptInput, images: Sequence[ImageContent] = ()) -> list[Message]:
