@@ -38,11 +38,6 @@ def nested_too_deep(limit: int) -> str:
     return f"nested more than {limit} levels deep"
 
 
-def _fix(text: str) -> str:
-    # json.loads joins a valid pair into one code point: any surrogate left is lone.
-    return _LONE_SURROGATE.sub("\ufffd", text)
-
-
 def replace_lone_surrogates(text: str) -> str:
     """The one rule for a lone surrogate in any text tinyagent keeps or sends (from a
     stream, a tool's result such as ``os.fsdecode`` of a file name, a prompt): it becomes
@@ -57,7 +52,7 @@ def without_lone_surrogates(value: Any) -> Any:
 
     Iterative, not recursive: it runs on values as deep as the parser allows."""
     if isinstance(value, str):
-        return _fix(value)
+        return replace_lone_surrogates(value)
     if not isinstance(value, dict | list):
         return value
     root: list[Any] = [value]
@@ -67,14 +62,14 @@ def without_lone_surrogates(value: Any) -> Any:
         if isinstance(node, dict):
             new: Any = {}
             for k, v in node.items():
-                new[_fix(k) if isinstance(k, str) else k] = v
+                new[replace_lone_surrogates(k) if isinstance(k, str) else k] = v
         else:
             new = list(node)
         parent[key] = new
         items = new.items() if isinstance(new, dict) else enumerate(new)
         for k, v in items:
             if isinstance(v, str):
-                new[k] = _fix(v)
+                new[k] = replace_lone_surrogates(v)
             elif isinstance(v, dict | list):
                 stack.append((new, k, v))
     return root[0]
@@ -122,7 +117,7 @@ def _std_dumps(value: Any) -> bytes:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     # A lone surrogate from user code (a tool's result, a hand-built message) must not
     # make every later request fail to encode: it is sent as U+FFFD.
-    return _fix(text).encode()
+    return replace_lone_surrogates(text).encode()
 
 
 if orjson is not None:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import anyio
 import attrs
 
+from ._formats import row_failed
 from ._journal import summarise_rows
 
 __all__ = ["BatchStats", "BatchSummary", "progress_task", "summary_of_file"]
@@ -142,9 +143,9 @@ def _row_facts(row: dict[str, Any]) -> tuple[bool, str | None, int, int, float, 
     if "custom_id" in row:
         response = row.get("response") or {}
         body = response.get("body") or {}
-        if row.get("error") is not None:
-            return True, str(row["error"].get("code")), 0, 0, 0.0, None
-        if response.get("status_code") != 200:
+        if row_failed(row, "openai-batch"):
+            if row.get("error") is not None:
+                return True, str(row["error"].get("code")), 0, 0, 0.0, None
             err = body.get("error") or {}
             return True, str(err.get("type") or response.get("status_code")), 0, 0, 0.0, None
         usage = body.get("usage") or {}

@@ -106,6 +106,18 @@ def _tool_images(m: ToolResultMessage) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [*parts, *_user_parts(tuple(images))]}]
 
 
+def _settle(m: Message, waiting: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat messages ``m`` adds now. A tool result's images wait in ``waiting`` until
+    a message that is not a tool result ends the run of ``tool`` messages (a ``user``
+    message between them is rejected); that message brings them out first."""
+    if isinstance(m, ToolResultMessage):
+        waiting += _tool_images(m)
+        return [_tool_message(m)]
+    out = [*waiting, *encode_message(m)]
+    waiting.clear()
+    return out
+
+
 def encode_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """A transcript as chat-completions messages: every ``tool`` message directly after
     the assistant message (or the other ``tool`` messages) it answers, the images of a
@@ -113,13 +125,7 @@ def encode_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
     for m in messages:
-        if isinstance(m, ToolResultMessage):
-            out.append(_tool_message(m))
-            waiting += _tool_images(m)
-            continue
-        out += waiting
-        waiting = []
-        out += encode_message(m)
+        out += _settle(m, waiting)
     return out + waiting
 
 
@@ -150,7 +156,7 @@ class WireCache:
         self.items = EncodedItems()
         # The image messages of the trailing run of tool results: they go after the
         # run, so they are not settled into ``items`` until a later message ends it.
-        self.waiting: list[bytes] = []
+        self.waiting: list[dict[str, Any]] = []
 
     def pieces(self, messages: Sequence[Message]) -> list[bytes]:
         """The history's array items as pieces to join (see :class:`EncodedItems`)."""
@@ -159,23 +165,17 @@ class WireCache:
         if not extends(messages, known):
             known.clear()
             self.items.clear()
-            self.waiting = []
+            self.waiting.clear()
             k = 0
         new: list[bytes] = []
         for m in messages[k:]:
-            if isinstance(m, ToolResultMessage):
-                new.append(dumps(_tool_message(m)))
-                self.waiting += [dumps(x) for x in _tool_images(m)]
-            else:
-                new += self.waiting
-                self.waiting = []
-                new += [dumps(x) for x in encode_message(m)]
+            new += [dumps(x) for x in _settle(m, self.waiting)]
             known.append(m)
         self.items.extend(new)
         pieces = self.items.pieces()
         if not self.waiting:
             return pieces
-        waiting = b",".join(self.waiting)
+        waiting = b",".join(dumps(x) for x in self.waiting)
         return [*pieces, b",", waiting] if pieces else [waiting]
 
     def encode(self, messages: Sequence[Message]) -> bytes:
