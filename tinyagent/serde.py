@@ -31,6 +31,7 @@ from .messages import (
     AgentStartEvent,
     AssistantContent,
     AssistantMessage,
+    BudgetStopEvent,
     Context,
     DoneEvent,
     ErrorEvent,
@@ -214,6 +215,7 @@ _STREAM_EVENTS: tuple[type[Any], ...] = (
 _AGENT_EVENTS: tuple[type[Any], ...] = (
     AgentStartEvent,
     AgentEndEvent,
+    BudgetStopEvent,
     TurnStartEvent,
     TurnEndEvent,
     MessageStartEvent,

@@ -4,11 +4,12 @@ where they are written, and what a ``before_turn`` hook may change."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from .._util.checks import callable_or_none, count_at_least, seconds_or_none
+from ..budget import Budget
 from ..call import check_call_options
 from ..catalogue import as_model
 from ..messages import Message, Model, ToolCall, TurnEndEvent
@@ -50,6 +51,18 @@ def _tracer(_inst: Any, _attr: Any, value: Any) -> None:
             "tracer must have start() and record_content (a tinyagent.tracing.Tracer, e.g. "
             f"OpenTelemetryTracer()), got {type(value).__name__}"
         )
+
+
+def _budget(_inst: Any, _attr: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, Budget):
+        raise TypeError(
+            f"budget must be a tinyagent.budget.Budget (e.g. Budget(max_cost=1.0)), got {value!r}"
+        )
+
+
+def _scope(_inst: Any, _attr: Any, value: Any) -> None:
+    if value not in ("run", "agent"):
+        raise ValueError(f"budget_scope must be 'run' or 'agent', got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +119,14 @@ class LoopConfig:
     stream_options: Mapping[str, Any] = attrs.field(
         factory=dict, repr=_options_repr, validator=_check_stream_options
     )
+    budget: Budget | None = attrs.field(default=None, validator=_budget)
+    """A cap on what the run's model calls may spend (``tinyagent.budget.Budget``):
+    each call's worst case is reserved before it is sent; when the next one does not
+    fit, the run ends with ``stop_reason="budget"``. Sub-agents called as tools draw on
+    it too."""
+    budget_scope: Literal["run", "agent"] = attrs.field(default="run", validator=_scope)
+    """``run``: each run gets the budget's caps afresh; ``agent``: every run draws on
+    the one ``Budget`` object (an agent's whole life)."""
     event_buffer: int = attrs.field(default=64, validator=count_at_least(0))
     tracer: Tracer | None = attrs.field(default=None, validator=_tracer)
     """Spans for the run, its turns, model calls and tool calls

@@ -35,6 +35,7 @@ import attrs
 from .._util import wording as words
 from .._util.calls import call_maybe_async
 from .._util.log import logger
+from ..budget import Budget, BudgetExceeded, charging
 from ..call import ModelCaller
 from ..catalogue import as_model
 from ..messages import (
@@ -172,6 +173,15 @@ class AgentRun(metaclass=_NoPublicConstructor):
         self._partial: PartialReply | None = None  # the reply being streamed
         self._open_turn: int | None = None  # a turn started and not yet ended
         self._turn_reply: AssistantMessage | None = None
+        self._refused: BudgetExceeded | None = None  # why the last call was not sent
+        # What the run draws on: its own account (a fresh one per run, or the budget
+        # itself for an agent's whole life), checked now: a dollar cap with no price
+        # fails here, before anything is sent.
+        self._budget: Budget | None = None
+        if config.budget is not None:
+            budget = config.budget
+            self._budget = budget if config.budget_scope == "agent" else budget.fresh()
+            self._budget.check(self.model, config.stream_options.get("max_tokens"))
 
     # --- control, from any task of the same event loop ------------------------
 
@@ -328,7 +338,8 @@ class AgentRun(metaclass=_NoPublicConstructor):
                     scope.cancel()
                 self._spans.start_run(self.model, self.system_prompt)
                 await self._emit(AgentStartEvent())
-                ending = await turns(self, self._spec.prompts)
+                with charging(self._budget):  # its calls, and its tools' calls, draw on it
+                    ending = await turns(self, self._spec.prompts)
                 self._end(ending.reason, ending.message, cancel=False)
             if scope.cancelled_caught:
                 self._end(RunEnd.DEADLINE, self._deadline_passed(), cancel=False)

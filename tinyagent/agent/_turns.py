@@ -12,9 +12,11 @@ from typing import Any, Protocol
 
 import attrs
 
+from ..budget import BudgetExceeded
 from ..call import ModelCaller
 from ..messages import (
     AssistantMessage,
+    BudgetStopEvent,
     Context,
     DoneEvent,
     ErrorEvent,
@@ -67,6 +69,7 @@ class AgentRun(Protocol):
     _partial: PartialReply | None
     _open_turn: int | None
     _turn_reply: AssistantMessage | None
+    _refused: BudgetExceeded | None
 
     def _add(self, message: Message) -> None: ...
     async def _emit(self, event: Any) -> None: ...
@@ -112,9 +115,18 @@ async def turns(run: AgentRun, prompts: Sequence[Message]) -> Ending:
             # stays in the transcript (empty, it is never sent again).
             assistant = await _stream_reply(run, model, effort, overflowed=True)
         if assistant.stop_reason is StopReason.ERROR:
+            refused, run._refused = run._refused, None
             run._open_turn = None
-            run._spans.end_turn("error")
+            run._spans.end_turn("budget" if refused else "error")
             await run._emit(TurnEndEvent(turn, assistant, ()))
+            if refused is not None:
+                # Not sent: the reply is empty, and the transcript goes on from here.
+                await run._emit(
+                    BudgetStopEvent(
+                        refused.spent, refused.needed, refused.limit, refused.cap, refused.message
+                    )
+                )
+                return _ended(RunEnd.BUDGET, refused.message)
             return _ended(RunEnd.ERROR, assistant.error_message)
         calls = assistant.tool_calls
         results: list[ToolResultMessage] = []
@@ -190,6 +202,8 @@ async def _request_reply(
             try:
                 async for ev in events:
                     so_far.feed(ev)
+                    if isinstance(ev, ErrorEvent) and isinstance(ev.error, BudgetExceeded):
+                        run._refused = ev.error  # the reply was not sent: why
                     await run._emit(MessageUpdateEvent(ev))
                     if isinstance(ev, DoneEvent | ErrorEvent):
                         break

@@ -30,6 +30,7 @@ from ..messages import (
     ToolCall,
     ToolDefinition,
     ToolResultMessage,
+    Usage,
     UserMessage,
 )
 from ..serde import unstructure
@@ -192,8 +193,7 @@ def _openai_item(data: dict[str, Any], item_id: str, number: int) -> BatchItem:
     return BatchItem(item_id, number, Context("\n\n".join(system), messages, tools), None, options)
 
 
-def _usage(message: AssistantMessage) -> dict[str, Any]:
-    u = message.usage
+def _usage(u: Usage) -> dict[str, Any]:
     return {
         "input": u.input,
         "output": u.output,
@@ -223,19 +223,25 @@ def result_line(
     duration: float,
     transcript: list[Message] | None = None,
     answer: tuple[Any, str | None] | None = None,
+    usage: Usage | None = None,
+    requests: int = 1,
 ) -> bytes:
     """The output line of an item that ran (its reply may be a failure). ``answer`` is
-    an agent's structured answer as JSON data, or why its answers did not validate."""
+    an agent's structured answer as JSON data, or why its answers did not validate;
+    ``usage`` the whole run's (an agent's: all its calls), else the reply's;
+    ``requests`` how many calls were sent."""
     failed = reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED)
     if fmt == "openai-batch":
         return dumps(_openai_result(item, reply, failed)) + b"\n"
-    cost = reply.usage.cost.total if reply.usage.cost is not None else None
+    u = usage if usage is not None else reply.usage
+    cost = u.cost.total if u.cost is not None else None
     out: dict[str, Any] = {
         "id": item.id,
         "text": None if failed else reply.text,
         "error": _error(reply) if failed else None,
-        "usage": _usage(reply),
+        "usage": _usage(u),
         "cost": cost,
+        "requests": requests,
         "finish_reason": reply.stop_reason.value,
         "model": reply.model or None,
         "attempts": attempts,

@@ -9,14 +9,17 @@ from typing import Any
 
 import anyio
 
+from ..budget import Account, BudgetError, charging
 from ..call import complete
 from ..messages import (
     AssistantMessage,
+    FailureKind,
     Model,
     OutputError,
     OutputValidationError,
     StopReason,
     TinyAgentError,
+    Usage,
 )
 from ..serde import unstructure
 from ..transports import retry_delay
@@ -55,6 +58,7 @@ class ItemRunner:
         options: dict[str, Any],
         max_attempts: int,
         agent: AgentFactory | None,
+        budget: Account | None = None,
     ) -> None:
         self.model = model
         self.format = fmt
@@ -63,6 +67,7 @@ class ItemRunner:
         self.options = options
         self.max_attempts = max_attempts
         self.agent = agent
+        self.budget = budget
 
     async def item(self, item: BatchItem) -> bytes:
         """Run one item to its output line (a failure is a line too), counted."""
@@ -77,7 +82,10 @@ class ItemRunner:
         skips it like any failed item instead of dying on it again."""
         started = anyio.current_time()
         try:
-            return await self._execute(item, started)
+            with charging(self.budget):  # every call of the item, an agent's too
+                return await self._execute(item, started)
+        except BudgetError:
+            raise  # the budget cannot price this batch's calls: no item can run
         except Exception as exc:
             kind = "agent" if self.agent is not None else "invalid_item"
             text = str(exc) if isinstance(exc, TinyAgentError) else f"{type(exc).__name__}: {exc}"
@@ -86,9 +94,13 @@ class ItemRunner:
             return error_line(self.format, item.id, kind, message), (kind, 0, 0, 0.0, latency)
 
     async def _execute(self, item: BatchItem, started: float) -> tuple[bytes, Outcome]:
+        """An item's line, or ``b""`` when its budget refused it before it spent
+        anything (it is left for a resumed run)."""
         attempts = 0
         transcript: list[Any] | None = None
         answer: Answer | None = None
+        requests = 0  # sent, over all attempts
+        usage: Usage | None = None  # an agent run's, whole
         try:
             while True:
                 attempts += 1
@@ -96,9 +108,17 @@ class ItemRunner:
                     self.stats.retrying += 1
                 if self.agent is not None:
                     reply, transcript, answer = await self._agent(item)
+                    replies = [m for m in transcript if isinstance(m, AssistantMessage)]
+                    sent = [m for m in replies if not _refused(m)]
+                    requests += len(sent)
+                    usage = sum((m.usage for m in sent), usage or Usage())
                 else:
                     options = {**self.options, **item.options}
                     reply = await complete(self.model, item.context, **options)
+                    requests += not _refused(reply)
+                if _refused(reply) and requests == 0:
+                    latency = anyio.current_time() - started
+                    return b"", ("budget", 0, 0, 0.0, latency)
                 if reply.stop_reason is not StopReason.ERROR:
                     break
                 delay = retry_delay(reply.failure, attempts - 1, self.max_attempts - 1)
@@ -110,7 +130,7 @@ class ItemRunner:
         finally:
             if attempts >= 2:
                 self.stats.retrying -= 1
-        outcome = _outcome(reply, anyio.current_time() - started)
+        outcome = _outcome(reply, anyio.current_time() - started, usage)
         if answer is not None and answer[1] is not None and outcome[0] is None:
             outcome = ("output_invalid", *outcome[1:])
         return result_line(
@@ -121,6 +141,8 @@ class ItemRunner:
             duration=anyio.current_time() - started,
             transcript=transcript,
             answer=answer,
+            usage=usage,
+            requests=requests,
         ), outcome
 
     async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any], Answer | None]:
@@ -175,8 +197,13 @@ Outcome = tuple[str | None, int, int, float, float]
 crosses to the driver from a Ray actor."""
 
 
-def _outcome(reply: AssistantMessage, latency: float) -> Outcome:
-    u = reply.usage
+def _refused(reply: AssistantMessage) -> bool:
+    """Not sent: its budget refused it."""
+    return reply.failure is not None and reply.failure.kind is FailureKind.BUDGET
+
+
+def _outcome(reply: AssistantMessage, latency: float, usage: Usage | None = None) -> Outcome:
+    u = usage if usage is not None else reply.usage
     error = None
     if reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
         error = reply.failure.kind.value if reply.failure else "unknown"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,8 +22,9 @@ import anyio.to_thread
 
 from .._util.files import replace_atomically
 from .._util.json import dumps, loads
-from ..messages import TinyAgentError
+from ..messages import Spend, TinyAgentError, Usage
 from ._formats import Format, line_id, row_failed
+from ._spend import budget_stopped, row_spend, spend_from_json, spend_to_json
 
 __all__ = ["InputScan", "Journal", "read_lines", "scan_input", "summarise_rows"]
 
@@ -105,14 +106,28 @@ def scan_input(path: Path, fmt: Format | None) -> InputScan:
 
 
 class Journal:
-    """The output file, opened for a run: ``done`` ids to skip, then :meth:`write`."""
+    """The output file, opened for a run: ``done`` ids to skip, then :meth:`write`.
 
-    def __init__(self, path: Path, scan: InputScan, *, retry_failed: bool = False) -> None:
+    ``spent`` is what the file records as spent (its lines, and lines dropped to be run
+    again, whose spend the sidecar carries), each line's usage priced by ``price``
+    where the line has no cost of its own."""
+
+    def __init__(
+        self,
+        path: Path,
+        scan: InputScan,
+        *,
+        retry_failed: bool = False,
+        price: Callable[[Usage], float] | None = None,
+    ) -> None:
         self.path = path
         self.sidecar = path.with_name(path.name + ".meta.json")
         self.format = scan.format
         self.done: set[str] = set()
         self.failed_before = 0
+        self._price = price or (lambda _usage: 0.0)
+        self._meta: dict[str, Any] = {}
+        self.spent = Spend()
         # One run per output, before anything is read or cut: a second run would send
         # every request again (paid twice) and write every id twice.
         self._lock = _lock_output(path)
@@ -129,11 +144,14 @@ class Journal:
 
     def _check_sidecar(self, scan: InputScan) -> None:
         meta = {"version": SIDECAR_VERSION, "input_sha256": scan.sha256, "format": scan.format}
+        self._meta = meta
         if self.sidecar.exists():
             try:
                 old = loads(self.sidecar.read_bytes())
             except ValueError:
                 raise TinyAgentError(f"{self.sidecar}: not a batch sidecar (not JSON)") from None
+            if not isinstance(old, dict):
+                raise TinyAgentError(f"{self.sidecar}: not a batch sidecar (not an object)")
             if old.get("input_sha256") != scan.sha256:
                 raise TinyAgentError(
                     f"{self.path} was written for a different input (its sha256 was "
@@ -144,6 +162,8 @@ class Journal:
                 raise TinyAgentError(
                     f"{self.path} holds {old.get('format')} lines; this run is {scan.format}"
                 )
+            self._meta = old
+            self.spent = spend_from_json(old.get("carried"))  # of lines dropped to run again
             return
         if self.path.exists() and self.path.stat().st_size > 0:
             raise TinyAgentError(
@@ -152,12 +172,22 @@ class Journal:
             )
         self.sidecar.write_bytes(dumps(meta))
 
+    def _write_meta(self, **changes: Any) -> None:
+        self._meta = {**self._meta, **changes}
+        replace_atomically(self.sidecar, [dumps(self._meta)])
+
+    def note_budget(self, caps: Mapping[str, float], spent: Spend, stopped: bool) -> None:
+        """Record the run's budget: its caps, the file's spend, and whether it stopped
+        the run (``batch status`` shows it)."""
+        budget = {"caps": dict(caps), "spent": spend_to_json(spent), "stopped": stopped}
+        self._write_meta(budget=budget)
+
     def _resume(self, retry_failed: bool) -> None:
         data_end = 0
-        kept: list[bytes] = []
-        dropped = 0
+        dropped: set[int] = set()  # numbers of the lines to drop (few: failures)
+        carried = Spend()  # the spend of the lines dropped now
         with open(self.path, "rb") as f:
-            for line in f:
+            for number, line in enumerate(f):
                 if not line.endswith(b"\n"):
                     break  # a torn last line: its item is not done
                 data_end += len(line)
@@ -171,15 +201,22 @@ class Journal:
                 if item_id is None:
                     raise TinyAgentError(f"{self.path}: a line has no id; the file was edited")
                 failed = row_failed(row, self.format)
-                if failed and retry_failed:
-                    dropped += 1
+                spend = row_spend(row, self.format, self._price)
+                if failed and (retry_failed or budget_stopped(row, self.format)):
+                    dropped.add(number)
+                    carried += spend
                     continue
+                self.spent += spend
                 self.failed_before += failed
                 self.done.add(item_id)
-                if retry_failed:
-                    kept.append(line)
-        if retry_failed and dropped:
-            replace_atomically(self.path, kept)
+        if dropped:
+            # The sidecar first: a crash between the two writes counts those lines
+            # twice (spends less), never not at all (spends more).
+            self.spent += carried
+            self._write_meta(
+                carried=spend_to_json(spend_from_json(self._meta.get("carried")) + carried)
+            )
+            replace_atomically(self.path, _lines_but(self.path, dropped, data_end))
         elif os.path.getsize(self.path) > data_end:
             os.truncate(self.path, data_end)
 
@@ -204,6 +241,18 @@ class Journal:
             await self.sync()
         self._file.close()
         self._lock.close()  # the lock goes with its descriptor (and with the process)
+
+
+def _lines_but(path: Path, dropped: set[int], end: int) -> Iterator[bytes]:
+    """The whole lines of the file's first ``end`` bytes, but those numbered ``dropped``."""
+    size = 0
+    with open(path, "rb") as f:
+        for number, line in enumerate(f):
+            size += len(line)
+            if size > end:
+                return
+            if number not in dropped:
+                yield line
 
 
 def _lock_output(path: Path) -> BinaryIO:

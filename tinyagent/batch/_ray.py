@@ -9,6 +9,10 @@ every actor passes its gate, so the limits hold for the whole batch and a 429's 
 reaches every actor. ``ray_limits="split"`` gives each actor its own gate with a share
 of the limits instead (no round trip per attempt; a 429 pauses only that actor).
 
+A budget is always held by the limiter actor, whatever ``ray_limits`` says: a cap
+split in shares would stop the batch while money is left in another actor's share.
+Each call reserves its worst case there and settles there (``_RemoteBudget``).
+
 Needs the ``ray`` extra. A Ray already connected (``ray.init(address=...)``) is used as
 it is; otherwise a local one is started for the batch and stopped after it.
 """
@@ -22,7 +26,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ..messages import Model
+from ..budget import Budget, BudgetExceeded
+from ..messages import Model, Spend, Usage
 from ._formats import BatchItem, Format, error_line
 from ._gate import BatchGate
 from ._report import BatchStats
@@ -51,24 +56,78 @@ class _RemoteGate:
         self._limiter.release.remote(tokens, usage, failure)  # no need to wait for it
 
 
+class _RemoteHold:
+    __slots__ = ("_id", "_limiter")
+
+    def __init__(self, limiter: Any, hold_id: int) -> None:
+        self._limiter: Any = limiter
+        self._id = hold_id
+
+    def settle(self, usage: Usage | None, sent: bool = True) -> None:
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None:
+            # Not awaited: until it lands the reservation stays whole, which errs safe.
+            limiter.settle.remote(self._id, usage, sent)
+
+
+class _RemoteBudget:
+    """A budget :class:`Account` whose account lives in the limiter actor."""
+
+    def __init__(self, limiter: Any) -> None:
+        self._limiter = limiter
+
+    async def reserve(self, model: Model, prompt_tokens: int, max_output: int | None) -> Any:
+        hold_id, refusal = await self._limiter.reserve.remote(model, prompt_tokens, max_output)
+        if refusal is not None:
+            raise refusal
+        return _RemoteHold(self._limiter, hold_id)
+
+
 def _limiter_class() -> Any:
     import ray
 
     @ray.remote(num_cpus=0)
     class BatchLimiter:
-        """The batch's one gate, for every actor."""
+        """The batch's one gate and one budget, for every actor."""
 
-        def __init__(self, limits: Mapping[str, Any]) -> None:
-            self.gate = BatchGate(**limits)
+        def __init__(self, limits: Mapping[str, Any] | None, budget: Budget | None) -> None:
+            self.gate = BatchGate(**limits) if limits is not None else None
+            self.budget = budget
+            self.holds: dict[int, Any] = {}
+            self.next_id = 0
 
         async def acquire(self, tokens: int) -> None:
+            assert self.gate is not None
             await self.gate.acquire(tokens)
 
         def release(self, tokens: int, usage: Any, failure: Any) -> None:
+            assert self.gate is not None
             self.gate.release(tokens, usage, failure)
 
         def counts(self) -> tuple[int, float]:
+            assert self.gate is not None
             return self.gate.rate_limited, self.gate.paused_total
+
+        async def reserve(
+            self, model: Model, prompt_tokens: int, max_output: int | None
+        ) -> tuple[int, BudgetExceeded | None]:
+            assert self.budget is not None
+            try:
+                hold = await self.budget.reserve(model, prompt_tokens, max_output)
+            except BudgetExceeded as exc:
+                return 0, exc  # data, not a raised error: the actor raises it again
+            self.next_id += 1
+            self.holds[self.next_id] = hold
+            return self.next_id, None
+
+        def settle(self, hold_id: int, usage: Usage | None, sent: bool) -> None:
+            hold = self.holds.pop(hold_id, None)
+            if hold is not None:
+                hold.settle(usage, sent)
+
+        def spent(self) -> Spend:
+            assert self.budget is not None
+            return self.budget.spent
 
     return BatchLimiter
 
@@ -90,12 +149,16 @@ def _actor_class() -> Any:
             max_attempts: int,
             agent: Any,
             limits: Mapping[str, Any] | Any,
+            budget: Any,
         ) -> None:
             # Its own share of the limits, or the shared limiter's gate.
             shared = not isinstance(limits, Mapping)
             gate: Any = _RemoteGate(limits) if shared else BatchGate(**limits)
             run_options = {**options, "rate_gate": gate}
-            self._run = ItemRunner(model, fmt, gate, BatchStats(), run_options, max_attempts, agent)
+            account = _RemoteBudget(budget) if budget is not None else None
+            self._run = ItemRunner(
+                model, fmt, gate, BatchStats(), run_options, max_attempts, agent, account
+            )
 
         async def run(self, item: BatchItem) -> tuple[bytes, Any]:
             return await self._run.execute(item)
@@ -121,6 +184,7 @@ class RayPool:
         adaptive: bool,
         actors: int,
         limits: str = "shared",
+        budget: Budget | None = None,
     ) -> None:
         if actors < 1:
             raise ValueError(f"ray_actors must be >= 1, got {actors!r}")
@@ -135,6 +199,7 @@ class RayPool:
             "adaptive": adaptive,
         }
         self._shared = limits == "shared"
+        self._budget = budget
         self._limiter: Any = None
         self._count = actors
         self._actors: list[Any] = []
@@ -154,19 +219,34 @@ class RayPool:
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
             self._started_ray = True
         limits: Any = self._limits
-        if self._shared:
-            concurrency = int(self._limits["concurrency"] or 1)
+        if self._shared or self._budget is not None:
+            concurrency = int(self._limits["concurrency"] or 1) * (
+                1 if self._shared else self._count
+            )
             limiter = _limiter_class().options(max_concurrency=concurrency + 64)
-            self._limiter = limits = limiter.remote(self._limits)
+            gate_limits = self._limits if self._shared else None
+            self._limiter = limiter.remote(gate_limits, self._budget)
+            if self._shared:
+                limits = self._limiter
+        budget = self._limiter if self._budget is not None else None
         cls = _actor_class()
-        self._actors = [cls.remote(*self._args, limits) for _ in range(self._count)]
+        self._actors = [cls.remote(*self._args, limits, budget) for _ in range(self._count)]
         self._load = [0] * self._count
 
     def rate_limits(self) -> tuple[int, float] | None:
         """(429s seen, seconds paused) by the shared limiter; None with split limits."""
         import ray
 
-        return ray.get(self._limiter.counts.remote()) if self._limiter is not None else None
+        if self._limiter is None or not self._shared:
+            return None
+        return ray.get(self._limiter.counts.remote())  # type: ignore[no-any-return]
+
+    def budget_spent(self) -> Spend:
+        """What the batch's budget has spent, as the limiter holds it."""
+        import ray
+
+        assert self._limiter is not None
+        return ray.get(self._limiter.spent.remote())  # type: ignore[no-any-return]
 
     def stop(self) -> None:
         import ray

@@ -8,15 +8,18 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 import attrs
 
+from .._util.json import loads
+from ..budget import Budget
 from ._formats import row_failed
 from ._journal import summarise_rows
+from ._spend import spend_from_json
 
 __all__ = ["BatchStats", "BatchSummary", "progress_task", "summary_of_file"]
 
@@ -61,6 +64,7 @@ class BatchStats:
     started: float = attrs.field(factory=time.monotonic)
     paused_for: float = 0.0
     paused_total: float = 0.0
+    budget: Callable[[], str] | None = None  # "spent of cap", when a budget is set
 
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -73,7 +77,8 @@ class BatchStats:
             f"{finished + self.skipped}/{self.total} done ({self.failed} failed), "
             f"{self.in_flight} in flight, {self.retrying} retrying{paused}, "
             f"{self.input_tokens + self.output_tokens} tokens, ${self.cost:.4f}, "
-            f"{rate:.1f} items/s, ETA {eta}"
+            + (f"budget {self.budget()}, " if self.budget is not None else "")
+            + f"{rate:.1f} items/s, ETA {eta}"
         )
 
 
@@ -92,6 +97,12 @@ class BatchSummary:
     errors: dict[str, int]
     skipped: int = 0
     interrupted: bool = False
+    budget: str | None = None
+    """Spent of each cap (``$0.98 of $1.00 spent``), the whole output's, when a budget
+    was set."""
+    stopped_by_budget: bool = False
+    left: int = 0
+    """Items not run (a stop by the budget or a signal leaves them for a resume)."""
 
     def text(self) -> str:
         def ms(x: float | None) -> str:
@@ -108,6 +119,13 @@ class BatchSummary:
         if self.errors:
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.errors.items()))
             lines.append(f"errors: {kinds}")
+        if self.budget is not None:
+            stop = ""
+            if self.stopped_by_budget:
+                stop = "; stopped by its budget" + (
+                    f", {self.left} items left" if self.left else ""
+                )
+            lines.append(f"budget: {self.budget}{stop}")
         return "\n".join(lines)
 
 
@@ -195,7 +213,24 @@ def summary_of_rows(rows: Iterable[dict[str, Any]]) -> BatchSummary:
 
 
 def summary_of_file(path: Path) -> BatchSummary:
-    return summary_of_rows(summarise_rows(path))
+    summary = summary_of_rows(summarise_rows(path))
+    sidecar = path.with_name(path.name + ".meta.json")
+    try:
+        meta = loads(sidecar.read_bytes())
+    except (OSError, ValueError):
+        return summary
+    budget = meta.get("budget") if isinstance(meta, dict) else None
+    if not isinstance(budget, dict) or not isinstance(budget.get("caps"), dict):
+        return summary
+    try:
+        view = Budget.from_caps(budget["caps"], spent=spend_from_json(budget.get("spent")))
+    except (TypeError, ValueError):
+        return summary
+    return attrs.evolve(
+        summary,
+        budget=view.describe() + " spent at the last run's end",
+        stopped_by_budget=budget.get("stopped") is True,
+    )
 
 
 async def progress_task(stats: BatchStats, gate: Any, out: TextIO | None = None) -> None:

@@ -21,10 +21,13 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._util.log import logger
+from ..budget import Budget
 from ..catalogue import as_model
-from ..messages import Model, TinyAgentError
+from ..messages import Model, Spend, TinyAgentError, Usage
 from ._formats import BadLine, BatchItem, Format, error_line, parse_line
 from ._gate import BatchGate
 from ._item import AgentFactory, ItemRunner, Outcome, load_factory
@@ -65,6 +68,7 @@ async def _work(
     execute: Executor,
     items: MemoryObjectReceiveStream[BatchItem],
     lines: MemoryObjectSendStream[tuple[str, bytes]],
+    refused: Callable[[], None],
 ) -> None:
     async with items, lines:
         async for item in items:
@@ -73,6 +77,9 @@ async def _work(
                 line, outcome = await execute(item)
             finally:
                 run.stats.in_flight -= 1
+            if not line:  # its budget refused it unsent: left for a resumed run
+                refused()
+                continue
             run.count(outcome)
             await lines.send((item.id, line))
 
@@ -119,6 +126,7 @@ async def run_batch(
     handle_signals: bool = True,
     ray_actors: int = 2,
     ray_limits: Literal["shared", "split"] = "shared",
+    budget: Budget | None = None,
 ) -> BatchSummary:
     """Run every item of ``input`` (JSON Lines, ``format`` ``tinyagent`` or
     ``openai-batch``; read from the first line if None) and append its line to
@@ -132,12 +140,32 @@ async def run_batch(
     (None: on when stderr is a terminal). ``engine="ray"`` runs the items on
     ``ray_actors`` Ray actors (the ``ray`` extra), the limits held by one limiter actor
     (``ray_limits="split"``: a share for each actor).
+
+    ``budget`` caps what the whole output file may spend (:class:`Budget`): every call
+    reserves its worst case first; when the next item's does not fit, the feed stops,
+    the items in flight finish, and the summary says ``stopped_by_budget``. A resumed
+    run counts what the output already records, so the cap holds across runs.
     """
+    if budget is not None and not isinstance(budget, Budget):
+        raise TypeError(f"budget must be a tinyagent.budget.Budget, got {budget!r}")
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
     factory = load_factory(agent) if isinstance(agent, str) else agent
+    the_model = as_model(model)
+    price = None
+    if budget is not None:
+        budget.check_prices(the_model)  # a dollar cap with no price: refused, nothing sent
+        given = budget.prices_for(the_model)
+        if given is not None and given is not the_model.cost:
+            # Prices given for the budget price the output lines and the summary too.
+            the_model = attrs.evolve(the_model, cost=given)
+        caps = budget
+
+        def price(usage: Usage) -> float:
+            return caps.spend_of(the_model, usage).cost
+
     in_path, out_path = Path(input), Path(output)
     scan = await anyio.to_thread.run_sync(scan_input, in_path, format)
     if factory is not None and scan.format == "openai-batch":
@@ -145,12 +173,15 @@ async def run_batch(
             "--agent runs tinyagent-format items (an OpenAI Batch body is one call)"
         )
     journal = await anyio.to_thread.run_sync(
-        lambda: Journal(out_path, scan, retry_failed=retry_failed)
+        lambda: Journal(out_path, scan, retry_failed=retry_failed, price=price)
     )
+    # The budget covers the output as a whole: this run's account starts from what the
+    # file records as spent.
+    account = budget.fresh(spent=journal.spent) if budget is not None else None
     gate = BatchGate(concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive)
     stats = BatchStats(total=scan.items, skipped=len(journal.done))
     options: dict[str, Any] = {"rate_gate": gate, "max_retries": 0, **(stream_options or {})}
-    run = ItemRunner(as_model(model), scan.format, gate, stats, options, max_attempts, factory)
+    run = ItemRunner(the_model, scan.format, gate, stats, options, max_attempts, factory, account)
     execute: Executor = run.execute
     pool = None
     if engine == "ray":
@@ -160,11 +191,14 @@ async def run_batch(
         pool = RayPool(
             run.model, scan.format, actor_options, max_attempts, factory,
             concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive, actors=ray_actors,
-            limits=ray_limits,
+            limits=ray_limits, budget=account,
         )  # fmt: skip
         await anyio.to_thread.run_sync(pool.start)
         execute = pool.execute
+    if account is not None:
+        stats.budget = _budget_view(account, journal.spent, stats, pool is not None)
     interrupted = False
+    stopped_by_budget = False
     show = progress if progress is not None else os.isatty(2)
     try:
         async with anyio.create_task_group() as tg:
@@ -177,6 +211,13 @@ async def run_batch(
             tg.start_soon(_write, journal, lines_receive, pool is not None)
             work = anyio.CancelScope()
             feed = anyio.CancelScope()
+
+            def refused() -> None:
+                nonlocal stopped_by_budget
+                if not stopped_by_budget:
+                    stopped_by_budget = True
+                    logger.info("batch: stopped by its budget; the items in flight finish")
+                feed.cancel()  # the next item does not fit: take no more
 
             async def feeder() -> None:
                 async with lines_send.clone() as lines:
@@ -192,8 +233,9 @@ async def run_batch(
                         async with anyio.create_task_group() as crew:
                             for _ in range(concurrency):
                                 crew.start_soon(
-                                    _work, run, execute, items_receive.clone(), lines_send.clone()
-                                )
+                                    _work, run, execute, items_receive.clone(),
+                                    lines_send.clone(), refused,
+                                )  # fmt: skip
                     items_receive.close()
 
             async def watch_signals() -> None:
@@ -221,13 +263,46 @@ async def run_batch(
             tg.start_soon(feeder)
             await workers()
             side.cancel()
+        spent = None
+        if account is not None:
+            spent = account.spent
+            if pool is not None:
+                spent = await anyio.to_thread.run_sync(pool.budget_spent)
+            limits, total = account.caps, spent
+            await anyio.to_thread.run_sync(
+                lambda: journal.note_budget(limits, total, stopped_by_budget)
+            )
     finally:
         await journal.close()
         if pool is not None:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(pool.stop)
     finished = stats.done + stats.failed + stats.skipped
-    return summary_of_stats(stats, interrupted or finished < stats.total)
+    cut_short = interrupted or (finished < stats.total and not stopped_by_budget)
+    summary = summary_of_stats(stats, cut_short)
+    if account is not None and spent is not None:
+        summary = attrs.evolve(
+            summary,
+            budget=account.fresh(spent=spent).describe() + " spent",
+            stopped_by_budget=stopped_by_budget,
+            left=stats.total - finished,
+        )
+    return summary
+
+
+def _budget_view(
+    account: Budget, base: Spend, stats: BatchStats, remote: bool
+) -> Callable[[], str]:
+    """The progress line's "spent of budget": the account itself, or (its account
+    held by the Ray limiter) what the file recorded plus what this run's lines spent."""
+    if not remote:
+        return account.describe
+
+    def view() -> str:
+        spent = base + Spend(stats.cost, stats.input_tokens, stats.output_tokens, 0)
+        return account.fresh(spent=spent).describe()
+
+    return view
 
 
 def run_batch_sync(

@@ -12,10 +12,12 @@ from collections import deque
 from types import TracebackType
 from typing import Any
 
+from ..budget import BudgetExceeded
 from ..catalogue import as_model
 from ..messages import AssistantMessage, Context, Model, StopReason, StreamEvent
 from ..transports import make_source
 from ..wire import StreamOptions, stream_options
+from ._charge import CallCharge, charge_for
 
 __all__ = ["AssistantMessageStream", "complete", "stream"]
 
@@ -31,6 +33,8 @@ class AssistantMessageStream:
         self._source = make_source(model, context, options)
         self._pending: deque[StreamEvent] = deque()
         self._closed = False
+        # The budgets this call draws on (given, and in force around it), if any.
+        self._charge: CallCharge | None = charge_for(model, context, options)
 
     async def __aenter__(self) -> AssistantMessageStream:
         return self
@@ -51,8 +55,25 @@ class AssistantMessageStream:
         while not pending:
             if self._source.message is not None or self._closed:
                 raise StopAsyncIteration
+            charge = self._charge
+            if charge is not None and not charge.admitted:
+                try:
+                    await charge.admit()
+                except BudgetExceeded as exc:  # not sent: the reply says why
+                    pending.extend(self._source.abort(str(exc), StopReason.ERROR, exc))
+                    continue
             pending.extend(await self._source.next_batch())
+            if charge is not None and self._source.message is not None:
+                charge.settle(self._source.message)
         return pending.popleft()
+
+    async def admit(self) -> None:
+        """Reserve the call's worst case on its budgets now (iterating does it too),
+        waiting while calls in flight may free room; raises :class:`BudgetExceeded`
+        (and the call is never sent) when it cannot fit. The agent loop calls it
+        before a turn's reply begins."""
+        if self._charge is not None:
+            await self._charge.admit()
 
     @property
     def message(self) -> AssistantMessage | None:
@@ -89,6 +110,15 @@ class AssistantMessageStream:
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
+            charge = self._charge
+            if charge is not None and charge.holding:
+                # Left before its end (a break, a cancellation): what arrived is what
+                # the call is charged for.
+                message = self._source.message
+                if message is None:
+                    self._source.abort("closed before its end", StopReason.ABORTED)
+                    message = self._source.message
+                charge.settle(message)
             await self._source.aclose()
 
 

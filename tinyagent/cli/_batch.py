@@ -8,9 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..messages import Model, TinyAgentError
+from ..budget import Budget
+from ..messages import Model, ModelCost, TinyAgentError
 
-__all__ = ["add_parser", "run_command"]
+__all__ = ["EXIT_BUDGET", "add_parser", "run_command"]
+
+EXIT_USAGE = 2  # a bad flag, a missing key, an input or output it cannot use
+EXIT_BUDGET = 3  # stopped by its budget: the items left run on a resume with a larger cap
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the items left run on a resume
 
 APIS = ("openai-chat", "anthropic-messages", "openai-responses")
 
@@ -41,6 +46,18 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--max-attempts", type=int, default=3, help="attempts per item")
     run.add_argument("--transport", default=None, help="native, httpx+native or httpx")
     run.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
+    run.add_argument("--max-tokens", type=int, default=None, help="output tokens per call")
+    cap = run.add_argument_group(
+        "budget", "a cap on what the whole output may spend; a resume counts what it records"
+    )
+    cap.add_argument("--max-cost", type=float, default=None, metavar="DOLLARS")
+    cap.add_argument("--max-tokens-total", type=int, default=None, metavar="N",
+                     help="prompt and output tokens together")  # fmt: skip
+    cap.add_argument("--max-requests", type=int, default=None, metavar="N")
+    cap.add_argument("--price-in", type=float, default=None, metavar="USD_PER_MTOK",
+                     help="price of prompt tokens, for a model the catalogue lacks")  # fmt: skip
+    cap.add_argument("--price-out", type=float, default=None, metavar="USD_PER_MTOK",
+                     help="price of output tokens")  # fmt: skip
     status = verbs.add_parser("status", help="summarise an output file, finished or running")
     status.add_argument("output")
 
@@ -63,7 +80,31 @@ def _local_reply(request: Any) -> Any:
     return text_reply(text)
 
 
-async def _run(args: argparse.Namespace, model: Model, options: dict[str, Any]) -> Any:
+def _budget(args: argparse.Namespace) -> Budget | None:
+    """The budget the flags ask for (None: none), or ValueError saying what is wrong."""
+    caps = (args.max_cost, args.max_tokens_total, args.max_requests)
+    priced = (args.price_in, args.price_out)
+    if all(p is None for p in priced):
+        prices = None
+    elif any(p is None for p in priced):
+        raise ValueError("give both --price-in and --price-out (dollars per million tokens)")
+    else:
+        prices = ModelCost(input=args.price_in, output=args.price_out)
+    if all(c is None for c in caps):
+        if prices is not None:
+            raise ValueError("--price-in/--price-out price a budget: add --max-cost")
+        return None
+    return Budget(
+        max_cost=args.max_cost,
+        max_total_tokens=args.max_tokens_total,
+        max_requests=args.max_requests,
+        prices=prices,
+    )
+
+
+async def _run(
+    args: argparse.Namespace, model: Model, options: dict[str, Any], budget: Budget | None
+) -> Any:
     from ..batch import run_batch
 
     settings = {
@@ -77,6 +118,7 @@ async def _run(args: argparse.Namespace, model: Model, options: dict[str, Any]) 
         "retry_failed": args.retry_failed,
         "max_attempts": args.max_attempts,
         "stream_options": options,
+        "budget": budget,
     }
     if args.base_url != "local":
         return await run_batch(args.input, args.output, model=model, **settings)
@@ -96,22 +138,28 @@ def run_command(args: argparse.Namespace) -> int:
         path = Path(args.output)
         if not path.exists():
             print(f"tinyagent batch status: {path} does not exist", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         print(summary_of_file(path).text())
         return 0
     key_env = args.api_key_env
     if key_env is not None and key_env not in os.environ:
         print(f"tinyagent batch: {key_env} is not set", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     base_url = args.base_url if args.base_url != "local" else "http://127.0.0.1:9/v1"
     model = Model(args.model, base_url, api=args.api, api_key_env=key_env)
     options: dict[str, Any] = {}
     if args.transport:
         options["transport"] = args.transport
+    if args.max_tokens is not None:
+        options["max_tokens"] = args.max_tokens
     try:
-        summary = anyio.run(_run, args, model, options, backend=args.backend)
-    except (TinyAgentError, ValueError, OSError) as exc:
+        budget = _budget(args)
+        summary = anyio.run(_run, args, model, options, budget, backend=args.backend)
+    except (TinyAgentError, ValueError, TypeError, OSError) as exc:
         print(f"tinyagent batch: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(summary.text())
-    return 130 if summary.interrupted else 0  # failed items are lines of the output, not an exit
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    # Failed items are lines of the output, not an exit status.
+    return EXIT_BUDGET if summary.stopped_by_budget else 0

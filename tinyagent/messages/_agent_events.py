@@ -18,13 +18,14 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ._records import AssistantMessage, Message, ToolCall, ToolResultMessage, Usage
+from ._records import AssistantMessage, Message, Spend, ToolCall, ToolResultMessage, Usage
 from ._stream_events import StreamEvent
 
 __all__ = [
     "AgentEndEvent",
     "AgentEvent",
     "AgentStartEvent",
+    "BudgetStopEvent",
     "MessageEndEvent",
     "MessageStartEvent",
     "MessageUpdateEvent",
@@ -46,7 +47,8 @@ class RunEnd(enum.StrEnum):
     """Why a run ended (``AgentEndEvent.stop_reason``): the model finished (``stop``),
     ``abort()`` (``aborted``, recorded when it is called), the run's ``deadline``, an
     ``error`` (a provider failure or a raising hook), ``max_turns``, a tool's
-    ``terminate`` (``terminated``), or ``should_stop_after_turn`` (``stopped``)."""
+    ``terminate`` (``terminated``), ``should_stop_after_turn`` (``stopped``), or its
+    budget: the next call's worst case did not fit (``budget``)."""
 
     STOP = "stop"
     ABORTED = "aborted"
@@ -55,6 +57,7 @@ class RunEnd(enum.StrEnum):
     MAX_TURNS = "max_turns"
     TERMINATED = "terminated"
     STOPPED = "stopped"
+    BUDGET = "budget"
 
 
 @attrs.frozen
@@ -68,6 +71,21 @@ class AgentEndEvent:
     stop_reason: RunEnd = attrs.field(converter=RunEnd)
     error_message: str | None = None
     type: ClassVar[str] = "agent_end"
+
+
+@attrs.frozen
+class BudgetStopEvent:
+    """The run's next model call was not sent: its worst case (``needed``) does not fit
+    the ``limit`` cap (``cost``, ``input``, ``output``, ``total`` or ``requests``, at
+    ``cap``) beside what was ``spent``. The run then ends with ``stop_reason="budget"``;
+    ``message`` says it in a line."""
+
+    spent: Spend
+    needed: Spend
+    limit: str
+    cap: float
+    message: str
+    type: ClassVar[str] = "budget_stop"
 
 
 @attrs.frozen
@@ -137,6 +155,7 @@ class ToolExecutionEndEvent:
 AgentEvent: TypeAlias = (
     AgentStartEvent
     | AgentEndEvent
+    | BudgetStopEvent
     | TurnStartEvent
     | TurnEndEvent
     | MessageStartEvent

@@ -80,6 +80,8 @@ class FailureKind(enum.StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     MALFORMED_STREAM = "malformed_stream"
+    BUDGET = "budget"
+    """Not sent: the call's worst case did not fit its budget (``tinyagent.budget``)."""
     UNKNOWN = "unknown"
 
 
@@ -228,6 +230,42 @@ class ModelCost:
         r = usage.cache_read * rates.cache_read / 1e6
         w = usage.cache_write * rates.cache_write / 1e6
         return Cost(i, o, r, w, i + o + r + w)
+
+
+@attrs.frozen
+class Spend:
+    """What calls cost against a budget: dollars, prompt tokens (cache reads and
+    writes included), output tokens, and requests sent. ``total`` is the tokens of both
+    sides; spends add up with ``+``."""
+
+    cost: float = 0.0
+    input: int = 0
+    output: int = 0
+    requests: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output
+
+    def __add__(self, other: Spend) -> Spend:
+        if not isinstance(other, Spend):
+            return NotImplemented
+        return Spend(
+            self.cost + other.cost,
+            self.input + other.input,
+            self.output + other.output,
+            self.requests + other.requests,
+        )
+
+    def __sub__(self, other: Spend) -> Spend:
+        if not isinstance(other, Spend):
+            return NotImplemented
+        return Spend(
+            self.cost - other.cost,
+            self.input - other.input,
+            self.output - other.output,
+            self.requests - other.requests,
+        )
 
 
 @attrs.frozen

@@ -115,6 +115,11 @@ class StreamOptions:
     rate_gate: Any = attrs.field(default=None, repr=False, eq=False)
     """A shared pace for many calls (``tinyagent.transports.RateGate``, e.g. a batch's):
     consulted before each attempt, told how it ended."""
+    budget: Any = attrs.field(default=None, repr=False, eq=False)
+    """A cap on what the call may spend (``tinyagent.budget.Budget``, or a sequence of
+    them): its worst case is reserved before it is sent and settled on its usage; a
+    call that cannot fit ends as a ``budget`` failure, unsent. Budgets in force around
+    the call (``tinyagent.budget.charging``, an agent run's) are drawn on too."""
     response_format: ResponseFormat | None = None
     """Ask for JSON matching a schema (see :class:`ResponseFormat`); ``None``: free text."""
     session: Any = attrs.field(default=None, repr=False, eq=False)
