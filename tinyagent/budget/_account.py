@@ -248,6 +248,15 @@ class Budget:
     def worst_case(self, model: Model, prompt_tokens: int, max_output: int | None) -> Spend:
         """The most a call can spend: its prompt, and ``max_output`` (else the model's
         maximum output) of output, priced at the dearest prompt rate that applies."""
+        price = None
+        if "cost" in self._caps:
+            price = self.prices_for(model)
+            if price is None:
+                raise BudgetError(
+                    f"budget: a dollar cap needs prices, and model {model.id!r} has none in "
+                    "the catalogue; give them: Budget(..., prices=ModelCost(input=..., "
+                    "output=...)) (dollars per million tokens)"
+                )
         out = max_output if max_output is not None else model.max_tokens
         if out is None:
             if {"cost", "output", "total"} & self._caps.keys():
@@ -257,14 +266,7 @@ class Budget:
                 )
             out = 0
         cost = 0.0
-        if "cost" in self._caps:
-            price = self.prices_for(model)
-            if price is None:
-                raise BudgetError(
-                    f"budget: a dollar cap needs prices, and model {model.id!r} has none in "
-                    "the catalogue; give them: Budget(..., prices=ModelCost(input=..., "
-                    "output=...)) (dollars per million tokens)"
-                )
+        if price is not None:
             rates: ModelCost | CostTier = price
             for tier in price.tiers:
                 if prompt_tokens >= tier.start:
