@@ -126,3 +126,40 @@ async def test_a_429_seen_by_one_actor_pauses_them_all(local_ray: None, tmp_path
     # either actor until the Retry-After has passed.
     pause = [round(t - arrivals[0], 2) for t in arrivals if 0.5 < t - arrivals[0] < 1.9]
     assert pause == []
+
+
+async def test_a_budget_holds_across_two_actors(local_ray: None, tmp_path: Path) -> None:
+    """The limiter actor holds the budget: 2,000 items at concurrency 200 on two actors
+    spend no more than the cap, stop within one item's worst case of it, and a resume
+    with the same cap sends nothing."""
+    from tinyagent.budget import Budget
+
+    from .test_budget import MAX_TOKENS, PRICES, metered, spent, worst_case
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(2000))
+    cap = 0.2
+    options = {"max_tokens": MAX_TOKENS}
+    async with LocalServer(handler=metered) as server:
+        model = server.model(cost=PRICES)
+        one, _ = worst_case(Budget(max_cost=cap), model, 2000)
+        for split in ("shared", "split"):  # a budget is held whole whatever the limits
+            target = out.with_name(f"{split}.jsonl")
+            before = len(server.requests)
+            summary = await run_batch(
+                inp, target, model=model, engine="ray", ray_actors=2, concurrency=200,
+                ray_limits=split, stream_options=options, progress=False,  # type: ignore[arg-type]
+                budget=Budget(max_cost=cap),
+            )  # fmt: skip
+            cost, _ = spent(target)
+            assert summary.stopped_by_budget and not summary.interrupted
+            assert cost <= cap + 1e-9 and cap - cost < one
+            written = len(rows(target))
+            assert len(server.requests) - before == written
+            assert summary.budget is not None and summary.budget.endswith(f"of ${cap:.4f} spent")
+        again = await run_batch(
+            inp, target, model=model, engine="ray", ray_actors=2, concurrency=200,
+            stream_options=options, progress=False, budget=Budget(max_cost=cap),
+        )  # fmt: skip
+        assert again.stopped_by_budget and len(rows(target)) == written
+        assert len(server.requests) - before == written  # nothing more was sent

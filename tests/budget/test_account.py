@@ -11,8 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinyagent.budget import Budget, BudgetError, BudgetExceeded, Spend, charging, prompt_tokens
-from tinyagent.budget import ambient_budgets
+from tinyagent.budget import (
+    Budget,
+    BudgetError,
+    BudgetExceeded,
+    Spend,
+    ambient_budgets,
+    charging,
+    prompt_tokens,
+)
 from tinyagent.messages import (
     Context,
     CostTier,
@@ -70,7 +77,9 @@ def test_the_worst_case_prices_the_prompt_at_its_dearest_rate_and_the_tier() -> 
     )  # fmt: skip
     b = Budget(max_cost=100, prices=cost)
     small = b.worst_case(MODEL, 1_000_000 // 10, 1000)
-    assert small == Spend(cost=(100_000 * 1.25 + 1000 * 4.0) / 1e6, input=100_000, output=1000, requests=1)
+    assert small == Spend(
+        cost=(100_000 * 1.25 + 1000 * 4.0) / 1e6, input=100_000, output=1000, requests=1
+    )
     big = b.worst_case(MODEL, 300_000, 1000)
     assert big.cost == pytest.approx((300_000 * 2.5 + 1000 * 8.0) / 1e6)
     # No max_tokens: the model's maximum output is the worst case.

@@ -4,6 +4,7 @@ stop. On trio and asyncio."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -157,7 +158,7 @@ async def test_an_anthropic_transcript_goes_on_after_a_stop() -> None:
     sent = server.requests[-1].json["messages"]
     roles = [m["role"] for m in sent]
     assert roles[:2] == ["user", "assistant"] and roles[-1] == "user"
-    assert all(a != b for a, b in zip(roles, roles[1:], strict=False))  # alternating
+    assert all(a != b for a, b in itertools.pairwise(roles))  # alternating
 
 
 async def test_each_run_gets_the_caps_afresh_unless_the_agent_s_life_is_capped() -> None:
@@ -215,10 +216,10 @@ async def test_a_dollar_cap_with_no_price_fails_before_anything_is_sent() -> Non
 
 
 async def test_bad_budget_options_are_refused_where_they_are_written() -> None:
-    with pytest.raises(TypeError, match="budget must be a tinyagent.budget.Budget"):
+    with pytest.raises(TypeError, match=r"budget must be a tinyagent\.budget\.Budget"):
         Agent(budget=5.0)
     with pytest.raises(ValueError, match="budget_scope must be 'run' or 'agent'"):
         Agent(budget=Budget(max_requests=1), budget_scope="life")
     async with LocalServer(handler=lambda r: text_reply("hi")) as server:
-        with pytest.raises(TypeError, match="budget must be a tinyagent.budget.Budget"):
+        with pytest.raises(TypeError, match=r"budget must be a tinyagent\.budget\.Budget"):
             await complete(server.model(), CTX, budget="lots")

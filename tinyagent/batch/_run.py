@@ -77,8 +77,9 @@ async def _work(
                 line, outcome = await execute(item)
             finally:
                 run.stats.in_flight -= 1
-            if not line:  # its budget refused it unsent: left for a resumed run
-                refused()
+            if outcome[0] == "budget":
+                refused()  # the next call does not fit: take no more items
+            if not line:  # refused unsent: left for a resumed run
                 continue
             run.count(outcome)
             await lines.send((item.id, line))

@@ -16,6 +16,7 @@ __all__ = ["EXIT_BUDGET", "add_parser", "run_command"]
 EXIT_USAGE = 2  # a bad flag, a missing key, an input or output it cannot use
 EXIT_BUDGET = 3  # stopped by its budget: the items left run on a resume with a larger cap
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the items left run on a resume
+USER_ERRORS = (TinyAgentError, ValueError, TypeError, OSError)  # one line, EXIT_USAGE
 
 APIS = ("openai-chat", "anthropic-messages", "openai-responses")
 
@@ -124,9 +125,14 @@ async def _run(
         return await run_batch(args.input, args.output, model=model, **settings)
     from ..testing import LocalServer
 
+    failed: Exception
     async with LocalServer(handler=_local_reply) as server:
         local = server.model(args.model, api=args.api)
-        return await run_batch(args.input, args.output, model=local, **settings)
+        try:
+            return await run_batch(args.input, args.output, model=local, **settings)
+        except USER_ERRORS as exc:
+            failed = exc  # raised past the server's task group, not wrapped in a group
+    raise failed
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -155,7 +161,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         budget = _budget(args)
         summary = anyio.run(_run, args, model, options, budget, backend=args.backend)
-    except (TinyAgentError, ValueError, TypeError, OSError) as exc:
+    except USER_ERRORS as exc:
         print(f"tinyagent batch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(summary.text())
