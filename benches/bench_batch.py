@@ -1,7 +1,9 @@
 """Batch throughput: 10,000 single-call items of a short streamed reply (20 chunks)
 against the local bench server, at concurrency 1,000, each runner in a fresh process:
 
-- tinyagent's ``run_batch`` on the native transport, and on httpx;
+- tinyagent's ``run_batch`` on the native transport, and on httpx; ``native+budget``:
+  on the native transport under a dollar budget that never binds (every call reserved
+  and settled on the batch's one account: what a budget costs per call);
 - what users write today: the openai SDK (``AsyncOpenAI``, streaming) under an
   ``asyncio.Semaphore``, gathered.
 
@@ -46,8 +48,16 @@ def write_input(path: Path, items: int) -> None:
 def run_tinyagent(base: str, items: int, concurrency: int, transport: str) -> dict[str, Any]:
     import anyio
 
-    from tinyagent import Model
+    from tinyagent import Model, ModelCost
     from tinyagent.batch import run_batch
+    from tinyagent.budget import Budget
+
+    transport, budgeted, _ = transport.partition("+budget")
+    budget = None
+    options: dict[str, Any] = {"transport": transport}
+    if budgeted:
+        budget = Budget(max_cost=1e9, prices=ModelCost(input=1.0, output=1.0))
+        options["max_tokens"] = 100
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,8 +71,9 @@ def run_tinyagent(base: str, items: int, concurrency: int, transport: str) -> di
                 out,
                 model=Model(MODEL, base),
                 concurrency=concurrency,
-                stream_options={"transport": transport},
+                stream_options=options,
                 progress=False,
+                budget=budget,
             ),
             backend="trio",
         )

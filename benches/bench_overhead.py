@@ -1,6 +1,7 @@
 """What tracing and sessions add to an agent's turn: client CPU per turn with nothing,
 with an OpenTelemetry tracer (the API alone, no SDK or exporter; and the SDK's provider
-with no exporter), and with a SQLite session, interleaved in fresh processes (median of
+with no exporter), with a SQLite session, and with a budget (every call reserved and
+settled), interleaved in fresh processes (median of
 the rounds).
 
     python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
@@ -26,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_agent import _cpu, _tool, start_server  # noqa: E402
 
-KINDS = ("plain", "otel-api", "otel-sdk", "sqlite")
+KINDS = ("plain", "otel-api", "otel-sdk", "sqlite", "budget")
 
 
 async def conversation(base: str, turns: int, kind: str, db: str) -> None:
@@ -45,6 +46,12 @@ async def conversation(base: str, turns: int, kind: str, db: str) -> None:
         options["tracer"] = OpenTelemetryTracer(TracerProvider())
     elif kind == "sqlite":
         options["session"] = tinyagent.SQLiteSession(db, f"s{turns}")
+    elif kind == "budget":  # a dollar cap that never binds: each call reserved and settled
+        from tinyagent.budget import Budget
+
+        price = tinyagent.ModelCost(input=1.0, output=1.0)
+        options["budget"] = Budget(max_cost=1e9, max_total_tokens=10**12, prices=price)
+        options["stream_options"] = {"max_tokens": 1000}
     agent = tinyagent.Agent(
         tinyagent.Model(f"turn-{turns}", base), "You are a bench.", [_tool()], **options
     )

@@ -56,13 +56,15 @@ def example(name: str) -> str:
     return "import tinyagent\nfrom tinyagent import Agent\n" + block.group(1)
 
 
-async def run_example(name: str, replies: list[Any], **names: Any) -> LocalServer:
+async def run_example(
+    name: str, replies: list[Any], model_options: dict[str, Any] | None = None, **names: Any
+) -> LocalServer:
     # A real module, as a user's script is: type hints resolve in its globals.
     module = types.ModuleType(f"readme_{name.replace('-', '_')}")
     sys.modules[module.__name__] = module
     try:
         async with LocalServer(replies) as server:
-            module.__dict__.update(model=server.model(), **names)
+            module.__dict__.update(model=server.model(**(model_options or {})), **names)
             exec(example(name), module.__dict__)
             await module.main()
     finally:
@@ -192,3 +194,36 @@ async def test_the_batch_script_example_runs(
     (tmp_path / "prompts.jsonl").write_text('{"id": "a", "prompt": "hi"}\n')
     await run_example("batch-python", [text_reply("hello")])
     assert "items: 1 (1 succeeded, 0 failed)" in capsys.readouterr().out
+
+
+async def test_the_budget_agent_example_stops_at_its_cap(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tinyagent import ModelCost, tool
+
+    @tool
+    def search(query: str) -> str:
+        """Search the web."""
+        return "more to read"
+
+    # A model priced like a mid-size one ($3 / $15 per million tokens) that keeps
+    # searching: the budget ends the run, not the model.
+    usage = {"prompt_tokens": 2000, "completion_tokens": 300, "total_tokens": 2300}
+    replies = [
+        tool_call_reply([("search", {"query": f"page {i}"})], usage=usage) for i in range(20)
+    ]
+    server = await run_example(
+        "budget-agent", replies, {"cost": ModelCost(input=3.0, output=15.0)}, search=search
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("budget: the next call (worst case $0.0") and "max_cost cap" in out
+    # $0.0105 a call, and a worst case near $0.0165 (1,000 tokens out at $15): after
+    # four calls ($0.042) the fifth's does not fit in $0.05.
+    assert len(server.requests) == 4
+
+
+def test_the_budget_batch_example_runs(tmp_path: Path) -> None:
+    out = run_bash(bash_example("budget-batch"), tmp_path)
+    assert out.count("items: 2 (2 succeeded, 0 failed)") == 2
+    assert "budget: $0.0000 of $0.5000 spent" in out
+    assert "of $0.5000 spent at the last run's end" in out

@@ -4,10 +4,10 @@ This face re-exports what a user needs; the code lives in rooms, each a package 
 one job, whose imports point down (checked by import-linter, ``[tool.importlinter]``)::
 
     cli → batch, mcp → agent → output, context → tools, tracing, sessions, testing
-        → call → transports → providers → wire, catalogue, serde → messages → _util
+        → call → transports, budget → providers → wire, catalogue, serde → messages → _util
 """
 
-from . import catalogue, context, output, providers, serde, sessions, tools, transports
+from . import budget, catalogue, context, output, providers, serde, sessions, tools, transports
 from ._version import __version__
 from .agent import (
     Agent,
@@ -19,6 +19,7 @@ from .agent import (
     agent_loop,
     run_sync,
 )
+from .budget import Budget, BudgetExceeded
 from .call import AssistantMessageStream, complete, stream
 from .messages import (
     AgentBusyError,
@@ -27,6 +28,7 @@ from .messages import (
     AgentStartEvent,
     AssistantContent,
     AssistantMessage,
+    BudgetStopEvent,
     CallbackError,
     Context,
     Cost,
@@ -46,6 +48,7 @@ from .messages import (
     OutputValidationError,
     ProviderError,
     RunEnd,
+    Spend,
     StartEvent,
     StopReason,
     StreamEvent,
@@ -104,6 +107,9 @@ __all__ = [
     "AssistantContent",
     "AssistantMessage",
     "AssistantMessageStream",
+    "Budget",
+    "BudgetExceeded",
+    "BudgetStopEvent",
     "CallbackError",
     "CancelToken",
     "Context",
@@ -132,6 +138,7 @@ __all__ = [
     "SQLiteSession",
     "SSEDecoder",
     "ServerSentEvent",
+    "Spend",
     "StartEvent",
     "StopReason",
     "StreamEvent",
@@ -172,6 +179,7 @@ __all__ = [
     "UserMessage",
     "__version__",
     "agent_loop",
+    "budget",
     "catalogue",
     "complete",
     "context",

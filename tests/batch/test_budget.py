@@ -207,3 +207,13 @@ def test_the_cli_takes_the_budget_flags_and_exits_3_when_stopped(
     assert main(["batch", "status", str(out)]) == 0
     assert "of 1,000 requests spent at the last run's end" in capsys.readouterr().out
     assert len(rows(out)) == 50
+
+
+def test_the_progress_line_shows_spent_of_the_budget() -> None:
+    from tinyagent.batch import BatchStats
+    from tinyagent.budget import Spend
+
+    account = Budget(max_cost=2.0, max_requests=100, spent=Spend(0.5, 10, 10, 7))
+    stats = BatchStats(total=10, budget=account.describe)
+    assert "budget $0.5000 of $2.0000; 7 requests of 100 requests, " in stats.line()
+    assert "budget" not in BatchStats(total=10).line()

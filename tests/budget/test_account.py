@@ -234,3 +234,47 @@ def test_reserved_and_spent_never_pass_a_cap(
         assert b.over(spent + needed) is not None
     if refusals:
         assert b.stopped is not None
+
+
+def test_a_run_s_prompt_sizes_agree_with_a_fresh_estimate() -> None:
+    from tinyagent.budget import PromptSizes
+    from tinyagent.messages import AssistantMessage, ToolCall, ToolDefinition, ToolResultMessage
+
+    sizes = PromptSizes()
+    tools = (ToolDefinition("add", "Add.", {"type": "object", "properties": {}}),)
+    messages: list[Any] = []
+    for turn in range(30):
+        messages.append(UserMessage(f"turn {turn} " * turn))
+        call = ToolCall(f"c{turn}", "add", {"a": turn})
+        messages.append(AssistantMessage((TextContent("ok"), call), "tool_use"))
+        messages.append(ToolResultMessage(f"c{turn}", "add", (TextContent(str(turn)),)))
+        ctx = Context("system", tuple(messages), tools)
+        assert sizes(ctx) == prompt_tokens(ctx)
+    # A policy that drops the oldest messages, or a transform that replaces one.
+    for ctx in (
+        Context("system", tuple(messages[10:]), tools),
+        Context("other", (*messages[:5], UserMessage("x" * 900), *messages[6:]), ()),
+        Context("", (), ()),
+    ):
+        assert sizes(ctx) == prompt_tokens(ctx)
+
+
+@pytest.mark.anyio
+async def test_a_call_held_back_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    b = Budget(max_requests=1)
+    first = await b.reserve(MODEL, 1, 1)
+    caplog.set_level(logging.INFO, logger="tinyagent")
+    async with anyio.create_task_group() as tg:
+
+        async def second() -> None:
+            with pytest.raises(BudgetExceeded):
+                await b.reserve(MODEL, 1, 1)
+
+        tg.start_soon(second)
+        await anyio.wait_all_tasks_blocked()
+        first.settle(Usage(input=1, output=1))
+    text = caplog.text
+    assert "budget: a call (worst case 2) is held back until the 1 in flight settle" in text
+    assert "budget: the next call (worst case 1 request) does not fit the max_requests cap" in text

@@ -17,7 +17,7 @@ from ..messages import Spend
 from ._account import Account, Budget, BudgetError, BudgetExceeded, Hold, Holds, reserve_all
 from ._ambient import ambient_budgets, charging
 from ._ambient import merge as merge_budgets
-from ._estimate import prompt_tokens
+from ._estimate import PromptSizes, prompt_tokens
 
 __all__ = [
     "Account",
@@ -26,6 +26,7 @@ __all__ = [
     "BudgetExceeded",
     "Hold",
     "Holds",
+    "PromptSizes",
     "Spend",
     "ambient_budgets",
     "charging",

@@ -110,7 +110,9 @@ class Budget:
     ``run_batch(budget=...)``, a call's ``budget=`` option, or ``with charging(b):``.
     """
 
-    __slots__ = ("_caps", "_changed", "_holds", "_prices", "_reserved", "_spent", "stopped")
+    __slots__ = (
+        "_caps", "_changed", "_holds", "_limits", "_prices", "_reserved", "_spent", "stopped",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -158,8 +160,16 @@ class Budget:
                     raise TypeError(f"prices[{key!r}] must be a ModelCost, got {price!r}")
         self._caps = caps
         self._prices = prices
-        self._spent = spent if spent is not None else Spend()
-        self._reserved = Spend()
+        # The hot path works on plain numbers, [cost, input, output, requests]: a call
+        # reserves and settles with no record made.
+        start = spent if spent is not None else Spend()
+        self._spent: list[float] = [start.cost, start.input, start.output, start.requests]
+        self._reserved: list[float] = [0.0, 0, 0, 0]
+        # Each cap as (field, the most it lets through): dollars get slack in their last
+        # bits, sums of floats being what they are.
+        self._limits = tuple(
+            (f, cap + (_REL * max(1.0, cap) if f == "cost" else 0)) for f, cap in caps.items()
+        )
         self._holds = 0
         self._changed: anyio.Event | None = None
         self.stopped: BudgetExceeded | None = None
@@ -175,12 +185,12 @@ class Budget:
     @property
     def spent(self) -> Spend:
         """What settled calls spent (and what the account started with)."""
-        return self._spent
+        return _as_spend(self._spent)
 
     @property
     def reserved(self) -> Spend:
         """The worst cases of the calls in flight."""
-        return self._reserved
+        return _as_spend(self._reserved)
 
     @property
     def in_flight(self) -> int:
@@ -216,7 +226,7 @@ class Budget:
     def describe(self) -> str:
         """``$0.4210 of $1.0000; 10,000 of 50,000 tokens``: spent of each cap."""
         return "; ".join(
-            f"{_amount(f, _value(self._spent, f))} of {_amount(f, cap)}"
+            f"{_amount(f, _value(self.spent, f))} of {_amount(f, cap)}"
             for f, cap in self._caps.items()
         )
 
@@ -248,6 +258,9 @@ class Budget:
     def worst_case(self, model: Model, prompt_tokens: int, max_output: int | None) -> Spend:
         """The most a call can spend: its prompt, and ``max_output`` (else the model's
         maximum output) of output, priced at the dearest prompt rate that applies."""
+        return _as_spend(self._worst(model, prompt_tokens, max_output))
+
+    def _worst(self, model: Model, prompt_tokens: int, max_output: int | None) -> list[float]:
         price = None
         if "cost" in self._caps:
             price = self.prices_for(model)
@@ -273,13 +286,16 @@ class Budget:
                     rates = tier
             prompt_rate = max(rates.input, rates.cache_read, rates.cache_write)
             cost = (prompt_tokens * prompt_rate + out * rates.output) / 1e6
-        return Spend(cost, prompt_tokens, out, 1)
+        return [cost, prompt_tokens, out, 1]
 
     def spend_of(self, model: Model, usage: Usage | None, sent: bool = True) -> Spend:
         """What a call that used ``usage`` spent, priced as :meth:`prices_for` says."""
+        return _as_spend(self._spend(model, usage, sent))
+
+    def _spend(self, model: Model, usage: Usage | None, sent: bool) -> list[float]:
         requests = 1 if sent else 0
         if usage is None:
-            return Spend(0.0, 0, 0, requests)
+            return [0.0, 0, 0, requests]
         given = self._prices is not None and (
             isinstance(self._prices, ModelCost) or model.id in self._prices
         )
@@ -289,63 +305,87 @@ class Budget:
         else:
             cost = usage.cost.total
         prompt = usage.input + usage.cache_read + usage.cache_write
-        return Spend(cost, prompt, usage.output, requests)
+        return [cost, prompt, usage.output, requests]
 
     # --- reserve and settle ---------------------------------------------------------
 
     def over(self, spend: Spend) -> str | None:
         """The first cap ``spend`` passes, or None."""
-        for field, cap in self._caps.items():
-            value = _value(spend, field)
-            if value > cap + (_REL * max(1.0, cap) if field == "cost" else 0):
+        return self._over(spend.cost, spend.input, spend.output, spend.requests)
+
+    def _over(self, cost: float, input: float, output: float, requests: float) -> str | None:
+        for field, limit in self._limits:
+            if field == "cost":
+                value = cost
+            elif field == "total":
+                value = input + output
+            elif field == "input":
+                value = input
+            elif field == "output":
+                value = output
+            else:
+                value = requests
+            if value > limit:
                 return field
         return None
 
     async def reserve(self, model: Model, prompt_tokens: int, max_output: int | None) -> BudgetHold:
-        need = self.worst_case(model, prompt_tokens, max_output)
+        need = self._worst(model, prompt_tokens, max_output)
+        nc, ni, no, nr = need
+        s, r = self._spent, self._reserved
         held_back = False
         while True:
-            limit = self.over(self._spent + need)
+            limit = self._over(s[0] + nc, s[1] + ni, s[2] + no, s[3] + nr)
             if limit is not None:
                 raise self._refuse(limit, need)
-            if self.over(self._spent + self._reserved + need) is None:
+            if (
+                self._over(s[0] + r[0] + nc, s[1] + r[1] + ni, s[2] + r[2] + no, s[3] + r[3] + nr)
+                is None
+            ):
                 break
             if not held_back:
                 held_back = True
                 logger.info(
                     "budget: a call (worst case %s) is held back until the %d in flight "
                     "settle: %s spent, %s reserved",
-                    _amount("cost", need.cost) if "cost" in self._caps else need.total,
+                    _amount("cost", nc) if "cost" in self._caps else ni + no,
                     self._holds,
                     self.describe(),
-                    _amount("cost", self._reserved.cost),
+                    _amount("cost", r[0]),
                 )
             if self._changed is None:
                 self._changed = anyio.Event()
             await self._changed.wait()
-        self._reserved += need
+        for i in range(4):
+            r[i] += need[i]
         self._holds += 1
         return BudgetHold(self, model, need)
 
-    def _refuse(self, limit: str, need: Spend) -> BudgetExceeded:
+    def _refuse(self, limit: str, worst: list[float]) -> BudgetExceeded:
         cap = self._caps[limit]
-        spent = _value(self._spent, limit)
+        need = _as_spend(worst)
+        spent = _value(self.spent, limit)
         message = (
             f"budget: the next call (worst case {_amount(limit, _value(need, limit))}) does "
             f"not fit the {CAPS[limit]} cap: {_amount(limit, spent)} of "
             f"{_amount(limit, cap)} spent"
         )
-        exc = BudgetExceeded(message, limit=limit, cap=cap, spent=self._spent, needed=need)
+        exc = BudgetExceeded(message, limit=limit, cap=cap, spent=self.spent, needed=need)
         if self.stopped is None:
             self.stopped = exc
             logger.info("%s", message)
         return exc
 
-    def _settle(self, need: Spend, spend: Spend) -> None:
+    def _settle(self, need: list[float], spend: list[float]) -> None:
         self._holds -= 1
-        # Exact at rest: dollars summed and taken away again leave float dust.
-        self._reserved = self._reserved - need if self._holds else Spend()
-        self._spent += spend
+        r, s = self._reserved, self._spent
+        if self._holds:
+            for i in range(4):
+                r[i] -= need[i]
+        else:  # exact at rest: dollars summed and taken away again leave float dust
+            r[:] = [0.0, 0, 0, 0]
+        for i in range(4):
+            s[i] += spend[i]
         if self._changed is not None:
             self._changed.set()
             self._changed = None
@@ -354,17 +394,22 @@ class Budget:
 class BudgetHold:
     """A reservation on a :class:`Budget`; settled once (later calls do nothing)."""
 
-    __slots__ = ("_budget", "_model", "need")
+    __slots__ = ("_budget", "_model", "_need")
 
-    def __init__(self, budget: Budget, model: Model, need: Spend) -> None:
+    def __init__(self, budget: Budget, model: Model, need: list[float]) -> None:
         self._budget: Budget | None = budget
         self._model = model
-        self.need = need
+        self._need = need
+
+    @property
+    def need(self) -> Spend:
+        """The worst case it reserved."""
+        return _as_spend(self._need)
 
     def settle(self, usage: Usage | None, sent: bool = True) -> None:
         budget, self._budget = self._budget, None
         if budget is not None:
-            budget._settle(self.need, budget.spend_of(self._model, usage, sent))
+            budget._settle(self._need, budget._spend(self._model, usage, sent))
 
 
 class Holds:
@@ -395,6 +440,10 @@ async def reserve_all(
             hold.settle(None, sent=False)
         raise
     return Holds(taken)
+
+
+def _as_spend(v: list[float]) -> Spend:
+    return Spend(float(v[0]), int(v[1]), int(v[2]), int(v[3]))
 
 
 def _value(spend: Spend, field: str) -> float:

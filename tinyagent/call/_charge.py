@@ -4,7 +4,17 @@ usage came, on what arrived (the prompt as estimated, the output by its size).""
 
 from __future__ import annotations
 
-from ..budget import Account, Holds, ambient_budgets, merge_budgets, prompt_tokens, reserve_all
+from collections.abc import Callable
+
+from ..budget import (
+    Account,
+    Holds,
+    PromptSizes,
+    ambient_budgets,
+    merge_budgets,
+    prompt_tokens,
+    reserve_all,
+)
 from ..messages import (
     AssistantMessage,
     Context,
@@ -40,16 +50,34 @@ def charge_for(model: Model, context: Context, options: StreamOptions) -> CallCh
     if options.budget is None and not ambient:
         return None
     accounts = merge_budgets(_given(options.budget), ambient)
-    return CallCharge(accounts, model, context, options.max_tokens) if accounts else None
+    if not accounts:
+        return None
+    estimate: Callable[[Context], int] = prompt_tokens
+    caches = options.wire_cache
+    if caches is not None:  # a run's calls: each message is estimated once, not per turn
+        sizes = caches.shared.get("prompt_sizes")
+        if not isinstance(sizes, PromptSizes):
+            sizes = caches.shared["prompt_sizes"] = PromptSizes()
+        estimate = sizes
+    return CallCharge(accounts, model, context, options.max_tokens, estimate)
 
 
 class CallCharge:
-    __slots__ = ("_accounts", "_context", "_holds", "_max_output", "_model", "_prompt", "admitted")
+    __slots__ = (
+        "_accounts", "_context", "_estimate", "_holds", "_max_output", "_model", "_prompt",
+        "admitted",
+    )  # fmt: skip
 
     def __init__(
-        self, accounts: tuple[Account, ...], model: Model, context: Context, max_output: int | None
+        self,
+        accounts: tuple[Account, ...],
+        model: Model,
+        context: Context,
+        max_output: int | None,
+        estimate: Callable[[Context], int],
     ) -> None:
         self._accounts = accounts
+        self._estimate = estimate
         self._model = model
         self._context = context
         self._max_output = max_output
@@ -64,7 +92,7 @@ class CallCharge:
     async def admit(self) -> None:
         if self.admitted:
             return
-        self._prompt = prompt_tokens(self._context)
+        self._prompt = self._estimate(self._context)
         self._holds = await reserve_all(self._accounts, self._model, self._prompt, self._max_output)
         self.admitted = True
 

@@ -31,10 +31,12 @@ class RequestCaches:
     """What a run's requests may reuse, per provider (the encoded history): the loop
     keeps one for the run, so a model switch mid-run keeps each provider's own."""
 
-    __slots__ = ("_by_api",)
+    __slots__ = ("_by_api", "shared")
 
     def __init__(self) -> None:
         self._by_api: dict[str, object | None] = {}
+        self.shared: dict[str, object] = {}
+        """Other per-run caches, by name (a budget's prompt estimates)."""
 
     def for_provider(self, provider: Any) -> object | None:
         api = provider.api
