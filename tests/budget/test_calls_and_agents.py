@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tinyagent import Agent, AgentEndEvent, complete, stream, tool
+from tinyagent import Agent, AgentEndEvent, AgentEvent, complete, serde, stream, tool
 from tinyagent.budget import Budget, BudgetError, Spend, charging
 from tinyagent.messages import (
     BudgetStopEvent,
@@ -111,6 +111,10 @@ async def test_an_agent_stops_at_its_cap_with_its_own_stop_reason() -> None:
     assert stop.spent.cost <= 0.05 < stop.spent.cost + stop.needed.cost
     assert stop.spent.requests == len(server.requests) >= 2
     assert end.error_message == stop.message
+    # It travels as JSON like every event (a served agent sends it).
+    data = serde.unstructure(stop)
+    assert data["type"] == "budget_stop" and data["spent"]["requests"] == stop.spent.requests
+    assert serde.structure(data, AgentEvent) == stop
     last = messages[-1]
     assert last.stop_reason is StopReason.ERROR and not last.content
     # Every tool call was answered before the stop: the transcript can go on.
