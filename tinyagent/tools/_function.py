@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from ..messages import ToolError
 from ..serde import converter
+from ._arguments import arguments_converter
 from ._docstrings import describe_parameters, summary
 from ._run_context import RunContext, current_run_context
 from ._schema import schema_of
@@ -74,7 +75,8 @@ def _describe(
     fn: Callable[..., Any],
 ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, str]]:
     """The description, the schema, the model-facing parameters' annotations, and the
-    injected parameters (name -> what)."""
+    injected parameters (name -> what). Positional-only parameters are named to the
+    model like the others; the call passes them by position."""
     doc = inspect.getdoc(fn) or ""
     notes = describe_parameters(doc)
     try:
@@ -116,7 +118,7 @@ def _structure(name: str, value: Any, hint: Any) -> Any:
     if hint is inspect.Parameter.empty or hint is Any:
         return value
     try:
-        return converter.structure(value, hint)
+        return arguments_converter.structure(value, hint)
     except Exception as exc:
         shown = getattr(hint, "__name__", None) or repr(hint)
         raise ToolError(
@@ -138,6 +140,21 @@ def _make(
 ) -> Tool:
     doc, schema, params, injected = _describe(fn)
     is_async = inspect.iscoroutinefunction(fn)
+    # Positional-only parameters, in order, with their defaults (an omitted one is
+    # passed its default, so that a later one can still go by position).
+    positional = [
+        (p.name, p.default)
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind is p.POSITIONAL_ONLY
+    ]
+
+    def call(kwargs: dict[str, Any]) -> Any:
+        if not positional:
+            return fn(**kwargs)
+        given = [kwargs.pop(n) if n in kwargs else d for n, d in positional]
+        while given and given[-1] is inspect.Parameter.empty:
+            given.pop()  # a required one missing: the call's error names it
+        return fn(*given, **kwargs)
 
     async def execute(call_id: str, args: dict[str, Any], update: ToolUpdate) -> ToolResult | str:
         kwargs = {k: _structure(k, v, params[k]) for k, v in args.items() if k in params}
@@ -151,13 +168,13 @@ def _make(
         for pname, what in injected.items():
             kwargs[pname] = supplied[what]
         if is_async:
-            return _as_result(await fn(**kwargs))
+            return _as_result(await call(kwargs))
         # A plain function runs in a worker thread (bounded by anyio's thread limiter),
         # so it cannot stall the event loop. Python cannot stop a thread: on timeout,
         # abort or deadline the call is answered at once and the thread is abandoned (it
         # runs on, its result dropped, unless it checks its CancelToken).
         try:
-            result = await anyio.to_thread.run_sync(lambda: fn(**kwargs), abandon_on_cancel=True)
+            result = await anyio.to_thread.run_sync(lambda: call(kwargs), abandon_on_cancel=True)
         finally:
             if token is not None:
                 token.set()

@@ -66,6 +66,16 @@ def _jsonable(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+def _json_values(values: Any, where: str, what: str) -> None:
+    """A model answers in JSON: a choice it cannot write is refused at definition."""
+    bad = [v for v in values if not _jsonable(v) or (isinstance(v, float) and v != v)]
+    if bad:
+        raise TypeError(
+            f"{where}: {what} has values a model cannot send in JSON ({bad[0]!r}); use "
+            "str, int, float, bool or None values"
+        )
+
+
 def _class_fields(cls: type, where: str) -> list[tuple[str, Any, bool, Any]]:
     try:
         hints = typing.get_type_hints(cls, include_extras=True)
@@ -114,9 +124,12 @@ def schema_of(annotation: Any, where: str, seen: frozenset[Any] = frozenset()) -
     if annotation in _SCALARS:
         return dict(_SCALARS[annotation])
     if origin is Literal:
+        _json_values(args, where, f"{annotation!r}")
         return {"enum": list(args)}
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return {"enum": [m.value for m in annotation]}
+        values = [m.value for m in annotation]
+        _json_values(values, where, f"the Enum {annotation.__name__}")
+        return {"enum": values}
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [schema_of(a, where, seen) for a in args]}
     if origin is tuple and args and args[-1] is not Ellipsis:
