@@ -79,8 +79,8 @@ impl AnthropicCore {
         };
         match kind.as_ref() {
             "content_block_delta" => self.delta(&ev, data, out),
-            "content_block_start" => self.block_start(&ev, out),
-            "content_block_stop" => self.block_stop(&ev, out),
+            "content_block_start" => self.block_start(&ev, data, out),
+            "content_block_stop" => self.block_stop(&ev, data, out),
             "message_start" => self.message_start(&ev, data, out),
             "message_delta" => {
                 if let Some(delta) = as_obj(ev.get("delta")) {
@@ -136,16 +136,19 @@ impl AnthropicCore {
         self.asm.meta.usage = Some([i, o, r, w, 0]);
     }
 
-    fn block_start(&mut self, ev: &Fields, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.get("index")) else {
+    fn block_start(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
+        // A block with no index, one started twice, or no block: what follows cannot
+        // be placed, so the reply cannot be trusted.
+        let index = as_index(ev.get("index"));
+        let block = as_obj(ev.get("content_block"));
+        let (Some(index), Some(block)) = (index, block) else {
+            self.asm.fail(Fail::Protocol(data.to_vec()), out);
             return;
         };
         if self.slots.contains_key(&index) {
+            self.asm.fail(Fail::Protocol(data.to_vec()), out);
             return;
         }
-        let Some(block) = as_obj(ev.get("content_block")) else {
-            return;
-        };
         let kind = as_str(block.get("type"));
         let slot = match kind.as_deref() {
             Some("text") => {
@@ -205,12 +208,11 @@ impl AnthropicCore {
     }
 
     fn delta(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.get("index")) else {
+        // A delta for a block never started: its content has no place.
+        let Some(index) = as_index(ev.get("index")).filter(|i| self.slots.contains_key(i)) else {
+            self.asm.fail(Fail::Protocol(data.to_vec()), out);
             return;
         };
-        if !self.slots.contains_key(&index) {
-            return;
-        }
         let Some(delta) = as_obj(ev.get("delta")) else {
             return;
         };
@@ -299,11 +301,10 @@ impl AnthropicCore {
         }
     }
 
-    fn block_stop(&mut self, ev: &Fields, out: &mut Vec<Ev>) {
-        let Some(index) = as_index(ev.get("index")) else {
-            return;
-        };
-        let Some(slot) = self.slots.get(&index) else {
+    fn block_stop(&mut self, ev: &Fields, data: &[u8], out: &mut Vec<Ev>) {
+        let index = as_index(ev.get("index"));
+        let Some((index, slot)) = index.and_then(|i| self.slots.get(&i).map(|s| (i, s))) else {
+            self.asm.fail(Fail::Protocol(data.to_vec()), out);
             return;
         };
         match slot.kind {

@@ -26,14 +26,12 @@ from ..messages import (
     Context,
     Message,
     StopReason,
-    TextContent,
-    ToolCall,
-    ToolDefinition,
-    ToolResultMessage,
     Usage,
     UserMessage,
 )
 from ..serde import unstructure
+from ._chat import as_list as _list
+from ._chat import chat_message, chat_options, system_text, tool_definitions
 
 __all__ = ["BatchItem", "Format", "error_line", "parse_line", "result_line"]
 
@@ -110,31 +108,11 @@ def parse_line(text: bytes, number: int, fmt: Format) -> BatchItem:
         raise BadLine(f"line {number} ({item_id}): {detail}", item_id) from None
 
 
-def _chat_message(m: Any, where: str) -> Message:
-    if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "tool"):
-        raise ValueError(f"{where}: a message is {{'role': user|assistant|tool, ...}}, got {m!r}")
-    content = m.get("content")
-    if isinstance(content, list):  # content parts: keep the text ones
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    text = content if isinstance(content, str) else ""
-    if m["role"] == "user":
-        return UserMessage(text)
-    if m["role"] == "tool":
-        return ToolResultMessage(str(m.get("tool_call_id", "")), str(m.get("name", "")), text)
-    parts: list[Any] = [TextContent(text)] if text else []
-    for call in m.get("tool_calls") or ():
-        fn = call.get("function") or {}
-        raw = fn.get("arguments") or "{}"
-        parts.append(ToolCall(call.get("id", ""), fn.get("name", ""), loads(raw), raw))
-    stop = StopReason.TOOL_USE if m.get("tool_calls") else StopReason.STOP
-    return AssistantMessage(tuple(parts), stop)
-
-
 def _our_item(data: dict[str, Any], item_id: str, number: int) -> BatchItem:
     prompt = data.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise ValueError("'prompt' must be a string")
-    messages = [_chat_message(m, "messages") for m in data.get("messages") or ()]
+    messages = [chat_message(m, "messages") for m in _list(data.get("messages"), "'messages'")]
     if prompt is not None:
         messages.append(UserMessage(prompt))
     if not messages:
@@ -159,38 +137,18 @@ def _openai_item(data: dict[str, Any], item_id: str, number: int) -> BatchItem:
         raise ValueError("'body' must be a chat-completions request object")
     system: list[str] = []
     messages: list[Message] = []
-    for m in body.get("messages") or ():
+    for m in _list(body.get("messages"), "body.messages"):
         if isinstance(m, dict) and m.get("role") in ("system", "developer"):
-            content = m.get("content")
-            if isinstance(content, list):
-                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-            system.append(str(content or ""))
+            system.append(system_text(m, "body.messages"))
         else:
-            messages.append(_chat_message(m, "body.messages"))
+            messages.append(chat_message(m, "body.messages"))
     if not messages:
         raise ValueError("body.messages has no user message")
-    tools = []
-    for t in body.get("tools") or ():
-        fn = t.get("function") or {}
-        tools.append(
-            ToolDefinition(fn["name"], fn.get("description", ""), fn.get("parameters") or {})
-        )
-    options: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in body.items():
-        if key in ("model", "messages", "tools", "stream", "stream_options", "n"):
-            continue
-        if key == "max_completion_tokens" or key == "max_tokens":
-            options["max_tokens"] = value
-        elif key in ("temperature", "tool_choice", "reasoning_effort"):
-            options[key] = value
-        else:
-            extra[key] = value  # top_p, seed, stop, response_format…: sent as they are
+    tools = tool_definitions(body.get("tools"))
     if body.get("n", 1) != 1:
         raise ValueError("n must be 1: one completion per request")
-    if extra:
-        options["extra_body"] = extra
-    return BatchItem(item_id, number, Context("\n\n".join(system), messages, tools), None, options)
+    context = Context("\n\n".join(system), messages, tools)
+    return BatchItem(item_id, number, context, None, chat_options(body))
 
 
 def _usage(u: Usage) -> dict[str, Any]:

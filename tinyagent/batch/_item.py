@@ -23,6 +23,7 @@ from ..messages import (
 )
 from ..serde import unstructure
 from ..transports import retry_delay
+from ._chat import for_api
 from ._formats import BatchItem, Format, error_line, result_line
 from ._gate import BatchGate
 from ._report import BatchStats
@@ -113,7 +114,8 @@ class ItemRunner:
                     requests += len(sent)
                     usage = sum((m.usage for m in sent), usage or Usage())
                 else:
-                    options = {**self.options, **item.options}
+                    # A chat-completions body's fields, translated for this wire format.
+                    options = {**self.options, **for_api(item.options, self.model.api)}
                     reply = await complete(self.model, item.context, **options)
                     requests += not _refused(reply)
                 if _refused(reply) and requests == 0:

@@ -32,10 +32,16 @@ SIDECAR_VERSION = 1
 FSYNC_EVERY = 1.0  # seconds
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """The file's non-blank lines with their numbers, read as a stream."""
+    """The file's non-blank lines with their numbers, read as a stream (a UTF-8 byte
+    order mark before the first is not part of it: editors on Windows write one)."""
     with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
+            if number == 1 and line.startswith(BOM):
+                line = line[len(BOM) :]
             if line.strip():
                 yield number, line
 
@@ -79,6 +85,8 @@ def scan_input(path: Path, fmt: Format | None) -> InputScan:
     with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
             digest.update(line)
+            if number == 1 and line.startswith(BOM):
+                line = line[len(BOM) :]
             if not line.strip():
                 continue
             count += 1

@@ -53,7 +53,9 @@ def anthropic_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerd
 
 
 def _index(value: Any) -> int | None:
-    return value if type(value) is int and value >= 0 else None
+    """A block index: a JSON integer from 0 to 2**63 - 1 (what the native core reads
+    as one); anything else is no index."""
+    return value if type(value) is int and 0 <= value < 2**63 else None
 
 
 def _str(value: Any) -> str | None:
@@ -115,11 +117,11 @@ class AnthropicParser(AssemblingParser):
     def _event(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         kind = ev.get("type")
         if kind == "content_block_delta":
-            self._delta(ev, out)
+            self._delta(ev, data, out)
         elif kind == "content_block_start":
-            self._block_start(ev, out)
+            self._block_start(ev, data, out)
         elif kind == "content_block_stop":
-            self._block_stop(ev, out)
+            self._block_stop(ev, data, out)
         elif kind == "message_start":
             self._message_start(ev, data)
         elif kind == "message_delta":
@@ -171,11 +173,13 @@ class AnthropicParser(AssemblingParser):
                 u[i] = value
         self.asm.set_usage(u[0], u[1], u[2], u[3], 0)
 
-    def _block_start(self, ev: dict[str, Any], out: list[StreamEvent]) -> None:
+    def _block_start(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         index = _index(ev.get("index"))
         block = ev.get("content_block")
         if index is None or index in self._slots or not isinstance(block, dict):
-            return
+            # A block with no index, one started twice, or no block: what follows
+            # cannot be placed, so the reply cannot be trusted.
+            raise StreamFormatError(protocol_violation(data))
         asm = self.asm
         kind = block.get("type")
         if kind == "text":
@@ -207,11 +211,13 @@ class AnthropicParser(AssemblingParser):
         else:
             self._slots[index] = _Slot(_OTHER)  # server-side and unknown blocks
 
-    def _delta(self, ev: dict[str, Any], out: list[StreamEvent]) -> None:
+    def _delta(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         index = _index(ev.get("index"))
         slot = self._slots.get(index) if index is not None else None
+        if slot is None:  # a delta for a block never started: its content has no place
+            raise StreamFormatError(protocol_violation(data))
         delta = ev.get("delta")
-        if slot is None or not isinstance(delta, Mapping):
+        if not isinstance(delta, Mapping):
             return
         kind = delta.get("type")
         asm = self.asm
@@ -235,11 +241,11 @@ class AnthropicParser(AssemblingParser):
                 asm.thinking_signature(signature)
         # citations_delta, compaction_delta and unknown deltas: skipped
 
-    def _block_stop(self, ev: dict[str, Any], out: list[StreamEvent]) -> None:
+    def _block_stop(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         index = _index(ev.get("index"))
         slot = self._slots.get(index) if index is not None else None
         if slot is None:
-            return
+            raise StreamFormatError(protocol_violation(data))
         if slot.kind == _TOOL:
             if not slot.has_delta and slot.start_input is not None:
                 self.asm.tool_call(index, None, None, slot.start_input, out)
