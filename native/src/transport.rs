@@ -33,6 +33,13 @@ enum Item {
     /// Response headers arrived with a success status.
     Started,
     Ev(Ev),
+    /// A success status whose body is a whole document (JSON, HTML, XML), not the
+    /// event stream asked for: its type and (up to the line limit of) its body, for
+    /// Python to read as every transport does.
+    WholeBody {
+        content_type: String,
+        body: Vec<u8>,
+    },
     /// An HTTP error status, with (a bounded excerpt of) its body.
     HttpError {
         status: u16,
@@ -244,6 +251,23 @@ struct Request {
     body: Vec<u8>,
     connect_timeout: Duration,
     read_timeout: Duration,
+    /// The most of a whole body (a 200 that is not a stream) read for Python.
+    max_line_bytes: usize,
+}
+
+/// Whether a 200's content type says a whole document, not a stream: the rule of
+/// `tinyagent/transports/_whole.py`, the same on every transport.
+fn is_whole_body(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        media.as_str(),
+        "application/json" | "text/html" | "application/xhtml+xml" | "text/xml" | "application/xml"
+    ) || media.ends_with("+json")
 }
 
 fn transport_error(e: &reqwest::Error) -> Item {
@@ -320,8 +344,26 @@ async fn run(shared: Arc<Shared>, req: Request) {
         }]);
         return;
     }
-    shared.push(vec![Item::Started]);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let mut response = response;
+    if is_whole_body(&content_type) {
+        let mut body = Vec::new();
+        while body.len() < req.max_line_bytes {
+            match tokio::time::timeout(req.read_timeout, response.chunk()).await {
+                Ok(Ok(Some(b))) => body.extend_from_slice(&b),
+                _ => break, // what arrived says what the server sent
+            }
+        }
+        body.truncate(req.max_line_bytes);
+        shared.push(vec![Item::Started, Item::WholeBody { content_type, body }]);
+        return;
+    }
+    shared.push(vec![Item::Started]);
     loop {
         let read = tokio::time::timeout(req.read_timeout, response.chunk()).await;
         // Parse and queue under the parser lock, so an abort sees every item first.
@@ -456,6 +498,7 @@ impl NativeStream {
                 body: body.to_vec(), // one memcpy (a Vec<u8> argument would go byte by byte)
                 connect_timeout,
                 read_timeout,
+                max_line_bytes,
             };
             let task = runtime().spawn(run(shared.clone(), req));
             // If the request task panics, Python must still get a final item rather
@@ -521,6 +564,11 @@ impl NativeStream {
                         self.conv.convert(py, std::mem::take(&mut evs), &out)?;
                         let signal = match other {
                             Item::Started => Signal::new("started"),
+                            Item::WholeBody { content_type, body } => Signal {
+                                detail: Some(PyBytes::new(py, &body).into_any().unbind()),
+                                content_type: Some(content_type),
+                                ..Signal::new("whole_body")
+                            },
                             Item::HttpError {
                                 status,
                                 body,

@@ -19,6 +19,7 @@ from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
 from ._errors import transport_error
 from ._network import network_for
+from ._whole import is_whole_body, read_whole_body
 
 __all__ = ["HttpxSource", "describe_transport_error"]
 
@@ -157,21 +158,32 @@ class HttpxSource:
                 self._model, response.status_code, body, response.headers.get("retry-after")
             )
             return parser.fail(exc2.message, error=exc2)
+        started = StartEvent(self._model.id, self._model.provider_name)
+        content_type = response.headers.get("content-type", "")
+        if is_whole_body(content_type):
+            body = req.redact(await self._read_body(response, self._options.max_line_bytes))
+            await self._close_response()
+            whole = read_whole_body(parser, self._provider, self._model, content_type, body)
+            return [started, *whole]
         self._bytes = response.aiter_bytes()
-        return [StartEvent(self._model.id, self._model.provider_name)]
+        return [started]
 
     async def _read_error_body(self, response: httpx.Response) -> bytes:
+        return await self._read_body(response, _ERROR_BODY_LIMIT)
+
+    async def _read_body(self, response: httpx.Response, limit: int) -> bytes:
+        """The body, or its first ``limit`` bytes (what arrived, if reading it broke)."""
         parts: list[bytes] = []
         size = 0
         try:
             async for piece in response.aiter_bytes():
                 parts.append(piece)
                 size += len(piece)
-                if size >= _ERROR_BODY_LIMIT:
+                if size >= limit:
                     break
         except httpx.HTTPError:
-            pass  # the status already says it failed; keep what arrived
-        return b"".join(parts)[:_ERROR_BODY_LIMIT]
+            pass  # keep what arrived: it says what the server sent
+        return b"".join(parts)[:limit]
 
     def abort(
         self, message: str, stop_reason: StopReason, error: BaseException | None = None

@@ -51,6 +51,7 @@ from ..wire import (
 from ._errors import transport_error
 from ._network import network_for
 from ._wakeups import Wakeups, loop_wakeups
+from ._whole import read_whole_body
 
 __all__ = ["NativeByteParser", "NativeSource", "native_available"]
 
@@ -204,6 +205,10 @@ class NativeByteParser:
     def message(self) -> AssistantMessage | None:
         return self._finisher.message
 
+    @property
+    def finisher(self) -> _Finisher:
+        return self._finisher
+
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         return _split_terminal(self._core.feed(chunk), self._finisher)
 
@@ -307,6 +312,14 @@ class NativeSource:
             kind = item.kind
             if kind == "started":
                 out.append(StartEvent(self._model.id, self._model.provider_name))
+            elif kind == "whole_body":
+                # Not a stream: the whole body, read by the same rule as on httpx (its
+                # reply through the native parser; what else it is, said).
+                parser = NativeByteParser(self._model, self._provider, self._options)
+                body = self._request.redact(item.detail)
+                ctype = item.content_type or ""
+                out.extend(read_whole_body(parser, self._provider, self._model, ctype, body))
+                self._finisher = parser.finisher
             elif kind == "http_error":
                 exc = self._provider.http_error(
                     self._model, item.status, self._request.redact(item.detail), item.retry_after

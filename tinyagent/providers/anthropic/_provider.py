@@ -12,6 +12,7 @@ from .._failures import SharedFailureRules
 from .._protocol import StopVerdict
 from ._parser import AnthropicParser, anthropic_stop_verdict
 from ._request import ANTHROPIC_VERSION, build_body, cache_marker
+from ._whole import anthropic_whole_reply
 from ._wire import AnthropicWireCache
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ class AnthropicProvider(SharedFailureRules):
 
     def payload_parser(self, model: Model, options: StreamOptions) -> AnthropicParser:
         return AnthropicParser(model, options.max_argument_bytes, self.stop_verdict)
+
+    def whole_reply_payloads(self, obj: object) -> list[bytes] | None:
+        """A whole reply (JSON where a stream was asked for) as stream payloads."""
+        return anthropic_whole_reply(obj)
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return anthropic_stop_verdict(reason, has_tool_calls)

@@ -12,6 +12,7 @@ from .._protocol import StopVerdict
 from ._cache import accepts_cache_markers, mark_chat_body
 from ._parser import OpenAIChatParser, chat_stop_verdict
 from ._request import WireCache, build_body, build_body_bytes
+from ._whole import chat_whole_reply
 
 if TYPE_CHECKING:
     from ...wire import PreparedRequest, StreamOptions
@@ -51,6 +52,10 @@ class OpenAIChatProvider(SharedFailureRules):
 
     def payload_parser(self, model: Model, options: StreamOptions) -> OpenAIChatParser:
         return OpenAIChatParser(model, options.max_argument_bytes, self.stop_verdict)
+
+    def whole_reply_payloads(self, obj: object) -> list[bytes] | None:
+        """A whole reply (JSON where a stream was asked for) as stream payloads."""
+        return chat_whole_reply(obj)
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return chat_stop_verdict(reason, has_tool_calls)

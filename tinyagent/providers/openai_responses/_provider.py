@@ -12,6 +12,7 @@ from .._failures import SharedFailureRules, failure_from_error_object
 from .._protocol import StopVerdict
 from ._parser import ResponsesParser, error_of_event, responses_stop_verdict
 from ._request import ResponsesWireCache, build_body_bytes
+from ._whole import responses_whole_reply
 
 if TYPE_CHECKING:
     from ...wire import PreparedRequest, StreamOptions
@@ -50,6 +51,10 @@ class OpenAIResponsesProvider(SharedFailureRules):
 
     def payload_parser(self, model: Model, options: StreamOptions) -> ResponsesParser:
         return ResponsesParser(model, options.max_argument_bytes, self.stop_verdict)
+
+    def whole_reply_payloads(self, obj: object) -> list[bytes] | None:
+        """A whole reply (JSON where a stream was asked for) as stream payloads."""
+        return responses_whole_reply(obj)
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return responses_stop_verdict(reason, has_tool_calls)
