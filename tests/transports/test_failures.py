@@ -26,6 +26,7 @@ from tinyagent.testing import (
     LocalServer,
     Reply,
     anthropic_error_event_reply,
+    anthropic_events_reply,
     anthropic_overloaded_reply,
     anthropic_text_reply,
     chunks_reply,
@@ -236,6 +237,47 @@ async def test_a_key_a_provider_echoes_back_is_never_kept(
     assert m.failure is not None and m.failure.status == 401
     assert "Incorrect API key provided: ***." in (m.error_message or "")
     kept = [m.error_message or "", repr(m), json.dumps(tinyagent.serde.unstructure(m)), caplog.text]
+    assert all(key not in text for text in kept)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
+async def test_a_key_echoed_in_a_stream_error_event_is_never_kept(
+    transport: str, api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same key quoted by an error event in the stream, after some content (so it is
+    not retried): the message, the event's error, repr, serde and the log are clean."""
+    key = "sk-test-0123456789abcdefSECRET"
+    said = f"upstream refused key {key} mid-stream"
+    if api == "openai-chat":
+        reply = chunks_reply(
+            [{"choices": [{"index": 0, "delta": {"content": "part"}}]},
+             {"error": {"type": "invalid_request_error", "message": said}}],
+            done=False,
+        )  # fmt: skip
+    else:
+        reply = anthropic_events_reply(
+            [
+                {"type": "message_start", "message": {"id": "m1", "usage": {"input_tokens": 1}}},
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "part"}},
+                {"type": "error", "error": {"type": "invalid_request_error", "message": said}},
+            ]
+        )  # fmt: skip
+    caplog.set_level("DEBUG", logger="tinyagent")
+    errors: list[BaseException | None] = []
+    async with LocalServer([reply]) as server:
+        async with tinyagent.stream(
+            server.model(api=api), CTX, transport=transport, api_key=key, max_retries=0
+        ) as events:
+            async for ev in events:
+                if isinstance(ev, tinyagent.ErrorEvent):
+                    errors.append(ev.error)
+                    assert ev.message is events.message
+        m = events.message
+    assert m is not None and m.text == "part" and m.stop_reason == "error"
+    assert "upstream refused key *** mid-stream" in (m.error_message or "")
+    kept = [m.error_message or "", repr(m), json.dumps(tinyagent.serde.unstructure(m)), caplog.text]
+    kept += [str(e) for e in errors] + [getattr(e, "body", "") for e in errors]
     assert all(key not in text for text in kept)
 
 

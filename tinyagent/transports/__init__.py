@@ -81,7 +81,8 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
     # What a rate gate is told an attempt will cost: the prompt (about four bytes a
     # token of its body) and the reply's limit, corrected by the usage that comes back.
     tokens = len(request.body) // 4 + (options.max_tokens or model.max_tokens or 0)
-    return RetryingSource(attempt, options.max_retries, label, options.rate_gate, tokens)
+    redact = request.redact_text if request.has_secrets else None
+    return RetryingSource(attempt, options.max_retries, label, options.rate_gate, tokens, redact)
 
 
 def make_byte_parser(model: Model, *, native: bool = False, **options: object) -> ByteParser:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import anyio
+import attrs
 
 from .._util import wording as words
 from .._util.log import logger
@@ -98,8 +99,14 @@ class RetryingSource:
         label: str = "",
         gate: RateGate | None = None,
         tokens: int = 0,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self._open = open_attempt
+        # The request's secrets out of a failure's words: a key a provider echoed in an
+        # error event must not reach a message, a log line or a saved transcript (HTTP
+        # error bodies are redacted as they are read).
+        self._redact = redact
+        self._final: AssistantMessage | None = None
         self._gate = gate
         self._tokens = tokens  # the estimate the gate is told, per attempt
         self._holding = False  # an attempt has passed the gate and not yet reported
@@ -112,7 +119,26 @@ class RetryingSource:
 
     @property
     def message(self) -> AssistantMessage | None:
-        return self._source.message
+        return self._final if self._final is not None else self._source.message
+
+    def _clean(self, batch: list[StreamEvent]) -> None:
+        """Redact the final error event of ``batch`` (and its message) in place."""
+        end = batch[-1]
+        assert isinstance(end, ErrorEvent) and self._redact is not None
+        message = end.message
+        text = message.error_message
+        clean = self._redact(text) if text is not None else None
+        if clean == text:
+            return
+        self._final = attrs.evolve(message, error_message=clean)
+        error = end.error
+        if error is not None:
+            for name in ("message", "body"):
+                value = getattr(error, name, None)
+                if isinstance(value, str):
+                    setattr(error, name, self._redact(value))
+            error.args = tuple(self._redact(a) if isinstance(a, str) else a for a in error.args)
+        batch[-1] = ErrorEvent(self._final, error)
 
     async def next_batch(self) -> list[StreamEvent]:
         try:
@@ -131,14 +157,19 @@ class RetryingSource:
             # Past the first content nothing is retried: batches pass straight through
             # (no per-event work here, whatever the reply's length).
             batch = await self._source.next_batch()
-            if self._holding and batch and isinstance(batch[-1], ErrorEvent | DoneEvent):
-                self._report(batch[-1].message)
+            if batch and isinstance(batch[-1], ErrorEvent | DoneEvent):
+                if self._redact is not None and isinstance(batch[-1], ErrorEvent):
+                    self._clean(batch)
+                if self._holding:
+                    self._report(batch[-1].message)
             return batch
         while True:
             if self._gate is not None and not self._holding:
                 await self._gate.acquire(self._tokens)
                 self._holding = True
             batch = await self._source.next_batch()
+            if self._redact is not None and batch and isinstance(batch[-1], ErrorEvent):
+                self._clean(batch)
             final = batch[-1] if batch else None
             if self._holding and isinstance(final, ErrorEvent | DoneEvent):
                 self._report(final.message)
@@ -162,6 +193,7 @@ class RetryingSource:
                     # The next attempt exists (unstarted) before the wait, so an abort
                     # during the wait ends an empty message, not the failed one.
                     self._source = self._open()
+                    self._final = None  # that attempt's failure is not this one's
                     self._attempt += 1
                     out = self._once([e for e in batch if isinstance(e, StartEvent)])
                     await anyio.sleep(delay)

@@ -169,6 +169,16 @@ class PreparedRequest:
             data = data.replace(secret, b"***")
         return data
 
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self._secrets())
+
+    def redact_text(self, text: str) -> str:
+        """:meth:`redact` for text already decoded (an error's message)."""
+        for secret in self._secrets():
+            text = text.replace(secret.decode("utf-8", "surrogatepass"), "***")
+        return text
+
     def _secrets(self) -> list[bytes]:
         out = []
         for name, value in self.headers.items():
