@@ -124,7 +124,8 @@ class RetryingSource:
     def _clean(self, batch: list[StreamEvent]) -> None:
         """Redact the final error event of ``batch`` (and its message) in place."""
         end = batch[-1]
-        assert isinstance(end, ErrorEvent) and self._redact is not None
+        assert isinstance(end, ErrorEvent)
+        assert self._redact is not None
         message = end.message
         text = message.error_message
         clean = self._redact(text) if text is not None else None
