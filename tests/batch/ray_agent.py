@@ -15,3 +15,13 @@ def where() -> int:
 
 def make_agent() -> Agent:
     return Agent(tools=[where])
+
+
+@tool
+def die() -> str:
+    """End this process at once, as a crash or an OOM kill would."""
+    os._exit(1)
+
+
+def make_dying_agent() -> Agent:
+    return Agent(tools=[die])

@@ -163,3 +163,25 @@ async def test_a_budget_holds_across_two_actors(local_ray: None, tmp_path: Path)
         )  # fmt: skip
         assert again.stopped_by_budget and len(rows(target)) == written
         assert len(server.requests) - before == written  # nothing more was sent
+
+
+async def test_an_actor_that_dies_fails_its_items_in_plain_words(
+    local_ray: None, tmp_path: Path
+) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "crash", "prompt": "die"}) + "\n")
+
+    def script(request: RecordedRequest) -> Reply:
+        return tool_call_reply([("die", {})])
+
+    async with LocalServer(handler=script) as server:
+        summary = await run_batch(
+            inp, tmp_path / "out.jsonl", model=server.model(), engine="ray", ray_actors=1,
+            agent="tests.batch.ray_agent:make_dying_agent", progress=False,
+        )  # fmt: skip
+    assert summary.failed == 1 and summary.errors == {"engine": 1}
+    (row,) = rows(tmp_path / "out.jsonl")
+    message = row["error"]["message"]
+    assert message.startswith("the Ray actor running this item died (")
+    assert "\x1b[" not in message and "pid" not in message and "/" not in message
+    assert "\n" not in message and "Traceback" not in message

@@ -20,6 +20,7 @@ it is; otherwise a local one is started for the batch and stopped after it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +33,29 @@ from ._formats import BatchItem, Format, error_line
 from ._gate import BatchGate
 from ._report import BatchStats
 
-__all__ = ["ACTOR_CPUS", "RayPool"]
+__all__ = ["ACTOR_CPUS", "RayPool", "ray_failure"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def ray_failure(exc: BaseException) -> str:
+    """What went wrong with an item on Ray, in a line: no traceback, colour codes,
+    process ids, addresses or paths (Ray's own text has all of them)."""
+    import ray
+
+    name = type(exc).__name__
+    if isinstance(exc, ray.exceptions.ActorDiedError | ray.exceptions.RayActorError):
+        return (
+            f"the Ray actor running this item died ({name}); its other items fail too "
+            "until it is replaced: run again with --retry-failed"
+        )
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
+        if cause is not None:
+            first = _ANSI.sub("", str(cause)).strip().splitlines()
+            return f"the item failed on its Ray actor: {type(cause).__name__}: {first[0][:300] if first else ''}"
+    return f"the Ray engine failed this item ({name})"
+
 
 ACTOR_CPUS = 0.25
 
@@ -276,7 +299,7 @@ class RayPool:
             ray.cancel(ref)
             raise
         except ray.exceptions.RayError as exc:  # an actor died: this item fails, not the batch
-            line = error_line(self._format, item.id, "engine", f"the Ray actor failed: {exc}")
+            line = error_line(self._format, item.id, "engine", ray_failure(exc))
             return line, ("engine", 0, 0, 0.0, 0.0)
         finally:
             self._load[index] -= 1
