@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, TypeVar, overload
 
 import anyio
@@ -435,15 +435,18 @@ class Agent:
         (with an event channel when ``streamed``, else to be run in the caller's task),
         and account for it when it ends, however it ends."""
         self._check_ready()
-        await self.sync_session()
-        spec = self._spec(prompts, **extra)
-        runs = open_run(spec, self._messages) if streamed else _unstarted(spec, self._messages)
-        async with runs as run:
-            self._started(run)
-            try:
-                yield run
-            finally:
-                self._finish(run)
+        # The session's lease for the whole run: another live agent on the id is
+        # refused here, before anything is sent or stored.
+        async with self._link.held() if self._link is not None else nullcontext():
+            await self.sync_session()
+            spec = self._spec(prompts, **extra)
+            runs = open_run(spec, self._messages) if streamed else _unstarted(spec, self._messages)
+            async with runs as run:
+                self._started(run)
+                try:
+                    yield run
+                finally:
+                    self._finish(run)
 
     def _started(self, run: AgentRun) -> None:
         self._run = run

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+
 from ..messages import AgentBusyError, Message, TinyAgentError
-from ..sessions import Session, unanswered_results
+from ..sessions import Session, new_owner, unanswered_results
 
 __all__ = ["SessionLink"]
 
@@ -13,7 +18,7 @@ class SessionLink:
     was loaded, and whether a sync method edited the agent's since (then the whole
     transcript is stored again, in one ``replace`` where the store has one)."""
 
-    __slots__ = ("_loaded", "_rewrite", "_syncing", "session")
+    __slots__ = ("_held", "_loaded", "_owner", "_rewrite", "_syncing", "session")
 
     def __init__(self, session: Session) -> None:
         if not isinstance(session, Session):
@@ -25,6 +30,30 @@ class SessionLink:
         self._loaded = False
         self._rewrite = False
         self._syncing = False
+        self._owner = new_owner()
+        self._held = 0  # nesting: a run holds the lease, and its sync inside it
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Hold the session's lease (a store that has one) for the block: a run, or a
+        load. Another live agent's lease makes this raise ``SessionInUseError``."""
+        acquire = getattr(self.session, "acquire", None)
+        release = getattr(self.session, "release", None)
+        if acquire is None or release is None or self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        await acquire(self._owner)
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            with anyio.CancelScope(shield=True):
+                await release(self._owner)
 
     def edited(self) -> None:
         self._rewrite = True
@@ -36,7 +65,8 @@ class SessionLink:
             raise AgentBusyError("the agent's session is being loaded or stored; await that first")
         self._syncing = True
         try:
-            await self._sync(messages)
+            async with self.held():  # repairs only under the lease: never a live call
+                await self._sync(messages)
         finally:
             self._syncing = False
 

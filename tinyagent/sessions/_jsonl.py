@@ -8,15 +8,18 @@ processes, use :class:`SQLiteSession`.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio.to_thread
 
 from .._util.files import replace_atomically
 from ..messages import Message
 from ..serde import dumps, loads
+from ._lease import SessionInUseError, owner_words
 
 __all__ = ["JSONLSession"]
 
@@ -27,6 +30,7 @@ class JSONLSession:
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
         self.path = Path(path)
         self.durable = durable
+        self._leases: dict[str, BinaryIO] = {}  # owner -> its locked lock file
 
     def __repr__(self) -> str:
         return f"JSONLSession({str(self.path)!r})"
@@ -41,6 +45,37 @@ class JSONLSession:
 
     async def clear(self) -> None:
         await anyio.to_thread.run_sync(self._truncate, 0)
+
+    async def acquire(self, owner: str) -> None:
+        """Hold ``<file>.lock`` for ``owner`` (an advisory ``flock``: released by
+        :meth:`release`, or by the process's end, however it ends), or raise
+        :class:`SessionInUseError` naming the live agent that holds it."""
+        if owner not in self._leases:
+            self._leases[owner] = await anyio.to_thread.run_sync(self._lock, owner)
+
+    async def release(self, owner: str) -> None:
+        f = self._leases.pop(owner, None)
+        if f is not None:
+            f.close()  # the lock goes with its descriptor
+
+    def _lock(self, owner: str) -> BinaryIO:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        f: BinaryIO = open(lock_path, "a+b")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().decode("utf-8", "replace").strip()
+            f.close()
+            raise SessionInUseError(
+                f"{self!r} is in use by {owner_words(holder)}: wait for its run to end, or "
+                "use another file"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(owner.encode())
+        f.flush()
+        return f
 
     async def replace(self, messages: Sequence[Message]) -> None:
         """Make ``messages`` the file's content: written beside it, then renamed over it,

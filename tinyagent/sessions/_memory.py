@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import anyio.lowlevel
 
 from ..messages import Message
+from ._lease import SessionInUseError, owner_words
 
 __all__ = ["InMemorySession"]
 
@@ -16,6 +17,18 @@ class InMemorySession:
 
     def __init__(self, messages: Sequence[Message] = ()) -> None:
         self._messages = list(messages)
+        self._owner: str | None = None
+
+    async def acquire(self, owner: str) -> None:
+        """Hold this session for ``owner``, or raise :class:`SessionInUseError`."""
+        await anyio.lowlevel.checkpoint()
+        if self._owner is not None and self._owner != owner:
+            raise SessionInUseError(f"{self!r} is in use by {owner_words(self._owner)}")
+        self._owner = owner
+
+    async def release(self, owner: str) -> None:
+        if self._owner == owner:
+            self._owner = None
 
     async def load(self) -> list[Message]:
         await anyio.lowlevel.checkpoint()

@@ -23,12 +23,14 @@ import anyio.to_thread
 
 from ..messages import Message
 from ..serde import dumps, loads
+from ._lease import SessionInUseError, owner_alive, owner_words
 
 __all__ = ["SQLiteSession"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
-_SCHEMA = """
+SCHEMA_VERSION = 2  # 2: the leases table (a version-1 file gains it when opened)
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS tinyagent_messages (
     session_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -37,7 +39,15 @@ CREATE TABLE IF NOT EXISTS tinyagent_messages (
     created REAL NOT NULL,
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID
-"""
+""",
+    """
+CREATE TABLE IF NOT EXISTS tinyagent_leases (
+    session_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    since REAL NOT NULL
+) WITHOUT ROWID
+""",
+)
 
 
 class SQLiteSession:
@@ -94,6 +104,20 @@ class SQLiteSession:
         rows = [(m.role, dumps(m), now) for m in messages]
         await self._call(self._insert, rows, True)
 
+    async def acquire(self, owner: str) -> None:
+        """Take this session id's lease for ``owner`` (see ``sessions/_lease.py``), or
+        raise :class:`SessionInUseError` naming the live agent that holds it."""
+        await self._call(self._acquire, owner)
+
+    async def release(self, owner: str) -> None:
+        """Give the lease back, if ``owner`` holds it."""
+        await self._call(self._release, owner)
+
+    async def release_lease(self) -> None:
+        """Break this id's lease, whoever holds it: for a holder on a machine that is
+        gone (one on this machine whose process ended has released it already)."""
+        await self._call(self._release, None)
+
     async def count(self) -> int:
         """How many messages are stored (without reading them)."""
         return await self._call(self._count)
@@ -137,7 +161,8 @@ class SQLiteSession:
             conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
             if version < SCHEMA_VERSION:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute(_SCHEMA)
+                for table in _SCHEMA:
+                    conn.execute(table)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -182,6 +207,37 @@ class SQLiteSession:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _acquire(self, conn: sqlite3.Connection, owner: str) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT owner FROM tinyagent_leases WHERE session_id = ?", (self.session_id,)
+            ).fetchone()
+            if row is not None and row[0] != owner and owner_alive(row[0]):
+                raise SessionInUseError(
+                    f"{self!r} is in use by {owner_words(row[0])}: wait for its run to end, "
+                    "or use another session id"
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO tinyagent_leases (session_id, owner, since) "
+                "VALUES (?, ?, ?)",
+                (self.session_id, owner, time.time()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _release(self, conn: sqlite3.Connection, owner: str | None) -> None:
+        if owner is None:
+            conn.execute("DELETE FROM tinyagent_leases WHERE session_id = ?", (self.session_id,))
+        else:
+            conn.execute(
+                "DELETE FROM tinyagent_leases WHERE session_id = ? AND owner = ?",
+                (self.session_id, owner),
+            )
 
     def _delete(self, conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM tinyagent_messages WHERE session_id = ?", (self.session_id,))
