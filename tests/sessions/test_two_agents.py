@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from tinyagent import Agent, InMemorySession, JSONLSession, SQLiteSession, ToolResultMessage, tool
@@ -101,24 +102,31 @@ HOLDER = textwrap.dedent(
 )
 
 
-async def test_a_lease_held_by_another_process_is_honoured_until_it_dies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_a_lease_held_by_another_process_is_honoured_until_it_dies(
+    tmp_path: Path, backend: str
+) -> None:
     db = tmp_path / "c.db"
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(db)], stdout=subprocess.PIPE, text=True
     )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+
+    async def main() -> None:
         async with LocalServer(handler=lambda r: text_reply("hi")) as server:
             store = SQLiteSession(db, "s1")
             agent = Agent(server.model(), session=store)
             with pytest.raises(SessionInUseError, match=f"pid {holder.pid} on "):
                 await agent.prompt("hello")
             holder.kill()
-            holder.wait()
+            await anyio.to_thread.run_sync(holder.wait)
             # Its process is gone, so its lease is: the next run goes on.
             assert (await agent.prompt("hello"))[-1].text == "hi"
             assert len(server.requests) == 1
             store.close()
+
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        anyio.run(main, backend=backend)
     finally:
         holder.kill()
         holder.wait()
