@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -41,8 +42,8 @@ _json = st.recursive(
 _ts = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 _image = st.one_of(
     st.builds(
-        lambda d, m: ImageContent(data=d, mime_type=m),
-        _text,
+        lambda d, m: ImageContent(data=base64.b64encode(d).decode(), mime_type=m),
+        st.binary(max_size=30),
         st.sampled_from(["image/png", "image/jpeg"]),
     ),
     st.builds(lambda u: ImageContent(url=u), _text),

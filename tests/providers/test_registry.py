@@ -71,9 +71,9 @@ async def test_a_registered_provider_runs_on_every_transport(transport: str) -> 
 
 
 def test_an_unknown_api_names_the_known_ones() -> None:
-    model = tinyagent.Model("m", "http://127.0.0.1:9/v1", api="nope")  # type: ignore[arg-type]
+    # Refused where the model is made, before any call.
     with pytest.raises(
         ValueError,
         match="unknown model api 'nope': this version of tinyagent speaks openai-chat, anthropic-messages",
     ):
-        tinyagent.stream(model, CTX)
+        tinyagent.Model("m", "http://127.0.0.1:9/v1", api="nope")  # type: ignore[arg-type]

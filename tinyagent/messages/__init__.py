@@ -59,6 +59,7 @@ from ._records import (
     Usage,
     UserContent,
     UserMessage,
+    install_api_check,
     install_name_resolver,
 )
 from ._stream_events import (
@@ -140,6 +141,7 @@ __all__ = [
     "UserContent",
     "UserMessage",
     "aborted_result",
+    "install_api_check",
     "install_name_resolver",
     "unanswered_calls",
 ]

@@ -8,6 +8,7 @@ surprises; slotted, so that a long transcript stays small. JSON shaping lives in
 
 from __future__ import annotations
 
+import binascii
 import enum
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -127,6 +128,28 @@ class ThinkingContent:
 def _check_image(inst: ImageContent, _a: attrs.Attribute[Any], _v: Any) -> None:
     if (inst.data is None) == (inst.url is None):
         raise ValueError("ImageContent needs exactly one of data (base64) or url")
+    mime = inst.mime_type
+    if not isinstance(mime, str) or not mime.startswith("image/"):
+        raise ValueError(
+            f"ImageContent.mime_type must be an image type such as 'image/png', got {mime!r}"
+        )
+    data = inst.data
+    if data is None:
+        return
+    if not isinstance(data, str):
+        raise TypeError(f"ImageContent.data is base64 text, got {type(data).__name__}")
+    if data.startswith("data:"):
+        raise ValueError(
+            "ImageContent.data is base64 without its 'data:<type>;base64,' prefix: pass "
+            "ImageContent(b64, 'image/png'), or the whole data URL as url=..."
+        )
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            f"ImageContent.data is not valid base64 (one line, A-Z a-z 0-9 + / and = "
+            f"padding): {len(data)} characters, starting {data[:24]!r}"
+        ) from None
 
 
 @attrs.frozen
@@ -449,6 +472,11 @@ _ENDPOINTS = ("/chat/completions", "/messages", "/responses", "/completions")
 def _check_base_url(_inst: Any, _attr: Any, value: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"base_url must be a URL string, got {type(value).__name__}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or _has_control(value):
+        raise ValueError(
+            f"base_url must be an http(s) URL such as 'https://api.openai.com/v1', got {value!r}"
+        )
     trimmed = value.rstrip("/")
     for endpoint in _ENDPOINTS:
         if trimmed.endswith(endpoint):
@@ -457,6 +485,47 @@ def _check_base_url(_inst: Any, _attr: Any, value: str) -> None:
                 f"base_url is the API root, not an endpoint: {root!r} rather than {value!r} "
                 f"(the provider adds {endpoint!r} itself)"
             )
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _check_id(_inst: Any, _attr: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"a model id is a non-empty string such as 'gpt-4o-mini', got {value!r}")
+    if _has_control(value):
+        raise ValueError(f"a model id has no control characters (newline, NUL…), got {value!r}")
+
+
+_unknown_api: Callable[[str], str | None] | None = None
+
+
+def install_api_check(unknown: Callable[[str], str | None]) -> None:
+    """Let ``Model`` refuse an ``api`` no provider serves: ``unknown(api)`` says why, or
+    None (the providers install it on import; one registered later is known from then)."""
+    global _unknown_api
+    _unknown_api = unknown
+
+
+def _check_api(_inst: Any, _attr: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"api is the name of a wire format such as 'openai-chat', got {value!r}")
+    why = _unknown_api(value) if _unknown_api is not None else None
+    if why is not None:
+        raise ValueError(why)
+
+
+def _check_count(_inst: Any, attr: Any, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attr.name} must be a whole number >= 1 or None, got {value!r}")
+
+
+def _check_cache(_inst: Any, _attr: Any, value: Any) -> None:
+    if value not in ("auto", "none", "long"):
+        raise ValueError(f"cache must be 'auto', 'none' or 'long', got {value!r}")
 
 
 @attrs.frozen
@@ -469,20 +538,20 @@ class Model:
     key never appears in ``repr``.
     """
 
-    id: str
+    id: str = attrs.field(validator=_check_id)
     base_url: str = attrs.field(validator=_check_base_url)
-    api: API = "openai-chat"
+    api: API = attrs.field(default="openai-chat", validator=_check_api)
     api_key: str | None = attrs.field(default=None, repr=False)
     api_key_env: str | None = None
     provider: str | None = None
     headers: Mapping[str, str] = attrs.field(
         factory=dict, converter=_frozen_headers, repr=_headers_repr
     )
-    context_window: int | None = None
-    max_tokens: int | None = None
+    context_window: int | None = attrs.field(default=None, validator=_check_count)
+    max_tokens: int | None = attrs.field(default=None, validator=_check_count)
     reasoning: bool = False
     cost: ModelCost | None = None
-    cache: CacheMode = "auto"
+    cache: CacheMode = attrs.field(default="auto", validator=_check_cache)
     """Prompt caching: ``auto`` marks cache breakpoints where the provider takes them
     (Anthropic; OpenAI caches on its own), ``long`` asks for the longer retention
     (Anthropic's 1 h), ``none`` sends no marker."""
@@ -495,6 +564,10 @@ class Model:
         """``Model.from_name("openai:gpt-4o-mini")``: the provider's base URL, wire format
         and key variable, and the model's prices and context window from the catalogue
         (:mod:`tinyagent.catalogue`); keyword arguments override any field."""
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(f"a model name is a string such as 'openai:gpt-4o-mini', got {name!r}")
+        if _has_control(name):
+            raise ValueError(f"a model name has no control characters, got {name!r}")
         if _name_resolver is None:  # pragma: no cover - tinyagent/__init__ installs it
             raise RuntimeError("no model catalogue: import tinyagent.catalogue first")
         return _name_resolver(name, **overrides)

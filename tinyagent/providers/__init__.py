@@ -12,6 +12,7 @@ rooms above use it, through this face, and nothing outside it reads ``Model.api`
 
 from __future__ import annotations
 
+from ..messages import install_api_check
 from ._failures import http_failure, is_context_overflow
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
 from ._registry import (
@@ -22,6 +23,7 @@ from ._registry import (
     register_provider,
     takes_response_format,
     takes_thinking_budget,
+    unknown_api,
 )
 from .anthropic import AnthropicProvider
 from .openai_chat import OpenAIChatProvider
@@ -49,3 +51,5 @@ __all__ = [
 register_provider(OpenAIChatProvider())
 register_provider(AnthropicProvider())
 register_provider(OpenAIResponsesProvider())
+# A Model whose api no provider serves is refused where it is made, naming the known ones.
+install_api_check(unknown_api)

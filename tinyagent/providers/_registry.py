@@ -28,15 +28,24 @@ def known_apis() -> tuple[str, ...]:
     return tuple(_PROVIDERS)
 
 
+def unknown_api(api: str) -> str | None:
+    """Why ``api`` is no wire format a provider serves, or None if one does."""
+    if api in _PROVIDERS:
+        return None
+    hint = _SEED_NAMES.get(api)
+    return (
+        f"unknown model api {api!r}: this version of tinyagent speaks "
+        f"{', '.join(known_apis())}"
+        + (f" ({hint})" if hint else "")
+        + " (register_provider adds others)"
+    )
+
+
 def get_provider(api: str) -> Provider:
     try:
         return _PROVIDERS[api]
     except KeyError:
-        hint = _SEED_NAMES.get(api)
-        raise ValueError(
-            f"unknown model api {api!r}: this version of tinyagent speaks "
-            f"{', '.join(known_apis())}" + (f" ({hint})" if hint else "")
-        ) from None
+        raise ValueError(unknown_api(api)) from None
 
 
 # The seed project's names for wire formats, with ours.

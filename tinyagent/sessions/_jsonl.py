@@ -29,6 +29,10 @@ class JSONLSession:
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory, not a session file")
+        if not self.path.parent.is_dir():
+            raise ValueError(f"{self.path}: its folder {self.path.parent} does not exist")
         self.durable = durable
         self._leases: dict[str, BinaryIO] = {}  # owner -> its locked lock file
 

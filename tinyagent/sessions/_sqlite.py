@@ -64,6 +64,11 @@ class SQLiteSession:
         if not isinstance(session_id, str) or not session_id:
             raise ValueError(f"session_id must be a non-empty str, got {session_id!r}")
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory, not a session database file")
+        if not self.path.parent.is_dir():
+            raise ValueError(f"{self.path}: its folder {self.path.parent} does not exist")
+        self._readonly = False
         self.session_id = session_id
         self.durable = durable
         self._busy_timeout = busy_timeout
@@ -147,24 +152,15 @@ class SQLiteSession:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        conn = sqlite3.connect(
-            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-        )
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ValueError(
-                    f"{self.path} holds sessions of a newer tinyagent (schema {version}, this "
-                    f"one reads {SCHEMA_VERSION}): upgrade tinyagent to open it"
-                )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
-            if version < SCHEMA_VERSION:
-                conn.execute("BEGIN IMMEDIATE")
-                for table in _SCHEMA:
-                    conn.execute(table)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.execute("COMMIT")
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
+        except sqlite3.Error as exc:
+            raise ValueError(f"{self.path}: cannot open it as a session database ({exc})") from None
+        try:
+            self._prepare(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ValueError(f"{self.path} is not a usable session database: {exc}") from None
@@ -173,6 +169,49 @@ class SQLiteSession:
             raise
         self._conn = conn
         return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"{self.path} holds sessions of a newer tinyagent (schema {version}, this "
+                f"one reads {SCHEMA_VERSION}): upgrade tinyagent to open it"
+            )
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if version == 0 and tables and "tinyagent_messages" not in tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise ValueError(
+                f"{self.path} is another program's database (tables {shown}), not a "
+                "tinyagent session database: use a file of its own"
+            )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            if version < SCHEMA_VERSION or not {"tinyagent_messages", "tinyagent_leases"} <= tables:
+                conn.execute("BEGIN IMMEDIATE")
+                for table in _SCHEMA:
+                    conn.execute(table)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if not _is_readonly(exc):
+                raise
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # A history that cannot be written: it loads; storing says why it cannot.
+            self._readonly = True
+            if "tinyagent_messages" not in tables:
+                raise ValueError(
+                    f"{self.path} is read-only and holds no tinyagent sessions"
+                ) from None
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(tinyagent_messages)")]
+        if columns != ["session_id", "seq", "role", "data", "created"]:
+            raise ValueError(
+                f"{self.path}: its tinyagent_messages table is not tinyagent's (columns "
+                f"{', '.join(columns) or 'none'}); use a file of its own"
+            )
 
     def _select(self, conn: sqlite3.Connection) -> list[tuple[int, str]]:
         return conn.execute(
@@ -186,8 +225,26 @@ class SQLiteSession:
         ).fetchone()
         return int(row[0])
 
+    def _writable(self) -> None:
+        if self._readonly:
+            raise ValueError(
+                f"{self!r}: {self.path} is read-only, so messages cannot be stored (loading works)"
+            )
+
     def _insert(
         self, conn: sqlite3.Connection, rows: list[tuple[str, str, float]], replace: bool = False
+    ) -> None:
+        self._writable()
+        try:
+            self._insert_rows(conn, rows, replace)
+        except sqlite3.OperationalError as exc:
+            if _is_readonly(exc):
+                self._readonly = True
+                self._writable()
+            raise
+
+    def _insert_rows(
+        self, conn: sqlite3.Connection, rows: list[tuple[str, str, float]], replace: bool
     ) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -209,6 +266,16 @@ class SQLiteSession:
             raise
 
     def _acquire(self, conn: sqlite3.Connection, owner: str) -> None:
+        if self._readonly:
+            return  # nothing can be stored here, by anyone: there is nothing to lease
+        try:
+            self._take_lease(conn, owner)
+        except sqlite3.OperationalError as exc:
+            if not _is_readonly(exc):
+                raise
+            self._readonly = True
+
+    def _take_lease(self, conn: sqlite3.Connection, owner: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute(
@@ -231,6 +298,8 @@ class SQLiteSession:
             raise
 
     def _release(self, conn: sqlite3.Connection, owner: str | None) -> None:
+        if self._readonly:
+            return
         if owner is None:
             conn.execute("DELETE FROM tinyagent_leases WHERE session_id = ?", (self.session_id,))
         else:
@@ -240,4 +309,9 @@ class SQLiteSession:
             )
 
     def _delete(self, conn: sqlite3.Connection) -> None:
+        self._writable()
         conn.execute("DELETE FROM tinyagent_messages WHERE session_id = ?", (self.session_id,))
+
+
+def _is_readonly(exc: sqlite3.OperationalError) -> bool:
+    return "readonly" in str(exc) or "read-only" in str(exc)
