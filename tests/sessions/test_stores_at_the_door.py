@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tinyagent import Agent, JSONLSession, SQLiteSession, UserMessage
@@ -70,7 +71,7 @@ async def test_a_read_only_history_loads_and_storing_says_why_not(
     with sqlite3.connect(db) as conn:  # a history handed over: one file, no WAL beside it
         conn.execute("PRAGMA journal_mode=DELETE")
     conn.close()
-    subprocess.run(["chattr", "+i", str(db)], check=True)
+    await anyio.run_process(["chattr", "+i", str(db)])  # raises if it cannot
     immutable.append(db)
     async with LocalServer(handler=lambda r: text_reply("hi")) as server:
         with SQLiteSession(db, "s") as session:
