@@ -123,3 +123,16 @@ def test_an_enum_of_non_json_values_is_refused_at_definition() -> None:
 
     with pytest.raises(TypeError, match="the Enum Raw has values a model cannot send in JSON"):
         tool(pick)
+
+
+@tool
+def odd() -> object:
+    """Return something JSON has no word for."""
+    return {1, 2j}
+
+
+async def test_a_result_that_is_not_json_says_so_without_blaming_the_tool() -> None:
+    result = await run(odd, {})
+    assert result.is_error
+    assert result.text.startswith("The tool ran, but its result could not be sent: a set ")
+    assert "failed" not in result.text

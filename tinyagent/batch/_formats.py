@@ -96,6 +96,15 @@ def parse_line(text: bytes, number: int, fmt: Format) -> BatchItem:
     except ValueError as exc:
         raise BadLine(f"line {number}: not JSON ({exc})") from None
     item_id = line_id(data, fmt)
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as exc:  # read as it is, it would be sent with U+FFFD in it
+        bad = text[exc.start : exc.start + 1].hex()
+        raise BadLine(
+            f"line {number}: not UTF-8 (byte 0x{bad} at position {exc.start}); save the file "
+            "as UTF-8",
+            item_id,
+        ) from None
     if item_id is None:
         key = "custom_id" if fmt == "openai-batch" else "id"
         raise BadLine(f"line {number}: no {key!r} (a non-empty string)")

@@ -111,7 +111,7 @@ class BatchSummary:
         lines = [
             f"items: {self.total} ({self.succeeded} succeeded, {self.failed} failed"
             + (f", {self.skipped} from an earlier run" if self.skipped else "")
-            + (", interrupted" if self.interrupted else "")
+            + (f", interrupted: {self.left} not run" if self.interrupted else "")
             + ")",
             f"tokens: {self.input_tokens} in, {self.output_tokens} out; cost ${self.cost:.4f}",
             f"latency: p50 {ms(self.p50)}, p95 {ms(self.p95)}",

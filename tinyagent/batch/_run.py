@@ -153,6 +153,8 @@ async def run_batch(
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
+    # Every limit checked before a file is touched: a refused run leaves nothing behind.
+    gate = BatchGate(concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive)
     factory = load_factory(agent) if isinstance(agent, str) else agent
     the_model = as_model(model)
     price = None
@@ -179,7 +181,6 @@ async def run_batch(
     # The budget covers the output as a whole: this run's account starts from what the
     # file records as spent.
     account = budget.fresh(spent=journal.spent) if budget is not None else None
-    gate = BatchGate(concurrency=concurrency, rpm=rpm, tpm=tpm, adaptive=adaptive)
     stats = BatchStats(total=scan.items, skipped=len(journal.done))
     options: dict[str, Any] = {"rate_gate": gate, "max_retries": 0, **(stream_options or {})}
     run = ItemRunner(the_model, scan.format, gate, stats, options, max_attempts, factory, account)
@@ -280,13 +281,12 @@ async def run_batch(
                 await anyio.to_thread.run_sync(pool.stop)
     finished = stats.done + stats.failed + stats.skipped
     cut_short = interrupted or (finished < stats.total and not stopped_by_budget)
-    summary = summary_of_stats(stats, cut_short)
+    summary = attrs.evolve(summary_of_stats(stats, cut_short), left=stats.total - finished)
     if account is not None and spent is not None:
         summary = attrs.evolve(
             summary,
             budget=account.fresh(spent=spent).describe() + " spent",
             stopped_by_budget=stopped_by_budget,
-            left=stats.total - finished,
         )
     return summary
 

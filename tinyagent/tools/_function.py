@@ -131,8 +131,17 @@ def _as_result(value: Any) -> ToolResult | str:
     the project's converter), kept whole in ``details``."""
     if isinstance(value, ToolResult | str):
         return value
-    data = converter.unstructure(value)
-    return ToolResult(json.dumps(data, ensure_ascii=False), details=value)
+    try:
+        text = json.dumps(converter.unstructure(value), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        # The tool ran; what it returned cannot be written as JSON. Say that, not that
+        # it failed (the model would try again, and it would "fail" again).
+        raise ToolError(
+            f"The tool ran, but its result could not be sent: a {type(value).__name__} "
+            f"cannot be written as JSON ({exc}); it should return text, numbers, lists and "
+            "dicts of them, or an attrs class or dataclass of them"
+        ) from None
+    return ToolResult(text, details=value)
 
 
 def _make(
