@@ -21,25 +21,58 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
-def quick_start() -> str:
-    block = re.search(r"## Quick start\n\n```python\n(.*?)```", README, re.S)
-    assert block is not None, "the README lost its quick start"
-    code = block.group(1)
-    assert 'Agent("openai:gpt-4o-mini",' in code
-    # Point the model at the local server, and do not start a second event loop.
-    code = code.replace('Agent("openai:gpt-4o-mini",', "Agent(SERVER.model(),")
-    return code.replace("trio.run(main)", "")
+def quick_starts() -> list[str]:
+    """The quick start's two blocks: the sync script, then the async program."""
+    section = README.split("## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) >= 2, "the README lost its quick start"
+    return blocks[:2]
+
+
+def run_file(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A block as a user runs it: saved as a file, run by this Python, nothing injected."""
+    path = tmp_path / "quick_start.py"
+    path.write_text(code)
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=60,
+        env={**environ, **env}, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_the_quick_start_is_short_and_without_a_key_says_so_in_one_line(tmp_path: Path) -> None:
+    script, _ = quick_starts()
+    assert len([line for line in script.splitlines() if line.strip()]) <= 10
+    assert '"openai:gpt-4o-mini"' in script and "OPENAI_API_KEY" in script
+    done = run_file(tmp_path, script)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "tinyagent: no API key for openai: set OPENAI_API_KEY, or pass api_key=... "
+        "(to the Model or the call); nothing was sent\n"
+    )
+
+
+def test_the_async_quick_start_raises_a_typed_error_without_a_key(tmp_path: Path) -> None:
+    _, program = quick_starts()
+    done = run_file(tmp_path, program)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("tinyagent.messages._errors.ReplyError: no API key for openai")
 
 
 async def test_quick_start_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    # The async block against the local server (its model string pointed there).
+    _, program = quick_starts()
+    code = program.replace('Agent("openai:gpt-4o-mini",', "Agent(SERVER.model(),")
+    code = code.replace("trio.run(main)  # or: asyncio.run(main())", "")
     replies = [tool_call_reply([("add", {"a": 2, "b": 40})]), text_reply("42")]
     async with LocalServer(replies) as server:
         namespace: dict[str, Any] = {"SERVER": server}
-        exec(quick_start(), namespace)
+        exec(code, namespace)
         await namespace["main"]()
         tool_result = server.requests[1].json["messages"][-1]
     assert capsys.readouterr().out.strip() == "42"
-    assert tool_result == {"role": "tool", "tool_call_id": "call_0", "content": "42"}
+    assert tool_result == {"role": "tool", "tool_call_id": "call_0", "content": "42.0"}
 
 
 def test_the_quick_starts_model_name_is_openai() -> None:

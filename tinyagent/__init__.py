@@ -132,6 +132,7 @@ __all__ = [
     "OutputError",
     "OutputValidationError",
     "ProviderError",
+    "ReplyError",
     "ResponseFormat",
     "RunContext",
     "RunEnd",

@@ -26,6 +26,7 @@ from ..messages import (
     Message,
     MessageUpdateEvent,
     Model,
+    ReplyError,
     StopReason,
     TextDeltaEvent,
     TinyAgentError,
@@ -508,12 +509,33 @@ class Agent:
         return run.new_messages
 
     async def prompt_text(self, message: PromptInput, images: Sequence[ImageContent] = ()) -> str:
-        """Run until the agent stops; return the text of its last reply."""
+        """Run until the agent stops; return the text of its last reply. A reply that
+        failed (no key, a provider error, a budget stop) raises :class:`ReplyError`
+        carrying it — never an empty string passed off as an answer; ``prompt()`` keeps
+        the failure as data. An aborted reply returns what arrived."""
         new = await self.prompt(message, images)
         for m in reversed(new):
             if isinstance(m, AssistantMessage):
+                if m.stop_reason is StopReason.ERROR:
+                    raise ReplyError(m)
                 return m.text
         return ""
+
+    def run_sync(
+        self,
+        message: PromptInput,
+        images: Sequence[ImageContent] = (),
+        *,
+        backend: str = "trio",
+    ) -> str:
+        """For scripts: :meth:`prompt_text` in an event loop of its own (trio, or
+        ``backend="asyncio"``). A reply that failed ends the script with its reason on
+        one line and exit status 1 (``SystemExit``); in a program, await
+        :meth:`prompt_text` and catch :class:`ReplyError` instead."""
+        try:
+            return anyio.run(lambda: self.prompt_text(message, images), backend=backend)
+        except ReplyError as exc:
+            raise SystemExit(f"tinyagent: {exc}") from None
 
     # --- structured output ---------------------------------------------------------
 

@@ -182,7 +182,9 @@ class ItemRunner:
         error, tokens_in, tokens_out, cost, latency = outcome
         s.input_tokens += tokens_in
         s.output_tokens += tokens_out
-        s.cost += cost
+        if cost is not None:
+            s.cost += cost
+            s.priced += 1
         if error is not None:
             s.failed += 1
             s.errors[error] += 1
@@ -194,8 +196,8 @@ class ItemRunner:
 Answer = tuple[Any, str | None]
 """A structured answer as JSON data, or None and why the answers did not validate."""
 
-Outcome = tuple[str | None, int, int, float, float]
-"""(error kind or None, tokens in, tokens out, cost, seconds): plain data, so that it
+Outcome = tuple[str | None, int, int, float | None, float]
+"""(error kind or None, tokens in, tokens out, cost or None when unpriced, seconds): plain data, so that it
 crosses to the driver from a Ray actor."""
 
 
@@ -209,5 +211,5 @@ def _outcome(reply: AssistantMessage, latency: float, usage: Usage | None = None
     error = None
     if reply.stop_reason in (StopReason.ERROR, StopReason.ABORTED):
         error = reply.failure.kind.value if reply.failure else "unknown"
-    cost = u.cost.total if u.cost is not None else 0.0
+    cost = u.cost.total if u.cost is not None else None
     return error, u.input + u.cache_read + u.cache_write, u.output, cost, latency

@@ -59,6 +59,7 @@ class BatchStats:
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
+    priced: int = 0  # finished items whose cost is known (the model has prices)
     latencies: Sample = attrs.field(factory=Sample)
     errors: Counter[str] = attrs.field(factory=Counter)
     started: float = attrs.field(factory=time.monotonic)
@@ -76,7 +77,8 @@ class BatchStats:
         return (
             f"{finished + self.skipped}/{self.total} done ({self.failed} failed), "
             f"{self.in_flight} in flight, {self.retrying} retrying{paused}, "
-            f"{self.input_tokens + self.output_tokens} tokens, ${self.cost:.4f}, "
+            f"{self.input_tokens + self.output_tokens} tokens, "
+            + (f"${self.cost:.4f}, " if self.priced else "cost unknown, ")
             + (f"budget {self.budget()}, " if self.budget is not None else "")
             + f"{rate:.1f} items/s, ETA {eta}"
         )
@@ -103,6 +105,11 @@ class BatchSummary:
     stopped_by_budget: bool = False
     left: int = 0
     """Items not run (a stop by the budget or a signal leaves them for a resume)."""
+    cost_known: bool = True
+    """False when no line carries a cost (the model has no prices): ``cost`` is then 0
+    for want of prices, and the text says "unknown", not "$0"."""
+    output: str | None = None
+    """The output file the summary is of."""
 
     def text(self) -> str:
         def ms(x: float | None) -> str:
@@ -113,7 +120,8 @@ class BatchSummary:
             + (f", {self.skipped} from an earlier run" if self.skipped else "")
             + (f", interrupted: {self.left} not run" if self.interrupted else "")
             + ")",
-            f"tokens: {self.input_tokens} in, {self.output_tokens} out; cost ${self.cost:.4f}",
+            f"tokens: {self.input_tokens} in, {self.output_tokens} out; "
+            + (f"cost ${self.cost:.4f}" if self.cost_known else "cost unknown (no prices)"),
             f"latency: p50 {ms(self.p50)}, p95 {ms(self.p95)}",
         ]
         if self.errors:
@@ -126,6 +134,8 @@ class BatchSummary:
                     f", {self.left} items left" if self.left else ""
                 )
             lines.append(f"budget: {self.budget}{stop}")
+        if self.output is not None:
+            lines.append(f"output: {self.output}")
         return "\n".join(lines)
 
 
@@ -152,6 +162,7 @@ def summary_of_stats(stats: BatchStats, interrupted: bool) -> BatchSummary:
         dict(stats.errors),
         stats.skipped,
         interrupted,
+        cost_known=stats.priced > 0 or stats.done + stats.failed == 0,
     )
 
 
@@ -195,7 +206,7 @@ def _row_facts(row: dict[str, Any]) -> tuple[bool, str | None, int, int, float, 
 
 
 def summary_of_rows(rows: Iterable[dict[str, Any]]) -> BatchSummary:
-    total = failed = tin = tout = 0
+    total = failed = tin = tout = priced = 0
     cost = 0.0
     latencies = Sample()
     errors: Counter[str] = Counter()
@@ -203,17 +214,21 @@ def summary_of_rows(rows: Iterable[dict[str, Any]]) -> BatchSummary:
         total += 1
         bad, kind, i, o, c, d = _row_facts(row)
         tin, tout, cost = tin + i, tout + o, cost + c
+        priced += isinstance(row.get("cost"), int | float)
         if bad:
             failed += 1
             errors[kind or "unknown"] += 1
         if d is not None:
             latencies.append(d)
     p50, p95 = _percentiles(latencies.values)
-    return BatchSummary(total, total - failed, failed, tin, tout, cost, p50, p95, dict(errors))
+    return BatchSummary(
+        total, total - failed, failed, tin, tout, cost, p50, p95, dict(errors),
+        cost_known=priced > 0 or total == 0,
+    )  # fmt: skip
 
 
 def summary_of_file(path: Path) -> BatchSummary:
-    summary = summary_of_rows(summarise_rows(path))
+    summary = attrs.evolve(summary_of_rows(summarise_rows(path)), output=str(path))
     sidecar = path.with_name(path.name + ".meta.json")
     try:
         meta = loads(sidecar.read_bytes())

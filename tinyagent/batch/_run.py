@@ -281,7 +281,9 @@ async def run_batch(
                 await anyio.to_thread.run_sync(pool.stop)
     finished = stats.done + stats.failed + stats.skipped
     cut_short = interrupted or (finished < stats.total and not stopped_by_budget)
-    summary = attrs.evolve(summary_of_stats(stats, cut_short), left=stats.total - finished)
+    summary = attrs.evolve(
+        summary_of_stats(stats, cut_short), left=stats.total - finished, output=str(out_path)
+    )
     if account is not None and spent is not None:
         summary = attrs.evolve(
             summary,

@@ -19,10 +19,14 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyagent", description="tinyagent from the terminal.")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="stream a reply (local server unless --model/--base-url)")
-    demo.add_argument("--model", help="model id, e.g. gpt-4o-mini")
-    demo.add_argument("--base-url", help="API root, e.g. https://api.openai.com/v1")
+    demo.add_argument(
+        "--model", help="provider:model, e.g. openai:gpt-4o-mini (an id with --base-url)"
+    )
+    demo.add_argument(
+        "--base-url", help="API root of another server, e.g. http://localhost:8000/v1"
+    )
     demo.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the key")
     demo.add_argument("--prompt", default=None, help="what to ask")
     demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
@@ -32,12 +36,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `tinyagent`: what it can do, not an error
+        parser.print_help()
+        return 0
     if args.command == "batch":
         return _batch.run_command(args)
-    if args.command == "chat":
-        return anyio.run(_chat.run_chat, args, backend=args.backend)
-    if (args.model is None) != (args.base_url is None):
-        print("tinyagent demo: give both --model and --base-url, or neither", file=sys.stderr)
+    try:
+        if args.command == "chat":
+            return anyio.run(_chat.run_chat, args, backend=args.backend)
+        if args.base_url is not None and args.model is None:
+            print(
+                "tinyagent demo: --base-url needs --model (the model's id there)", file=sys.stderr
+            )
+            return 2
+        return anyio.run(_demo.run_demo, args, backend=args.backend)
+    except BaseException as exc:  # a user error: one line and status 2, not a traceback
+        error = _user_error(exc)
+        if error is None:
+            raise
+        print(f"tinyagent {args.command}: {error}", file=sys.stderr)
         return 2
-    return anyio.run(_demo.run_demo, args, backend=args.backend)
+
+
+def _user_error(exc: BaseException) -> BaseException | None:
+    """``exc`` (or the one error a task group wrapped it in) if it is the user's."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc if isinstance(exc, _batch.USER_ERRORS) else None

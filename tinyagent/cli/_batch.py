@@ -11,8 +11,9 @@ from typing import Any
 from ..budget import Budget
 from ..messages import Model, ModelCost, TinyAgentError
 
-__all__ = ["EXIT_BUDGET", "add_parser", "run_command"]
+__all__ = ["EXIT_BUDGET", "EXIT_FAILED", "add_parser", "run_command"]
 
+EXIT_FAILED = 1  # every item ran, and some failed: their lines say why (--retry-failed)
 EXIT_USAGE = 2  # a bad flag, a missing key, an input or output it cannot use
 EXIT_BUDGET = 3  # stopped by its budget: the items left run on a resume with a larger cap
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the items left run on a resume
@@ -167,5 +168,6 @@ def run_command(args: argparse.Namespace) -> int:
     print(summary.text())
     if summary.interrupted:
         return EXIT_INTERRUPTED
-    # Failed items are lines of the output, not an exit status.
-    return EXIT_BUDGET if summary.stopped_by_budget else 0
+    if summary.stopped_by_budget:
+        return EXIT_BUDGET
+    return EXIT_FAILED if summary.failed else 0

@@ -6,6 +6,7 @@ import argparse
 import ast
 import datetime as dt
 import operator
+import re
 import sys
 from typing import Any
 
@@ -76,13 +77,25 @@ clock = Tool(
 )
 
 
+def _expression(prompt: Any) -> str:
+    """The arithmetic in the prompt (the longest run of digits and operators that holds
+    a digit), so that ``--prompt "what is 2+2"`` is answered; else the demo's own."""
+    runs = re.findall(r"[\d\s.+\-*/()%]+", prompt if isinstance(prompt, str) else "")
+    runs = [r.strip() for r in runs if re.search(r"\d", r) and re.search(r"[+\-*/%]", r)]
+    return max(runs, key=len) if runs else "(17 + 4) * 3"
+
+
 def _demo_server_reply(request: RecordedRequest) -> Reply:
     """A scripted 'model': first ask for both tools, then answer from their results."""
     messages = request.json["messages"]
     results = [m["content"] for m in messages if m["role"] == "tool"]
     if not results:
+        asked = next((m["content"] for m in messages if m["role"] == "user"), "")
         return tool_call_reply(
-            [ToolCallSpec("calculator", {"expression": "(17 + 4) * 3"}), ToolCallSpec("clock", {})],
+            [
+                ToolCallSpec("calculator", {"expression": _expression(asked)}),
+                ToolCallSpec("clock", {}),
+            ],
             text="Let me work that out. ",
             chunk_size=5,
             chunk_delay=0.01,
@@ -134,11 +147,18 @@ async def run_demo(args: argparse.Namespace) -> int:
     prompt = args.prompt or "What is (17 + 4) * 3, and what time is it?"
     system = "You are a concise assistant. Use the tools for arithmetic and time."
     if args.model:
-        model = Model(args.model, args.base_url, api_key_env=args.api_key_env)
+        # provider:model as everywhere, or an id at --base-url
+        if args.base_url:
+            model = Model(args.model, args.base_url, api_key_env=args.api_key_env)
+        else:
+            model = Model.from_name(args.model)
         agent = Agent(model, system, [calculator, clock])
         agent.subscribe(_printer(sys.stdout.isatty()))
         messages = await agent.prompt(prompt)
-        return 1 if agent.state.last_error else (0 if messages else 1)
+        if agent.state.last_error:
+            print(f"tinyagent demo: {agent.state.last_error}", file=sys.stderr)
+            return 1
+        return 0 if messages else 1
     async with LocalServer(handler=_demo_server_reply) as server:
         agent = Agent(server.model("demo-model"), system, [calculator, clock])
         agent.subscribe(_printer(sys.stdout.isatty()))

@@ -14,6 +14,7 @@ __all__ = [
     "OutputError",
     "OutputValidationError",
     "ProviderError",
+    "ReplyError",
     "StreamFormatError",
     "TinyAgentError",
     "ToolError",
@@ -23,7 +24,7 @@ __all__ = [
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._records import Failure
+    from ._records import AssistantMessage, Failure
 
 
 class TinyAgentError(Exception):
@@ -108,6 +109,18 @@ class CallbackError(TinyAgentError):
         self.message = message
         self.callback = callback
         self.event = event
+
+
+class ReplyError(TinyAgentError):
+    """The agent's reply failed, so there is no answer to hand back as text
+    (``prompt_text``): ``reply`` is the failed :class:`AssistantMessage` (kept in the
+    transcript, as ``prompt()`` keeps it), ``failure`` its typed failure. The message is
+    the reply's ``error_message``."""
+
+    def __init__(self, reply: AssistantMessage) -> None:
+        super().__init__(reply.error_message or f"the reply failed ({reply.stop_reason})")
+        self.reply = reply
+        self.failure = reply.failure
 
 
 class OutputError(TinyAgentError):

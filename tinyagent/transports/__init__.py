@@ -21,6 +21,7 @@ from ..wire import StreamOptions
 from ._connections import Connections
 from ._gate import RateGate
 from ._native_bridge import native_available
+from ._refused import RefusedSource, missing_key
 from ._retry import EventSource, RetryingSource, retry_delay
 
 __all__ = [
@@ -57,6 +58,12 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
     transport = resolve_transport(options.transport, options.client)
     request = prepare_request(model, context, options)
     label = f"POST {request.url} model={model.id} api={provider.api} transport={transport}"
+    missing = missing_key(model, options, request)
+    if missing is not None:  # found before any request: the reply says what to set
+        from ..wire import PureByteParser
+
+        parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
+        return RefusedSource(parser, missing)
 
     def attempt() -> EventSource:
         logger.debug("request %s", label)
