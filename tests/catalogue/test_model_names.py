@@ -94,7 +94,7 @@ def test_a_string_is_taken_wherever_a_model_is() -> None:
 async def test_usage_is_priced_from_the_catalogue(transport: str) -> None:
     reply = text_reply("hi", usage={"prompt_tokens": 1000, "completion_tokens": 200})
     async with LocalServer([reply]) as server:
-        model = Model.from_name("openai:gpt-4o-mini", base_url=server.base_url)
+        model = Model.from_name("openai:gpt-4o-mini", base_url=server.base_url, api_key="sk-test")
         agent = Agent(model, stream_options={"transport": transport})
         await agent.prompt("hello")
     cost = agent.usage.cost
