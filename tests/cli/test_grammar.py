@@ -69,3 +69,22 @@ def test_a_batch_with_failed_items_exits_1_and_its_summary_says_what_it_did(
     assert f"output: {out}" in shown
     assert main(["batch", "status", str(out)]) == 0
     assert f"output: {out}" in capsys.readouterr().out
+
+
+def test_every_option_of_every_command_says_what_it_is() -> None:
+    import argparse
+
+    from tinyagent.cli import _parser
+
+    silent: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not action.help:
+                silent.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(_parser(), "tinyagent")
+    assert silent == []

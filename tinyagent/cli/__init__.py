@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the key")
     demo.add_argument("--prompt", default=None, help="what to ask")
-    demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
+    demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio", help="event loop")
     _chat.add_parser(sub)
     _batch.add_parser(sub)
     return p

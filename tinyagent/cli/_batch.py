@@ -38,30 +38,33 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--api-key-env", default=None, help="variable holding the key")
     run.add_argument("--format", choices=["tinyagent", "openai-batch"], default=None,
                      help="input and output format (default: read from the first line)")  # fmt: skip
-    run.add_argument("--concurrency", type=int, default=64)
+    run.add_argument("--concurrency", type=int, default=64, help="items in flight at once")
     run.add_argument("--rpm", type=int, default=None, help="requests per minute, whole batch")
     run.add_argument("--tpm", type=int, default=None, help="tokens per minute, whole batch")
     run.add_argument("--adaptive", action="store_true", help="halve concurrency on 429s")
     run.add_argument("--agent", default=None, help="module:factory returning an Agent per item")
-    run.add_argument("--engine", choices=["local", "ray"], default="local")
+    run.add_argument("--engine", choices=["local", "ray"], default="local",
+                     help="run items here, or on Ray actors (the ray extra)")  # fmt: skip
     run.add_argument("--retry-failed", action="store_true", help="run the failed ids again")
     run.add_argument("--max-attempts", type=int, default=3, help="attempts per item")
     run.add_argument("--transport", default=None, help="native, httpx+native or httpx")
-    run.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
+    run.add_argument("--backend", choices=["trio", "asyncio"], default="trio", help="event loop")
     run.add_argument("--max-tokens", type=int, default=None, help="output tokens per call")
     cap = run.add_argument_group(
         "budget", "a cap on what the whole output may spend; a resume counts what it records"
     )
-    cap.add_argument("--max-cost", type=float, default=None, metavar="DOLLARS")
+    cap.add_argument("--max-cost", type=float, default=None, metavar="DOLLARS",
+                     help="dollars the whole output may spend")  # fmt: skip
     cap.add_argument("--max-tokens-total", type=int, default=None, metavar="N",
                      help="prompt and output tokens together")  # fmt: skip
-    cap.add_argument("--max-requests", type=int, default=None, metavar="N")
+    cap.add_argument("--max-requests", type=int, default=None, metavar="N",
+                     help="requests the whole output may send")  # fmt: skip
     cap.add_argument("--price-in", type=float, default=None, metavar="USD_PER_MTOK",
                      help="price of prompt tokens, for a model the catalogue lacks")  # fmt: skip
     cap.add_argument("--price-out", type=float, default=None, metavar="USD_PER_MTOK",
                      help="price of output tokens")  # fmt: skip
     status = verbs.add_parser("status", help="summarise an output file, finished or running")
-    status.add_argument("output")
+    status.add_argument("output", help="the output JSONL of a batch run")
 
 
 def _local_reply(request: Any) -> Any:

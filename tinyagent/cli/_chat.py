@@ -178,4 +178,4 @@ def add_parser(sub: Any) -> None:
     )
     chat.add_argument("--api-key-env", default="OPENAI_API_KEY", help="with --base-url")
     chat.add_argument("--system", help="the system prompt")
-    chat.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
+    chat.add_argument("--backend", choices=["trio", "asyncio"], default="trio", help="event loop")
