@@ -134,7 +134,7 @@ async def test_a_budget_holds_across_two_actors(local_ray: None, tmp_path: Path)
     with the same cap sends nothing."""
     from tinyagent.budget import Budget
 
-    from .test_budget import MAX_TOKENS, PRICES, metered, spent, worst_case
+    from .test_budget import MAX_TOKENS, PRICES, done_ids, metered, spent, worst_case
 
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text(ours(2000))
@@ -154,15 +154,17 @@ async def test_a_budget_holds_across_two_actors(local_ray: None, tmp_path: Path)
             cost, _ = spent(target)
             assert summary.stopped_by_budget and not summary.interrupted
             assert cost <= cap + 1e-9 and cap - cost < one
-            written = len(rows(target))
-            assert len(server.requests) - before == written
+            # A refused item was never sent: every request of this run has a line.
+            asked = {"q" + r.json["messages"][-1]["content"][4:] for r in server.requests[before:]}
+            assert asked <= {r["id"] for r in rows(target)}
             assert summary.budget is not None and summary.budget.endswith(f"of ${cap:.4f} spent")
+        sent, kept = len(server.requests), done_ids(target)
         again = await run_batch(
             inp, target, model=model, engine="ray", ray_actors=2, concurrency=200,
             stream_options=options, progress=False, budget=Budget(max_cost=cap),
         )  # fmt: skip
-        assert again.stopped_by_budget and len(rows(target)) == written
-        assert len(server.requests) - before == written  # nothing more was sent
+        assert again.stopped_by_budget and done_ids(target) == kept
+        assert len(server.requests) == sent  # nothing more was sent
 
 
 async def test_an_actor_that_dies_fails_its_items_in_plain_words(
@@ -185,3 +187,32 @@ async def test_an_actor_that_dies_fails_its_items_in_plain_words(
     assert message.startswith("the Ray actor running this item died (")
     assert "\x1b[" not in message and "pid" not in message and "/" not in message
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_a_dead_actor_s_open_reservations_are_forfeited_not_waited_on(local_ray: None) -> None:
+    """An actor that dies mid-call never settles its reservation on the limiter: the
+    pool forfeits it (counted spent at its worst case), so another actor's call that
+    fits only once it settles is refused at once instead of waiting for ever."""
+    from tinyagent import Model
+    from tinyagent.batch._ray import RayPool
+    from tinyagent.budget import Budget, BudgetExceeded, Spend
+
+    model = Model("m", "http://127.0.0.1:9/v1")
+    pool = RayPool(
+        model, "tinyagent", {}, 1, None, concurrency=4, rpm=None, tpm=None, adaptive=False,
+        actors=2, budget=Budget(max_requests=1),
+    )  # fmt: skip
+    pool.start()
+    try:
+        limiter = pool._limiter
+        hold, refusal = ray.get(limiter.reserve.remote(model, 10, 10, 0))  # actor 0's call
+        assert refusal is None
+        waiting = limiter.reserve.remote(model, 10, 10, 1)  # actor 1's: waits on it
+        ready, _ = ray.wait([waiting], timeout=0.5)
+        assert ready == []
+        assert ray.get(limiter.forfeit.remote(0)) == 1  # actor 0 died
+        _, refusal = ray.get(waiting, timeout=10)
+        assert isinstance(refusal, BudgetExceeded) and refusal.limit == "requests"
+        assert pool.budget_spent() == Spend(0.0, 10, 10, 1)
+    finally:
+        pool.stop()

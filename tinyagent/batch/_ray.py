@@ -94,13 +94,17 @@ class _RemoteHold:
 
 
 class _RemoteBudget:
-    """A budget :class:`Account` whose account lives in the limiter actor."""
+    """A budget :class:`Account` whose account lives in the limiter actor; its holds are
+    the actor's (``owner``), so that an actor's death forfeits the ones it left open."""
 
-    def __init__(self, limiter: Any) -> None:
+    def __init__(self, limiter: Any, owner: int) -> None:
         self._limiter = limiter
+        self._owner = owner
 
     async def reserve(self, model: Model, prompt_tokens: int, max_output: int | None) -> Any:
-        hold_id, refusal = await self._limiter.reserve.remote(model, prompt_tokens, max_output)
+        hold_id, refusal = await self._limiter.reserve.remote(
+            model, prompt_tokens, max_output, self._owner
+        )
         if refusal is not None:
             raise refusal
         return _RemoteHold(self._limiter, hold_id)
@@ -116,7 +120,7 @@ def _limiter_class() -> Any:
         def __init__(self, limits: Mapping[str, Any] | None, budget: Budget | None) -> None:
             self.gate = BatchGate(**limits) if limits is not None else None
             self.budget = budget
-            self.holds: dict[int, Any] = {}
+            self.holds: dict[int, tuple[int, Any]] = {}  # id -> (owner, hold)
             self.next_id = 0
 
         async def acquire(self, tokens: int) -> None:
@@ -132,7 +136,7 @@ def _limiter_class() -> Any:
             return self.gate.rate_limited, self.gate.paused_total
 
         async def reserve(
-            self, model: Model, prompt_tokens: int, max_output: int | None
+            self, model: Model, prompt_tokens: int, max_output: int | None, owner: int = -1
         ) -> tuple[int, BudgetExceeded | None]:
             assert self.budget is not None
             try:
@@ -140,13 +144,21 @@ def _limiter_class() -> Any:
             except BudgetExceeded as exc:
                 return 0, exc  # data, not a raised error: the actor raises it again
             self.next_id += 1
-            self.holds[self.next_id] = hold
+            self.holds[self.next_id] = (owner, hold)
             return self.next_id, None
 
         def settle(self, hold_id: int, usage: Usage | None, sent: bool) -> None:
-            hold = self.holds.pop(hold_id, None)
-            if hold is not None:
-                hold.settle(usage, sent)
+            entry = self.holds.pop(hold_id, None)
+            if entry is not None:
+                entry[1].settle(usage, sent)
+
+        def forfeit(self, owner: int) -> int:
+            """The actor ``owner`` died: its open holds count as spent in full (what
+            its calls cost will never be known), so nothing waits on them. How many."""
+            lost = [i for i, (o, _) in self.holds.items() if o == owner]
+            for i in lost:
+                self.holds.pop(i)[1].forfeit()
+            return len(lost)
 
         def spent(self) -> Spend:
             assert self.budget is not None
@@ -173,12 +185,13 @@ def _actor_class() -> Any:
             agent: Any,
             limits: Mapping[str, Any] | Any,
             budget: Any,
+            index: int = 0,
         ) -> None:
             # Its own share of the limits, or the shared limiter's gate.
             shared = not isinstance(limits, Mapping)
             gate: Any = _RemoteGate(limits) if shared else BatchGate(**limits)
             run_options = {**options, "rate_gate": gate}
-            account = _RemoteBudget(budget) if budget is not None else None
+            account = _RemoteBudget(budget, index) if budget is not None else None
             self._run = ItemRunner(
                 model, fmt, gate, BatchStats(), run_options, max_attempts, agent, account
             )
@@ -253,7 +266,7 @@ class RayPool:
                 limits = self._limiter
         budget = self._limiter if self._budget is not None else None
         cls = _actor_class()
-        self._actors = [cls.remote(*self._args, limits, budget) for _ in range(self._count)]
+        self._actors = [cls.remote(*self._args, limits, budget, i) for i in range(self._count)]
         self._load = [0] * self._count
 
     def rate_limits(self) -> tuple[int, float] | None:
@@ -299,6 +312,10 @@ class RayPool:
             ray.cancel(ref)
             raise
         except ray.exceptions.RayError as exc:  # an actor died: this item fails, not the batch
+            if self._budget is not None and self._limiter is not None:
+                # Its open reservations will never settle: count them spent, so that
+                # no other item waits on them for ever.
+                await anyio.to_thread.run_sync(ray.get, self._limiter.forfeit.remote(index))
             line = error_line(self._format, item.id, "engine", ray_failure(exc))
             return line, ("engine", 0, 0, 0.0, 0.0)
         finally:

@@ -411,6 +411,13 @@ class BudgetHold:
         if budget is not None:
             budget._settle(self._need, budget._spend(self._model, usage, sent))
 
+    def forfeit(self) -> None:
+        """Settle as if the worst case was spent: the call's end will never be known
+        (the process making it died), and it may have been paid in full."""
+        budget, self._budget = self._budget, None
+        if budget is not None:
+            budget._settle(self._need, list(self._need))
+
 
 class Holds:
     """One call's reservations on each of its accounts."""
