@@ -205,7 +205,7 @@ def test_a_dead_actor_s_open_reservations_are_forfeited_not_waited_on(local_ray:
     pool.start()
     try:
         limiter = pool._limiter
-        hold, refusal = ray.get(limiter.reserve.remote(model, 10, 10, 0))  # actor 0's call
+        _hold, refusal = ray.get(limiter.reserve.remote(model, 10, 10, 0))  # actor 0's call
         assert refusal is None
         waiting = limiter.reserve.remote(model, 10, 10, 1)  # actor 1's: waits on it
         ready, _ = ray.wait([waiting], timeout=0.5)
