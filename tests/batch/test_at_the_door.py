@@ -61,3 +61,37 @@ def test_an_interrupted_summary_says_how_many_items_were_not_run() -> None:
     assert (
         summary.text().splitlines()[0] == "items: 7 (3 succeeded, 0 failed, interrupted: 4 not run)"
     )
+
+
+async def test_the_live_progress_line_fits_the_terminal() -> None:
+    """A live line wider than the terminal is cut with an ellipsis, never wrapped (a
+    wrapped line leaves a trail of copies as it redraws)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    import anyio
+
+    from tinyagent.batch import BatchStats
+    from tinyagent.batch._report import progress_task
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))  # 40 columns
+    out = os.fdopen(slave, "w")
+
+    class Gate:
+        paused_for = 0.0
+        paused_total = 0.0
+
+    stats = BatchStats(total=10_000, done=1234, in_flight=200)
+    assert len(stats.line()) > 100
+    with anyio.move_on_after(0.6):
+        await progress_task(stats, Gate(), out)
+    out.flush()
+    shown = os.read(master, 65536).decode("utf-8", "replace")
+    out.close()
+    os.close(master)
+    assert "…" in shown and "1234/10000 done" in shown
+    assert "ETA" not in shown  # the end of the line was cut, not wrapped onto another

@@ -89,9 +89,11 @@ def test_a_chat_in_a_terminal(backend: str) -> None:
         assert t.proc.poll() is None, "the program goes on"
 
         t.send("/model")
-        t.expect("(model: local:offline)")
+        t.expect("(model: the built-in local server)")
         t.send("/model nowhere:x")
         t.expect("(cannot use that model: unknown provider 'nowhere'")
+        t.send("/model anthropic:claude-sonnet-4-5")  # no key: it stays, and says so
+        t.expect("(no $ANTHROPIC_API_KEY set: staying with the built-in local server)")
         t.send("/reset")
         t.expect("(conversation cleared)")
         t.send("hello again")

@@ -258,17 +258,23 @@ async def progress_task(stats: BatchStats, gate: Any, out: TextIO | None = None)
         try:
             from rich.console import Console
             from rich.live import Live
+            from rich.text import Text
         except ImportError:  # pragma: no cover - rich is in the batch extra
             tty = False
         else:
             live = Live(console=Console(file=out), refresh_per_second=4, transient=True)
             live.start()
+
+            def one_line(text: str) -> Any:
+                # One terminal line, whatever its width: cut with an ellipsis, never
+                # wrapped (a wrapped live line leaves a trail as it redraws).
+                return Text(text, no_wrap=True, overflow="ellipsis")
     try:
         while True:
             stats.paused_for = gate.paused_for
             stats.paused_total = gate.paused_total
             if live is not None:
-                live.update(stats.line())
+                live.update(one_line(stats.line()))
                 await anyio.sleep(0.25)
             else:
                 await anyio.sleep(5.0)

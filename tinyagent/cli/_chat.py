@@ -90,6 +90,12 @@ class _Chat:
                 else:
                     _write("\n(Ctrl-D or /quit to leave)\nyou> ")
 
+    def _current(self) -> str:
+        m = self.agent.model
+        if m is None:
+            return "no model"
+        return "the built-in local server" if m.provider == "local" else f"{m.provider_name}:{m.id}"
+
     def command(self, line: str) -> bool:
         """Run a ``/command``; False to leave."""
         name, _, arg = line.partition(" ")
@@ -101,14 +107,19 @@ class _Chat:
         elif name == "/model":
             if arg.strip():
                 try:
-                    self.agent.set_model(arg.strip())
+                    model = Model.from_name(arg.strip())
                 except (ValueError, TypeError) as exc:
                     _write(f"(cannot use that model: {exc})\n")
-                else:
-                    _write(f"(now talking to {arg.strip()})\n")
+                    return True
+                key = model.api_key_env
+                if key and not os.environ.get(key):
+                    # Leaving the local server for a model with no key would only fail.
+                    _write(f"(no ${key} set: staying with {self._current()})\n")
+                    return True
+                self.agent.set_model(model)
+                _write(f"(now talking to {arg.strip()})\n")
             else:
-                m = self.agent.model
-                _write(f"(model: {m.provider_name}:{m.id})\n" if m else "(no model)\n")
+                _write(f"(model: {self._current()})\n")
         else:
             _write(f"(unknown command {name}) {HELP}\n")
         return True
