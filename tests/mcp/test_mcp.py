@@ -155,9 +155,12 @@ async def test_an_error_in_the_block_comes_out_as_itself() -> None:
 
 
 async def test_a_server_that_cannot_start_is_a_clear_error() -> None:
-    with pytest.raises(TinyAgentError, match="could not connect to the MCP server"):
+    with pytest.raises(TinyAgentError, match="could not connect to the MCP server") as info:
         async with connect([sys.executable, "-c", "import sys; sys.exit(2)"], errlog=QUIET):
             pass
+    # What went wrong, not the SDK's task-group summary.
+    assert "TaskGroup" not in str(info.value) and "sub-exception" not in str(info.value)
+    assert not isinstance(info.value.__cause__, BaseExceptionGroup)
 
 
 async def test_a_plain_string_command_is_refused_with_the_fix() -> None:

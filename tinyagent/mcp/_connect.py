@@ -75,6 +75,14 @@ def _transport(
     return server  # an mcp Transport (or an in-process server, for the SDK's Client)
 
 
+def _innermost(exc: BaseException) -> BaseException:
+    """The error under the SDK's task groups (one per layer), not the group's summary
+    ("unhandled errors in a TaskGroup")."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _has_fileno(stream: Any) -> bool:
     try:
         stream.fileno()
@@ -211,7 +219,14 @@ async def connect(
             connection = MCPConnection(client, what, prefix, include, options)
             await connection.refresh_tools()
         except Exception as exc:
-            raise TinyAgentError(f"could not connect to the MCP server {what}: {exc}") from exc
+            cause = _innermost(exc)
+            hint = ""
+            if isinstance(server, list | tuple | mcp.StdioServerParameters) and errlog is None:
+                hint = " (the server's own stderr, above, says why it stopped)"
+            raise TinyAgentError(
+                f"could not connect to the MCP server {what}: "
+                f"{type(cause).__name__}: {cause}{hint}"
+            ) from cause
         try:
             yield connection
         except Exception as exc:  # the block's own error: re-raised as itself, below,
