@@ -38,3 +38,19 @@ def test_calculator_is_arithmetic_only() -> None:
     assert evaluate("-2 ** 3 + 7 // 2") == -5
     with pytest.raises(ValueError, match="not allowed"):
         evaluate("__import__('os')")
+
+
+def test_tool_calls_are_coloured_on_a_terminal_and_plain_when_piped(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinyagent import ToolCall, ToolExecutionStartEvent
+    from tinyagent.cli._demo import _printer
+
+    event = ToolExecutionStartEvent(ToolCall("c1", "calculator", {"expression": "1+1"}))
+    _printer(True)(event)
+    assert capsys.readouterr().out == "\x1b[36m  -> calculator({'expression': '1+1'})\x1b[0m\n"
+    _printer(False)(event)
+    assert capsys.readouterr().out == "  -> calculator({'expression': '1+1'})\n"
+    monkeypatch.setenv("NO_COLOR", "1")
+    _printer(True)(event)
+    assert "\x1b[" not in capsys.readouterr().out

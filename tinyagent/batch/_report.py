@@ -269,6 +269,7 @@ async def progress_task(stats: BatchStats, gate: Any, out: TextIO | None = None)
                 # One terminal line, whatever its width: cut with an ellipsis, never
                 # wrapped (a wrapped live line leaves a trail as it redraws).
                 return Text(text, no_wrap=True, overflow="ellipsis")
+
     try:
         while True:
             stats.paused_for = gate.paused_for

@@ -6,6 +6,7 @@ import argparse
 import ast
 import datetime as dt
 import operator
+import os
 import re
 import sys
 from typing import Any
@@ -112,7 +113,10 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _printer(dim: bool) -> Any:
+def _printer(terminal: bool) -> Any:
+    """Print a run's events: colour on a terminal (unless ``NO_COLOR`` is set), plain
+    text when piped."""
+    colour = terminal and not os.environ.get("NO_COLOR")
     at_line_start = True
 
     def line(text: str) -> None:
@@ -125,20 +129,25 @@ def _printer(dim: bool) -> Any:
         _write(text)
         at_line_start = text.endswith("\n")
 
+    def paint(code: str, text: str) -> str:
+        # Colour on a terminal (tool calls apart from the answer); plain when piped.
+        return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
     def on_event(e: AgentEvent) -> None:
         if isinstance(e, MessageUpdateEvent):
             if isinstance(e.event, TextDeltaEvent):
                 inline(e.event.delta)
             elif isinstance(e.event, ThinkingDeltaEvent):
-                inline(f"\x1b[2m{e.event.delta}\x1b[0m" if dim else e.event.delta)
+                inline(paint("2", e.event.delta))
         elif isinstance(e, ToolExecutionStartEvent):
-            line(f"  -> {e.call.name}({e.call.arguments})")
+            line(paint("36", f"  -> {e.call.name}({e.call.arguments})"))
         elif isinstance(e, ToolExecutionEndEvent):
-            line(f"  {'!!' if e.result.is_error else '<-'} {e.call.name}: {e.result.text}")
+            mark, code = ("!!", "31") if e.result.is_error else ("<-", "32")
+            line(paint(code, f"  {mark} {e.call.name}: {e.result.text}"))
         elif isinstance(e, AgentEndEvent):
             u = e.usage
             err = f": {e.error_message}" if e.error_message else ""
-            line(f"[{e.stop_reason}{err}; {u.input} in, {u.output} out]")
+            line(paint("2", f"[{e.stop_reason}{err}; {u.input} in, {u.output} out]"))
 
     return on_event
 

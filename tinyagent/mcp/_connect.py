@@ -224,8 +224,7 @@ async def connect(
             if isinstance(server, list | tuple | mcp.StdioServerParameters) and errlog is None:
                 hint = " (the server's own stderr, above, says why it stopped)"
             raise TinyAgentError(
-                f"could not connect to the MCP server {what}: "
-                f"{type(cause).__name__}: {cause}{hint}"
+                f"could not connect to the MCP server {what}: {type(cause).__name__}: {cause}{hint}"
             ) from cause
         try:
             yield connection
