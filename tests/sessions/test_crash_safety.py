@@ -117,8 +117,13 @@ def test_two_processes_append_to_one_file_at_once(tmp_path: Path) -> None:
         subprocess.Popen([sys.executable, str(HERE / "append_child.py"), str(db), sid, str(n)])
         for sid in ("a", "b")
     ]
-    for p in procs:
-        assert p.wait(120) == 0
+    try:
+        codes = [p.wait(120) for p in procs]
+    finally:
+        for p in procs:  # never left running into the next test
+            p.kill()
+            p.wait()
+    assert codes == [0, 0]
 
     async def load(sid: str) -> list[str]:
         with SQLiteSession(db, sid) as session:

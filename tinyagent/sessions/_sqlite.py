@@ -160,7 +160,7 @@ class SQLiteSession:
         except sqlite3.Error as exc:
             raise ValueError(f"{self.path}: cannot open it as a session database ({exc})") from None
         try:
-            self._prepare(conn)
+            self._prepare_when_free(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ValueError(f"{self.path} is not a usable session database: {exc}") from None
@@ -169,6 +169,22 @@ class SQLiteSession:
             raise
         self._conn = conn
         return conn
+
+    def _prepare_when_free(self, conn: sqlite3.Connection) -> None:
+        """:meth:`_prepare`, again while another process holds the file in a way the busy
+        timeout does not wait for (two processes making one new file at once: one is
+        switching it to WAL while the other reads its schema)."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                self._prepare(conn)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                time.sleep(0.02)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
