@@ -141,6 +141,7 @@ async def test_release_lease_breaks_a_lease_whose_holder_cannot_be_checked(tmp_p
     await session.count()  # make the file and its tables
     with sqlite3.connect(db) as conn:  # a holder on another machine, gone for good
         conn.execute("INSERT INTO tinyagent_leases VALUES ('s1', 'elsewhere:42:abc', 0)")
+    conn.close()
     async with LocalServer(handler=lambda r: text_reply("hi")) as server:
         agent = Agent(server.model(), session=session)
         with pytest.raises(SessionInUseError, match="pid 42 on elsewhere"):
