@@ -118,7 +118,8 @@ class Journal:
 
     ``spent`` is what the file records as spent (its lines, and lines dropped to be run
     again, whose spend the sidecar carries), each line's usage priced by ``price``
-    where the line has no cost of its own."""
+    where the line has no cost of its own; without ``price`` (no budget), only the
+    carried spend is read."""
 
     def __init__(
         self,
@@ -133,6 +134,9 @@ class Journal:
         self.format = scan.format
         self.done: set[str] = set()
         self.failed_before = 0
+        # Only a budgeted run reads what the kept lines spent: without one, a resume of a
+        # long output does not price every line it skips.
+        self._accounting = price is not None
         self._price = price or (lambda _usage: 0.0)
         self._meta: dict[str, Any] = {}
         self.spent = Spend()
@@ -209,12 +213,14 @@ class Journal:
                 if item_id is None:
                     raise TinyAgentError(f"{self.path}: a line has no id; the file was edited")
                 failed = row_failed(row, self.format)
-                spend = row_spend(row, self.format, self._price)
                 if failed and (retry_failed or budget_stopped(row, self.format)):
+                    # Dropped to run again: what it spent is carried in the sidecar, for
+                    # any later budgeted run (few lines: they are failures).
                     dropped.add(number)
-                    carried += spend
+                    carried += row_spend(row, self.format, self._price)
                     continue
-                self.spent += spend
+                if self._accounting:
+                    self.spent += row_spend(row, self.format, self._price)
                 self.failed_before += failed
                 self.done.add(item_id)
         if dropped:
