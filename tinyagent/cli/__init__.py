@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from .._util.groups import innermost
 from . import _batch, _chat, _demo
 
 __all__ = ["main"]
@@ -61,7 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _user_error(exc: BaseException) -> BaseException | None:
-    """``exc`` (or the one error a task group wrapped it in) if it is the user's."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc if isinstance(exc, _batch.USER_ERRORS) else None
+    """``exc`` (or the error a task group wrapped it in) if it is the user's."""
+    inner = innermost(exc)
+    return inner if isinstance(inner, _batch.USER_ERRORS) else None

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._util.groups import innermost
 from ..budget import Budget
 from ..messages import Model, ModelCost, TinyAgentError
 
@@ -129,14 +130,9 @@ async def _run(
         return await run_batch(args.input, args.output, model=model, **settings)
     from ..testing import LocalServer
 
-    failed: Exception
     async with LocalServer(handler=_local_reply) as server:
         local = server.model(args.model, api=args.api)
-        try:
-            return await run_batch(args.input, args.output, model=local, **settings)
-        except USER_ERRORS as exc:
-            failed = exc  # raised past the server's task group, not wrapped in a group
-    raise failed
+        return await run_batch(args.input, args.output, model=local, **settings)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -165,8 +161,11 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         budget = _budget(args)
         summary = anyio.run(_run, args, model, options, budget, backend=args.backend)
-    except USER_ERRORS as exc:
-        print(f"tinyagent batch: {exc}", file=sys.stderr)
+    except BaseException as exc:  # the user's error, also from inside the local server
+        error = innermost(exc)
+        if not isinstance(error, USER_ERRORS):
+            raise
+        print(f"tinyagent batch: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(summary.text())
     if summary.interrupted:

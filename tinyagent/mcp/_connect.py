@@ -20,6 +20,7 @@ import mcp
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from .._util.groups import innermost
 from .._util.json import dumps
 from ..messages import TextContent, TinyAgentError, ToolError
 from ..tools import Tool, ToolResult, ToolUpdate
@@ -73,14 +74,6 @@ def _transport(
     if isinstance(server, mcp.StdioServerParameters):
         return stdio_client(server, errlog=errlog if errlog is not None else _stderr(stack))
     return server  # an mcp Transport (or an in-process server, for the SDK's Client)
-
-
-def _innermost(exc: BaseException) -> BaseException:
-    """The error under the SDK's task groups (one per layer), not the group's summary
-    ("unhandled errors in a TaskGroup")."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
 
 
 def _has_fileno(stream: Any) -> bool:
@@ -219,7 +212,7 @@ async def connect(
             connection = MCPConnection(client, what, prefix, include, options)
             await connection.refresh_tools()
         except Exception as exc:
-            cause = _innermost(exc)
+            cause = innermost(exc)
             hint = ""
             if isinstance(server, list | tuple | mcp.StdioServerParameters) and errlog is None:
                 hint = " (the server's own stderr, above, says why it stopped)"
