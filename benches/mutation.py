@@ -36,6 +36,7 @@ CORES: dict[str, list[str]] = {
     "tinyagent/providers/anthropic/_parser.py": [
         "tests/providers/test_anthropic_parser.py",
         "tests/providers/test_anthropic_parity.py",
+        "tests/providers/test_anthropic_block_indexes.py",
     ],
     "tinyagent/providers/anthropic/_request.py": [
         "tests/providers/test_anthropic_request.py",
@@ -63,8 +64,8 @@ CORES: dict[str, list[str]] = {
 def _copy_tree(dest: Path) -> None:
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
-    for ext in (ROOT / "tinyagent").glob("_native*.so"):
-        shutil.copy2(ext, dest / "tinyagent" / ext.name)
+    for ext in (ROOT / "tinyagent").rglob("_native*.so"):  # transports/_native (issue 19)
+        shutil.copy2(ext, dest / ext.relative_to(ROOT))
 
 
 def _configure(dest: Path, module: str, tests: list[str]) -> None:
@@ -85,7 +86,7 @@ def measure(module: str, tests: list[str], keep: Path) -> collections.Counter[st
     try:
         _copy_tree(dest)
         _configure(dest, module, tests)
-        env = {**os.environ, "TINYAGENT_CONFORMANCE": str(ROOT.parent / "shared" / "conformance")}
+        env = dict(os.environ)  # the recorded streams are the repository's own (tests/conformance)
         subprocess.run(
             [sys.executable, "-m", "mutmut", "run", "--max-children", "2"],
             cwd=dest,
