@@ -52,6 +52,7 @@ BAD = {
     "float index": delta(0.0),
     "string index": delta("0"),
     "index past 2**63 - 1": delta(2**63),
+    "a block started past 2**63 - 1": start(2**63),
     "start without an index": start(None),
     "a block started twice": start(0),
     "start without a block": {"type": "content_block_start", "index": 1},
