@@ -4,6 +4,7 @@ chat as in the library, a user error is one line and a documented status, bare
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -88,3 +89,58 @@ def test_every_option_of_every_command_says_what_it_is() -> None:
 
     walk(_parser(), "tinyagent")
     assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("batch", "run", "in.jsonl", "-o", "out.jsonl", "--model", "openai:gpt-4o-mini"),
+            "tinyagent batch: no API key for openai: set OPENAI_API_KEY (or --base-url local "
+            "for the built-in local server); nothing was sent\n",
+        ),
+        (
+            ("batch", "run", "in.jsonl", "-o", "out.jsonl", "--model", "gpt-4o-mini"),
+            "tinyagent batch: a model name is 'provider:model', such as 'openai:gpt-4o-mini', "
+            "got 'gpt-4o-mini'; known providers: ",
+        ),
+        (
+            ("batch", "run", "in.jsonl", "-o", "out.jsonl", "--model", "nope:x"),
+            "tinyagent batch: unknown provider 'nope'",
+        ),
+    ],
+)
+def test_batch_reads_a_model_as_every_command_does(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "prompt": "hi"}\n')
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tinyagent", *args], capture_output=True, text=True,
+        timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(said), done.stderr
+    assert not (tmp_path / "out.jsonl").exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize("name", ["openai:gpt-4o-mini", "anthropic:claude-sonnet-4-5", "m"])
+def test_base_url_local_is_the_built_in_server_in_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text('{"id": "a", "prompt": "hi"}\n')
+    argv = ["batch", "run", str(inp), "-o", str(out), "--model", name, "--base-url", "local"]
+    assert main(argv) == 0
+    row = json.loads(out.read_text())
+    assert row["text"] == "(local server) you said: hi"
+    assert row["model"] == (name.partition(":")[2] or name)  # the id, without the provider
+    # the provider's prices go with it: a priced model is costed even on the local server
+    assert (row["cost"] is not None) == (name != "m")
+    done = run("demo", "--model", name, "--base-url", "local", "--prompt", "what is 2+2")
+    assert done.returncode == 0, done.stderr
+    assert "2+2 = 4" in done.stdout
+    done = run("chat", "--model", name, "--base-url", "local", stdin="hello\n")
+    assert done.returncode == 0, done.stderr
+    assert "Chatting with the built-in local server (offline)." in done.stdout
+    assert "You said: hello" in done.stdout

@@ -193,7 +193,10 @@ def reading_failed(exc: BaseException) -> str:
 
 
 def tool_denied(name: str, reason: str | None) -> str:
-    why = f": {reason}" if reason else "."
+    reason = (reason or "").strip()
+    why = f": {reason}" if reason else ""
+    if not why.endswith((".", "!", "?")):
+        why += "."
     return f"The call to {name!r} was not approved{why} Do not retry it as is."
 
 

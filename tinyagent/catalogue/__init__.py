@@ -14,6 +14,7 @@ every room above may read it.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..messages import Model, install_name_resolver
@@ -71,7 +72,7 @@ def model_from_name(name: str, **overrides: Any) -> Model:
     entry = find(info.prices, model_id) if info.prices else None
     fields: dict[str, Any] = {
         "id": model_id,
-        "base_url": info.base_url,
+        "base_url": _base_url(info),
         "api": info.api,
         "api_key_env": info.key_env,
         "provider": info.name,
@@ -80,6 +81,14 @@ def model_from_name(name: str, **overrides: Any) -> Model:
     }
     fields.update(overrides)
     return Model(**fields)
+
+
+def _base_url(info: ProviderInfo) -> str:
+    """The provider's endpoint, or the one its ``*_BASE_URL`` variable names."""
+    moved = os.environ.get(info.base_url_env, "").strip() if info.base_url_env else ""
+    if not moved:
+        return info.base_url
+    return moved.rstrip("/") + info.base_url_suffix
 
 
 def as_model(value: Model | str) -> Model:

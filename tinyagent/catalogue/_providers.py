@@ -18,13 +18,23 @@ class ProviderInfo:
     """The provider's id in the price snapshot (None: no prices, e.g. a local server)."""
     local: bool = False
     """A server on this machine by default (``base_url=`` points it elsewhere)."""
+    base_url_env: str | None = None
+    """The variable that moves the endpoint, read as the provider's own SDK reads it
+    (a proxy, a gateway, a local stand-in): ``base_url=`` still wins over it."""
+    base_url_suffix: str = ""
+    """Added to ``base_url_env``'s value: Anthropic's SDK takes the host root and adds
+    ``/v1`` itself, while ours is the API root."""
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
     p.name: p
     for p in [
         ProviderInfo(
-            "openai", "https://api.openai.com/v1", key_env="OPENAI_API_KEY", prices="openai"
+            "openai",
+            "https://api.openai.com/v1",
+            key_env="OPENAI_API_KEY",
+            prices="openai",
+            base_url_env="OPENAI_BASE_URL",
         ),
         ProviderInfo(
             "openai-responses",
@@ -32,6 +42,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             api="openai-responses",
             key_env="OPENAI_API_KEY",
             prices="openai",
+            base_url_env="OPENAI_BASE_URL",
         ),
         ProviderInfo(
             "anthropic",
@@ -39,6 +50,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
             api="anthropic-messages",
             key_env="ANTHROPIC_API_KEY",
             prices="anthropic",
+            base_url_env="ANTHROPIC_BASE_URL",
+            base_url_suffix="/v1",
         ),
         ProviderInfo(
             "openrouter",

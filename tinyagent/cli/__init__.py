@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import anyio
 
 from .._util.groups import innermost
-from . import _batch, _chat, _demo
+from . import _batch, _chat, _demo, _models
 
 __all__ = ["main"]
 
@@ -26,9 +26,12 @@ def _parser() -> argparse.ArgumentParser:
         "--model", help="provider:model, e.g. openai:gpt-4o-mini (an id with --base-url)"
     )
     demo.add_argument(
-        "--base-url", help="API root of another server, e.g. http://localhost:8000/v1"
+        "--base-url",
+        help="override the endpoint, e.g. http://localhost:8000/v1; 'local': the built-in server",
     )
-    demo.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the key")
+    demo.add_argument(
+        "--api-key-env", default=None, help="variable holding the key (default: the provider's)"
+    )
     demo.add_argument("--prompt", default=None, help="what to ask")
     demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio", help="event loop")
     _chat.add_parser(sub)
@@ -47,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "chat":
             return anyio.run(_chat.run_chat, args, backend=args.backend)
-        if args.base_url is not None and args.model is None:
+        if args.base_url not in (None, _models.LOCAL) and args.model is None:
             print(
                 "tinyagent demo: --base-url needs --model (the model's id there)", file=sys.stderr
             )

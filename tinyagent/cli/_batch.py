@@ -11,6 +11,7 @@ from typing import Any
 from .._util.groups import innermost
 from ..budget import Budget
 from ..messages import Model, ModelCost, TinyAgentError
+from ._models import LOCAL, model_for, split_name
 
 __all__ = ["EXIT_BUDGET", "EXIT_FAILED", "add_parser", "run_command"]
 
@@ -29,14 +30,20 @@ def add_parser(sub: Any) -> None:
     run = verbs.add_parser("run", help="run INPUT into OUTPUT; the same command again resumes")
     run.add_argument("input", help="JSON Lines: tinyagent items or OpenAI Batch requests")
     run.add_argument("-o", "--output", required=True, help="the output JSONL (also the journal)")
-    run.add_argument("--model", required=True, help="model id, e.g. gpt-4o-mini")
+    run.add_argument(
+        "--model",
+        required=True,
+        help="provider:model, e.g. openai:gpt-4o-mini (an id with --base-url)",
+    )
     run.add_argument(
         "--base-url",
-        required=True,
-        help="API root, e.g. https://api.openai.com/v1; 'local': the built-in local server",
+        default=None,
+        help="override the endpoint, e.g. http://localhost:8000/v1; 'local': the built-in local server",
     )
-    run.add_argument("--api", choices=APIS, default="openai-chat", help="wire format")
-    run.add_argument("--api-key-env", default=None, help="variable holding the key")
+    run.add_argument("--api", choices=APIS, default=None,
+                     help="wire format (default: the provider's, else openai-chat)")  # fmt: skip
+    run.add_argument("--api-key-env", default=None,
+                     help="variable holding the key (default: the provider's)")  # fmt: skip
     run.add_argument("--format", choices=["tinyagent", "openai-batch"], default=None,
                      help="input and output format (default: read from the first line)")  # fmt: skip
     run.add_argument("--concurrency", type=int, default=64, help="items in flight at once")
@@ -108,6 +115,19 @@ def _budget(args: argparse.Namespace) -> Budget | None:
     )
 
 
+def _model(args: argparse.Namespace) -> Model:
+    """``--model`` and ``--base-url`` read as every command reads them; under
+    ``--base-url local`` the model keeps its id, format and prices, and the local server
+    stands in for its endpoint (filled in once the server runs)."""
+    if args.base_url != LOCAL:
+        return model_for(args.model, args.base_url, api=args.api, api_key_env=args.api_key_env)
+    provider, model_id = split_name(args.model)
+    if provider is None:
+        return Model(model_id, "http://127.0.0.1:9/v1", api=args.api or "openai-chat")
+    return Model.from_name(args.model, base_url="http://127.0.0.1:9/v1", api_key_env=None,
+                           **({"api": args.api} if args.api else {}))  # fmt: skip
+
+
 async def _run(
     args: argparse.Namespace, model: Model, options: dict[str, Any], budget: Budget | None
 ) -> Any:
@@ -126,12 +146,12 @@ async def _run(
         "stream_options": options,
         "budget": budget,
     }
-    if args.base_url != "local":
+    if args.base_url != LOCAL:
         return await run_batch(args.input, args.output, model=model, **settings)
     from ..testing import LocalServer
 
     async with LocalServer(handler=_local_reply) as server:
-        local = server.model(args.model, api=args.api)
+        local = server.model(model.id, api=model.api, cost=model.cost)
         return await run_batch(args.input, args.output, model=local, **settings)
 
 
@@ -147,12 +167,19 @@ def run_command(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         print(summary_of_file(path).text())
         return 0
-    key_env = args.api_key_env
-    if key_env is not None and key_env not in os.environ:
-        print(f"tinyagent batch: {key_env} is not set", file=sys.stderr)
+    try:
+        model = _model(args)
+    except (TypeError, ValueError) as exc:
+        print(f"tinyagent batch: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    base_url = args.base_url if args.base_url != "local" else "http://127.0.0.1:9/v1"
-    model = Model(args.model, base_url, api=args.api, api_key_env=key_env)
+    key_env = model.api_key_env
+    if args.base_url != LOCAL and model.api_key is None and key_env and not os.environ.get(key_env):
+        print(
+            f"tinyagent batch: no API key for {model.provider_name}: set {key_env} "
+            "(or --base-url local for the built-in local server); nothing was sent",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     options: dict[str, Any] = {}
     if args.transport:
         options["transport"] = args.transport

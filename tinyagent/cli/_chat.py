@@ -29,6 +29,7 @@ from ..catalogue import PROVIDERS
 from ..messages import Model
 from ..testing import LocalServer, RecordedRequest, Reply, ToolCallSpec, text_reply, tool_call_reply
 from ._demo import _printer, calculator, clock
+from ._models import LOCAL, model_for
 
 __all__ = ["run_chat"]
 
@@ -64,12 +65,13 @@ def _write(text: str) -> None:
 
 def _model(args: argparse.Namespace) -> Model | None:
     """The model asked for, or None when there is no key for it (offline)."""
+    if args.base_url == LOCAL:
+        _write("Chatting with the built-in local server (offline).\n")
+        return None
     if args.base_url:
-        return Model(
-            args.model or "default", args.base_url, api=args.api, api_key_env=args.api_key_env
-        )
-    name = args.model or "openai:gpt-4o-mini"
-    model = Model.from_name(name)
+        name = args.model or "default"
+        return model_for(name, args.base_url, api=args.api, api_key_env=args.api_key_env)
+    model = model_for(args.model or "openai:gpt-4o-mini", None)
     info = PROVIDERS[model.provider_name]
     if info.key_env and not os.environ.get(info.key_env):
         _write(f"No ${info.key_env} set: chatting with the built-in local server (offline).\n")
@@ -180,13 +182,18 @@ def add_parser(sub: Any) -> None:
     chat.add_argument(
         "--model", help="a name such as openai:gpt-4o-mini (or an id with --base-url)"
     )
-    chat.add_argument("--base-url", help="an API root, for an endpoint the catalogue lacks")
+    chat.add_argument(
+        "--base-url",
+        help="override the endpoint, e.g. http://localhost:8000/v1; 'local': the built-in server",
+    )
     chat.add_argument(
         "--api",
-        default="openai-chat",
+        default=None,
         choices=["openai-chat", "anthropic-messages", "openai-responses"],
-        help="the wire format, with --base-url",
+        help="the wire format (default: the provider's, else openai-chat)",
     )
-    chat.add_argument("--api-key-env", default="OPENAI_API_KEY", help="with --base-url")
+    chat.add_argument(
+        "--api-key-env", default=None, help="variable holding the key (default: the provider's)"
+    )
     chat.add_argument("--system", help="the system prompt")
     chat.add_argument("--backend", choices=["trio", "asyncio"], default="trio", help="event loop")

@@ -16,7 +16,6 @@ from ..messages import (
     AgentEndEvent,
     AgentEvent,
     MessageUpdateEvent,
-    Model,
     TextDeltaEvent,
     ThinkingDeltaEvent,
     ToolExecutionEndEvent,
@@ -24,6 +23,7 @@ from ..messages import (
 )
 from ..testing import LocalServer, RecordedRequest, Reply, ToolCallSpec, text_reply, tool_call_reply
 from ..tools import Tool, ToolResult, ToolUpdate
+from ._models import LOCAL, model_for
 
 _OPS: dict[type, Any] = {
     ast.Add: operator.add,
@@ -155,12 +155,9 @@ def _printer(terminal: bool) -> Any:
 async def run_demo(args: argparse.Namespace) -> int:
     prompt = args.prompt or "What is (17 + 4) * 3, and what time is it?"
     system = "You are a concise assistant. Use the tools for arithmetic and time."
-    if args.model:
+    if args.model and args.base_url != LOCAL:
         # provider:model as everywhere, or an id at --base-url
-        if args.base_url:
-            model = Model(args.model, args.base_url, api_key_env=args.api_key_env)
-        else:
-            model = Model.from_name(args.model)
+        model = model_for(args.model, args.base_url, api_key_env=args.api_key_env)
         agent = Agent(model, system, [calculator, clock])
         agent.subscribe(_printer(sys.stdout.isatty()))
         messages = await agent.prompt(prompt)

@@ -18,6 +18,7 @@ from ._anthropic_replies import (
     anthropic_text_reply,
     anthropic_tool_call_reply,
 )
+from ._local import local_model
 from ._replies import (
     Reply,
     ToolCallSpec,
@@ -36,6 +37,7 @@ from ._responses_replies import (
     responses_text_reply,
     responses_tool_call_reply,
 )
+from ._scripted import scripted_reply
 from ._server import LocalServer, RecordedRequest
 
 __all__ = [
@@ -51,10 +53,12 @@ __all__ = [
     "chunk",
     "chunks_reply",
     "error_reply",
+    "local_model",
     "responses_error_reply",
     "responses_events_reply",
     "responses_text_reply",
     "responses_tool_call_reply",
+    "scripted_reply",
     "sse_file_reply",
     "sse_reply",
     "stream_error_reply",

@@ -58,7 +58,8 @@ class LocalServer:
     """``async with LocalServer([text_reply("hi")]) as server: ...``
 
     Replies are served in order, one per request; or pass ``handler`` to compute each
-    reply from the request. With ``ssl_context`` it serves HTTPS (``base_url`` says so). ``server.model()`` gives a :class:`Model` pointing at it.
+    reply from the request; ``record=False`` keeps no ``requests`` (a long-lived
+    server). With ``ssl_context`` it serves HTTPS (``base_url`` says so). ``server.model()`` gives a :class:`Model` pointing at it.
     After the block, ``requests`` tells what was asked and whether each response was
     finished or cut by the client; ``open_connections`` counts live connections.
     """
@@ -69,8 +70,10 @@ class LocalServer:
         *,
         handler: Handler | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        record: bool = True,
     ) -> None:
         self._ssl = ssl_context
+        self._record = record
         self._replies: deque[Reply] = deque(replies)
         self._handler = handler
         self.requests: list[RecordedRequest] = []
@@ -182,7 +185,8 @@ class LocalServer:
                 request = RecordedRequest(
                     event.method.decode(), event.target.decode(), headers, b"".join(parts)
                 )
-                self.requests.append(request)
+                if self._record:  # a long-lived server keeps nothing per request
+                    self.requests.append(request)
                 reply = await self._reply_for(request)
                 self.active_responses += 1
                 try:
