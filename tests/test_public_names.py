@@ -262,3 +262,10 @@ def test_the_top_level_version_is_the_package_version() -> None:
     import tinyagent
 
     assert tinyagent.__version__ == version("tinyagent-sdk")
+
+
+@pytest.mark.parametrize("room", ["tinyagent", *sorted(f"tinyagent.{r}" for r in ROOMS)])
+def test_every_name_a_face_lists_in_all_is_there(room: str) -> None:
+    # ``from tinyagent import *`` fails on a listed name the face forgot to import
+    face = importlib.import_module(room)
+    assert [n for n in face.__all__ if not hasattr(face, n)] == []

@@ -200,6 +200,14 @@ def tool_denied(name: str, reason: str | None) -> str:
     return f"The call to {name!r} was not approved{why} Do not retry it as is."
 
 
+def tool_update_not_awaited(name: str, count: int) -> str:
+    return (
+        f"Tool {name!r} called update(...) {count} time(s) without await, so its progress "
+        "was never delivered: write `await update(...)` (a bug in the tool, not in its "
+        "arguments)."
+    )
+
+
 def tool_needs_approver(name: str) -> str:
     return (
         f"Tool {name!r} needs approval, and this agent has no approve callback: "

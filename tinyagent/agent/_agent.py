@@ -26,6 +26,7 @@ from ..messages import (
     Message,
     MessageUpdateEvent,
     Model,
+    NoModelError,
     ReplyError,
     StopReason,
     TextDeltaEvent,
@@ -387,7 +388,7 @@ class Agent:
     def _check_ready(self) -> None:
         self._check_idle()
         if self._model is None:
-            raise TinyAgentError("the agent has no model: pass model= or call set_model()")
+            raise NoModelError("the agent has no model: pass model= or call set_model()")
 
     def _spec(
         self,

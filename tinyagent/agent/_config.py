@@ -136,6 +136,18 @@ class LoopConfig:
 _LOOP_OPTIONS = frozenset(a.name for a in attrs.fields(LoopConfig))
 
 
+# The seed's AgentOptions that have no option of the same name here, and what replaces
+# each (the porting guide's table says the same).
+_SEED_OPTIONS = {
+    "stream_fn": "register a Provider (tinyagent.providers.register_provider) and name "
+    "its api on the Model",
+    "initial_state": "pass messages=[...] (and model=, system_prompt=, tools=), or "
+    "Agent.load(path) for a saved agent",
+    "enable_prompt_caching": "caching is on by default: cache='auto' on the Model "
+    "(or per call); cache='none' turns it off",
+}
+
+
 def loop_config(options: Mapping[str, Any]) -> LoopConfig:
     """``LoopConfig(**options)``, with an unknown name reported in our words."""
     unknown = sorted(set(options) - _LOOP_OPTIONS)
@@ -146,6 +158,9 @@ def loop_config(options: Mapping[str, Any]) -> LoopConfig:
             hint = (
                 f" ({', '.join(stream_names)}: pass model-call options in stream_options={{...}})"
             )
+        seed = [f"{n}: {_SEED_OPTIONS[n]}" for n in unknown if n in _SEED_OPTIONS]
+        if seed:
+            hint += f" (from tiny-agent-os? {'; '.join(seed)})"
         raise TypeError(
             f"unknown agent option(s) {', '.join(map(repr, unknown))}{hint}; "
             f"known: {', '.join(sorted(_LOOP_OPTIONS))}"

@@ -467,14 +467,25 @@ async def open_run(
     transcript = messages if isinstance(messages, list) else list(messages)
     send, receive = anyio.create_memory_object_stream[AgentEvent](spec.config.event_buffer)
     run = AgentRun._create(spec, transcript, receive, send)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run._main)
-        try:
-            yield run
-        finally:
-            if not run.finished:
-                run.abort(words.CONSUMER_LEFT)
-            await receive.aclose()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run._main)
+            try:
+                yield run
+            finally:
+                if not run.finished:
+                    run.abort(words.CONSUMER_LEFT)
+                await receive.aclose()
+    except BaseExceptionGroup as group:
+        # The run's task ends as data, never by raising: a lone exception in the group
+        # is the block's own, and it leaves the block as itself, as it came in.
+        inner = group.exceptions[0] if len(group.exceptions) == 1 else None
+        if inner is None or isinstance(inner, BaseExceptionGroup):
+            raise
+        cause = inner.__cause__
+        if cause is None:
+            raise inner from None
+        raise inner from cause
     if run.callback_error is not None:
         raise run.callback_error
 

@@ -3,8 +3,9 @@ cancel scope, with a timeout; results in call order, every call answered."""
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -246,9 +247,19 @@ class ToolRunner:
     async def _execute(
         self, tool: Tool, call: ToolCall, scope: anyio.CancelScope, span: Span
     ) -> tuple[ToolResult, bool]:
-        async def update(partial: Any) -> None:
+        async def send(partial: Any) -> None:
             await self._run.stop_if_ending()
             await self._events.emit(ToolExecutionUpdateEvent(call.id, call.name, partial))
+
+        unawaited: list[Coroutine[Any, Any, None]] = []
+
+        def update(partial: Any) -> Coroutine[Any, Any, None]:
+            # The seed's on_update was a plain call; here it must be awaited (the events
+            # go through a bounded channel). One left un-awaited is caught below.
+            pending = send(partial)
+            unawaited[:] = [c for c in unawaited if inspect.getcoroutinestate(c) == "CORO_CREATED"]
+            unawaited.append(pending)
+            return pending
 
         timeout = tool.timeout if tool.timeout is not None else self.config.tool_timeout
         out: Any = None
@@ -274,8 +285,21 @@ class ToolRunner:
         except Exception as exc:
             logger.info("tool %s (%s) raised", call.name, call.id, exc_info=exc)
             return ToolResult(words.tool_failed(call.name, exc)), True
+        finally:
+            # Closed on every path: no "never awaited" RuntimeWarning (the error says it).
+            never = _close_unstarted(unawaited) if unawaited else 0
+        if never:
+            return ToolResult(words.tool_update_not_awaited(call.name, never)), True
         if isinstance(out, ToolResult):
             return out, False
         if isinstance(out, str):
             return ToolResult(out), False
         return ToolResult(words.tool_bad_return(call.name, out)), True
+
+
+def _close_unstarted(pending: list[Coroutine[Any, Any, None]]) -> int:
+    """Close the updates never awaited, and say how many there were."""
+    never = [c for c in pending if inspect.getcoroutinestate(c) == "CORO_CREATED"]
+    for coroutine in never:
+        coroutine.close()
+    return len(never)

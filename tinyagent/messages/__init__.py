@@ -25,6 +25,7 @@ from ._agent_events import (
 from ._errors import (
     AgentBusyError,
     CallbackError,
+    NoModelError,
     OutputError,
     OutputValidationError,
     ProviderError,
@@ -106,6 +107,7 @@ __all__ = [
     "MessageUpdateEvent",
     "Model",
     "ModelCost",
+    "NoModelError",
     "OutputError",
     "OutputValidationError",
     "ProviderError",

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AgentBusyError",
     "CallbackError",
+    "NoModelError",
     "OutputError",
     "OutputValidationError",
     "ProviderError",
@@ -93,6 +94,11 @@ class AgentBusyError(TinyAgentError, RuntimeError):
     """The agent is already running; wait for it, ``steer()`` it or ``follow_up()``."""
 
 
+class NoModelError(TinyAgentError, RuntimeError):
+    """The agent has no model to call: pass ``model=`` or call ``set_model()``. (A
+    ``RuntimeError`` too, as the seed's was.)"""
+
+
 class CallbackError(TinyAgentError):
     """Your own code, called by a run, raised: a listener or a hook (``before_turn``,
     ``before_tool_call``…). Tools are not callbacks: their errors become error results.
@@ -111,11 +117,12 @@ class CallbackError(TinyAgentError):
         self.event = event
 
 
-class ReplyError(TinyAgentError):
+class ReplyError(TinyAgentError, RuntimeError):
     """The agent's reply failed, so there is no answer to hand back as text
     (``prompt_text``): ``reply`` is the failed :class:`AssistantMessage` (kept in the
     transcript, as ``prompt()`` keeps it), ``failure`` its typed failure. The message is
-    the reply's ``error_message``."""
+    the reply's ``error_message``. A ``RuntimeError`` too, as the seed's "no assistant
+    message" was."""
 
     def __init__(self, reply: AssistantMessage) -> None:
         super().__init__(reply.error_message or f"the reply failed ({reply.stop_reason})")

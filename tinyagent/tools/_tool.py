@@ -8,6 +8,7 @@ no ``signal`` argument to thread through.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -50,12 +51,31 @@ def _content(value: str | Sequence[UserContent | str]) -> tuple[UserContent, ...
             parts.append(TextContent(part))
         elif isinstance(part, TextContent | ImageContent):
             parts.append(part)
+        elif isinstance(part, Mapping) and (read := _dict_part(part)) is not None:
+            parts.append(read)
         else:
             raise TypeError(
-                f"ToolResult content parts must be TextContent, ImageContent or str, "
+                f"ToolResult content parts must be TextContent, ImageContent, str, or a dict "
+                f"{{'type': 'text', 'text': ...}} or {{'type': 'image', 'data'|'url': ...}}, "
                 f"got {type(part).__name__}: {part!r:.80}"
             )
     return tuple(parts)
+
+
+_IMAGE_KEYS = {"type", "data", "mime_type", "mimeType", "url"}
+
+
+def _dict_part(part: Mapping[str, Any]) -> UserContent | None:
+    """A content part written as a dict, as the seed's docs and JSON write it: text
+    ``{"type": "text", "text": ...}`` or an image (``data`` with ``mime_type`` or
+    ``mimeType``, or ``url``). Any other dict is None (an error for the caller)."""
+    if part.get("type") == "text" and set(part) == {"type", "text"}:
+        if isinstance(part["text"], str):
+            return TextContent(part["text"])
+    elif part.get("type") == "image" and set(part) <= _IMAGE_KEYS:
+        mime = part.get("mime_type", part.get("mimeType", "image/png"))
+        return ImageContent(part.get("data"), mime, url=part.get("url"))
+    return None
 
 
 @attrs.frozen
@@ -85,6 +105,28 @@ def _compile(tool: Tool) -> Any:
 def _check_execute(tool: Tool, _a: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
         raise TypeError(f"tool {tool.name!r}: execute must be an async callable")
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # a callable Python cannot describe: trust it
+        return
+    try:
+        signature.bind("call-id", {}, None)
+    except TypeError:
+        needs = [
+            p.name
+            for p in signature.parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        seed = (
+            " (the seed's execute(tool_call_id, args, signal, on_update)? drop `signal`: "
+            "cancelling a tool is ordinary anyio cancellation)"
+            if len(needs) == 4
+            else ""
+        )
+        raise TypeError(
+            f"tool {tool.name!r}: execute is called as execute(call_id, args, update), "
+            f"but it takes ({', '.join(needs)}){seed}"
+        ) from None
 
 
 @attrs.frozen
@@ -105,6 +147,8 @@ class Tool:
     sequential: bool = False
     requires_approval: bool = False
     """Ask the agent's ``approve`` callback before each call (human in the loop)."""
+    label: str = attrs.field(default="", kw_only=True, eq=False, repr=False)
+    """A display name for your UI (the seed's ``AgentTool(label=)``): kept, never sent."""
     _validator: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
