@@ -4,7 +4,8 @@ Each page's blocks run in order in one fresh directory (a block titled ``title="
 is saved under that name, so a later block can use it, as a reader would). Python
 blocks run with ``OPENAI_BASE_URL`` and ``ANTHROPIC_BASE_URL`` pointing at the built-in
 local server's scripted model, with a stand-in key; bash blocks run with ``bash -e``.
-A block's ``#>`` lines are what it must print, exactly. The install commands are the
+A block's ``# >`` lines are what it must print, exactly (the form ``ruff format``
+gives a comment, so the blocks stay formatted as code). The install commands are the
 one exception: ``.ci/run`` runs them itself, first.
 """
 
@@ -35,11 +36,8 @@ class Block:
 
     @property
     def expected(self) -> list[str] | None:
-        lines = [
-            ln[3:] if ln.startswith("#> ") else ""
-            for ln in self.code.splitlines()
-            if ln.startswith("#>")
-        ]
+        marked = [ln for ln in self.code.splitlines() if ln.startswith("# >")]
+        lines = [ln[4:] if ln.startswith("# > ") else "" for ln in marked]
         return lines or None
 
 

@@ -51,7 +51,7 @@ def test_the_quick_start_is_short_and_without_a_key_says_so_in_one_line(tmp_path
 def test_the_offline_quick_start_prints_an_answer(tmp_path: Path) -> None:
     _, offline, _ = quick_starts()
     assert (
-        len([line for line in offline.splitlines() if line.strip() and not line.startswith("#>")])
+        len([line for line in offline.splitlines() if line.strip() and not line.startswith("# >")])
         <= 10
     )
     done = run_file(tmp_path, offline)

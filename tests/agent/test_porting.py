@@ -166,11 +166,14 @@ async def test_an_exception_inside_the_stream_block_comes_out_as_itself() -> Non
 
     async with LocalServer([text_reply("hi")]) as server:
         agent = Agent(server.model())
-        with pytest.raises(Mine) as caught:
+        caught: BaseException | None = None
+        try:
             async with agent.stream("go") as events:
                 async for _ in events:
                     raise Mine("stop here")
-        assert not isinstance(caught.value, BaseExceptionGroup)
+        except BaseException as exc:
+            caught = exc
+        assert type(caught) is Mine  # not an ExceptionGroup around it
         assert agent.state.is_streaming is False
         assert agent.state.messages[0].text == "go"  # the run closed out, transcript kept
     with pytest.raises(TypeError, match="async context manager"):
@@ -209,7 +212,7 @@ async def test_an_update_left_unawaited_is_an_error_result_that_says_so(
         return "done"
 
     tool = Tool("add", "Add.", {"type": "object"}, seed_style)
-    agent, events = await run_with(CALL_THEN_TEXT, tool)
+    agent, _ = await run_with(CALL_THEN_TEXT, tool)
     result = agent.state.messages[2]
     assert result.is_error
     assert "called update(...) 1 time(s) without await" in result.text
@@ -229,7 +232,7 @@ async def test_dict_content_parts_are_read_as_content() -> None:
     assert not result.is_error and result.text == "42"
     image = ToolResult([{"type": "image", "data": "aGk=", "mimeType": "image/jpeg"}])  # type: ignore[list-item]
     assert image.content[0] == ImageContent("aGk=", "image/jpeg")
-    with pytest.raises(TypeError, match="a dict {'type': 'text', 'text': ...}"):
+    with pytest.raises(TypeError, match=r"a dict \{'type': 'text', 'text': \.\.\.\}"):
         ToolResult([{"type": "text", "body": "42"}])  # type: ignore[list-item]
 
 

@@ -69,4 +69,4 @@ def test_errors_are_said_plainly(
     assert "appears more than once" in capsys.readouterr().err
     assert main(["batch", "status", str(tmp_path / "nope.jsonl")]) == 2
     assert main([*argv[:-2], "--base-url", base_url, "--api-key-env", "NO_SUCH_VAR_X"]) == 2
-    assert "NO_SUCH_VAR_X is not set" in capsys.readouterr().err
+    assert "no API key for 127.0.0.1: set NO_SUCH_VAR_X" in capsys.readouterr().err

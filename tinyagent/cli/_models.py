@@ -41,4 +41,5 @@ def model_for(
     provider, _ = split_name(name)
     if provider is not None:
         return Model.from_name(name, base_url=base_url, **overrides)
-    return Model(name, base_url, api=api or "openai-chat", api_key_env=api_key_env)
+    overrides.setdefault("api", "openai-chat")
+    return Model(name, base_url, **overrides)

@@ -58,13 +58,13 @@ def scripted_reply(request: RecordedRequest) -> Reply:
             ToolCallSpec(name, _example(params, params, numbers, prompt), id=f"call_{i}")
             for i, (name, params) in enumerate(tools)
         ]
-        return calls_r(calls)  # type: ignore[operator]
+        return calls_r(calls)
     if schema is not None:
         numbers = iter(_NUMBER.findall(prompt))
-        return text_r(json.dumps(_example(schema, schema, numbers, prompt)))  # type: ignore[operator]
+        return text_r(json.dumps(_example(schema, schema, numbers, prompt)))
     if results:
-        return text_r("; ".join(results))  # type: ignore[operator]
-    return text_r(f"You said: {prompt}")  # type: ignore[operator]
+        return text_r("; ".join(results))
+    return text_r(f"You said: {prompt}")
 
 
 Turn = tuple[str, list[str], list[tuple[str, Mapping[str, Any]]], Mapping[str, Any] | None]
@@ -82,7 +82,7 @@ def _text(content: Any) -> str:
 
 
 def _chat_turn(body: Mapping[str, Any]) -> Turn:
-    prompt, results = "", []
+    prompt, results = "", list[str]()
     for m in body.get("messages") or []:
         if m.get("role") == "user":
             prompt, results = _text(m.get("content")), []
@@ -101,7 +101,7 @@ def _chat_turn(body: Mapping[str, Any]) -> Turn:
 
 
 def _anthropic_turn(body: Mapping[str, Any]) -> Turn:
-    prompt, results = "", []
+    prompt, results = "", list[str]()
     for m in body.get("messages") or []:
         if m.get("role") != "user":
             continue
@@ -122,7 +122,7 @@ def _anthropic_turn(body: Mapping[str, Any]) -> Turn:
 
 
 def _responses_turn(body: Mapping[str, Any]) -> Turn:
-    prompt, results = "", []
+    prompt, results = "", list[str]()
     items = body.get("input")
     for item in items if isinstance(items, list) else [{"role": "user", "content": items}]:
         if item.get("role") == "user":
