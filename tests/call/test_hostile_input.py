@@ -426,7 +426,8 @@ async def test_a_strange_tool_return_is_an_error_result(kind: str, transport: st
     (result,) = [m for m in new if isinstance(m, ToolResultMessage)]
     assert result.is_error
     expected = (
-        "ToolResult content parts must be TextContent, ImageContent or str, got int"
+        "ToolResult content parts must be TextContent, ImageContent, str, or a dict "
+        "{'type': 'text', 'text': ...} or {'type': 'image', 'data'|'url': ...}, got int: 42"
         if kind == "bad part"
         else "not a ToolResult or str"
     )
