@@ -4,6 +4,7 @@
 use crate::anthropic::AnthropicCore;
 use crate::assembler::Ev;
 use crate::chat::ChatCore;
+use crate::gemini::GeminiCore;
 use crate::parser::StreamParser;
 use crate::responses::ResponsesCore;
 
@@ -14,6 +15,7 @@ macro_rules! each {
             AnyParser::Chat($p) => $call,
             AnyParser::Anthropic($p) => $call,
             AnyParser::Responses($p) => $call,
+            AnyParser::Gemini($p) => $call,
         }
     };
 }
@@ -23,9 +25,10 @@ pub enum AnyParser {
     Chat(StreamParser<ChatCore>),
     Anthropic(StreamParser<AnthropicCore>),
     Responses(StreamParser<ResponsesCore>),
+    Gemini(StreamParser<GeminiCore>),
 }
 
-pub const FORMATS: &str = "openai-chat, anthropic-messages, openai-responses";
+pub const FORMATS: &str = "openai-chat, anthropic-messages, openai-responses, google-gemini";
 
 impl AnyParser {
     pub fn new(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> Option<Self> {
@@ -41,6 +44,10 @@ impl AnyParser {
             "openai-responses" => Some(AnyParser::Responses(StreamParser::new(
                 max_line,
                 ResponsesCore::new(max_args, think_tags),
+            ))),
+            "google-gemini" => Some(AnyParser::Gemini(StreamParser::new(
+                max_line,
+                GeminiCore::new(max_args, think_tags),
             ))),
             _ => None,
         }

@@ -10,6 +10,7 @@ mod anthropic;
 mod assembler;
 mod chat;
 mod formats;
+mod gemini;
 mod json;
 mod parser;
 mod responses;

@@ -74,13 +74,20 @@ def model_from_name(name: str, **overrides: Any) -> Model:
         "id": model_id,
         "base_url": _base_url(info),
         "api": info.api,
-        "api_key_env": info.key_env,
+        "api_key_env": _key_env(info),
         "provider": info.name,
         "context_window": entry.context_window if entry else None,
         "cost": entry.cost if entry else None,
     }
     fields.update(overrides)
     return Model(**fields)
+
+
+def _key_env(info: ProviderInfo) -> str | None:
+    """The provider's key variable, or another it also reads when only that one is set."""
+    if info.key_env is None or os.environ.get(info.key_env):
+        return info.key_env
+    return next((e for e in info.other_key_envs if os.environ.get(e)), info.key_env)
 
 
 def _base_url(info: ProviderInfo) -> str:

@@ -22,6 +22,9 @@ class ProviderInfo:
     """The variable that moves the endpoint, read as the provider's own SDK reads it
     (a proxy, a gateway, a local stand-in): ``base_url=`` still wins over it."""
     base_url_suffix: str = ""
+    other_key_envs: tuple[str, ...] = ()
+    """Variables read for the key when ``key_env`` is not set (Gemini's SDK takes
+    ``GOOGLE_API_KEY`` too)."""
     """Added to ``base_url_env``'s value: Anthropic's SDK takes the host root and adds
     ``/v1`` itself, while ours is the API root."""
 
@@ -80,9 +83,19 @@ PROVIDERS: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "gemini",
-            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "https://generativelanguage.googleapis.com/v1beta",
+            api="google-gemini",
             key_env="GEMINI_API_KEY",
             prices="google",
+            other_key_envs=("GOOGLE_API_KEY",),
+        ),
+        ProviderInfo(
+            "google",
+            "https://generativelanguage.googleapis.com/v1beta",
+            api="google-gemini",
+            key_env="GEMINI_API_KEY",
+            prices="google",
+            other_key_envs=("GOOGLE_API_KEY",),
         ),
         ProviderInfo("vllm", "http://localhost:8000/v1", local=True),
         ProviderInfo("llamacpp", "http://localhost:8080/v1", local=True),

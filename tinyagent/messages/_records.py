@@ -460,7 +460,7 @@ def _frozen_headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
-API = Literal["openai-chat", "anthropic-messages", "openai-responses"]
+API = Literal["openai-chat", "anthropic-messages", "openai-responses", "google-gemini"]
 """The wire formats this version speaks (``Model.api``)."""
 
 CacheMode = Literal["auto", "none", "long"]

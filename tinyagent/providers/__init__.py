@@ -26,12 +26,15 @@ from ._registry import (
     unknown_api,
 )
 from .anthropic import AnthropicProvider
+from .google_gemini import GeminiProvider, GeminiSchemaError
 from .openai_chat import OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
 
 __all__ = [
     "AnthropicProvider",
     "ByteParser",
+    "GeminiProvider",
+    "GeminiSchemaError",
     "OpenAIChatProvider",
     "OpenAIResponsesProvider",
     "PayloadParser",
@@ -51,5 +54,6 @@ __all__ = [
 register_provider(OpenAIChatProvider())
 register_provider(AnthropicProvider())
 register_provider(OpenAIResponsesProvider())
+register_provider(GeminiProvider())
 # A Model whose api no provider serves is refused where it is made, naming the known ones.
 install_api_check(unknown_api)

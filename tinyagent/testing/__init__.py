@@ -1,5 +1,6 @@
 """Test kit: a real local server that speaks OpenAI chat completions, Anthropic
-Messages and OpenAI Responses (``/chat/completions``, ``/messages``, ``/responses``).
+Messages, OpenAI Responses and Gemini (``/chat/completions``, ``/messages``,
+``/responses``, ``:streamGenerateContent``).
 
 Use it to test your own agents without a network or a key::
 
@@ -18,6 +19,7 @@ from ._anthropic_replies import (
     anthropic_text_reply,
     anthropic_tool_call_reply,
 )
+from ._gemini_replies import gemini_chunks_reply, gemini_text_reply, gemini_tool_call_reply
 from ._local import local_model
 from ._replies import (
     Reply,
@@ -53,6 +55,9 @@ __all__ = [
     "chunk",
     "chunks_reply",
     "error_reply",
+    "gemini_chunks_reply",
+    "gemini_text_reply",
+    "gemini_tool_call_reply",
     "local_model",
     "responses_error_reply",
     "responses_events_reply",

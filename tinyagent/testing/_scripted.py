@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._anthropic_replies import anthropic_text_reply, anthropic_tool_call_reply
+from ._gemini_replies import gemini_text_reply, gemini_tool_call_reply
 from ._replies import Reply, ToolCallSpec, error_reply, text_reply, tool_call_reply
 from ._responses_replies import responses_text_reply, responses_tool_call_reply
 from ._server import RecordedRequest
@@ -45,6 +46,9 @@ def scripted_reply(request: RecordedRequest) -> Reply:
     if request.path.endswith("/messages"):
         turn = _anthropic_turn(body)
         text_r, calls_r = anthropic_text_reply, anthropic_tool_call_reply
+    elif ":streamGenerateContent" in request.path:
+        turn = _gemini_turn(body)
+        text_r, calls_r = gemini_text_reply, gemini_tool_call_reply
     elif request.path.endswith("/responses"):
         turn = _responses_turn(body)
         text_r, calls_r = responses_text_reply, responses_tool_call_reply
@@ -119,6 +123,36 @@ def _anthropic_turn(body: Mapping[str, Any]) -> Turn:
     ]
     fmt = (body.get("output_format") or {}) if isinstance(body.get("output_format"), dict) else {}
     return prompt, results, tools, fmt.get("schema")
+
+
+def _gemini_turn(body: Mapping[str, Any]) -> Turn:
+    prompt, results = "", list[str]()
+    for turn in body.get("contents") or []:
+        if turn.get("role") != "user":
+            continue
+        parts = [p for p in turn.get("parts") or [] if isinstance(p, dict)]
+        answers = [
+            p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)
+        ]
+        if answers:
+            results += [_gemini_result(a.get("response")) for a in answers]
+        else:
+            prompt, results = " ".join(str(p.get("text", "")) for p in parts), []
+    tools = [
+        (d["name"], d.get("parameters") or {})
+        for t in body.get("tools") or []
+        if isinstance(t, dict)
+        for d in t.get("functionDeclarations") or []
+        if isinstance(d, dict) and "name" in d
+    ]
+    config = body.get("generationConfig") or {}
+    return prompt, results, tools, config.get("responseJsonSchema")
+
+
+def _gemini_result(response: Any) -> str:
+    if isinstance(response, dict) and set(response) in ({"result"}, {"error"}):
+        return str(next(iter(response.values())))
+    return json.dumps(response)
 
 
 def _responses_turn(body: Mapping[str, Any]) -> Turn:

@@ -32,7 +32,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
             502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
             529: "Overloaded"}  # fmt: skip
 _MAX_HEAD = 64 * 1024
-_PATHS = ("/chat/completions", "/messages", "/responses")
+_PATHS = ("/chat/completions", "/messages", "/responses", ":streamGenerateContent")
 
 
 @attrs.define
@@ -218,7 +218,7 @@ class LocalServer:
             if inspect.isawaitable(result):
                 result = await result
             return result
-        if not request.path.endswith(_PATHS):
+        if not request.path.split("?", 1)[0].endswith(_PATHS):
             return error_reply(
                 404, f"tinyagent.testing serves {' and '.join(_PATHS)}, not {request.path}"
             )

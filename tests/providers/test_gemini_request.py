@@ -1,0 +1,273 @@
+"""The Gemini request: URL and key header, roles and merged turns, function declarations
+in Gemini's schema subset, generation and thinking config, structured output, and
+thought signatures sent back on the part they came with, to their own model only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import tinyagent
+from tinyagent import (
+    AssistantMessage,
+    Context,
+    ImageContent,
+    Model,
+    StopReason,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    ToolDefinition,
+    ToolResultMessage,
+    UserMessage,
+)
+from tinyagent.providers import GeminiSchemaError, get_provider
+from tinyagent.testing import LocalServer, gemini_text_reply, gemini_tool_call_reply
+from tinyagent.wire import ResponseFormat, StreamOptions
+
+GEMINI = Model.from_name("gemini:gemini-2.5-flash", api_key="AIza-secret")
+PROVIDER = get_provider("google-gemini")
+
+
+def body_of(context: Context, model: Model = GEMINI, **options: Any) -> dict[str, Any]:
+    request = PROVIDER.build_request(model, context, StreamOptions(**options), None)
+    return json.loads(request.body)
+
+
+def reply(
+    *content: Any, model: Model = GEMINI, stop: StopReason = StopReason.TOOL_USE
+) -> AssistantMessage:
+    return AssistantMessage(
+        tuple(content), stop, model=model.id, provider=model.provider_name, api=model.api
+    )
+
+
+def test_url_and_key_header_and_no_key_in_the_url() -> None:
+    request = PROVIDER.build_request(
+        GEMINI, Context(messages=[UserMessage("hi")]), StreamOptions(), None
+    )
+    assert request.url == (
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash"
+        ":streamGenerateContent?alt=sse"
+    )
+    assert request.headers["x-goog-api-key"] == "AIza-secret"
+    assert "authorization" not in request.headers and "AIza" not in request.url
+
+
+def test_roles_system_and_merged_turns() -> None:
+    ctx = Context(
+        "Be brief.",
+        [
+            UserMessage("one"),
+            UserMessage([TextContent("two"), ImageContent("aGk=", "image/jpeg")]),
+            reply(TextContent("answer"), stop=StopReason.STOP),
+            UserMessage("   "),  # nothing to send
+            UserMessage(images=None, content="three") if False else UserMessage("three"),
+        ],
+    )
+    body = body_of(ctx)
+    assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert body["contents"] == [
+        {"role": "user", "parts": [
+            {"text": "one"}, {"text": "two"},
+            {"inlineData": {"mimeType": "image/jpeg", "data": "aGk="}},
+        ]},
+        {"role": "model", "parts": [{"text": "answer"}]},
+        {"role": "user", "parts": [{"text": "three"}]},
+    ]  # fmt: skip
+
+
+def test_signatures_go_back_on_their_part_to_their_own_model_only() -> None:
+    answer = reply(
+        ThinkingContent("plan", "T1"),
+        ThinkingContent("", "S1", redacted=True),
+        ToolCall("call_0", "f", {"x": 1}),
+        ToolCall("call_1", "g", {}),
+        ThinkingContent("", "S2", redacted=True),
+    )
+    results = [
+        ToolResultMessage("call_0", "f", [TextContent('{"ok": true}')]),
+        ToolResultMessage("call_1", "g", [TextContent("boom")], is_error=True),
+    ]
+    ctx = Context(messages=[UserMessage("go"), answer, *results])
+    assert body_of(ctx)["contents"][1:] == [
+        {"role": "model", "parts": [
+            {"text": "plan", "thought": True, "thoughtSignature": "T1"},
+            {"functionCall": {"name": "f", "args": {"x": 1}}, "thoughtSignature": "S1"},
+            {"functionCall": {"name": "g", "args": {}}},
+            {"text": "", "thoughtSignature": "S2"},
+        ]},
+        {"role": "user", "parts": [
+            {"functionResponse": {"name": "f", "response": {"ok": True}}},
+            {"functionResponse": {"name": "g", "response": {"error": "boom"}}},
+        ]},
+    ]  # fmt: skip
+    other = Model.from_name("gemini:gemini-2.5-pro", api_key="k")
+    assert body_of(ctx, other)["contents"][1]["parts"] == [
+        {"functionCall": {"name": "f", "args": {"x": 1}}},
+        {"functionCall": {"name": "g", "args": {}}},
+    ]
+
+
+def test_a_half_received_call_is_never_replayed_nor_its_result() -> None:
+    cut = reply(
+        TextContent("let me"),
+        ToolCall("call_0", "f", {}, raw_arguments='{"x": ', arguments_error="cut"),
+        stop=StopReason.ABORTED,
+    )
+    ctx = Context(
+        messages=[
+            UserMessage("go"),
+            cut,
+            ToolResultMessage("call_0", "f", [TextContent("aborted")], is_error=True),
+        ]
+    )
+    assert body_of(ctx)["contents"][1:] == [{"role": "model", "parts": [{"text": "let me"}]}]
+
+
+def test_tools_in_geminis_schema_subset() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"Unit": {"type": "string", "enum": ["km", "mi"]}},
+        "properties": {
+            "unit": {"$ref": "#/$defs/Unit", "description": "the unit"},
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "kind": {"const": "distance"},
+            "n": {"type": ["integer", "null"]},
+        },
+        "required": ["unit"],
+        "additionalProperties": False,
+        "title": "Args",
+    }
+    body = body_of(
+        Context(tools=[ToolDefinition("convert", "Convert.", schema)], messages=[UserMessage("x")])
+    )
+    (declaration,) = body["tools"][0]["functionDeclarations"]
+    assert declaration == {
+        "name": "convert",
+        "description": "Convert.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "unit": {"type": "string", "enum": ["km", "mi"], "description": "the unit"},
+                "note": {"type": "string", "default": None, "nullable": True},
+                "kind": {"type": "string", "enum": ["distance"]},
+                "n": {"type": "integer", "nullable": True},
+            },
+            "required": ["unit"],
+        },
+    }
+    no_args = body_of(
+        Context(
+            tools=[ToolDefinition("now", "Now.", {"type": "object", "properties": {}})],
+            messages=[UserMessage("x")],
+        )
+    )
+    assert no_args["tools"][0]["functionDeclarations"] == [{"name": "now", "description": "Now."}]
+
+
+@pytest.mark.parametrize(
+    ("schema", "says"),
+    [
+        (
+            {
+                "type": "object",
+                "properties": {"x": {"$ref": "#/$defs/N"}},
+                "$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}},
+            },
+            "refers to itself ($ref 'N')",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"x": {"oneOf": [{"type": "string"}, {"type": "integer"}]}},
+            },
+            "parameters.x uses oneOf",
+        ),
+        (
+            {"type": "object", "properties": {"x": {"type": ["string", "integer"]}}},
+            "Gemini takes one type",
+        ),
+    ],
+)
+def test_what_gemini_cannot_express_is_refused_naming_where(
+    schema: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(GeminiSchemaError, match="tool 't'") as caught:
+        body_of(Context(tools=[ToolDefinition("t", "T.", schema)], messages=[UserMessage("x")]))
+    assert says in str(caught.value)
+
+
+def test_generation_thinking_structured_output_and_tool_choice() -> None:
+    ctx = Context(
+        messages=[UserMessage("x")], tools=[ToolDefinition("f", "F.", {"type": "object"})]
+    )
+    fmt = ResponseFormat("City", {"type": "object", "properties": {"name": {"type": "string"}}})
+    body = body_of(ctx, temperature=0.2, max_tokens=300, reasoning_effort="low",
+                   response_format=fmt, tool_choice={"type": "function", "function": {"name": "f"}})  # fmt: skip
+    assert body["generationConfig"] == {
+        "temperature": 0.2,
+        "maxOutputTokens": 300,
+        "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 2048},
+        "responseMimeType": "application/json",
+        "responseJsonSchema": fmt.schema,
+    }
+    assert body["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}
+    }
+    three = Model.from_name("gemini:gemini-3-pro-preview", api_key="k")
+    assert body_of(ctx, three, reasoning_effort="high")["generationConfig"]["thinkingConfig"] == {
+        "includeThoughts": True, "thinkingLevel": "high"}  # fmt: skip
+    assert body_of(ctx, reasoning_effort="none")["generationConfig"]["thinkingConfig"] == {
+        "thinkingBudget": 0
+    }
+    assert (
+        body_of(ctx, reasoning_effort="5000")["generationConfig"]["thinkingConfig"][
+            "thinkingBudget"
+        ]
+        == 5000
+    )
+    assert body_of(ctx, tool_choice="required")["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY"}
+    }
+    with pytest.raises(ValueError, match="reasoning_effort 'lots'"):
+        body_of(ctx, reasoning_effort="lots")
+
+
+def test_gemini_and_google_names_and_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.setenv("GOOGLE_API_KEY", "g")
+    model = Model.from_name("google:gemini-2.5-pro")
+    assert model.api == "google-gemini" and model.api_key_env == "GOOGLE_API_KEY"
+    assert model.cost is not None and model.cost.tiers  # long-context price tier
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    assert Model.from_name("gemini:gemini-2.5-pro").api_key_env == "GEMINI_API_KEY"
+
+
+@pytest.mark.anyio
+async def test_a_tool_loop_sends_the_signed_call_back_and_the_result_as_a_function_response(
+    transport: str,
+) -> None:
+    @tinyagent.tool
+    def add(a: float, b: float) -> float:
+        """Add two numbers."""
+        return a + b
+
+    replies = [
+        gemini_tool_call_reply([("add", {"a": 2, "b": 40})], signature="SIG"),
+        gemini_text_reply("42"),
+    ]
+    async with LocalServer(replies) as server:
+        model = server.model("gemini-2.5-flash", api="google-gemini", api_key="k")
+        agent = tinyagent.Agent(model, tools=[add], stream_options={"transport": transport})
+        assert await agent.prompt_text("What is 2 + 40?") == "42"
+        second = server.requests[1].json
+        assert server.requests[0].headers["x-goog-api-key"] == "k"
+    assert second["contents"] == [
+        {"role": "user", "parts": [{"text": "What is 2 + 40?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "add", "args": {"a": 2, "b": 40}}, "thoughtSignature": "SIG"}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "add", "response": {"result": "42.0"}}}]},
+    ]  # fmt: skip
+    assert agent.state.messages[1].stop_reason == "tool_use"  # STOP with calls: a tool turn

@@ -1,0 +1,204 @@
+"""The Gemini stream: a sans-IO parser of ``streamGenerateContent?alt=sse`` chunks.
+
+Each SSE ``data`` payload is a whole ``GenerateContentResponse``; ``candidates[0]``'s
+``content.parts`` are the parts new since the last chunk. A text part is text, a part
+with ``thought: true`` is reasoning, a ``functionCall`` part is a whole tool call (its
+``args`` an object, never fragments). Other parts (server tools' ``executableCode``,
+``toolCall``…) are skipped. ``usageMetadata`` holds running totals: the last one wins.
+There is no end marker: a chunk with ``finishReason`` ends the reply when the body
+ends, and a body that ends without one is a truncated reply.
+
+Thought signatures (``thoughtSignature``, opaque) may sit on any part, and must go back
+on the same part. A signature on a thought part is that thinking block's signature; on
+a text or ``functionCall`` part it becomes a signature-only, redacted thinking block
+placed just before the part, which the request builder puts back on the part that
+follows it. The Gemini API gives calls no id: a call without one is given
+``call_<n>``, stable within the reply. The native core's ``google-gemini`` mode
+(``native/src/gemini.rs``) follows exactly these rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..._util.wording import ENDED_BEFORE_FINISH, unexpected_structure
+from ...messages import Failure, FailureKind, Model, StopReason, StreamEvent, StreamFormatError
+from ...wire import (
+    DEFAULT_MAX_ARGUMENT_BYTES,
+    AssemblingParser,
+    cut_to_argument_depth,
+    loads_json_object,
+)
+from .._failures import failure_from_error_object
+from .._protocol import StopVerdict
+
+__all__ = ["GeminiParser", "gemini_stop_verdict"]
+
+_STOP = {
+    "STOP": StopReason.STOP,
+    "MAX_TOKENS": StopReason.LENGTH,
+}
+# Finish reasons that mean the reply was withheld or broken: an error with a typed kind.
+_FILTERED = {
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+    "IMAGE_RECITATION",
+    "LANGUAGE",
+}
+_MALFORMED = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"}
+
+
+def gemini_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerdict:
+    """``STOP`` also ends a function-call turn (Gemini has no tool-use reason); a
+    content filter and a malformed call are typed failures; an unknown reason is a
+    normal stop, kept as ``provider_stop_reason``."""
+    if reason in _FILTERED:
+        return (
+            StopReason.ERROR,
+            f"the reply was stopped by Gemini's filter ({reason})",
+            Failure(FailureKind.CONTENT_FILTER, code=reason),
+        )
+    if reason in _MALFORMED:
+        return (
+            StopReason.ERROR,
+            f"Gemini could not produce a valid function call ({reason})",
+            Failure(FailureKind.SERVER, code=reason),
+        )
+    if has_tool_calls:
+        return StopReason.TOOL_USE, None, None
+    return _STOP.get(reason or "STOP", StopReason.STOP), None, None
+
+
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+_I64 = 2**63 - 1
+
+
+def _count(value: Any) -> int:
+    """A token count: a JSON integer from 0 to 2**63 - 1 (what the native core reads as
+    one); anything else counts 0."""
+    return value if type(value) is int and 0 <= value <= _I64 else 0
+
+
+class GeminiParser(AssemblingParser):
+    """``GenerateContentResponse`` chunks in (SSE ``data`` payloads), stream events out."""
+
+    def __init__(
+        self,
+        model: Model,
+        max_argument_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
+        verdict: Callable[[str | None, bool], StopVerdict] | None = None,
+    ) -> None:
+        super().__init__(model, max_argument_bytes)
+        self._verdict = verdict or gemini_stop_verdict
+        self._calls = 0
+        self._finished = False
+
+    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        asm = self.asm
+        for data in payloads:
+            if asm.message is not None:
+                break
+            try:
+                self._chunk(loads_json_object(data), data, out)
+            except StreamFormatError as exc:
+                asm.fail(str(exc), out, error=exc)
+                break
+        return out
+
+    def end_of_stream(self) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        asm = self.asm
+        if asm.message is None:
+            if self._finished:
+                stop, error, failure = self._verdict(asm.provider_stop_reason, asm.has_tool_calls)
+                asm.finish(stop, out, error, failure)
+            else:
+                asm.fail(ENDED_BEFORE_FINISH, out)
+        return out
+
+    # --- internals ----------------------------------------------------------------
+
+    def _chunk(self, chunk: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
+        asm = self.asm
+        error = chunk.get("error")
+        if error is not None:
+            exc = failure_from_error_object(error, asm.provider, asm.model_id)
+            asm.fail(exc.message, out, error=exc)
+            return
+        if asm.response_id is None:
+            asm.response_id = _str(chunk.get("responseId"))
+        candidates = chunk.get("candidates")
+        if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+            candidate = candidates[0]
+            content = candidate.get("content")
+            parts = content.get("parts") if isinstance(content, dict) else None
+            if isinstance(parts, list):
+                for part in parts:
+                    if isinstance(part, dict):
+                        self._part(part, data, out)
+            reason = _str(candidate.get("finishReason"))
+            if reason:
+                asm.provider_stop_reason = reason
+                self._finished = True
+        usage = chunk.get("usageMetadata")
+        if isinstance(usage, dict) and "promptTokenCount" in usage:
+            prompt = _count(usage.get("promptTokenCount"))
+            cached = _count(usage.get("cachedContentTokenCount"))
+            thoughts = _count(usage.get("thoughtsTokenCount"))
+            output = min(_count(usage.get("candidatesTokenCount")) + thoughts, _I64)
+            asm.set_usage(max(prompt - cached, 0), output, cached, 0, thoughts)
+
+    def _part(self, part: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
+        asm = self.asm
+        signature = _str(part.get("thoughtSignature"))
+        call = part.get("functionCall")
+        if isinstance(call, dict):
+            if signature:
+                self._signature_block(signature, out)
+            args = call.get("args")
+            if args is None:
+                args = {}
+            if not isinstance(args, dict):  # a call's arguments are an object
+                raise StreamFormatError(unexpected_structure(data))
+            key = self._calls
+            self._calls += 1
+            call_id = _str(call.get("id")) or f"call_{key}"
+            arguments = json.dumps(
+                cut_to_argument_depth(args), ensure_ascii=False, separators=(",", ":")
+            )
+            asm.tool_call(("gemini", key), call_id, _str(call.get("name")) or "", arguments, out)
+            asm.end_tool_call(("gemini", key), out)
+            return
+        text = _str(part.get("text"))
+        if text is None:
+            if signature:  # a signature on a part this version does not model: kept
+                self._signature_block(signature, out)
+            return  # executableCode, codeExecutionResult, toolCall…: server-side
+        if part.get("thought") is True:
+            asm.thinking(text, out)
+            if signature:
+                asm.thinking_signature(signature)
+                asm.end_current(out)  # the next thought part is a block of its own
+            return
+        if signature:
+            self._signature_block(signature, out)
+        if text:
+            asm.text(text, out)
+
+    def _signature_block(self, signature: str, out: list[StreamEvent]) -> None:
+        """A signature that belongs to the part after it: a redacted thinking block."""
+        asm = self.asm
+        asm.thinking("", out, new_block=True)
+        asm.thinking_signature(signature, redacted=True)
+        asm.end_current(out)
