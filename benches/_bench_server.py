@@ -3,7 +3,8 @@ process.
 
 The request's ``model`` names the stream: ``text-N`` (N text chunks) or ``tools-N`` (one
 tool call whose arguments arrive in N fragments), and ``atext-N`` / ``atools-N`` for the
-same in the Anthropic Messages format. Bodies are built once per shape and
+same in the Anthropic Messages format (``rtext``/``rtools`` Responses, ``gtext``/``gthink``
+Gemini, whose model is named in the path). Bodies are built once per shape and
 written in large pieces, so that the server is never the bottleneck and the client's
 CPU is what the benchmark measures.
 """
@@ -246,7 +247,43 @@ def _turn_json(messages: list[dict[str, object]], turns: int) -> Reply:
     return Reply(body=json.dumps(body).encode(), content_type="application/json")
 
 
+@functools.lru_cache(maxsize=16)
+def gemini_body(kind: str, n: int) -> tuple[bytes, ...]:
+    """Gemini chunks as the API writes them: CRLF line ends, every chunk a whole
+    response with running usage totals and the model version (so no two alike);
+    ``gthink`` is thought parts (``thought: true``) before one text part."""
+    events = []
+    for i in range(n):
+        part: dict[str, object] = {"text": " tok"}
+        if kind == "gthink":
+            part["thought"] = True
+        elif kind != "gtext":
+            raise ValueError(kind)
+        chunk = {
+            "candidates": [{"content": {"parts": [part], "role": "model"}, "index": 0}],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": i + 1,
+                              "totalTokenCount": 11 + i},
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": "resp_bench",
+        }  # fmt: skip
+        events.append(b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n")
+    last = {
+        "candidates": [{"content": {"parts": [{"text": "."}], "role": "model"},
+                        "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": n + 1,
+                          "totalTokenCount": 11 + n},
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp_bench",
+    }  # fmt: skip
+    events.append(b"data: " + json.dumps(last, separators=(",", ":")).encode() + b"\r\n\r\n")
+    return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
+
+
 def handler(request: RecordedRequest) -> Reply:
+    if ":streamGenerateContent" in request.path:  # Gemini names the model in the path
+        name = request.path.split("/models/", 1)[1].split(":", 1)[0]
+        kind, _, n = name.partition("-")
+        return Reply(pieces=gemini_body(kind, int(n)))
     req = request.json
     kind, _, n = str(req["model"]).partition("-")
     if kind == "turn" and not req.get("stream"):

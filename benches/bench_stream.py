@@ -64,7 +64,9 @@ def _tinyagent_path(transport: str) -> Callable[[str, str], Awaitable[int]]:
     async def run(base: str, model: str) -> int:
         import tinyagent
 
-        api = {"a": "anthropic-messages", "r": "openai-responses"}.get(model[0], "openai-chat")
+        api = {"a": "anthropic-messages", "r": "openai-responses", "g": "google-gemini"}.get(
+            model[0], "openai-chat"
+        )
         m = tinyagent.Model(model, base, api=api)
         ctx = tinyagent.Context(messages=[tinyagent.UserMessage("go")])
         n = 0
@@ -189,7 +191,7 @@ def main() -> None:
         rows = []
         for kind in args.kinds.split(","):
             for path in args.paths.split(","):
-                if kind[0] in "ar" and path in ("httpx-sse", "openai"):
+                if kind[0] in "arg" and path in ("httpx-sse", "openai"):
                     continue  # chat-completions clients
                 if not available(path):
                     rows.append((kind, PATHS[path][0], None, None, None))

@@ -16,6 +16,7 @@ from ..messages import install_api_check
 from ._failures import http_failure, is_context_overflow
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
 from ._registry import (
+    framing_of,
     get_provider,
     known_apis,
     prepare_request,
@@ -40,6 +41,7 @@ __all__ = [
     "PayloadParser",
     "Provider",
     "StopVerdict",
+    "framing_of",
     "get_provider",
     "http_failure",
     "is_context_overflow",

@@ -7,6 +7,7 @@ from ..wire import PreparedRequest, StreamOptions
 from ._protocol import Provider
 
 __all__ = [
+    "framing_of",
     "get_provider",
     "known_apis",
     "prepare_request",
@@ -67,6 +68,12 @@ def takes_thinking_budget(model: Model) -> bool:
     """Whether ``model``'s provider takes reasoning as a token budget (a provider
     written before this capability existed: no)."""
     return bool(getattr(provider_for(model), "takes_thinking_budget", False))
+
+
+def framing_of(provider: Provider) -> str:
+    """How ``provider``'s streamed bodies are framed: ``"sse"`` (a provider written
+    before this capability existed: yes) or ``"aws-eventstream"``."""
+    return str(getattr(provider, "framing", "sse"))
 
 
 def takes_response_format(model: Model) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._util.log import bodies_logged, logger
 from ..messages import Context, Model
-from ..providers import ByteParser, prepare_request, provider_for
+from ..providers import ByteParser, framing_of, prepare_request, provider_for
 from ..wire import StreamOptions
 from ._connections import Connections
 from ._gate import RateGate
@@ -62,7 +62,9 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
     if missing is not None:  # found before any request: the reply says what to set
         from ..wire import PureByteParser
 
-        parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
+        parser = PureByteParser(
+            provider.payload_parser(model, options), options.max_line_bytes, framing_of(provider)
+        )
         return RefusedSource(parser, missing)
 
     def attempt() -> EventSource:
@@ -82,7 +84,9 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
             return HttpxSource(model, provider, request, options, native)
         from ..wire import PureByteParser
 
-        parser = PureByteParser(provider.payload_parser(model, options), options.max_line_bytes)
+        parser = PureByteParser(
+            provider.payload_parser(model, options), options.max_line_bytes, framing_of(provider)
+        )
         return HttpxSource(model, provider, request, options, parser)
 
     # What a rate gate is told an attempt will cost: the prompt (about four bytes a
@@ -104,7 +108,9 @@ def make_byte_parser(model: Model, *, native: bool = False, **options: object) -
         return NativeByteParser(model, provider, opts)
     from ..wire import PureByteParser
 
-    return PureByteParser(provider.payload_parser(model, opts), opts.max_line_bytes)
+    return PureByteParser(
+        provider.payload_parser(model, opts), opts.max_line_bytes, framing_of(provider)
+    )
 
 
 def __getattr__(name: str) -> Any:

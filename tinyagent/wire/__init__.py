@@ -23,6 +23,7 @@ from ._assembly import (
     parse_tool_arguments,
     priced_usage,
 )
+from ._eventstream import EventStreamDecoder, encode_frame
 from ._parsers import ByteParser, PayloadParser, StopVerdict
 from ._pure import PureByteParser
 from ._request import (
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_ARGUMENT_DEPTH",
     "AssemblingParser",
     "ByteParser",
+    "EventStreamDecoder",
     "MessageAssembler",
     "PayloadParser",
     "PreparedRequest",
@@ -57,6 +59,7 @@ __all__ = [
     "base_headers",
     "build_message",
     "cut_to_argument_depth",
+    "encode_frame",
     "failure_of",
     "loads_json_object",
     "parse_tool_arguments",

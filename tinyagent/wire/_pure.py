@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._util.wording import ENDED_MID_EVENT
 from ..messages import AssistantMessage, StopReason, StreamEvent, StreamFormatError
+from ._eventstream import EventStreamDecoder
 from ._parsers import PayloadParser
 from ._sse import SSEDecoder
 
@@ -11,11 +12,20 @@ __all__ = ["PureByteParser"]
 
 
 class PureByteParser:
-    """Bytes of an SSE body in, stream events out, in Python. The native parser has
-    the same interface and gives the same events for the same bytes."""
+    """Bytes of a streamed body in, stream events out, in Python. The native parser has
+    the same interface and gives the same events for the same bytes.
 
-    def __init__(self, parser: PayloadParser, max_line_bytes: int) -> None:
-        self._decoder = SSEDecoder(max_line_bytes)
+    ``framing`` is how the body is cut into payloads: ``"sse"`` (Server-Sent Events'
+    ``data``) or ``"aws-eventstream"`` (AWS's binary frames); the format's parser reads
+    the payloads either way."""
+
+    def __init__(self, parser: PayloadParser, max_line_bytes: int, framing: str = "sse") -> None:
+        if framing == "aws-eventstream":
+            self._decoder: SSEDecoder | EventStreamDecoder = EventStreamDecoder(max_line_bytes)
+        elif framing == "sse":
+            self._decoder = SSEDecoder(max_line_bytes)
+        else:
+            raise ValueError(f"unknown framing {framing!r}: sse or aws-eventstream")
         self._parser = parser
 
     @property
