@@ -15,6 +15,8 @@ pub enum Fail {
     StreamError(Vec<u8>),
     Protocol(Vec<u8>),
     Limit(SseLimit),
+    /// The AWS event stream's framing broke (corrupt or too long): the whole message.
+    Frame(String),
     ArgsTooLarge(String),
     TruncatedEvent,
     NoFinish,

@@ -3,6 +3,7 @@
 
 use crate::anthropic::AnthropicCore;
 use crate::assembler::Ev;
+use crate::bedrock::BedrockCore;
 use crate::chat::ChatCore;
 use crate::gemini::GeminiCore;
 use crate::parser::StreamParser;
@@ -16,6 +17,7 @@ macro_rules! each {
             AnyParser::Anthropic($p) => $call,
             AnyParser::Responses($p) => $call,
             AnyParser::Gemini($p) => $call,
+            AnyParser::Bedrock($p) => $call,
         }
     };
 }
@@ -26,9 +28,11 @@ pub enum AnyParser {
     Anthropic(StreamParser<AnthropicCore>),
     Responses(StreamParser<ResponsesCore>),
     Gemini(StreamParser<GeminiCore>),
+    Bedrock(StreamParser<BedrockCore>),
 }
 
-pub const FORMATS: &str = "openai-chat, anthropic-messages, openai-responses, google-gemini";
+pub const FORMATS: &str =
+    "openai-chat, anthropic-messages, openai-responses, google-gemini, bedrock-converse";
 
 impl AnyParser {
     pub fn new(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> Option<Self> {
@@ -48,6 +52,10 @@ impl AnyParser {
             "google-gemini" => Some(AnyParser::Gemini(StreamParser::new(
                 max_line,
                 GeminiCore::new(max_args, think_tags),
+            ))),
+            "bedrock-converse" => Some(AnyParser::Bedrock(StreamParser::with_event_stream(
+                max_line,
+                BedrockCore::new(max_args, think_tags),
             ))),
             _ => None,
         }

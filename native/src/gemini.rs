@@ -244,7 +244,10 @@ mod tests {
     #[test]
     fn truncated_error_and_bad_args() {
         let text = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\n\n";
-        assert!(matches!(run(text).last(), Some(Ev::Fail(Fail::NoFinish, _))));
+        assert!(matches!(
+            run(text).last(),
+            Some(Ev::Fail(Fail::NoFinish, _))
+        ));
         let err = "data: {\"error\":{\"code\":500,\"message\":\"boom\"}}\n\n";
         assert!(matches!(
             run(err).last(),

@@ -241,6 +241,16 @@ impl<'de> Deserialize<'de> for Fields<'de> {
 }
 
 impl<'a> Fields<'a> {
+    /// The one key of an object that has one (as Python's dict has it: a key given
+    /// twice is one key, its last value), or None.
+    pub fn single(&self) -> Option<(&str, &'a RawValue)> {
+        let (first, _) = self.0.first()?;
+        if self.0.iter().any(|(k, _)| k.0 != first.0) {
+            return None;
+        }
+        self.0.last().map(|(k, v)| (k.0.as_ref(), *v))
+    }
+
     /// How many fields (duplicates counted).
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {

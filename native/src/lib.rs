@@ -8,7 +8,9 @@
 
 mod anthropic;
 mod assembler;
+mod bedrock;
 mod chat;
+mod eventstream;
 mod formats;
 mod gemini;
 mod json;
@@ -282,6 +284,10 @@ impl Converter {
                         Fail::ArgsTooLarge(label) => (
                             "args_too_large",
                             Some(label.into_pyobject(py)?.into_any().unbind()),
+                        ),
+                        Fail::Frame(message) => (
+                            "frame",
+                            Some(message.into_pyobject(py)?.into_any().unbind()),
                         ),
                         Fail::TruncatedEvent => ("truncated_event", None),
                         Fail::NoFinish => ("no_finish", None),

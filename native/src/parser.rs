@@ -3,6 +3,7 @@
 //! `Assembler` it holds. Which formats exist is `formats.rs`'s business, not this one's.
 
 use crate::assembler::{Assembler, Ev, Fail};
+use crate::eventstream::EventStreamDecoder;
 use crate::sse::{Sink, SseDecoder};
 
 /// One provider's wire format: payloads in, calls on the `Assembler` it holds out.
@@ -23,17 +24,31 @@ impl<F: WireFormat> Sink for (&mut F, &mut Vec<Ev>) {
     }
 }
 
-/// The SSE decoder and the format, kept apart so the decoder can hand each payload
+/// How a body is cut into payloads: SSE `data`, or the AWS event stream's frames.
+enum Framing {
+    Sse(SseDecoder),
+    Events(EventStreamDecoder),
+}
+
+/// The framing decoder and the format, kept apart so the decoder can hand each payload
 /// straight to the format without a copy.
 pub struct StreamParser<F> {
-    sse: SseDecoder,
+    framing: Framing,
     core: F,
 }
 
 impl<F: WireFormat> StreamParser<F> {
     pub fn new(max_line: usize, core: F) -> Self {
         StreamParser {
-            sse: SseDecoder::new(max_line),
+            framing: Framing::Sse(SseDecoder::new(max_line)),
+            core,
+        }
+    }
+
+    /// A format whose bodies are AWS event-stream frames (`max_frame` bounds one).
+    pub fn with_event_stream(max_frame: usize, core: F) -> Self {
+        StreamParser {
+            framing: Framing::Events(EventStreamDecoder::new(max_frame)),
             core,
         }
     }
@@ -47,10 +62,14 @@ impl<F: WireFormat> StreamParser<F> {
         if self.core.assembler().finished {
             return;
         }
-        let res = self.sse.feed(chunk, &mut (&mut self.core, &mut *out));
-        if let Err(limit) = res {
+        let sink = &mut (&mut self.core, &mut *out);
+        let failed = match &mut self.framing {
+            Framing::Sse(sse) => sse.feed(chunk, sink).err().map(Fail::Limit),
+            Framing::Events(events) => events.feed(chunk, sink).err().map(Fail::Frame),
+        };
+        if let Some(why) = failed {
             if !self.core.assembler().finished {
-                self.core.assembler_mut().fail(Fail::Limit(limit), out);
+                self.core.assembler_mut().fail(why, out);
             }
         }
     }
@@ -60,7 +79,11 @@ impl<F: WireFormat> StreamParser<F> {
         if self.core.assembler().finished {
             return;
         }
-        if self.sse.has_partial() {
+        let partial = match &self.framing {
+            Framing::Sse(sse) => sse.has_partial(),
+            Framing::Events(events) => events.has_partial(),
+        };
+        if partial {
             self.core.assembler_mut().fail(Fail::TruncatedEvent, out);
         } else {
             self.core.end_of_stream(out);

@@ -11,6 +11,7 @@ __all__ = [
     "DONE_WITHOUT_FINISH",
     "ENDED_BEFORE_FINISH",
     "ENDED_BEFORE_MESSAGE_STOP",
+    "ENDED_BEFORE_MESSAGE_STOP_EVENT",
     "ENDED_BEFORE_RESPONSE_DONE",
     "ENDED_MID_EVENT",
     "RUN_CANCELLED",
@@ -46,6 +47,7 @@ ENDED_MID_EVENT = "the stream ended in the middle of an event (truncated reply)"
 DONE_WITHOUT_FINISH = "the stream sent [DONE] without a finish reason"
 CONTEXT_WINDOW_EXCEEDED = "the reply stopped: the model's context window is full"
 ENDED_BEFORE_MESSAGE_STOP = "the stream ended before message_stop (truncated reply)"
+ENDED_BEFORE_MESSAGE_STOP_EVENT = "the stream ended before messageStop (truncated reply)"
 ENDED_BEFORE_RESPONSE_DONE = "the stream ended before the response completed (truncated reply)"
 
 

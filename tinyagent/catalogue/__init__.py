@@ -15,6 +15,7 @@ every room above may read it.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ..messages import Model, install_name_resolver
@@ -69,10 +70,14 @@ def model_from_name(name: str, **overrides: Any) -> Model:
             f"known providers: {', '.join(PROVIDERS)}"
         )
     info = _provider(provider)
+    base_url = _base_url(info)
+    if "{region}" in base_url:
+        region, model_id = _region(info, model_id)
+        base_url = base_url.replace("{region}", region)
     entry = find(info.prices, model_id) if info.prices else None
     fields: dict[str, Any] = {
         "id": model_id,
-        "base_url": _base_url(info),
+        "base_url": base_url,
         "api": info.api,
         "api_key_env": _key_env(info),
         "provider": info.name,
@@ -81,6 +86,24 @@ def model_from_name(name: str, **overrides: Any) -> Model:
     }
     fields.update(overrides)
     return Model(**fields)
+
+
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+
+
+def _region(info: ProviderInfo, model_id: str) -> tuple[str, str]:
+    """The region of a regional provider's model (``bedrock:us-west-2/anthropic.…``),
+    else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``; and the model id without it."""
+    head, sep, rest = model_id.partition("/")
+    if sep and _REGION.fullmatch(head):
+        return head, rest
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ValueError(
+            f"{info.name} needs a region: name it in the model ({info.name}:us-east-1/"
+            f"{model_id}) or set AWS_REGION"
+        )
+    return region, model_id
 
 
 def _key_env(info: ProviderInfo) -> str | None:

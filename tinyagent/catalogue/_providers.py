@@ -97,6 +97,13 @@ PROVIDERS: dict[str, ProviderInfo] = {
             prices="google",
             other_key_envs=("GOOGLE_API_KEY",),
         ),
+        ProviderInfo(
+            "bedrock",
+            "https://bedrock-runtime.{region}.amazonaws.com",
+            api="bedrock-converse",
+            key_env="AWS_BEARER_TOKEN_BEDROCK",
+            prices="aws",
+        ),
         ProviderInfo("vllm", "http://localhost:8000/v1", local=True),
         ProviderInfo("llamacpp", "http://localhost:8080/v1", local=True),
         ProviderInfo("ollama", "http://localhost:11434/v1", local=True),

@@ -460,7 +460,9 @@ def _frozen_headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
-API = Literal["openai-chat", "anthropic-messages", "openai-responses", "google-gemini"]
+API = Literal[
+    "openai-chat", "anthropic-messages", "openai-responses", "google-gemini", "bedrock-converse"
+]
 """The wire formats this version speaks (``Model.api``)."""
 
 CacheMode = Literal["auto", "none", "long"]

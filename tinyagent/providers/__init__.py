@@ -27,12 +27,14 @@ from ._registry import (
     unknown_api,
 )
 from .anthropic import AnthropicProvider
+from .bedrock import BedrockProvider
 from .google_gemini import GeminiProvider, GeminiSchemaError
 from .openai_chat import OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
 
 __all__ = [
     "AnthropicProvider",
+    "BedrockProvider",
     "ByteParser",
     "GeminiProvider",
     "GeminiSchemaError",
@@ -57,5 +59,6 @@ register_provider(OpenAIChatProvider())
 register_provider(AnthropicProvider())
 register_provider(OpenAIResponsesProvider())
 register_provider(GeminiProvider())
+register_provider(BedrockProvider())
 # A Model whose api no provider serves is refused where it is made, naming the known ones.
 install_api_check(unknown_api)

@@ -3,9 +3,15 @@ are replayed only to the model that wrote them, on every wire format alike."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from ..messages import AssistantMessage, Model
 
-__all__ = ["same_model"]
+__all__ = ["safe_tool_id", "same_model"]
+
+_ID_OK = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 
 
 def same_model(message: AssistantMessage, model: Model) -> bool:
@@ -16,3 +22,13 @@ def same_model(message: AssistantMessage, model: Model) -> bool:
         and message.model == model.id
         and message.provider == model.provider_name
     )
+
+
+def safe_tool_id(original: str) -> str:
+    """A tool call id from anywhere as ``^[a-zA-Z0-9_-]{1,64}$`` (what Anthropic and
+    Bedrock accept): unchanged when valid, else cleaned and suffixed with a digest of the
+    original (so two ids that clean to the same text stay distinct)."""
+    if _ID_OK.fullmatch(original):
+        return original
+    digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{_ID_BAD.sub('_', original)[:53]}_{digest}"

@@ -32,7 +32,13 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
             502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
             529: "Overloaded"}  # fmt: skip
 _MAX_HEAD = 64 * 1024
-_PATHS = ("/chat/completions", "/messages", "/responses", ":streamGenerateContent")
+_PATHS = (
+    "/chat/completions",
+    "/messages",
+    "/responses",
+    ":streamGenerateContent",
+    "/converse-stream",
+)
 
 
 @attrs.define

@@ -168,6 +168,7 @@ class _Finisher:
             "limit_data": lambda: words.data_too_long(self._max_line),
             "limit_line": lambda: words.line_too_long(self._max_line),
             "args_too_large": lambda: words.arguments_too_large(detail, self._max_args),
+            "frame": lambda: str(detail),  # the AWS event stream's framing, worded in Rust
             "truncated_event": lambda: words.ENDED_MID_EVENT,
             "no_finish": lambda: self._provider.no_finish,
             "done_no_finish": lambda: words.DONE_WITHOUT_FINISH,

@@ -30,8 +30,11 @@ def missing_key(
         return None
     if any(name.lower() in SECRET_HEADERS for name in request.headers):
         return None  # credentials given as a header of the user's own
+    from ..providers import provider_for
+
+    hint = str(getattr(provider_for(model), "credentials_hint", ""))
     message = (
-        f"no API key for {model.provider_name}: set {model.api_key_env}, or pass "
+        f"no API key for {model.provider_name}: set {model.api_key_env}{hint}, or pass "
         "api_key=... (to the Model or the call); nothing was sent"
     )
     failure = Failure(FailureKind.AUTHENTICATION, code="missing_key")

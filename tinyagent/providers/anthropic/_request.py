@@ -11,7 +11,6 @@ of an aborted or failed reply never replayed.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,7 +32,7 @@ from ...messages import (
     UserMessage,
 )
 from ...wire import ResponseFormat
-from .._replay import same_model
+from .._replay import safe_tool_id, same_model
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -62,19 +61,13 @@ THINKING_BUDGETS = {
     "xhigh": 32768,
 }
 _NO_THINKING = frozenset({"none", "off", "disabled"})
-_ID_OK = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 _DATA_URL = re.compile(r"data:([^;,]+);base64,(.*)", re.DOTALL)
 
 
 def anthropic_tool_id(original: str) -> str:
-    """The id Anthropic accepts for a tool call id from anywhere: unchanged when valid,
-    else cleaned and suffixed with a digest of the original (so two ids that clean to
-    the same text stay distinct)."""
-    if _ID_OK.fullmatch(original):
-        return original
-    digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{_ID_BAD.sub('_', original)[:53]}_{digest}"
+    """The id Anthropic accepts (``^[a-zA-Z0-9_-]{1,64}$``) for a tool call id from
+    anywhere: :func:`safe_tool_id`."""
+    return safe_tool_id(original)
 
 
 def _image(c: ImageContent) -> dict[str, Any]:
