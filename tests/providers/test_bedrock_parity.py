@@ -111,13 +111,13 @@ _event = st.one_of(
                         "cacheWriteInputTokens": _count,
                     },
                 )
-            }  # fmt: skip
+            }
         ),
     ),
     st.tuples(
         st.sampled_from(["throttlingException", "modelStreamErrorException"]),
         st.builds(lambda m: {"message": m}, _text),
-    ),  # fmt: skip
+    ),
     st.tuples(st.sampled_from(["newEvent", "a b", ""]), _json_any),
 )
 

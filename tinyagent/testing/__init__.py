@@ -1,6 +1,6 @@
 """Test kit: a real local server that speaks OpenAI chat completions, Anthropic
-Messages, OpenAI Responses and Gemini (``/chat/completions``, ``/messages``,
-``/responses``, ``:streamGenerateContent``).
+Messages, OpenAI Responses, Gemini and Bedrock (``/chat/completions``, ``/messages``,
+``/responses``, ``:streamGenerateContent``, ``/converse-stream``).
 
 Use it to test your own agents without a network or a key::
 
@@ -9,7 +9,8 @@ Use it to test your own agents without a network or a key::
     async with LocalServer([text_reply("Hello!")]) as server:
         message = await tinyagent.complete(server.model(), context)
 
-It imports only ``messages``: a test server knows the wire, not the agent.
+It imports only ``messages`` and ``wire`` (the event-stream frame encoder): a test
+server knows the wire, not the agent.
 """
 
 from ._anthropic_replies import (
@@ -19,6 +20,7 @@ from ._anthropic_replies import (
     anthropic_text_reply,
     anthropic_tool_call_reply,
 )
+from ._bedrock_replies import bedrock_events_reply, bedrock_text_reply, bedrock_tool_call_reply
 from ._gemini_replies import gemini_chunks_reply, gemini_text_reply, gemini_tool_call_reply
 from ._local import local_model
 from ._replies import (
@@ -52,6 +54,9 @@ __all__ = [
     "anthropic_overloaded_reply",
     "anthropic_text_reply",
     "anthropic_tool_call_reply",
+    "bedrock_events_reply",
+    "bedrock_text_reply",
+    "bedrock_tool_call_reply",
     "chunk",
     "chunks_reply",
     "error_reply",

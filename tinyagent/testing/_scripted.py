@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._anthropic_replies import anthropic_text_reply, anthropic_tool_call_reply
+from ._bedrock_replies import bedrock_text_reply, bedrock_tool_call_reply
 from ._gemini_replies import gemini_text_reply, gemini_tool_call_reply
 from ._replies import Reply, ToolCallSpec, error_reply, text_reply, tool_call_reply
 from ._responses_replies import responses_text_reply, responses_tool_call_reply
@@ -46,6 +47,9 @@ def scripted_reply(request: RecordedRequest) -> Reply:
     if request.path.endswith("/messages"):
         turn = _anthropic_turn(body)
         text_r, calls_r = anthropic_text_reply, anthropic_tool_call_reply
+    elif request.path.endswith("/converse-stream"):
+        turn = _bedrock_turn(body)
+        text_r, calls_r = bedrock_text_reply, bedrock_tool_call_reply
     elif ":streamGenerateContent" in request.path:
         turn = _gemini_turn(body)
         text_r, calls_r = gemini_text_reply, gemini_tool_call_reply
@@ -123,6 +127,25 @@ def _anthropic_turn(body: Mapping[str, Any]) -> Turn:
     ]
     fmt = (body.get("output_format") or {}) if isinstance(body.get("output_format"), dict) else {}
     return prompt, results, tools, fmt.get("schema")
+
+
+def _bedrock_turn(body: Mapping[str, Any]) -> Turn:
+    prompt, results = "", list[str]()
+    for m in body.get("messages") or []:
+        if m.get("role") != "user":
+            continue
+        blocks = [b for b in m.get("content") or [] if isinstance(b, dict)]
+        answers = [b["toolResult"] for b in blocks if isinstance(b.get("toolResult"), dict)]
+        if answers:
+            results += [_text(a.get("content")) for a in answers]
+        else:
+            prompt, results = _text(blocks), []
+    tools = [
+        (t["toolSpec"]["name"], (t["toolSpec"].get("inputSchema") or {}).get("json") or {})
+        for t in (body.get("toolConfig") or {}).get("tools") or []
+        if isinstance(t, dict) and isinstance(t.get("toolSpec"), dict)
+    ]
+    return prompt, results, tools, None
 
 
 def _gemini_turn(body: Mapping[str, Any]) -> Turn:
