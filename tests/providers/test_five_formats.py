@@ -6,6 +6,7 @@ that signed it; roles and tool results as each format writes them)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -48,7 +49,7 @@ def anthropic_ids(body: dict[str, Any]) -> tuple[list[str], list[str], list[str]
 
 
 def roles_alternate(turns: list[dict[str, Any]], key: str = "role") -> bool:
-    return all(a[key] != b[key] for a, b in zip(turns, turns[1:], strict=False))
+    return all(a[key] != b[key] for a, b in itertools.pairwise(turns))
 
 
 async def test_one_transcript_through_all_five_formats(transport: str) -> None:
