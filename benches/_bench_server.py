@@ -4,7 +4,7 @@ process.
 The request's ``model`` names the stream: ``text-N`` (N text chunks) or ``tools-N`` (one
 tool call whose arguments arrive in N fragments), and ``atext-N`` / ``atools-N`` for the
 same in the Anthropic Messages format (``rtext``/``rtools`` Responses, ``gtext``/``gthink``
-Gemini, whose model is named in the path). Bodies are built once per shape and
+Gemini and ``btext``/``btools`` Bedrock, whose model is named in the path). Bodies are built once per shape and
 written in large pieces, so that the server is never the bottleneck and the client's
 CPU is what the benchmark measures.
 """
@@ -279,7 +279,50 @@ def gemini_body(kind: str, n: int) -> tuple[bytes, ...]:
     return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
 
 
+@functools.lru_cache(maxsize=16)
+def bedrock_body(kind: str, n: int) -> tuple[bytes, ...]:
+    """ConverseStream frames as Bedrock writes them: each event a binary frame with its
+    three headers and both CRCs, the payload padded with a ``p`` string of varying
+    length (so no two alike); ``btools`` is one ``toolUse`` whose input arrives in
+    fragments."""
+    from tinyagent.wire import encode_frame
+
+    pad = "abcdefghijklmnopqrstuvwxyz"
+
+    def frame(event: str, member: dict[str, object], i: int = 0) -> bytes:
+        member = {**member, "p": pad[: 3 + i % 20]}
+        headers = {":event-type": event, ":content-type": "application/json",
+                   ":message-type": "event"}  # fmt: skip
+        return encode_frame(headers, json.dumps(member, separators=(",", ":")).encode())
+
+    events = [frame("messageStart", {"role": "assistant"})]
+    if kind == "btext":
+        for i in range(n):
+            delta = {"contentBlockIndex": 0, "delta": {"text": " tok"}}
+            events.append(frame("contentBlockDelta", delta, i))
+        reason = "end_turn"
+    elif kind == "btools":
+        start = {"toolUse": {"toolUseId": "tooluse_1", "name": "write"}}
+        events.append(frame("contentBlockStart", {"contentBlockIndex": 0, "start": start}))
+        for i, piece in enumerate(['{"s":"', *["ab"] * (n - 2), '"}']):
+            delta = {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}
+            events.append(frame("contentBlockDelta", delta, i))
+        reason = "tool_use"
+    else:
+        raise ValueError(kind)
+    events.append(frame("contentBlockStop", {"contentBlockIndex": 0}))
+    events.append(frame("messageStop", {"stopReason": reason}))
+    usage = {"inputTokens": 10, "outputTokens": n, "totalTokens": 10 + n}
+    events.append(frame("metadata", {"usage": usage, "metrics": {"latencyMs": 1}}))
+    return tuple(b"".join(events[i : i + _PER_WRITE]) for i in range(0, len(events), _PER_WRITE))
+
+
 def handler(request: RecordedRequest) -> Reply:
+    if request.path.endswith("/converse-stream"):  # Bedrock names the model in the path
+        kind, _, n = request.path.split("/model/", 1)[1].split("/", 1)[0].partition("-")
+        return Reply(
+            pieces=bedrock_body(kind, int(n)), content_type="application/vnd.amazon.eventstream"
+        )
     if ":streamGenerateContent" in request.path:  # Gemini names the model in the path
         name = request.path.split("/models/", 1)[1].split(":", 1)[0]
         kind, _, n = name.partition("-")

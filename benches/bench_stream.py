@@ -64,9 +64,12 @@ def _tinyagent_path(transport: str) -> Callable[[str, str], Awaitable[int]]:
     async def run(base: str, model: str) -> int:
         import tinyagent
 
-        api = {"a": "anthropic-messages", "r": "openai-responses", "g": "google-gemini"}.get(
-            model[0], "openai-chat"
-        )
+        api = {
+            "a": "anthropic-messages",
+            "r": "openai-responses",
+            "g": "google-gemini",
+            "b": "bedrock-converse",
+        }.get(model[0], "openai-chat")
         m = tinyagent.Model(model, base, api=api)
         ctx = tinyagent.Context(messages=[tinyagent.UserMessage("go")])
         n = 0
@@ -191,7 +194,7 @@ def main() -> None:
         rows = []
         for kind in args.kinds.split(","):
             for path in args.paths.split(","):
-                if kind[0] in "arg" and path in ("httpx-sse", "openai"):
+                if kind[0] in "argb" and path in ("httpx-sse", "openai"):
                     continue  # chat-completions clients
                 if not available(path):
                     rows.append((kind, PATHS[path][0], None, None, None))

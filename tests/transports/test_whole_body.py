@@ -58,6 +58,21 @@ RESPONSES = {
     ],
     "usage": {"input_tokens": 9, "output_tokens": 2},
 }  # fmt: skip
+GEMINI = [
+    {"candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Hey"},
+        {"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": "GS"}]},
+        "finishReason": "STOP"}],
+     "usageMetadata": {"promptTokenCount": 6, "candidatesTokenCount": 2}},
+]  # fmt: skip
+BEDROCK = {
+    "output": {"message": {"role": "assistant", "content": [
+        {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "BS"}}},
+        {"text": "Ok"},
+        {"toolUse": {"toolUseId": "tu1", "name": "f", "input": {"a": 1}}}]}},
+    "stopReason": "tool_use",
+    "usage": {"inputTokens": 8, "outputTokens": 3, "totalTokens": 11},
+}  # fmt: skip
 WHOLE = {
     "openai-chat": (CHAT, (TextContent("Hello whole"), ToolCall("c1", "f", {"a": 1})), (5, 3)),
     "anthropic-messages": (
@@ -66,6 +81,21 @@ WHOLE = {
         (7, 4),
     ),
     "openai-responses": (RESPONSES, (TextContent("Yo"), ToolCall("call_1", "f", {"a": 1})), (9, 2)),
+    # the JSON array the stream endpoint answers without alt=sse
+    "google-gemini": (
+        GEMINI,
+        (
+            TextContent("Hey"),
+            ThinkingContent("", "GS", redacted=True),
+            ToolCall("call_0", "f", {"a": 1}),
+        ),
+        (6, 2),
+    ),
+    "bedrock-converse": (
+        BEDROCK,
+        (ThinkingContent("hmm", "BS"), TextContent("Ok"), ToolCall("tu1", "f", {"a": 1})),
+        (8, 3),
+    ),
 }
 
 

@@ -11,10 +11,10 @@ is, with an excerpt — never as a stream that "ended in the middle of an event"
 from __future__ import annotations
 
 from .._util import wording as words
-from .._util.json import loads
+from .._util.json import dumps, loads
 from ..messages import Failure, FailureKind, Model, StreamEvent, StreamFormatError
-from ..providers import Provider
-from ..wire import ByteParser
+from ..providers import Provider, framing_of
+from ..wire import ByteParser, encode_frame
 
 __all__ = ["NotAnEventStream", "is_whole_body", "read_whole_body"]
 
@@ -38,6 +38,23 @@ def is_whole_body(content_type: str) -> bool:
     return media in _WHOLE or media.endswith("+json")
 
 
+def _framed(payloads: list[bytes], framing: str) -> bytes:
+    """The payloads as a body of ``framing``: SSE ``data`` lines, or AWS event-stream
+    frames (a payload ``{"<event>": member}`` is that event's frame)."""
+    if framing != "aws-eventstream":
+        return b"".join(b"data: " + p + b"\n\n" for p in payloads)
+    frames = []
+    for p in payloads:
+        ((name, member),) = loads(p).items()
+        headers = {
+            ":event-type": name,
+            ":content-type": "application/json",
+            ":message-type": "event",
+        }
+        frames.append(encode_frame(headers, dumps(member)))
+    return b"".join(frames)
+
+
 def read_whole_body(
     parser: ByteParser, provider: Provider, model: Model, content_type: str, body: bytes
 ) -> list[StreamEvent]:
@@ -57,5 +74,5 @@ def read_whole_body(
             f"({len(body)} bytes): {words.excerpt(body)}"
         )
         return parser.fail(message, error=NotAnEventStream(message))
-    stream = b"".join(b"data: " + p + b"\n\n" for p in payloads)
+    stream = _framed(payloads, framing_of(provider))
     return [*parser.feed(stream), *parser.end_of_stream()]

@@ -12,6 +12,7 @@ from .._protocol import StopVerdict
 from ._auth import aws_region, sigv4_headers
 from ._parser import BedrockParser, bedrock_stop_verdict, exception_error
 from ._request import build_body, stream_url
+from ._whole import bedrock_whole_reply
 
 if TYPE_CHECKING:
     from ...wire import PreparedRequest, StreamOptions
@@ -53,6 +54,11 @@ class BedrockProvider(SharedFailureRules):
 
     def payload_parser(self, model: Model, options: StreamOptions) -> BedrockParser:
         return BedrockParser(model, options.max_argument_bytes, self.stop_verdict)
+
+    def whole_reply_payloads(self, obj: object) -> list[bytes] | None:
+        """A whole ``/converse`` reply (JSON where a stream was asked for) as stream
+        payloads, each ``{"<event>": member}`` as the framing hands them on."""
+        return bedrock_whole_reply(obj)
 
     def stop_verdict(self, reason: str | None, has_tool_calls: bool) -> StopVerdict:
         return bedrock_stop_verdict(reason, has_tool_calls)
