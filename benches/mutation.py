@@ -42,6 +42,21 @@ CORES: dict[str, list[str]] = {
         "tests/providers/test_anthropic_request.py",
     ],
     "tinyagent/output/_partial_json.py": ["tests/output/test_partial_json.py"],
+    "tinyagent/providers/google_gemini/_parser.py": [
+        "tests/providers/test_gemini_parser.py",
+        "tests/providers/test_gemini_conformance.py",
+    ],
+    "tinyagent/providers/google_gemini/_request.py": ["tests/providers/test_gemini_request.py"],
+    "tinyagent/providers/google_gemini/_schema.py": ["tests/providers/test_gemini_request.py"],
+    "tinyagent/providers/bedrock/_parser.py": [
+        "tests/providers/test_bedrock_parser.py",
+        "tests/providers/test_bedrock_conformance.py",
+    ],
+    "tinyagent/providers/bedrock/_request.py": ["tests/providers/test_bedrock_request.py"],
+    "tinyagent/wire/_eventstream.py": [
+        "tests/wire/test_eventstream.py",
+        "tests/providers/test_bedrock_parser.py",
+    ],
     "tinyagent/batch/_gate.py": ["tests/batch/test_gate.py"],
     "tinyagent/providers/openai_responses/_parser.py": [
         "tests/providers/test_openai_responses_parser.py",
@@ -110,7 +125,8 @@ def measure(module: str, tests: list[str], keep: Path) -> collections.Counter[st
                 counts[status] += 1
                 if status != "killed":
                     survivors.append(line.strip())
-        out = keep / f"survivors-{Path(module).stem}.txt"
+        name = module.removeprefix("tinyagent/").removesuffix(".py").replace("/", "-")
+        out = keep / f"survivors-{name}.txt"
         out.write_text("\n".join(survivors) + "\n")
         return counts
     finally:

@@ -41,6 +41,9 @@ class EventStreamDecoder:
     def __init__(self, max_frame_bytes: int) -> None:
         self._max = max_frame_bytes
         self._buf = bytearray()
+        # header block -> the payload's prefix (b'{"name":') or None (no type): a
+        # stream repeats a handful of header blocks, so each is read once.
+        self._prefixes: dict[bytes, bytes | None] = {}
 
     @property
     def has_partial(self) -> bool:
@@ -51,10 +54,12 @@ class EventStreamDecoder:
         buf = self._buf
         buf += chunk
         out: list[bytes] = []
+        pos, size = 0, len(buf)
+        view = memoryview(buf)
         try:
-            while len(buf) >= _PRELUDE:
-                total, header_len, prelude_crc = struct.unpack_from(">III", buf)
-                if zlib.crc32(buf[:8]) != prelude_crc:
+            while size - pos >= _PRELUDE:
+                total, header_len, prelude_crc = _UNPACK_PRELUDE(buf, pos)
+                if zlib.crc32(view[pos : pos + 8]) != prelude_crc:
                     raise _corrupt("a frame's prelude fails its CRC32")
                 if total > self._max:
                     raise StreamFormatError(
@@ -62,22 +67,35 @@ class EventStreamDecoder:
                     )
                 if total < _OVERHEAD or header_len > total - _OVERHEAD:
                     raise _corrupt(f"a frame of {total} bytes cannot hold {header_len} of headers")
-                if len(buf) < total:
+                end = pos + total
+                if size < end:
                     break
-                frame = bytes(buf[:total])
-                del buf[:total]
-                (crc,) = struct.unpack_from(">I", frame, total - 4)
-                if zlib.crc32(frame[: total - 4]) != crc:
+                if zlib.crc32(view[pos : end - 4]) != _UNPACK_CRC(buf, end - 4)[0]:
                     raise _corrupt("a frame fails its CRC32")
-                headers = _headers(frame[_PRELUDE : _PRELUDE + header_len])
-                payload = _payload(headers, frame[_PRELUDE + header_len : total - 4])
-                if payload is not None:
-                    out.append(payload)
+                headers = bytes(view[pos + _PRELUDE : pos + _PRELUDE + header_len])
+                prefix = self._prefixes.get(headers, _UNSEEN)
+                if prefix is _UNSEEN:
+                    prefix = _prefix(_headers(headers))
+                    if len(self._prefixes) < 64:
+                        self._prefixes[headers] = prefix
+                if prefix is not None:
+                    body = bytes(view[pos + _PRELUDE + header_len : end - 4])
+                    out.append(prefix + (body or b"null") + b"}")  # type: ignore[operator]
+                pos = end
         except StreamFormatError as exc:
             exc.partial = out  # type: ignore[attr-defined]
+            view.release()
             buf.clear()
             raise
+        view.release()
+        if pos:
+            del buf[:pos]
         return out
+
+
+_UNPACK_PRELUDE = struct.Struct(">III").unpack_from
+_UNPACK_CRC = struct.Struct(">I").unpack_from
+_UNSEEN = b""
 
 
 def _headers(raw: bytes) -> dict[bytes, bytes]:
@@ -111,7 +129,9 @@ def _headers(raw: bytes) -> dict[bytes, bytes]:
     return headers
 
 
-def _payload(headers: dict[bytes, bytes], body: bytes) -> bytes | None:
+def _prefix(headers: dict[bytes, bytes]) -> bytes | None:
+    """The payload's opening for a frame with these headers (``b'{"name":'``), or None
+    for a frame with no type."""
     kind = headers.get(b":message-type", b"event")
     if kind == b"error":
         name: bytes | None = b"error"
@@ -121,7 +141,7 @@ def _payload(headers: dict[bytes, bytes], body: bytes) -> bytes | None:
         return None  # no type: nothing a parser could place
     if not _NAME.fullmatch(name):
         raise _corrupt("a frame's type is not a plain name")
-    return b'{"' + name + b'":' + (body or b"null") + b"}"
+    return b'{"' + name + b'":'
 
 
 def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:

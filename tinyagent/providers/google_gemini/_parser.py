@@ -102,6 +102,10 @@ class GeminiParser(AssemblingParser):
         self._verdict = verdict or gemini_stop_verdict
         self._calls = 0
         self._finished = False
+        # The last usageMetadata with a prompt count: read once, when the reply ends
+        # (each chunk restates running totals; pricing them every chunk would cost more
+        # than the chunk).
+        self._usage: dict[str, Any] | None = None
 
     def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -112,6 +116,7 @@ class GeminiParser(AssemblingParser):
             try:
                 self._chunk(loads_json_object(data), data, out)
             except StreamFormatError as exc:
+                self._take_usage()
                 asm.fail(str(exc), out, error=exc)
                 break
         return out
@@ -120,12 +125,33 @@ class GeminiParser(AssemblingParser):
         out: list[StreamEvent] = []
         asm = self.asm
         if asm.message is None:
+            self._take_usage()
             if self._finished:
                 stop, error, failure = self._verdict(asm.provider_stop_reason, asm.has_tool_calls)
                 asm.finish(stop, out, error, failure)
             else:
                 asm.fail(ENDED_BEFORE_FINISH, out)
         return out
+
+    def fail(
+        self,
+        message: str,
+        *,
+        stop_reason: StopReason = StopReason.ERROR,
+        error: BaseException | None = None,
+    ) -> list[StreamEvent]:
+        if self.asm.message is None:
+            self._take_usage()  # a reply cut by the transport keeps its usage so far
+        return super().fail(message, stop_reason=stop_reason, error=error)
+
+    def _take_usage(self) -> None:
+        usage = self._usage
+        if usage is not None:
+            prompt = _count(usage.get("promptTokenCount"))
+            cached = _count(usage.get("cachedContentTokenCount"))
+            thoughts = _count(usage.get("thoughtsTokenCount"))
+            output = min(_count(usage.get("candidatesTokenCount")) + thoughts, _I64)
+            self.asm.set_usage(max(prompt - cached, 0), output, cached, 0, thoughts)
 
     # --- internals ----------------------------------------------------------------
 
@@ -134,30 +160,34 @@ class GeminiParser(AssemblingParser):
         error = chunk.get("error")
         if error is not None:
             exc = failure_from_error_object(error, asm.provider, asm.model_id)
+            self._take_usage()
             asm.fail(exc.message, out, error=exc)
             return
         if asm.response_id is None:
             asm.response_id = _str(chunk.get("responseId"))
         candidates = chunk.get("candidates")
-        if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+        # (JSON gives exact types: ``x.__class__ is dict`` is isinstance, cheaper.)
+        if candidates.__class__ is list and candidates and candidates[0].__class__ is dict:
             candidate = candidates[0]
             content = candidate.get("content")
-            parts = content.get("parts") if isinstance(content, dict) else None
-            if isinstance(parts, list):
-                for part in parts:
-                    if isinstance(part, dict):
+            parts = content.get("parts") if content.__class__ is dict else None
+            if parts.__class__ is list:
+                for part in parts:  # type: ignore[union-attr]
+                    if part.__class__ is not dict:
+                        continue
+                    text = part.get("text")
+                    if len(part) == 1 and text.__class__ is str:  # a plain text part
+                        if text:
+                            asm.text(text, out)
+                    else:
                         self._part(part, data, out)
-            reason = _str(candidate.get("finishReason"))
-            if reason:
+            reason = candidate.get("finishReason")
+            if reason.__class__ is str and reason:
                 asm.provider_stop_reason = reason
                 self._finished = True
         usage = chunk.get("usageMetadata")
-        if isinstance(usage, dict) and "promptTokenCount" in usage:
-            prompt = _count(usage.get("promptTokenCount"))
-            cached = _count(usage.get("cachedContentTokenCount"))
-            thoughts = _count(usage.get("thoughtsTokenCount"))
-            output = min(_count(usage.get("candidatesTokenCount")) + thoughts, _I64)
-            asm.set_usage(max(prompt - cached, 0), output, cached, 0, thoughts)
+        if usage.__class__ is dict and "promptTokenCount" in usage:
+            self._usage = usage
 
     def _part(self, part: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         asm = self.asm
