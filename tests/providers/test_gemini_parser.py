@@ -61,7 +61,7 @@ def test_text_thoughts_and_usage_from_the_last_chunk() -> None:
                 "candidatesTokenCount": 3,
                 "thoughtsTokenCount": 2,
             },
-        ),  # fmt: skip
+        ),
     )
     assert m.content == (ThinkingContent("plan"), TextContent("Hello!"))
     assert m.stop_reason is StopReason.STOP and m.provider_stop_reason == "STOP"
@@ -98,7 +98,7 @@ def test_signatures_on_every_kind_of_part() -> None:
         chunk(
             {"functionCall": {"name": "f", "args": {"q": 1}}, "thoughtSignature": "C1"},
             {"functionCall": {"name": "g", "id": "given"}},
-        ),  # fmt: skip
+        ),
         chunk(
             {"executableCode": {"code": "1"}, "thoughtSignature": "E1"},
             {"text": "", "thoughtSignature": "Z1"},

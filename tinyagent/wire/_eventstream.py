@@ -80,7 +80,7 @@ class EventStreamDecoder:
                         self._prefixes[headers] = prefix
                 if prefix is not None:
                     body = bytes(view[pos + _PRELUDE + header_len : end - 4])
-                    out.append(prefix + (body or b"null") + b"}")  # type: ignore[operator]
+                    out.append(prefix + (body or b"null") + b"}")
                 pos = end
         except StreamFormatError as exc:
             exc.partial = out  # type: ignore[attr-defined]

@@ -172,7 +172,7 @@ class GeminiParser(AssemblingParser):
             content = candidate.get("content")
             parts = content.get("parts") if content.__class__ is dict else None
             if parts.__class__ is list:
-                for part in parts:  # type: ignore[union-attr]
+                for part in parts:
                     if part.__class__ is not dict:
                         continue
                     text = part.get("text")
