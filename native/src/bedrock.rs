@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use crate::assembler::{Assembler, Ev, Fail, Key};
 use crate::json::{
-    as_index, as_int, as_obj, as_str, is_object, parse, payload_text, too_deep, Fields,
+    as_index, as_int, as_obj, as_str, first_byte, is_object, parse, payload_text, span, too_deep,
+    Fields, MaskedLayout, Slot as Mask,
 };
 use crate::parser::WireFormat;
 
@@ -28,6 +29,16 @@ pub struct BedrockCore {
     asm: Assembler,
     slots: HashMap<u64, Slot>,
     stopped: bool,
+    template: Option<Template>,
+}
+
+/// The layout of a delta seen before (one string into a block of a known kind), with
+/// its string and the `p` padding masked: a frame with the very same other bytes is the
+/// same delta to the same block, so only its string is decoded.
+struct Template {
+    layout: MaskedLayout,
+    index: u64,
+    slot: Slot,
 }
 
 fn count(raw: Option<&serde_json::value::RawValue>) -> i64 {
@@ -40,6 +51,78 @@ impl BedrockCore {
             asm: Assembler::new(max_args, think_tags),
             slots: HashMap::new(),
             stopped: false,
+            template: None,
+        }
+    }
+
+    /// The fast path: a delta with a remembered layout (true if it was one).
+    fn templated(&mut self, data: &[u8], out: &mut Vec<Ev>) -> bool {
+        let Some(t) = &self.template else {
+            return false;
+        };
+        let Some(value) = t.layout.target_in(data) else {
+            return false;
+        };
+        let (index, slot) = (t.index, t.slot);
+        if !value.is_empty() {
+            match slot {
+                Slot::Text => self.asm.text(&value, out),
+                Slot::Thinking => self.asm.thinking(&value, out, false),
+                _ => {
+                    self.asm
+                        .tool_call(Key::int(index), None, None, Some(&value), out);
+                }
+            }
+        }
+        true
+    }
+
+    /// Remember the layout of a plain delta read straight from `data` (see [`Template`]).
+    fn remember(&mut self, member: &Fields, data: &[u8]) {
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, _) in member.entries() {
+            if seen.contains(&key) {
+                return; // a key given twice: only the slow path reads it right
+            }
+            seen.push(key);
+        }
+        let Some(index) = as_index(member.get("contentBlockIndex")) else {
+            return;
+        };
+        let Some(delta) = as_obj(member.get("delta")).filter(|d| d.len() == 1) else {
+            return;
+        };
+        let (want, raw) = if let Some(raw) = delta.get("text") {
+            (Slot::Text, Some(raw))
+        } else if let Some(tool) = as_obj(delta.get("toolUse")).filter(|t| t.len() == 1) {
+            (Slot::Tool, tool.get("input"))
+        } else if let Some(r) = as_obj(delta.get("reasoningContent")).filter(|r| r.len() == 1) {
+            (Slot::Thinking, r.get("text"))
+        } else {
+            return;
+        };
+        let Some(raw) = raw.filter(|r| first_byte(r) == b'"') else {
+            return;
+        };
+        if self.slots.get(&index) != Some(&want) {
+            return;
+        }
+        let Some((a, b)) = span(raw, data) else {
+            return;
+        };
+        let mut spans = vec![(a, b, Mask::Target)];
+        if let Some(pad) = member.get("p").filter(|p| first_byte(p) == b'"') {
+            let Some((a, b)) = span(pad, data) else {
+                return;
+            };
+            spans.push((a, b, Mask::Ignored));
+        }
+        if let Some(layout) = MaskedLayout::new(data, spans) {
+            self.template = Some(Template {
+                layout,
+                index,
+                slot: want,
+            });
         }
     }
 
@@ -55,7 +138,12 @@ impl BedrockCore {
             return;
         };
         match kind {
-            "contentBlockDelta" => self.delta(&member, data, out),
+            "contentBlockDelta" => {
+                self.delta(&member, data, out);
+                if !self.asm.finished {
+                    self.remember(&member, data);
+                }
+            }
             "contentBlockStart" => self.start(&member, data, out),
             "contentBlockStop" => self.stop(&member, out),
             "messageStop" => {
@@ -184,6 +272,9 @@ impl WireFormat for BedrockCore {
     }
 
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
+        if self.templated(data, out) {
+            return;
+        }
         if too_deep(data) {
             self.asm.fail(Fail::BadJson(data.to_vec()), out);
             return;

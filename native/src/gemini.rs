@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::assembler::{Assembler, Ev, Fail, Key};
 use crate::json::{
     as_int, as_obj, as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text,
-    too_deep, Fields,
+    span, too_deep, Fields, MaskedLayout, Slot,
 };
 use crate::parser::WireFormat;
 
@@ -22,6 +22,31 @@ pub struct GeminiCore {
     asm: Assembler,
     calls: u64,
     finish_seen: bool,
+    template: Option<Template>,
+    counts: Vec<i64>,
+}
+
+/// Which running total a `Count` slot of a template holds.
+#[derive(Clone, Copy)]
+enum Total {
+    Prompt,
+    Cached,
+    Candidates,
+    Thoughts,
+}
+
+/// The layout of a plain text chunk seen before (one candidate, one part that is only
+/// `text`, no finish reason), with the text and the usage integers masked: a chunk with
+/// the very same other bytes has the same structure, so its text is appended and its
+/// usage taken without parsing it (each Gemini chunk restates running totals, so no two
+/// are alike byte for byte).
+struct Template {
+    layout: MaskedLayout,
+    /// The totals its `Count` slots hold, in slot order; None when the usage has no
+    /// prompt count (then the chunk's usage is not taken, as on the slow path).
+    totals: Option<Vec<Total>>,
+    /// The part is a thought (`"thought": true` beside its text).
+    thought: bool,
 }
 
 /// A JSON `null` (Python's `None`), as opposed to a field that is absent.
@@ -49,10 +74,113 @@ impl GeminiCore {
             asm: Assembler::new(max_args, think_tags),
             calls: 0,
             finish_seen: false,
+            template: None,
+            counts: Vec::new(),
         }
     }
 
-    fn chunk(&mut self, chunk: Fields, data: &[u8], out: &mut Vec<Ev>) {
+    /// The fast path: a chunk with a remembered layout (true if it was one).
+    fn templated(&mut self, data: &[u8], out: &mut Vec<Ev>) -> bool {
+        let Some(t) = &self.template else {
+            return false;
+        };
+        let Some(text) = t.layout.read(data, &mut self.counts) else {
+            return false;
+        };
+        if let Some(totals) = &t.totals {
+            let mut u = [0i64; 4];
+            for (total, value) in totals.iter().zip(&self.counts) {
+                u[*total as usize] = *value;
+            }
+            let [prompt, cached, candidates, thoughts] = u;
+            let output = candidates.saturating_add(thoughts);
+            self.asm.meta.usage = Some([(prompt - cached).max(0), output, cached, 0, thoughts]);
+        }
+        if t.thought {
+            self.asm.thinking(&text, out, false);
+        } else if !text.is_empty() {
+            self.asm.text(&text, out);
+        }
+        true
+    }
+
+    /// Remember `chunk`'s layout if it is a plain text chunk read straight from `data`.
+    fn remember(&mut self, chunk: &Fields, data: &[u8]) {
+        let candidates = as_list(chunk.get("candidates")).filter(|c| c.len() == 1);
+        let Some(candidate) = candidates.and_then(|c| as_obj(Some(c[0]))) else {
+            return;
+        };
+        if candidate.get("finishReason").is_some() {
+            return;
+        }
+        let parts = as_obj(candidate.get("content")).and_then(|c| as_list(c.get("parts")));
+        let Some(part) = parts
+            .filter(|p| p.len() == 1)
+            .and_then(|p| as_obj(Some(p[0])))
+        else {
+            return;
+        };
+        let text = part.get("text");
+        let thought = part.get("thought").is_some_and(|t| t.get() == "true");
+        if part.len() != 1 + thought as usize || text.is_none_or(|t| first_byte(t) != b'"') {
+            return;
+        }
+        let Some((a, b)) = span(text.unwrap(), data) else {
+            return;
+        };
+        let mut spans = vec![(a, b, Slot::Target)];
+        let mut totals = None;
+        if let Some(usage) = as_obj(chunk.get("usageMetadata")) {
+            let mut read = Vec::new();
+            for (key, raw) in usage.entries() {
+                let total = match key {
+                    "promptTokenCount" => Some(Total::Prompt),
+                    "cachedContentTokenCount" => Some(Total::Cached),
+                    "candidatesTokenCount" => Some(Total::Candidates),
+                    "thoughtsTokenCount" => Some(Total::Thoughts),
+                    _ => None,
+                };
+                let digits = raw.get().bytes().all(|b| b.is_ascii_digit()) && raw.get().len() <= 18;
+                if !digits {
+                    if total.is_some() {
+                        return; // a count that is not a plain integer: the slow path says
+                    }
+                    continue;
+                }
+                let Some((a, b)) = span(raw, data) else {
+                    return;
+                };
+                if usage.get(key).map(|r| r.get().as_ptr()) != Some(raw.get().as_ptr()) {
+                    return; // a key given twice: only the slow path reads it right
+                }
+                spans.push((
+                    a,
+                    b,
+                    if total.is_some() {
+                        Slot::Count
+                    } else {
+                        Slot::Digits
+                    },
+                ));
+                if let Some(total) = total {
+                    read.push((a, total));
+                }
+            }
+            if usage.get("promptTokenCount").is_some() {
+                read.sort_by_key(|(at, _)| *at);
+                totals = Some(read.into_iter().map(|(_, t)| t).collect());
+            }
+        }
+        if let Some(layout) = MaskedLayout::new(data, spans) {
+            self.template = Some(Template {
+                layout,
+                totals,
+                thought,
+            });
+        }
+    }
+
+    fn chunk(&mut self, chunk: &Fields, data: &[u8], out: &mut Vec<Ev>) {
         let error = chunk.get("error");
         if error.is_some() && !is_null(error) {
             self.asm.fail(Fail::StreamError(data.to_vec()), out);
@@ -99,18 +227,16 @@ impl GeminiCore {
             if let Some(sig) = &signature {
                 self.signature_block(sig, out);
             }
-            let raw_args = call.get("args");
-            let args: Value = if raw_args.is_none() || is_null(raw_args) {
-                Value::Object(Default::default())
-            } else {
-                match parse::<Value>(raw_args.unwrap().get()) {
+            let args: Value = match call.get("args").filter(|r| r.get() != "null") {
+                None => Value::Object(Default::default()),
+                Some(raw) => match parse::<Value>(raw.get()) {
                     Ok(v @ Value::Object(_)) => v,
                     _ => {
                         // a call's arguments are an object
                         self.asm.fail(Fail::Shape(data.to_vec()), out);
                         return false;
                     }
-                }
+                },
             };
             let key = self.calls;
             self.calls += 1;
@@ -172,6 +298,9 @@ impl WireFormat for GeminiCore {
     }
 
     fn payload(&mut self, data: &[u8], out: &mut Vec<Ev>) {
+        if self.templated(data, out) {
+            return;
+        }
         if too_deep(data) {
             self.asm.fail(Fail::BadJson(data.to_vec()), out);
             return;
@@ -180,7 +309,12 @@ impl WireFormat for GeminiCore {
         let text: &str = &text;
         let is_object = is_object(text);
         match parse::<Fields>(text) {
-            Ok(chunk) if is_object => self.chunk(chunk, data, out),
+            Ok(chunk) if is_object => {
+                self.chunk(&chunk, data, out);
+                if !self.asm.finished && !self.finish_seen {
+                    self.remember(&chunk, data);
+                }
+            }
             // Not a JSON object (or not JSON at all): Python words the error.
             _ => self.asm.fail(Fail::BadJson(data.to_vec()), out),
         }

@@ -251,6 +251,11 @@ impl<'a> Fields<'a> {
         self.0.last().map(|(k, v)| (k.0.as_ref(), *v))
     }
 
+    /// The fields in order, duplicates included.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.0.iter().map(|(k, v)| (k.0.as_ref(), *v))
+    }
+
     /// How many fields (duplicates counted).
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
@@ -290,6 +295,13 @@ pub fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
     parse(raw.get()).ok()
 }
 
+/// The byte range of `raw` within `data`, when it was parsed straight from `data`.
+pub fn span(raw: &RawValue, data: &[u8]) -> Option<(usize, usize)> {
+    let (start, base) = (raw.get().as_ptr() as usize, data.as_ptr() as usize);
+    let end = start + raw.get().len();
+    (start >= base && end <= base + data.len()).then(|| (start - base, end - base))
+}
+
 /// What a varying part of a [`MaskedLayout`] holds.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Slot {
@@ -299,6 +311,8 @@ pub enum Slot {
     Ignored,
     /// The string that is read (the delta).
     Target,
+    /// A non-negative integer that is read (a running token count).
+    Count,
 }
 
 /// A payload layout seen before with several varying scalars: fixed bytes between
@@ -364,7 +378,7 @@ impl MaskedLayout {
             }
             let token = &data[start..end];
             let ok = match slot {
-                Slot::Digits => {
+                Slot::Digits | Slot::Count => {
                     !token.is_empty() && token.len() <= 18 && token.iter().all(u8::is_ascii_digit)
                 }
                 _ => string_token(token) == Some(token.len()),
@@ -384,6 +398,13 @@ impl MaskedLayout {
 
     /// The target string of `data`, if `data` has this layout.
     pub fn target_in<'d>(&self, data: &'d [u8]) -> Option<Cow<'d, str>> {
+        self.read(data, &mut Vec::new())
+    }
+
+    /// The target string of `data`, if `data` has this layout, with the values of its
+    /// `Count` slots (in order) in `counts`.
+    pub fn read<'d>(&self, data: &'d [u8], counts: &mut Vec<i64>) -> Option<Cow<'d, str>> {
+        counts.clear();
         let mut pos = 0;
         let mut target = None;
         for (fixed, slot) in self.fixed.iter().zip(&self.slots) {
@@ -393,10 +414,14 @@ impl MaskedLayout {
             pos += fixed.len();
             let rest = &data[pos..];
             let len = match slot {
-                Slot::Digits => {
+                Slot::Digits | Slot::Count => {
                     let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
                     if n == 0 || n > 18 || (n > 1 && rest[0] == b'0') {
                         return None; // not a plain integer (JSON forbids leading zeros)
+                    }
+                    if *slot == Slot::Count {
+                        // at most 18 digits: always an i64
+                        counts.push(std::str::from_utf8(&rest[..n]).ok()?.parse().ok()?);
                     }
                     n
                 }

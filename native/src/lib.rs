@@ -433,6 +433,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[doc(hidden)]
 pub mod bench {
     pub use crate::assembler::Ev;
+    pub use crate::eventstream::EventStreamDecoder;
     pub use crate::formats::AnyParser;
     pub use crate::sse::SseDecoder;
 }

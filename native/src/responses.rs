@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
 use crate::json::{
-    as_index, as_obj, as_str, first_byte, is_object, parse, payload_text, too_deep, Fields,
+    as_index, as_obj, as_str, first_byte, is_object, parse, payload_text, span, too_deep, Fields,
     MaskedLayout, Slot,
 };
 use crate::parser::WireFormat;
@@ -45,13 +45,6 @@ struct Template {
     layout: MaskedLayout,
     want: Item,
     index: u64,
-}
-
-/// The byte range of `raw` within `data`, when it was parsed straight from `data`.
-fn span(raw: &RawValue, data: &[u8]) -> Option<(usize, usize)> {
-    let (start, base) = (raw.get().as_ptr() as usize, data.as_ptr() as usize);
-    let end = start + raw.get().len();
-    (start >= base && end <= base + data.len()).then(|| (start - base, end - base))
 }
 
 fn delta_kind(kind: &str) -> Option<Item> {
