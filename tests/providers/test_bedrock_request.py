@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -234,3 +235,180 @@ def test_an_image_url_is_refused_and_a_data_url_is_read() -> None:
     assert body["messages"][0]["content"][0] == {
         "image": {"format": "png", "source": {"bytes": "aGk="}}
     }
+
+
+@pytest.mark.parametrize(
+    ("image", "block"),
+    [
+        (ImageContent("aGk=", "image/png"), {"format": "png", "source": {"bytes": "aGk="}}),
+        (ImageContent("aGk=", "image/jpg"), {"format": "jpeg", "source": {"bytes": "aGk="}}),
+        (ImageContent("aGk=", "image/webp"), {"format": "webp", "source": {"bytes": "aGk="}}),
+        (
+            ImageContent(url="data:image/gif;base64,R0lG"),
+            {"format": "gif", "source": {"bytes": "R0lG"}},
+        ),
+    ],
+)
+def test_images_go_as_bytes_in_their_format(image: ImageContent, block: dict[str, Any]) -> None:
+    assert body_of(Context(messages=[UserMessage([image])]))["messages"][0]["content"][0] == {
+        "image": block
+    }
+
+
+def test_an_image_format_bedrock_cannot_take_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match="Bedrock takes png, jpeg, gif or webp images, not image/tiff"
+    ):
+        body_of(Context(messages=[UserMessage([ImageContent("aGk=", "image/tiff")])]))
+
+
+def test_tool_results_with_images_and_empty_results() -> None:
+    shot = ToolResultMessage("c1", "shot", [ImageContent("aGk=", "image/png")])
+    empty = ToolResultMessage("c2", "noop", [TextContent("")])
+    calls = reply(ToolCall("c1", "shot", {}), ToolCall("c2", "noop", {}))
+    blocks = body_of(Context(messages=[UserMessage("x"), calls, shot, empty]), cache="none")[
+        "messages"
+    ][2]["content"]
+    assert blocks == [
+        {
+            "toolResult": {
+                "toolUseId": "c1",
+                "content": [{"image": {"format": "png", "source": {"bytes": "aGk="}}}],
+            }
+        },
+        {"toolResult": {"toolUseId": "c2", "content": [{"text": "(no output)"}]}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("choice", "config"),
+    [
+        ("auto", {"auto": {}}),
+        ("any", {"any": {}}),
+        ("required", {"any": {}}),
+        ({"name": "f"}, {"tool": {"name": "f"}}),
+    ],
+)
+def test_tool_choice(choice: Any, config: dict[str, Any]) -> None:
+    ctx = Context(
+        messages=[UserMessage("x")], tools=[ToolDefinition("f", "F.", {"type": "object"})]
+    )
+    assert body_of(ctx, tool_choice=choice, cache="none")["toolConfig"]["toolChoice"] == config
+
+
+def test_tool_choice_none_leaves_the_tools_out_unless_the_history_holds_calls() -> None:
+    tools = [ToolDefinition("f", "F.", {"type": "object"})]
+    assert "toolConfig" not in body_of(
+        Context(messages=[UserMessage("x")], tools=tools), tool_choice="none"
+    )
+    history = [
+        UserMessage("x"),
+        reply(ToolCall("c", "f", {})),
+        ToolResultMessage("c", "f", [TextContent("1")]),
+    ]
+    with pytest.raises(ValueError, match="Converse cannot forbid tool calls"):
+        body_of(Context(messages=history, tools=tools), tool_choice="none")
+    for bad, says in [
+        ("sometimes", "tool_choice 'sometimes'"),
+        ({"type": "function", "function": {}}, "name the tool"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(says)):
+            body_of(Context(messages=[UserMessage("x")], tools=tools), tool_choice=bad)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "effort", "fields", "max_tokens"),
+    [
+        (
+            "anthropic.claude-x",
+            "4000",
+            {"thinking": {"type": "enabled", "budget_tokens": 4000}},
+            5024,
+        ),
+        (
+            "anthropic.claude-x",
+            "100",
+            {"thinking": {"type": "enabled", "budget_tokens": 1024}},
+            4096,
+        ),
+        (
+            "anthropic.claude-x",
+            "minimal",
+            {"thinking": {"type": "enabled", "budget_tokens": 1024}},
+            4096,
+        ),
+        (
+            "us.amazon.nova-premier-v1:0",
+            "minimal",
+            {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": "low"}},
+            4096,
+        ),
+        ("openai.gpt-oss-120b-1:0", "xhigh", {"reasoning_effort": "high"}, 4096),
+        ("openai.gpt-oss-120b-1:0", "medium", {"reasoning_effort": "medium"}, 4096),
+        (
+            "arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.claude-x",
+            "low",
+            {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+            4096,
+        ),
+    ],
+)
+def test_thinking_in_each_familys_words(
+    model_id: str, effort: str, fields: dict[str, Any], max_tokens: int
+) -> None:
+    model = Model(
+        model_id,
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+        api="bedrock-converse",
+        api_key="k",
+    )
+    body = body_of(
+        Context(messages=[UserMessage("x")]), model, reasoning_effort=effort, cache="none"
+    )
+    assert body["additionalModelRequestFields"] == fields
+    assert body["inferenceConfig"]["maxTokens"] == max_tokens
+    off = body_of(
+        Context(messages=[UserMessage("x")]), model, reasoning_effort="none", cache="none"
+    )
+    assert "additionalModelRequestFields" not in off
+
+
+def test_an_effort_a_family_cannot_take_is_refused() -> None:
+    nova = Model("amazon.nova-pro-v1:0", "https://b", api="bedrock-converse", api_key="k")
+    with pytest.raises(ValueError, match="use minimal, low, medium, high or xhigh"):
+        body_of(Context(messages=[UserMessage("x")]), nova, reasoning_effort="4000")
+
+
+def test_cache_modes_and_the_arn_is_percent_encoded() -> None:
+    ctx = Context("sys", [UserMessage("x")])
+    assert "cachePoint" not in json.dumps(body_of(ctx, cache="none"))
+    assert body_of(ctx, cache="long")["system"][-1] == {"cachePoint": {"type": "default"}}
+    arn = Model(
+        "arn:aws:bedrock:us-east-1:12:inference-profile/us.anthropic.claude-x",
+        "https://b/",
+        api="bedrock-converse",
+        api_key="k",
+    )
+    assert request_of(ctx, arn).url == (
+        "https://b/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A12%3Ainference-profile%2Fus.anthropic.claude-x/converse-stream"
+    )
+    extra = body_of(ctx, extra_body={"guardrailConfig": {"guardrailIdentifier": "g"}})
+    assert extra["guardrailConfig"] == {"guardrailIdentifier": "g"}
+
+
+def test_the_region_comes_from_the_endpoint_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tinyagent.providers.bedrock._auth import aws_region
+
+    assert aws_region("https://bedrock-runtime.ap-south-1.amazonaws.com") == "ap-south-1"
+    assert aws_region("https://bedrock-runtime-fips.us-east-1.amazonaws.com") == "us-east-1"
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert aws_region("http://127.0.0.1:9") == "eu-west-3"
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
+    assert aws_region("http://proxy.local") == "ca-central-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert aws_region("http://proxy.local") == "us-east-1"
+    with pytest.raises(ValueError, match="bedrock needs a region: name it in the model"):
+        Model.from_name("bedrock:anthropic.claude-x")

@@ -5,6 +5,7 @@ thought signatures sent back on the part they came with, to their own model only
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -261,7 +262,8 @@ async def test_a_tool_loop_sends_the_signed_call_back_and_the_result_as_a_functi
     ]
     async with LocalServer(replies) as server:
         model = server.model("gemini-2.5-flash", api="google-gemini", api_key="k")
-        agent = tinyagent.Agent(model, tools=[add], stream_options={"transport": transport})
+        options = {"transport": transport, "max_retries": 0}
+        agent = tinyagent.Agent(model, tools=[add], stream_options=options)
         assert await agent.prompt_text("What is 2 + 40?") == "42"
         second = server.requests[1].json
         assert server.requests[0].headers["x-goog-api-key"] == "k"
@@ -271,3 +273,111 @@ async def test_a_tool_loop_sends_the_signed_call_back_and_the_result_as_a_functi
         {"role": "user", "parts": [{"functionResponse": {"name": "add", "response": {"result": "42.0"}}}]},
     ]  # fmt: skip
     assert agent.state.messages[1].stop_reason == "tool_use"  # STOP with calls: a tool turn
+
+
+def test_images_inline_by_data_url_and_by_uri() -> None:
+    ctx = Context(
+        messages=[
+            UserMessage(
+                [
+                    ImageContent(url="data:image/webp;base64,UklG"),
+                    ImageContent(url="https://example.com/cat.png", mime_type="image/png"),
+                    ImageContent("aGk=", "image/gif"),
+                ]
+            )
+        ]
+    )
+    assert body_of(ctx)["contents"][0]["parts"] == [
+        {"inlineData": {"mimeType": "image/webp", "data": "UklG"}},
+        {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}},
+        {"inlineData": {"mimeType": "image/gif", "data": "aGk="}},
+    ]
+    result = ToolResultMessage("c", "shot", [TextContent("see"), ImageContent("aGk=", "image/png")])
+    parts = body_of(Context(messages=[UserMessage("x"), result]))["contents"][0]["parts"]
+    assert parts[1:] == [
+        {"functionResponse": {"name": "shot", "response": {"result": "see"}}},
+        {"inlineData": {"mimeType": "image/png", "data": "aGk="}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("choice", "config"),
+    [
+        ("auto", {"functionCallingConfig": {"mode": "AUTO"}}),
+        ("none", {"functionCallingConfig": {"mode": "NONE"}}),
+        ("any", {"functionCallingConfig": {"mode": "ANY"}}),
+        ("required", {"functionCallingConfig": {"mode": "ANY"}}),
+        ({"name": "f"}, {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}}),
+    ],
+)
+def test_tool_choice(choice: Any, config: dict[str, Any]) -> None:
+    assert body_of(Context(messages=[UserMessage("x")]), tool_choice=choice)["toolConfig"] == config
+
+
+@pytest.mark.parametrize(
+    ("choice", "says"),
+    [
+        ("sometimes", "tool_choice 'sometimes': use auto, required (any), none or a tool"),
+        ({"type": "function", "function": {}}, "name the tool"),
+        ({"name": ""}, "name the tool"),
+    ],
+)
+def test_a_tool_choice_gemini_cannot_take_is_refused(choice: Any, says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        body_of(Context(messages=[UserMessage("x")]), tool_choice=choice)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "effort", "config"),
+    [
+        ("gemini-2.5-flash", "minimal", {"includeThoughts": True, "thinkingBudget": 512}),
+        ("gemini-2.5-flash", "xhigh", {"includeThoughts": True, "thinkingBudget": 24576}),
+        ("gemini-2.5-flash", "off", {"thinkingBudget": 0}),
+        ("gemini-3-flash", "xhigh", {"includeThoughts": True, "thinkingLevel": "high"}),
+        ("gemini-3-flash", "minimal", {"includeThoughts": True, "thinkingLevel": "minimal"}),
+        ("models/gemini-3-pro", "low", {"includeThoughts": True, "thinkingLevel": "low"}),
+        ("gemini-3-pro", "disabled", {"thinkingBudget": 0}),
+    ],
+)
+def test_thinking_per_family(model_id: str, effort: str, config: dict[str, Any]) -> None:
+    model = Model(model_id, "https://g/v1beta", api="google-gemini", api_key="k")
+    body = body_of(Context(messages=[UserMessage("x")]), model, reasoning_effort=effort)
+    assert body["generationConfig"] == {"thinkingConfig": config}
+
+
+def test_gemini_3_takes_a_level_not_a_budget() -> None:
+    model = Model("gemini-3-pro", "https://g/v1beta", api="google-gemini", api_key="k")
+    with pytest.raises(
+        ValueError, match="Gemini 3 takes a level, one of minimal, low, medium, high, xhigh"
+    ):
+        body_of(Context(messages=[UserMessage("x")]), model, reasoning_effort="4000")
+
+
+def test_a_models_prefix_is_not_doubled_and_options_are_left_out_when_unset() -> None:
+    model = Model("models/gemini-2.5-pro", "https://g/v1beta/", api="google-gemini", api_key="k")
+    request = PROVIDER.build_request(
+        model, Context(messages=[UserMessage("x")]), StreamOptions(), None
+    )
+    assert request.url == "https://g/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+    body = json.loads(request.body)
+    assert set(body) == {"contents"}  # no system, tools, config: nothing asked for
+    extra = body_of(Context(messages=[UserMessage("x")]), extra_body={"safetySettings": []})
+    assert extra["safetySettings"] == []
+    limited = Model("gemini-x", "https://g/v1beta", api="google-gemini", api_key="k", max_tokens=77)
+    assert body_of(Context(messages=[UserMessage("x")]), limited)["generationConfig"] == {
+        "maxOutputTokens": 77
+    }
+
+
+def test_a_result_that_is_json_but_not_an_object_goes_under_result() -> None:
+    for text, response in [
+        ("[1, 2]", {"result": "[1, 2]"}),
+        ("7", {"result": "7"}),
+        ('{"a": 1}', {"a": 1}),
+    ]:
+        msg = ToolResultMessage("c", "f", [TextContent(text)])
+        parts = body_of(Context(messages=[UserMessage("x"), msg]))["contents"][0]["parts"]
+        assert parts[1]["functionResponse"]["response"] == response
+    error = ToolResultMessage("c", "f", [TextContent('{"a": 1}')], is_error=True)
+    parts = body_of(Context(messages=[UserMessage("x"), error]))["contents"][0]["parts"]
+    assert parts[1]["functionResponse"]["response"] == {"error": '{"a": 1}'}

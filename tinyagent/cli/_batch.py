@@ -11,6 +11,7 @@ from typing import Any
 from .._util.groups import innermost
 from ..budget import Budget
 from ..messages import Model, ModelCost, TinyAgentError
+from ..providers import known_apis
 from ._models import LOCAL, model_for, split_name
 
 __all__ = ["EXIT_BUDGET", "EXIT_FAILED", "add_parser", "run_command"]
@@ -20,8 +21,6 @@ EXIT_USAGE = 2  # a bad flag, a missing key, an input or output it cannot use
 EXIT_BUDGET = 3  # stopped by its budget: the items left run on a resume with a larger cap
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the items left run on a resume
 USER_ERRORS = (TinyAgentError, ValueError, TypeError, OSError)  # one line, EXIT_USAGE
-
-APIS = ("openai-chat", "anthropic-messages", "openai-responses")
 
 
 def add_parser(sub: Any) -> None:
@@ -40,7 +39,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="override the endpoint, e.g. http://localhost:8000/v1; 'local': the built-in local server",
     )
-    run.add_argument("--api", choices=APIS, default=None,
+    run.add_argument("--api", choices=known_apis(), default=None,
                      help="wire format (default: the provider's, else openai-chat)")  # fmt: skip
     run.add_argument("--api-key-env", default=None,
                      help="variable holding the key (default: the provider's)")  # fmt: skip
@@ -76,20 +75,32 @@ def add_parser(sub: Any) -> None:
 
 
 def _local_reply(request: Any) -> Any:
-    """The built-in server's answer (to try a batch offline): it echoes the last
-    message, in the wire format the request came in."""
-    from ..testing import anthropic_text_reply, responses_text_reply, text_reply
+    """The built-in server's answer (to try a batch offline): it echoes the last user
+    text, in the wire format the request came in."""
+    from ..testing import (
+        anthropic_text_reply,
+        bedrock_text_reply,
+        gemini_text_reply,
+        responses_text_reply,
+        text_reply,
+    )
 
     body = request.json or {}
-    messages = body.get("messages") or body.get("input") or [{}]
-    last = messages[-1].get("content") if isinstance(messages[-1], dict) else None
-    if isinstance(last, list):  # content blocks
-        last = " ".join(str(b.get("text", "")) for b in last if isinstance(b, dict))
+    turns = body.get("messages") or body.get("input") or body.get("contents") or [{}]
+    turn = turns[-1] if isinstance(turns[-1], dict) else {}
+    last = turn.get("content", turn.get("parts"))
+    if isinstance(last, list):  # content blocks or parts
+        last = " ".join(str(b["text"]) for b in last if isinstance(b, dict) and "text" in b)
     text = f"(local server) you said: {last}"
-    if request.path.endswith("/messages"):
+    path = request.path.split("?", 1)[0]
+    if path.endswith("/messages"):
         return anthropic_text_reply(text)
-    if request.path.endswith("/responses"):
+    if path.endswith("/responses"):
         return responses_text_reply(text)
+    if path.endswith(":streamGenerateContent"):
+        return gemini_text_reply(text)
+    if path.endswith("/converse-stream"):
+        return bedrock_text_reply(text)
     return text_reply(text)
 
 

@@ -27,6 +27,7 @@ import anyio.to_thread
 from ..agent import Agent
 from ..catalogue import PROVIDERS
 from ..messages import Model
+from ..providers import known_apis
 from ..testing import LocalServer, RecordedRequest, Reply, ToolCallSpec, text_reply, tool_call_reply
 from ._demo import _printer, calculator, clock
 from ._models import LOCAL, model_for
@@ -189,7 +190,7 @@ def add_parser(sub: Any) -> None:
     chat.add_argument(
         "--api",
         default=None,
-        choices=["openai-chat", "anthropic-messages", "openai-responses"],
+        choices=known_apis(),
         help="the wire format (default: the provider's, else openai-chat)",
     )
     chat.add_argument(
