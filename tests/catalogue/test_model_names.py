@@ -13,7 +13,10 @@ from tinyagent.catalogue import PROVIDERS, lookup, prices_date, prices_source
 from tinyagent.testing import LocalServer, text_reply
 
 
-def test_each_provider_gives_its_endpoint_format_and_key() -> None:
+def test_each_provider_gives_its_endpoint_format_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
     expected = {
         "openai": ("https://api.openai.com/v1", "openai-chat", "OPENAI_API_KEY"),
         "openai-responses": ("https://api.openai.com/v1", "openai-responses", "OPENAI_API_KEY"),
@@ -26,9 +29,19 @@ def test_each_provider_gives_its_endpoint_format_and_key() -> None:
         "together": ("https://api.together.xyz/v1", "openai-chat", "TOGETHER_API_KEY"),
         "fireworks": ("https://api.fireworks.ai/inference/v1", "openai-chat", "FIREWORKS_API_KEY"),
         "gemini": (
-            "https://generativelanguage.googleapis.com/v1beta/openai",
-            "openai-chat",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "google-gemini",
             "GEMINI_API_KEY",
+        ),
+        "google": (
+            "https://generativelanguage.googleapis.com/v1beta",
+            "google-gemini",
+            "GEMINI_API_KEY",
+        ),
+        "bedrock": (
+            "https://bedrock-runtime.us-east-1.amazonaws.com",
+            "bedrock-converse",
+            "AWS_BEARER_TOKEN_BEDROCK",
         ),
         "vllm": ("http://localhost:8000/v1", "openai-chat", None),
         "llamacpp": ("http://localhost:8080/v1", "openai-chat", None),
