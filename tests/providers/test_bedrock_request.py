@@ -412,3 +412,90 @@ def test_the_region_comes_from_the_endpoint_or_the_environment(
     assert aws_region("http://proxy.local") == "us-east-1"
     with pytest.raises(ValueError, match="bedrock needs a region: name it in the model"):
         Model.from_name("bedrock:anthropic.claude-x")
+
+
+def test_a_half_received_call_is_never_replayed_nor_its_result() -> None:
+    cut = reply(
+        TextContent("let me"),
+        ToolCall("c0", "f", {"a": 1}),
+        ToolCall("c1", "g", {}, raw_arguments='{"x": ', arguments_error="cut"),
+        ToolCall("c2", "h", {}),
+        stop=StopReason.ABORTED,
+    )
+    results = [
+        ToolResultMessage(i, n, [TextContent("aborted")], is_error=True)
+        for i, n in [("c0", "f"), ("c1", "g"), ("c2", "h")]
+    ]
+    body = body_of(Context(messages=[UserMessage("go"), cut, *results]), cache="none")
+    assert [list(b) for b in body["messages"][1]["content"]] == [["text"], ["toolUse"], ["toolUse"]]
+    assert [b["toolUse"]["toolUseId"] for b in body["messages"][1]["content"][1:]] == ["c0", "c2"]
+    assert [b["toolResult"]["toolUseId"] for b in body["messages"][2]["content"]] == ["c0", "c2"]
+    # a complete reply keeps a call whose arguments did not parse (the model is told so)
+    whole = reply(ToolCall("c3", "f", {}, raw_arguments="{bad", arguments_error="bad"))
+    blocks = body_of(Context(messages=[UserMessage("go"), whole]), cache="none")["messages"][1][
+        "content"
+    ]
+    assert [b["toolUse"]["toolUseId"] for b in blocks] == ["c3"]
+
+
+def test_tool_specs_in_full() -> None:
+    tools = [ToolDefinition("now", "The time.", {"properties": {}})]
+    spec = body_of(Context(messages=[UserMessage("x")], tools=tools), cache="none")["toolConfig"][
+        "tools"
+    ]
+    assert spec == [
+        {"toolSpec": {"name": "now", "description": "The time.",
+                      "inputSchema": {"json": {"properties": {}, "type": "object"}}}}
+    ]  # fmt: skip
+
+
+def test_max_tokens_and_the_words_of_each_refusal() -> None:
+    ctx = Context(messages=[UserMessage("x")])
+    assert body_of(ctx, max_tokens=300, cache="none")["inferenceConfig"] == {"maxTokens": 300}
+    capped = Model(
+        "anthropic.claude-x", "https://b", api="bedrock-converse", api_key="k", max_tokens=900
+    )
+    assert body_of(ctx, capped, cache="none")["inferenceConfig"] == {"maxTokens": 900}
+    cases = [
+        ({"response_format": ResponseFormat("X", {"type": "object"})},
+         "response_format is not sent to bedrock-converse: ask for structured output through a "
+         "final-answer tool (Agent(output_mode='tool'), the default there)"),
+        ({"reasoning_effort": "lots"},
+         "reasoning_effort 'lots': use one of minimal, low, medium, high, xhigh, none, or a token "
+         "budget such as '4000'"),
+        ({"tool_choice": {"name": ""}}, "tool_choice {'name': ''}: name the tool, e.g. {'name': 'search'}"),
+        ({"tool_choice": {"type": "function", "function": "f"}},
+         "tool_choice {'type': 'function', 'function': 'f'}: name the tool, e.g. {'name': 'search'}"),
+    ]  # fmt: skip
+    for change, says in cases:
+        with pytest.raises(ValueError) as caught:
+            body_of(ctx, **change)
+        assert str(caught.value) == says
+    with pytest.raises(ValueError) as caught:
+        body_of(Context(messages=[UserMessage([ImageContent(url="https://x/y.png")])]))
+    assert str(caught.value) == (
+        "Bedrock takes images as bytes, not URLs: fetch the image and pass "
+        "ImageContent(base64_data, mime_type)"
+    )
+    history = [
+        UserMessage("x"),
+        reply(ToolCall("c", "f", {})),
+        ToolResultMessage("c", "f", [TextContent("1")]),
+    ]
+    with pytest.raises(ValueError) as caught:
+        body_of(
+            Context(messages=history, tools=[ToolDefinition("f", "F.", {})]), tool_choice="none"
+        )
+    assert str(caught.value) == (
+        "tool_choice='none' on bedrock-converse: Converse cannot forbid tool calls, and a "
+        "conversation that holds tool calls must send its tools; use 'auto'"
+    )
+
+
+def test_only_our_records_can_be_sent() -> None:
+    class Note:
+        role = "note"
+
+    with pytest.raises(TypeError) as caught:
+        body_of(Context(messages=[UserMessage("x"), Note()]))  # type: ignore[list-item]
+    assert str(caught.value) == "cannot send a Note to a bedrock-converse model; convert it first"

@@ -226,3 +226,82 @@ def test_arguments_past_the_bound_fail_the_reply() -> None:
 def test_after_the_reply_ended_nothing_more_is_read() -> None:
     m = run({"error": {"message": "gone"}}, chunk({"text": "late"}, finish="STOP"))
     assert m.error_message == "gone" and m.content == ()
+
+
+def test_fields_of_the_wrong_type_are_not_read() -> None:
+    m = run(
+        chunk({"text": "a", "thoughtSignature": 7}, responseId=5),
+        chunk({"functionCall": {"name": 5, "id": 9}}),
+        chunk(finish="STOP"),
+    )
+    assert m.content == (TextContent("a"), ToolCall("call_0", "", {}))
+    assert m.response_id is None
+
+
+def test_call_ids_count_up_and_arguments_stream_as_compact_json() -> None:
+    from tinyagent import TextStartEvent, ToolCallDeltaEvent, ToolCallEndEvent
+
+    parser = make_byte_parser(MODEL)
+    body = json.dumps(
+        chunk(
+            {"functionCall": {"name": "a", "args": {"q": "é", "n": [1, 2]}}},
+            {"functionCall": {"name": "b"}},
+            {"functionCall": {"name": "c"}},
+            {"text": "after"},
+            finish="STOP",
+        )
+    ).encode()
+    events = parser.feed(b"data: " + body + b"\n\n") + parser.end_of_stream()
+    deltas = [e.delta for e in events if isinstance(e, ToolCallDeltaEvent)]
+    assert deltas[0] == '{"q":"é","n":[1,2]}'
+    message = events[-1].message
+    assert [c.id for c in message.tool_calls] == ["call_0", "call_1", "call_2"]
+    kinds = [type(e).__name__ for e in events if isinstance(e, ToolCallEndEvent | TextStartEvent)]
+    assert kinds == ["ToolCallEndEvent"] * 3 + ["TextStartEvent"]  # each call ends where it came
+
+
+def test_a_part_that_is_not_an_object_is_skipped_and_the_rest_read() -> None:
+    m = run(chunk("x", 1, {"text": "b"}, None, {"text": "c"}, finish="STOP"))
+    assert m.text == "bc"
+
+
+def test_a_reply_cut_by_the_caller_keeps_its_usage_and_its_stop_reason() -> None:
+    parser = make_byte_parser(MODEL)
+    body = json.dumps(
+        chunk({"text": "a"}, usage={"promptTokenCount": 9, "candidatesTokenCount": 2})
+    )
+    parser.feed(b"data: " + body.encode() + b"\n\n")
+    end = parser.fail("the caller left", stop_reason=StopReason.ABORTED)[-1]
+    assert end.message.stop_reason is StopReason.ABORTED
+    assert (end.message.usage.input, end.message.usage.output) == (9, 2)
+    assert parser.fail("twice") == [] and parser.message is end.message  # it ended once
+
+
+def test_errors_carry_the_exception_and_name_the_model() -> None:
+    parser = make_byte_parser(MODEL)
+    events = parser.feed(b"data: {not json\n\n")
+    assert isinstance(events[-1], ErrorEvent)
+    assert type(events[-1].error).__name__ == "StreamFormatError"
+    parser = make_byte_parser(MODEL)
+    events = parser.feed(b'data: {"error": {"code": 429, "message": "slow"}}\n\n')
+    error = events[-1].error
+    assert (error.provider, error.model, error.status) == ("127.0.0.1", "gemini-x", 429)
+
+
+def test_the_parser_alone_uses_geminis_own_verdict() -> None:
+    from tinyagent.providers.google_gemini._parser import GeminiParser
+
+    parser = GeminiParser(MODEL)
+    parser.feed_data([json.dumps(chunk({"text": "a"}, finish="SAFETY")).encode()])
+    end = parser.end_of_stream()[-1]
+    assert (
+        end.message.failure.kind is FailureKind.CONTENT_FILTER
+        and end.message.failure.code == "SAFETY"
+    )
+    parser = GeminiParser(MODEL)
+    parser.feed_data([json.dumps(chunk({"text": "a"}, finish="MALFORMED_FUNCTION_CALL")).encode()])
+    end = parser.end_of_stream()[-1]
+    assert end.message.failure.code == "MALFORMED_FUNCTION_CALL"
+    parser = GeminiParser(MODEL)
+    parser.feed_data([json.dumps(chunk({"text": "a"}, finish="STOP")).encode()])
+    assert parser.end_of_stream()[-1].message.stop_reason is StopReason.STOP

@@ -52,11 +52,10 @@ def stream_url(model: Model) -> str:
 
 def _family(model: Model) -> str:
     """``anthropic``, ``nova`` or ``other``, from the id (with or without a region
-    prefix such as ``us.``, or an inference-profile ARN)."""
-    tail = model.id.rsplit("/", 1)[-1]
-    if "anthropic.claude" in tail:
+    prefix such as ``us.``, or an inference-profile ARN: each holds the model's name)."""
+    if "anthropic.claude" in model.id:
         return "anthropic"
-    if "amazon.nova" in tail:
+    if "amazon.nova" in model.id:
         return "nova"
     return "other"
 
