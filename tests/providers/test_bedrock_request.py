@@ -468,10 +468,10 @@ def test_max_tokens_and_the_words_of_each_refusal() -> None:
          "tool_choice {'type': 'function', 'function': 'f'}: name the tool, e.g. {'name': 'search'}"),
     ]  # fmt: skip
     for change, says in cases:
-        with pytest.raises(ValueError) as caught:
+        with pytest.raises(ValueError, match=re.escape(says[:20])) as caught:
             body_of(ctx, **change)
         assert str(caught.value) == says
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="not URLs") as caught:
         body_of(Context(messages=[UserMessage([ImageContent(url="https://x/y.png")])]))
     assert str(caught.value) == (
         "Bedrock takes images as bytes, not URLs: fetch the image and pass "
@@ -482,7 +482,7 @@ def test_max_tokens_and_the_words_of_each_refusal() -> None:
         reply(ToolCall("c", "f", {})),
         ToolResultMessage("c", "f", [TextContent("1")]),
     ]
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="cannot forbid") as caught:
         body_of(
             Context(messages=history, tools=[ToolDefinition("f", "F.", {})]), tool_choice="none"
         )

@@ -150,3 +150,23 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_buffered() -> None:
     ):
         EventStreamDecoder(100).feed_data(big[:12])
     assert feed(big, limit=len(big)) == [b'{"x":{' + b" " * 100 + b"}}"]
+
+
+def test_edges_of_the_header_block() -> None:
+    # an empty frame (16 bytes: no headers, no payload) has no type: skipped
+    assert feed(raw_frame(b"", b"")) == []
+    # a string header whose empty value ends the block, and a fixed-size one that does
+    tail_string = raw_frame(string(":event-type", "a") + string("x", ""), b"1")
+    tail_int = raw_frame(
+        string(":event-type", "b") + bytes([1]) + b"i" + b"\x04" + b"\x00" * 4, b"2"
+    )
+    assert feed(tail_string, tail_int) == [b'{"a":1}', b'{"b":2}']
+    # a header name of no bytes is corrupt even with bytes after it
+    with pytest.raises(StreamFormatError, match="headers are cut short"):
+        EventStreamDecoder(1 << 20).feed_data(raw_frame(bytes([0]) + b"\x07\x00\x00", b""))
+
+
+def test_a_long_header_value_is_read_unsigned() -> None:
+    long = "v" * 40_000  # past 32,767: a signed length would read negative
+    frame = encode_frame({"x-long": long, ":event-type": "a"}, b"1")
+    assert feed(frame) == [b'{"a":1}']
