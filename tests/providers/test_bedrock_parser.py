@@ -276,3 +276,85 @@ def test_corrupt_and_oversized_frames_fail_keeping_what_came() -> None:
     assert m.content == (TextContent("kept"),)
     cut = run(good, END[:-2])
     assert cut.error_message == "the stream ended in the middle of an event (truncated reply)"
+
+
+def test_a_block_stop_ends_its_block_where_it_comes() -> None:
+    from tinyagent import TextEndEvent, ToolCallEndEvent
+
+    m = run(delta(0, {"text": "a"}), stop(0), delta(1, {"text": "b"}), stop(1), END)
+    assert m.content == (TextContent("a"), TextContent("b"))  # two blocks, not "ab"
+    start = frame(
+        "contentBlockStart",
+        {"contentBlockIndex": 2, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}},
+    )
+    m = run(start, delta(2, {"toolUse": {"input": '{"a":'}}), delta(2, {"toolUse": {"input": "1}"}}),
+            stop(2), delta(2, {"toolUse": {"input": "junk"}}), END)  # fmt: skip
+    assert m.content == (ToolCall("t", "f", {"a": 1}),)  # input after its stop: not taken
+    parser = make_byte_parser(MODEL)
+    events = parser.feed(b"".join([start, stop(2), delta(3, {"text": "x"}), stop(3)]))
+    kinds = [type(e) for e in events if isinstance(e, ToolCallEndEvent | TextEndEvent)]
+    assert kinds == [ToolCallEndEvent, TextEndEvent]  # each ended at its own stop
+
+
+def test_reasoning_blocks_without_a_stop_between_stay_apart() -> None:
+    m = run(
+        delta(0, {"reasoningContent": {"text": "x", "signature": "S"}}),
+        delta(1, {"reasoningContent": {"text": "y"}}),
+        END,
+    )
+    assert m.content == (ThinkingContent("x", "S"), ThinkingContent("y"))
+
+
+def test_wrong_types_and_missing_fields() -> None:
+    start = frame(
+        "contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": 5}}}
+    )
+    odd_start = frame("contentBlockStart", {"contentBlockIndex": 1, "start": "x"})
+    m = run(start, stop(0), odd_start, delta(1, {"text": "ignored: the block is not text"}), END)
+    assert m.content == (ToolCall("", "", {}),)
+    assert run(frame("throttlingException", {"message": 5}, "exception")).error_message == (
+        "throttlingException (no message)"
+    )
+
+
+def test_the_largest_index_and_one_past_it() -> None:
+    top = 2**63 - 1
+    assert run(delta(top, {"text": "a"}), stop(top), END).text == "a"
+    assert run(delta(2**63, {"text": "a"}), END).error_message.startswith(
+        "the stream broke its protocol"
+    )
+
+
+def test_frames_after_the_end_in_the_same_read_are_not_read() -> None:
+    parser = make_byte_parser(MODEL)
+    events = parser.feed(
+        frame("throttlingException", {"message": "x"}, "exception") + delta(0, {"text": "late"})
+    )
+    assert isinstance(events[-1], ErrorEvent) and events[-1].message.content == ()
+    assert parser.feed(delta(0, {"text": "later"})) == []
+
+
+def test_errors_carry_their_exception_and_name_the_model() -> None:
+    parser = make_byte_parser(MODEL)
+    events = parser.feed(frame("contentBlockDelta", b"{not json"))
+    assert type(events[-1].error).__name__ == "StreamFormatError"
+    parser = make_byte_parser(MODEL)
+    error = parser.feed(frame("throttlingException", {"message": "x"}, "exception"))[-1].error
+    assert (error.provider, error.model, error.status) == ("127.0.0.1", "anthropic.claude-x", 429)
+
+
+def test_the_parser_alone_and_its_bounds() -> None:
+    from tinyagent.providers.bedrock._parser import BedrockParser
+
+    parser = BedrockParser(MODEL, 4)
+    payloads = [
+        b'{"contentBlockStart":{"contentBlockIndex":0,"start":{"toolUse":{"toolUseId":"t","name":"f"}}}}',
+        b'{"contentBlockDelta":{"contentBlockIndex":0,"delta":{"toolUse":{"input":"{\\"long\\": 1}"}}}}',
+    ]
+    events = parser.feed_data(payloads)
+    assert events[-1].message.stop_reason is StopReason.ERROR  # past 4 bytes of arguments
+    parser = BedrockParser(MODEL)
+    parser.feed_data([b'{"messageStop":{"stopReason":"content_filtered"}}'])
+    end = parser.end_of_stream()[-1].message
+    assert end.error_message == "the reply was stopped by Bedrock (content_filtered)"
+    assert end.failure.code == "content_filtered"
