@@ -381,3 +381,73 @@ def test_a_result_that_is_json_but_not_an_object_goes_under_result() -> None:
     error = ToolResultMessage("c", "f", [TextContent('{"a": 1}')], is_error=True)
     parts = body_of(Context(messages=[UserMessage("x"), error]))["contents"][0]["parts"]
     assert parts[1]["functionResponse"]["response"] == {"error": '{"a": 1}'}
+
+
+def gemini_parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    body = body_of(Context(tools=[ToolDefinition("t", "T.", schema)], messages=[UserMessage("x")]))
+    return body["tools"][0]["functionDeclarations"][0]["parameters"]
+
+
+def test_more_of_the_schema_conversion() -> None:
+    # no "type" at the top: an object; "definitions" as well as "$defs"; one allOf inlined
+    schema = {
+        "properties": {
+            "a": {"$ref": "#/definitions/A"},
+            "b": {"allOf": [{"type": "integer", "minimum": 1}], "description": "count"},
+            "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "d": {"type": "array", "items": {"$ref": "#/definitions/A"}},
+            "e": {"enum": ["x", "y"]},
+        },
+        "definitions": {"A": {"type": "string", "format": "date"}},
+    }
+    assert gemini_parameters(schema) == {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "format": "date"},
+            "b": {"type": "integer", "minimum": 1, "description": "count"},
+            "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "d": {"type": "array", "items": {"type": "string", "format": "date"}},
+            "e": {"type": "string", "enum": ["x", "y"]},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        (
+            {"type": "object", "properties": {"x": {"$ref": "#/$defs/Nope"}}},
+            "tool 't': parameters.x refers to an unknown $ref 'Nope'",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"x": {"allOf": [{"type": "string"}, {"minLength": 1}]}},
+            },
+            "tool 't': parameters.x uses allOf with several schemas, which Gemini's function "
+            "declarations cannot express",
+        ),
+        (
+            {"type": "object", "properties": {"x": {"not": {}, "oneOf": []}}},
+            "tool 't': parameters.x uses not, oneOf, which Gemini's function declarations cannot express",
+        ),
+        (
+            {
+                "$defs": {"N": {"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}}},
+                "$ref": "#/$defs/N",
+            },
+            "tool 't': parameters.n refers to itself ($ref 'N'); Gemini's function declarations "
+            "cannot express a recursive schema",
+        ),
+        (
+            {"type": "object", "properties": {"x": {"type": ["string", "integer", "null"]}}},
+            "tool 't': parameters.x has type ['string', 'integer', 'null']; Gemini takes one type (and null)",
+        ),
+    ],
+)
+def test_each_refusal_names_the_tool_the_path_and_the_reason(
+    schema: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(GeminiSchemaError) as caught:
+        gemini_parameters(schema)
+    assert str(caught.value) == message

@@ -164,9 +164,9 @@ def _add(out: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> N
 
 def _encode_tool(t: ToolSchema) -> dict[str, Any]:
     declaration: dict[str, Any] = {"name": t.name, "description": t.description}
-    properties = t.parameters.get("properties")
-    if properties or t.parameters.get("type", "object") != "object":
-        declaration["parameters"] = gemini_schema(t.parameters, t.name)
+    parameters = gemini_schema(t.parameters, t.name)
+    if parameters.get("properties") or set(parameters) - {"type", "properties"}:
+        declaration["parameters"] = parameters  # (a tool of no arguments declares none)
     return declaration
 
 
