@@ -499,3 +499,10 @@ def test_only_our_records_can_be_sent() -> None:
     with pytest.raises(TypeError) as caught:
         body_of(Context(messages=[UserMessage("x"), Note()]))  # type: ignore[list-item]
     assert str(caught.value) == "cannot send a Note to a bedrock-converse model; convert it first"
+
+
+def test_only_slashes_are_trimmed_from_the_endpoint() -> None:
+    model = Model("m", "https://gateway.example/bedrockX/", api="bedrock-converse", api_key="k")
+    assert request_of(Context(messages=[UserMessage("x")]), model).url == (
+        "https://gateway.example/bedrockX/model/m/converse-stream"
+    )

@@ -319,6 +319,7 @@ def test_tool_choice(choice: Any, config: dict[str, Any]) -> None:
     [
         ("sometimes", "tool_choice 'sometimes': use auto, required (any), none or a tool"),
         ({"type": "function", "function": {}}, "name the tool"),
+        ({"type": "function", "function": "f"}, "name the tool"),
         ({"name": ""}, "name the tool"),
     ],
 )
