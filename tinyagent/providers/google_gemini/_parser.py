@@ -176,9 +176,11 @@ class GeminiParser(AssemblingParser):
                     if part.__class__ is not dict:
                         continue
                     text = part.get("text")
-                    if len(part) == 1 and text.__class__ is str:  # a plain text part
+                    if text.__class__ is str and len(part) == 1:  # a plain text part
                         if text:
                             asm.text(text, out)
+                    elif text.__class__ is str and len(part) == 2 and part.get("thought") is True:
+                        asm.thinking(text, out)  # a plain thought part
                     else:
                         self._part(part, data, out)
             reason = candidate.get("finishReason")
