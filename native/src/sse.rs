@@ -74,20 +74,20 @@ impl SseDecoder {
         let normalised: Vec<u8>;
         if memchr::memchr(b'\r', chunk).is_some() {
             self.skip_lf = *chunk.last().unwrap() == b'\r';
+            // CRLF and a lone CR become LF: the runs between CRs are copied whole (Gemini
+            // ends every line with CRLF, so this is its every read).
             let mut v = Vec::with_capacity(chunk.len());
-            let mut i = 0;
-            while i < chunk.len() {
-                let b = chunk[i];
-                if b == b'\r' {
-                    v.push(b'\n');
-                    if i + 1 < chunk.len() && chunk[i + 1] == b'\n' {
-                        i += 1;
-                    }
+            let mut start = 0;
+            for i in memchr::memchr_iter(b'\r', chunk) {
+                v.extend_from_slice(&chunk[start..i]);
+                v.push(b'\n');
+                start = if chunk.get(i + 1) == Some(&b'\n') {
+                    i + 2
                 } else {
-                    v.push(b);
-                }
-                i += 1;
+                    i + 1
+                };
             }
+            v.extend_from_slice(&chunk[start..]);
             normalised = v;
             chunk = &normalised;
         }
