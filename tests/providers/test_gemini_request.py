@@ -452,3 +452,69 @@ def test_each_refusal_names_the_tool_the_path_and_the_reason(
     with pytest.raises(GeminiSchemaError) as caught:
         gemini_parameters(schema)
     assert str(caught.value) == message
+
+
+def test_signatures_that_follow_each_other_each_keep_a_part() -> None:
+    answer = reply(
+        ThinkingContent("", "S1", redacted=True),
+        ThinkingContent("", "S2", redacted=True),
+        TextContent(""),
+        TextContent("hi"),
+        stop=StopReason.STOP,
+    )
+    parts = body_of(Context(messages=[UserMessage("x"), answer]))["contents"][1]["parts"]
+    assert parts == [
+        {"text": "", "thoughtSignature": "S1"},
+        {"text": "", "thoughtSignature": "S2"},
+        {"text": "hi"},
+    ]
+
+
+def test_the_calls_after_a_cut_one_and_a_whole_reply_with_bad_arguments() -> None:
+    cut = reply(
+        ToolCall("c0", "f", {}, raw_arguments="{", arguments_error="cut"),
+        ToolCall("c1", "g", {"a": 1}),
+        stop=StopReason.ERROR,
+    )
+    parts = body_of(Context(messages=[UserMessage("x"), cut]))["contents"][1]["parts"]
+    assert parts == [{"functionCall": {"name": "g", "args": {"a": 1}}}]
+    whole = reply(ToolCall("c0", "f", {}, raw_arguments="{bad", arguments_error="bad"))
+    parts = body_of(Context(messages=[UserMessage("x"), whole]))["contents"][1]["parts"]
+    assert parts == [{"functionCall": {"name": "f", "args": {}}}]
+
+
+def test_a_result_of_several_text_parts_is_one_text() -> None:
+    result = ToolResultMessage("c", "f", [TextContent("a"), TextContent("b")])
+    parts = body_of(Context(messages=[UserMessage("x"), result]))["contents"][0]["parts"]
+    assert parts[1] == {"functionResponse": {"name": "f", "response": {"result": "ab"}}}
+
+
+def test_the_words_of_each_refusal() -> None:
+    class Note:
+        role = "note"
+
+    with pytest.raises(TypeError) as caught:
+        body_of(Context(messages=[UserMessage("x"), Note()]))  # type: ignore[list-item]
+    assert str(caught.value) == "cannot send a Note to a google-gemini model; convert it first"
+    with pytest.raises(ValueError, match="reasoning_effort") as refused:
+        body_of(Context(messages=[UserMessage("x")]), reasoning_effort="lots")
+    assert str(refused.value) == (
+        "reasoning_effort 'lots': use one of minimal, low, medium, high, xhigh, none, or a "
+        "token budget such as '4000'"
+    )
+    model = Model("gemini-x", "https://g/v1beta", api="google-gemini", api_key="k")
+    config = body_of(Context(messages=[UserMessage("x")]), model, reasoning_effort="5000")
+    assert config["generationConfig"] == {
+        "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 5000}
+    }
+
+
+def test_only_slashes_are_trimmed_from_the_endpoint() -> None:
+    model = Model("gemini-x", "https://gateway.example/geminiX/", api="google-gemini", api_key="k")
+    request = PROVIDER.build_request(
+        model, Context(messages=[UserMessage("x")]), StreamOptions(), None
+    )
+    assert (
+        request.url
+        == "https://gateway.example/geminiX/models/gemini-x:streamGenerateContent?alt=sse"
+    )
