@@ -358,3 +358,12 @@ def test_the_parser_alone_and_its_bounds() -> None:
     end = parser.end_of_stream()[-1].message
     assert end.error_message == "the reply was stopped by Bedrock (content_filtered)"
     assert end.failure.code == "content_filtered"
+
+
+def test_an_overflowed_context_window_is_typed_and_worded() -> None:
+    m = run(frame("messageStop", {"stopReason": "model_context_window_exceeded"}))
+    assert m.error_message == "the prompt is longer than the model's context window"
+    assert (m.failure.kind, m.failure.code) == (
+        FailureKind.CONTEXT_OVERFLOW,
+        "model_context_window_exceeded",
+    )

@@ -518,3 +518,54 @@ def test_only_slashes_are_trimmed_from_the_endpoint() -> None:
         request.url
         == "https://gateway.example/geminiX/models/gemini-x:streamGenerateContent?alt=sse"
     )
+
+
+def test_refs_inside_every_kind_of_nesting() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"A": {"$ref": "#/$defs/B"}, "B": {"type": "string"}},
+        "properties": {
+            "a": {"$ref": "#/$defs/A"},
+            "b": {"allOf": [{"$ref": "#/$defs/B"}]},
+            "d": {"anyOf": [{"$ref": "#/$defs/B"}, {"type": "null"}]},
+            "e": {"anyOf": [{"$ref": "#/$defs/B"}, {"type": "integer"}]},
+            "f": {"type": "integer", "enum": [1, 2]},
+        },
+    }
+    assert gemini_parameters(schema)["properties"] == {
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+        "d": {"type": "string", "nullable": True},
+        "e": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        "f": {"type": "integer", "enum": [1, 2]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("prop", "path"),
+    [
+        ({"type": "array", "items": {"oneOf": []}}, "parameters.x[] uses oneOf"),
+        ({"anyOf": [{"type": "string"}, {"not": {}}]}, "parameters.x|1 uses not"),
+        ({"anyOf": [{"not": {}}, {"type": "null"}]}, "parameters.x uses not"),
+        ({"allOf": [{"not": {}}]}, "parameters.x uses not"),
+    ],
+)
+def test_a_refusal_deep_inside_names_its_path(prop: dict[str, Any], path: str) -> None:
+    with pytest.raises(GeminiSchemaError) as caught:
+        gemini_parameters({"type": "object", "properties": {"x": prop}})
+    assert str(caught.value).startswith(f"tool 't': {path}")
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"allOf": [{"$ref": "#/$defs/N"}]},
+        {"anyOf": [{"$ref": "#/$defs/N"}, {"type": "null"}]},
+        {"anyOf": [{"$ref": "#/$defs/N"}, {"type": "string"}]},
+        {"type": "array", "items": {"$ref": "#/$defs/N"}},
+    ],
+)
+def test_recursion_is_found_through_every_kind_of_nesting(node: dict[str, Any]) -> None:
+    schema = {"type": "object", "$defs": {"N": node}, "properties": {"x": {"$ref": "#/$defs/N"}}}
+    with pytest.raises(GeminiSchemaError, match=r"refers to itself \(\$ref 'N'\)"):
+        gemini_parameters(schema)
