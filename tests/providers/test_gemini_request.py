@@ -569,3 +569,11 @@ def test_recursion_is_found_through_every_kind_of_nesting(node: dict[str, Any]) 
     schema = {"type": "object", "$defs": {"N": node}, "properties": {"x": {"$ref": "#/$defs/N"}}}
     with pytest.raises(GeminiSchemaError, match=r"refers to itself \(\$ref 'N'\)"):
         gemini_parameters(schema)
+
+
+def test_properties_that_are_not_an_object_are_dropped() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"x": {"type": "object", "properties": ["y"], "description": "d"}},
+    }
+    assert gemini_parameters(schema)["properties"]["x"] == {"type": "object", "description": "d"}
