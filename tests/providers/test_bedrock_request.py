@@ -110,9 +110,8 @@ def test_without_a_key_the_request_is_signed_with_sigv4(monkeypatch: pytest.Monk
         f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{stamp[:8]}/eu-central-1/bedrock/aws4_request, "
     )
     assert request.headers["x-amz-security-token"] == "session-token"
-    assert abs(dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ") - dt.datetime.utcnow()) < dt.timedelta(
-        minutes=5
-    )
+    signed_at = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    assert abs(signed_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
     signature = auth.rsplit("Signature=", 1)[1]
     expected = _sigv4("POST", request.url, dict(request.headers), request.body,
                       "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-central-1")  # fmt: skip
