@@ -389,6 +389,26 @@ class AssemblingParser:
     def message(self) -> AssistantMessage | None:
         return self.asm.message
 
+    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
+        """Each payload read as a JSON object and handed to :meth:`_payload`, until the
+        message ends; a payload that is not one (or a broken rule) ends it in failure,
+        keeping what came before."""
+        out: list[StreamEvent] = []
+        asm = self.asm
+        for data in payloads:
+            if asm.message is not None:
+                break
+            try:
+                self._payload(loads_json_object(data), data, out)
+            except StreamFormatError as exc:
+                out += self.fail(str(exc), error=exc)
+                break
+        return out
+
+    def _payload(self, obj: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
+        """One payload of the format (a subclass that uses :meth:`feed_data` reads it)."""
+        raise NotImplementedError
+
     def fail(
         self,
         message: str,

@@ -23,7 +23,6 @@ from ...wire import (
     DEFAULT_MAX_ARGUMENT_BYTES,
     AssemblingParser,
     cut_to_argument_depth,
-    loads_json_object,
 )
 from .._failures import failure_from_error_object
 from .._protocol import StopVerdict
@@ -92,20 +91,6 @@ class AnthropicParser(AssemblingParser):
         # input, output, cache_read, cache_write: replaced, never added
         self._usage = [0, 0, 0, 0]
 
-    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        asm = self.asm
-        for data in payloads:
-            if asm.message is not None:
-                break
-            try:
-                event = loads_json_object(data)
-                self._event(event, data, out)
-            except StreamFormatError as exc:
-                asm.fail(str(exc), out, error=exc)
-                break
-        return out
-
     def end_of_stream(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         if self.asm.message is None:
@@ -114,7 +99,7 @@ class AnthropicParser(AssemblingParser):
 
     # --- internals ----------------------------------------------------------------
 
-    def _event(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
+    def _payload(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         kind = ev.get("type")
         if kind == "content_block_delta":
             self._delta(ev, data, out)

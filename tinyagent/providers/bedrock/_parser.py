@@ -28,7 +28,7 @@ from ...messages import (
     StreamEvent,
     StreamFormatError,
 )
-from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser, loads_json_object
+from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser
 from .._protocol import StopVerdict
 
 __all__ = ["BedrockParser", "bedrock_stop_verdict", "exception_error"]
@@ -113,19 +113,6 @@ class BedrockParser(AssemblingParser):
         self._slots: dict[int, int] = {}
         self._stopped = False
 
-    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        asm = self.asm
-        for data in payloads:
-            if asm.message is not None:
-                break
-            try:
-                self._event(loads_json_object(data), data, out)
-            except StreamFormatError as exc:
-                asm.fail(str(exc), out, error=exc)
-                break
-        return out
-
     def end_of_stream(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         asm = self.asm
@@ -139,7 +126,7 @@ class BedrockParser(AssemblingParser):
 
     # --- internals ----------------------------------------------------------------
 
-    def _event(self, event: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
+    def _payload(self, event: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         if len(event) != 1:
             return  # not one event: nothing this version can place
         ((kind, member),) = event.items()

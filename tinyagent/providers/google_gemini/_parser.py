@@ -29,7 +29,6 @@ from ...wire import (
     DEFAULT_MAX_ARGUMENT_BYTES,
     AssemblingParser,
     cut_to_argument_depth,
-    loads_json_object,
 )
 from .._failures import failure_from_error_object
 from .._protocol import StopVerdict
@@ -107,20 +106,6 @@ class GeminiParser(AssemblingParser):
         # than the chunk).
         self._usage: dict[str, Any] | None = None
 
-    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        asm = self.asm
-        for data in payloads:
-            if asm.message is not None:
-                break
-            try:
-                self._chunk(loads_json_object(data), data, out)
-            except StreamFormatError as exc:
-                self._take_usage()
-                asm.fail(str(exc), out, error=exc)
-                break
-        return out
-
     def end_of_stream(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         asm = self.asm
@@ -155,7 +140,7 @@ class GeminiParser(AssemblingParser):
 
     # --- internals ----------------------------------------------------------------
 
-    def _chunk(self, chunk: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
+    def _payload(self, chunk: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         asm = self.asm
         error = chunk.get("error")
         if error is not None:

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..._util.json import dumps
 from ..._util.wording import CONTEXT_WINDOW_EXCEEDED, ENDED_BEFORE_RESPONSE_DONE, provider_stopped
-from ...messages import Failure, FailureKind, Model, StopReason, StreamEvent, StreamFormatError
-from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser, loads_json_object
+from ...messages import Failure, FailureKind, Model, StopReason, StreamEvent
+from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser
 from .._failures import failure_from_error_object
 from .._protocol import StopVerdict
 
@@ -98,19 +98,6 @@ class ResponsesParser(AssemblingParser):
         self._reasoning: Any = None  # a done reasoning item waiting for its follower
         self._error: Any = None  # the first ``error`` event, until the response ends
 
-    def feed_data(self, payloads: list[bytes]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        asm = self.asm
-        for data in payloads:
-            if asm.message is not None:
-                break
-            try:
-                self._event(loads_json_object(data), out)
-            except StreamFormatError as exc:
-                asm.fail(str(exc), out, error=exc)
-                break
-        return out
-
     def end_of_stream(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         if self.asm.message is None:
@@ -122,7 +109,7 @@ class ResponsesParser(AssemblingParser):
 
     # --- internals ----------------------------------------------------------------
 
-    def _event(self, ev: dict[str, Any], out: list[StreamEvent]) -> None:
+    def _payload(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         kind = ev.get("type")
         asm = self.asm
         want = _DELTAS.get(kind) if kind.__class__ is str else None
