@@ -12,8 +12,7 @@ use std::collections::HashMap;
 
 use crate::assembler::{Assembler, Ev, Fail, Key as BlockKey};
 use crate::json::{
-    as_index, as_int, as_obj, as_str, cut_to_argument_depth, is_object, parse, payload_text,
-    too_deep, Fields, Layout,
+    as_index, as_int, as_obj, as_str, cut_to_argument_depth, parse, with_object, Fields, Layout,
 };
 use crate::parser::WireFormat;
 
@@ -345,17 +344,8 @@ impl WireFormat for AnthropicCore {
                 return;
             }
         }
-        if too_deep(data) {
+        if !with_object(data, |ev| self.event(ev, data, out)) {
             self.asm.fail(Fail::BadJson(data.to_vec()), out);
-            return;
-        }
-        let text = payload_text(data);
-        let text: &str = &text;
-        let is_object = is_object(text);
-        match parse::<Fields>(text) {
-            Ok(ev) if is_object => self.event(ev, data, out),
-            // Not a JSON object (or not JSON at all): Python words the error.
-            _ => self.asm.fail(Fail::BadJson(data.to_vec()), out),
         }
     }
 

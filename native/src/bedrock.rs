@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use crate::assembler::{Assembler, Ev, Fail, Key};
 use crate::json::{
-    as_index, as_int, as_obj, as_str, first_byte, is_object, parse, payload_text, span, too_deep,
-    Fields, MaskedLayout, Slot as Mask,
+    as_index, as_int, as_obj, as_str, first_byte, span, with_object, Fields, MaskedLayout,
+    Slot as Mask,
 };
 use crate::parser::WireFormat;
 
@@ -275,17 +275,8 @@ impl WireFormat for BedrockCore {
         if self.templated(data, out) {
             return;
         }
-        if too_deep(data) {
+        if !with_object(data, |event| self.event(event, data, out)) {
             self.asm.fail(Fail::BadJson(data.to_vec()), out);
-            return;
-        }
-        let text = payload_text(data);
-        let text: &str = &text;
-        let is_object = is_object(text);
-        match parse::<Fields>(text) {
-            Ok(event) if is_object => self.event(event, data, out),
-            // Not a JSON object (or not JSON at all): Python words the error.
-            _ => self.asm.fail(Fail::BadJson(data.to_vec()), out),
         }
     }
 

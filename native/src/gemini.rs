@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::assembler::{Assembler, Ev, Fail, Key};
 use crate::json::{
-    as_int, as_obj, as_str, cut_to_argument_depth, first_byte, is_object, parse, payload_text,
-    span, too_deep, Fields, MaskedLayout, Slot,
+    as_int, as_obj, as_str, cut_to_argument_depth, first_byte, parse, span, with_object, Fields,
+    MaskedLayout, Slot,
 };
 use crate::parser::WireFormat;
 
@@ -301,22 +301,14 @@ impl WireFormat for GeminiCore {
         if self.templated(data, out) {
             return;
         }
-        if too_deep(data) {
-            self.asm.fail(Fail::BadJson(data.to_vec()), out);
-            return;
-        }
-        let text = payload_text(data);
-        let text: &str = &text;
-        let is_object = is_object(text);
-        match parse::<Fields>(text) {
-            Ok(chunk) if is_object => {
-                self.chunk(&chunk, data, out);
-                if !self.asm.finished && !self.finish_seen {
-                    self.remember(&chunk, data);
-                }
+        let read = with_object(data, |chunk| {
+            self.chunk(&chunk, data, out);
+            if !self.asm.finished && !self.finish_seen {
+                self.remember(&chunk, data);
             }
-            // Not a JSON object (or not JSON at all): Python words the error.
-            _ => self.asm.fail(Fail::BadJson(data.to_vec()), out),
+        });
+        if !read {
+            self.asm.fail(Fail::BadJson(data.to_vec()), out);
         }
     }
 

@@ -286,6 +286,24 @@ pub fn as_index(raw: Option<&RawValue>) -> Option<u64> {
     as_int(raw).and_then(|i| u64::try_from(i).ok())
 }
 
+/// `data` read as one JSON object and handed to `f`; false (nothing called) when it is
+/// too deep, not JSON or not an object: the format then fails the reply, and Python
+/// words why from the payload, as its own parser would.
+pub fn with_object(data: &[u8], f: impl FnOnce(Fields)) -> bool {
+    if too_deep(data) {
+        return false;
+    }
+    let text = payload_text(data);
+    let text: &str = &text;
+    match parse::<Fields>(text) {
+        Ok(fields) if is_object(text) => {
+            f(fields);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A JSON object's fields, or None for any other JSON type.
 pub fn as_obj(raw: Option<&RawValue>) -> Option<Fields<'_>> {
     let raw = raw?;
