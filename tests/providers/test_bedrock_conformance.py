@@ -11,34 +11,14 @@ from typing import Any
 import pytest
 
 import tinyagent
-from tinyagent.testing import LocalServer, Reply, sse_file_reply
+from tinyagent.testing import LocalServer
 
-from ..conftest import conformance_dir
+from .conformance_cases import cases, served
 
 pytestmark = pytest.mark.anyio
 
 
-def cases() -> list[tuple[Path, dict[str, Any]]]:
-    out = []
-    for exp in sorted(conformance_dir().glob("*.expected.json")):
-        expected = json.loads(exp.read_text())
-        if expected["format"] == "bedrock-converse":
-            out.append((exp.with_name(exp.name.replace(".expected.json", ".bin")), expected))
-    return out
-
-
-CASES = cases()
-
-
-def served(path: Path, expected: dict[str, Any]) -> Reply:
-    if expected["http_status"] != 200:
-        return Reply(
-            status=expected["http_status"],
-            body=path.read_bytes(),
-            content_type=expected["content_type"],
-        )
-    reply = sse_file_reply(path, slices=(1, 97), seed=sum(path.name.encode()))
-    return reply.but(content_type=expected["content_type"])
+CASES = cases("bedrock-converse", ".bin")
 
 
 def test_there_are_bedrock_cases() -> None:

@@ -11,19 +11,9 @@ import pytest
 import tinyagent
 from tinyagent.testing import LocalServer, sse_file_reply
 
-from ..conftest import conformance_dir
+from .conformance_cases import cases
 
 pytestmark = pytest.mark.anyio
-
-
-def cases(fmt: str) -> list[tuple[Path, dict[str, Any]]]:
-    out = []
-    for exp in sorted(conformance_dir().glob("*.expected.json")):
-        expected = json.loads(exp.read_text())
-        if expected["format"] == fmt:
-            sse = exp.with_name(exp.name.replace(".expected.json", ".sse"))
-            out.append((sse, expected))
-    return out
 
 
 OPENAI_CASES = cases("openai-chat")

@@ -210,6 +210,15 @@ def tool_update_not_awaited(name: str, count: int) -> str:
     )
 
 
+def response_format_not_sent(api: str) -> str:
+    """A format with no JSON-schema response format of its own (structured output goes
+    through a final-answer tool there)."""
+    return (
+        f"response_format is not sent to {api}: ask for structured output "
+        "through a final-answer tool (Agent(output_mode='tool'), the default there)"
+    )
+
+
 def tool_needs_approver(name: str) -> str:
     return (
         f"Tool {name!r} needs approval, and this agent has no approve callback: "

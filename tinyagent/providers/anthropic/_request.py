@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..._util import wording as words
 from ...messages import (
     AssistantMessage,
     CacheMode,
@@ -244,10 +245,7 @@ def build_body(
 ) -> dict[str, Any]:
     """The JSON body of a streaming ``/messages`` request."""
     if response_format is not None:
-        raise ValueError(
-            "response_format is not sent to anthropic-messages: ask for structured output "
-            "through a final-answer tool (Agent(output_mode='tool'), the default there)"
-        )
+        raise ValueError(words.response_format_not_sent("anthropic-messages"))
     budget = _thinking_budget(reasoning_effort)
     limit = max_tokens if max_tokens is not None else model.max_tokens
     if budget is not None:

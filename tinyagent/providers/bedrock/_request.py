@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from ..._util import wording as words
 from ...messages import (
     AssistantMessage,
     CacheMode,
@@ -227,10 +228,7 @@ def build_body(
 ) -> dict[str, Any]:
     """The JSON body of a ``/converse-stream`` request (``session_id`` has no field)."""
     if response_format is not None:
-        raise ValueError(
-            "response_format is not sent to bedrock-converse: ask for structured output "
-            "through a final-answer tool (Agent(output_mode='tool'), the default there)"
-        )
+        raise ValueError(words.response_format_not_sent("bedrock-converse"))
     limit = max_tokens if max_tokens is not None else (model.max_tokens or DEFAULT_MAX_TOKENS)
     fields, limit = _reasoning(model, reasoning_effort, limit)
     caching = (cache or model.cache) != "none" and _family(model) != "other"
