@@ -190,6 +190,12 @@ impl Assembler {
         index
     }
 
+    /// Open a new text block before its first delta (a format that announces blocks,
+    /// so that an empty one still has its place).
+    pub fn start_text(&mut self, out: &mut Vec<Ev>) {
+        self.open(Kind::Text, out);
+    }
+
     pub fn text(&mut self, delta: &str, out: &mut Vec<Ev>) {
         if let Some(tags) = &mut self.tags {
             let mut pieces = Vec::new();

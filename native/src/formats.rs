@@ -7,6 +7,7 @@ use crate::bedrock::BedrockCore;
 use crate::chat::ChatCore;
 use crate::gemini::GeminiCore;
 use crate::parser::StreamParser;
+use crate::proxy::ProxyCore;
 use crate::responses::ResponsesCore;
 
 /// The same call on whichever format `$parser` holds.
@@ -18,6 +19,7 @@ macro_rules! each {
             AnyParser::Responses($p) => $call,
             AnyParser::Gemini($p) => $call,
             AnyParser::Bedrock($p) => $call,
+            AnyParser::Proxy($p) => $call,
         }
     };
 }
@@ -29,10 +31,11 @@ pub enum AnyParser {
     Responses(StreamParser<ResponsesCore>),
     Gemini(StreamParser<GeminiCore>),
     Bedrock(StreamParser<BedrockCore>),
+    Proxy(StreamParser<ProxyCore>),
 }
 
 pub const FORMATS: &str =
-    "openai-chat, anthropic-messages, openai-responses, google-gemini, bedrock-converse";
+    "openai-chat, anthropic-messages, openai-responses, google-gemini, bedrock-converse, proxy";
 
 impl AnyParser {
     pub fn new(format: &str, max_line: usize, max_args: usize, think_tags: bool) -> Option<Self> {
@@ -56,6 +59,10 @@ impl AnyParser {
             "bedrock-converse" => Some(AnyParser::Bedrock(StreamParser::with_event_stream(
                 max_line,
                 BedrockCore::new(max_args, think_tags),
+            ))),
+            "proxy" => Some(AnyParser::Proxy(StreamParser::new(
+                max_line,
+                ProxyCore::new(max_args, think_tags),
             ))),
             _ => None,
         }

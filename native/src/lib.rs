@@ -15,6 +15,7 @@ mod formats;
 mod gemini;
 mod json;
 mod parser;
+mod proxy;
 mod responses;
 mod sse;
 mod transport;

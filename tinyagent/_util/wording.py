@@ -48,6 +48,7 @@ DONE_WITHOUT_FINISH = "the stream sent [DONE] without a finish reason"
 CONTEXT_WINDOW_EXCEEDED = "the reply stopped: the model's context window is full"
 ENDED_BEFORE_MESSAGE_STOP = "the stream ended before message_stop (truncated reply)"
 ENDED_BEFORE_MESSAGE_STOP_EVENT = "the stream ended before messageStop (truncated reply)"
+ENDED_BEFORE_DONE = "the stream ended before its done event (truncated reply)"
 ENDED_BEFORE_RESPONSE_DONE = "the stream ended before the response completed (truncated reply)"
 
 

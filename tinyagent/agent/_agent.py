@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 import anyio
@@ -131,6 +132,26 @@ class Agent:
         merged = {**(self._options.get("stream_options") or {}), **options}
         loop_config({**self._options, "stream_options": merged})
         self._options["stream_options"] = merged
+
+    def set_loop_options(self, **options: Any) -> None:
+        """Merge loop options (``deadline``, ``max_turns``, ``tool_timeout``, hooks…)
+        into the agent's (not while running); checked now. A server uses it to bound an
+        agent's run by its own deadline."""
+        self._check_idle()
+        merged = {**self._options, **options}
+        loop_config(merged)
+        self._options = merged
+
+    @property
+    def loop_options(self) -> Mapping[str, Any]:
+        """The loop options in force (read-only): ``deadline``, ``max_turns``…"""
+        return MappingProxyType(self._options)
+
+    def set_session(self, session: Session | None) -> None:
+        """Tie the agent to ``session`` (or to none), as ``Agent(session=...)`` does;
+        the next run loads it first. Not while running."""
+        self._check_idle()
+        self._link = SessionLink(session) if session is not None else None
 
     def set_tools(self, tools: Sequence[Tool]) -> None:
         self._tools = tuple(tools)

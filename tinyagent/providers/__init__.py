@@ -31,6 +31,7 @@ from .bedrock import BedrockProvider
 from .google_gemini import GeminiProvider, GeminiSchemaError
 from .openai_chat import OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
+from .proxy import ProxyProvider, RelayEncoder, RelayRequest, RelayRequestError, read_relay_request
 
 __all__ = [
     "AnthropicProvider",
@@ -42,6 +43,10 @@ __all__ = [
     "OpenAIResponsesProvider",
     "PayloadParser",
     "Provider",
+    "ProxyProvider",
+    "RelayEncoder",
+    "RelayRequest",
+    "RelayRequestError",
     "StopVerdict",
     "framing_of",
     "get_provider",
@@ -50,6 +55,7 @@ __all__ = [
     "known_apis",
     "prepare_request",
     "provider_for",
+    "read_relay_request",
     "register_provider",
     "takes_response_format",
     "takes_thinking_budget",
@@ -60,5 +66,6 @@ register_provider(AnthropicProvider())
 register_provider(OpenAIResponsesProvider())
 register_provider(GeminiProvider())
 register_provider(BedrockProvider())
+register_provider(ProxyProvider())
 # A Model whose api no provider serves is refused where it is made, naming the known ones.
 install_api_check(unknown_api)

@@ -203,6 +203,11 @@ class MessageAssembler:
         b.parts.append(delta)
         out.append(TextDeltaEvent(b.index, delta))
 
+    def start_text(self, out: list[StreamEvent]) -> None:
+        """Open a new text block now, before its first delta (a format that announces
+        blocks, so that an empty one still has its place)."""
+        self._open(_TEXT, out)
+
     def thinking(self, delta: str, out: list[StreamEvent], *, new_block: bool = False) -> None:
         b = self._current
         if new_block or b is None or b.kind != _THINKING:

@@ -1,0 +1,115 @@
+"""One served run: a fresh agent, the server's bounds on it, its events handed to the
+route that writes them, and what the run came to.
+
+Every protocol route writes the same run; only the words differ. The run is bounded by
+the server's deadline (the agent's own, if shorter, stands), and a client that leaves
+cancels it: the agent's cancellation rules keep the transcript valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import anyio
+import attrs
+from starlette.requests import Request
+
+from ..agent import Agent
+from ..messages import (
+    AgentEndEvent,
+    AgentEvent,
+    AssistantMessage,
+    Failure,
+    Message,
+    RunEnd,
+    StopReason,
+    Usage,
+)
+
+__all__ = ["RunOutcome", "bound", "run_agent", "watch_disconnect"]
+
+
+@attrs.frozen
+class RunOutcome:
+    """How a served run ended: its new messages, usage, why it ended, and the error
+    (scrubbed of the server's secrets) when it failed."""
+
+    messages: tuple[Message, ...]
+    usage: Usage
+    end: RunEnd
+    error: str | None
+    failure: Failure | None
+
+    @property
+    def replies(self) -> list[AssistantMessage]:
+        return [m for m in self.messages if isinstance(m, AssistantMessage)]
+
+    @property
+    def text(self) -> str:
+        return "".join(m.text for m in self.replies)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(m.thinking for m in self.replies)
+
+    @property
+    def failed(self) -> bool:
+        return self.end in (RunEnd.ERROR, RunEnd.DEADLINE, RunEnd.BUDGET)
+
+    @property
+    def truncated(self) -> bool:
+        last = self.replies[-1] if self.replies else None
+        return self.end is RunEnd.MAX_TURNS or (
+            last is not None and last.stop_reason is StopReason.LENGTH
+        )
+
+
+def bound(agent: Agent, deadline: float) -> None:
+    """The server's deadline on the agent's runs (a shorter one of its own stands)."""
+    own = agent.loop_options.get("deadline")
+    if own is None or own > deadline:
+        agent.set_loop_options(deadline=deadline)
+
+
+async def run_agent(
+    agent: Agent,
+    prompts: Sequence[Message],
+    on_event: Callable[[AgentEvent], Awaitable[None]],
+    scrub: Callable[[str], str],
+) -> RunOutcome:
+    """Run ``agent`` on ``prompts``, handing each event to ``on_event``."""
+    end: AgentEndEvent | None = None
+    async with agent.stream(list(prompts)) as events:
+        async for event in events:
+            if isinstance(event, AgentEndEvent):
+                end = event
+            await on_event(event)
+    assert end is not None
+    failure = None
+    for m in reversed(end.messages):
+        if isinstance(m, AssistantMessage):
+            failure = m.failure
+            break
+    error = scrub(end.error_message) if end.error_message else None
+    return RunOutcome(end.messages, end.usage, end.stop_reason, error, failure)
+
+
+async def watch_disconnect(request: Request, work: Callable[[], Awaitable[None]]) -> bool:
+    """Run ``work`` until it ends or the client hangs up (then it is cancelled); True if
+    the client left. For answers sent whole, after the body was read."""
+    left = False
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            nonlocal left
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    left = True
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch)
+        await work()
+        tg.cancel_scope.cancel()
+    return left
