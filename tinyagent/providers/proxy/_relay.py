@@ -308,7 +308,7 @@ class RelayEncoder:
             if f is not None:
                 out["failure"] = {"kind": str(f.kind), "status": f.status, "code": f.code,
                                   "retryAfter": f.retry_after}  # fmt: skip
-        if message.response_id:
+        if message.response_id is not None:
             out["responseId"] = message.response_id
         return out
 
