@@ -4,6 +4,7 @@ the run slots and the conversations, with the checks each route makes first."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from starlette.requests import Request
@@ -82,11 +83,14 @@ class Server:
             raise ApiError(413, f"the request body is over this server's {limit}-byte limit")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"the request body is over this server's {limit}-byte limit")
-            chunks.append(chunk)
+        async with aclosing(request.stream()) as body_chunks:
+            async for chunk in body_chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(
+                        413, f"the request body is over this server's {limit}-byte limit"
+                    )
+                chunks.append(chunk)
         body = b"".join(chunks)
         if not body:
             raise ApiError(400, "the request has no body: a JSON object was expected")
