@@ -1,5 +1,6 @@
 """The ``tinyagent`` command: ``tinyagent demo`` (one agent run, offline by default),
-``tinyagent chat`` (a terminal chat) and ``tinyagent batch`` (scripted batch runs).
+``tinyagent chat`` (a terminal chat), ``tinyagent batch`` (scripted batch runs) and
+``tinyagent serve`` (agents over HTTP).
 
 The top room: it may import any room; none imports it.
 """
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import anyio
 
 from .._util.groups import innermost
-from . import _batch, _chat, _demo, _models
+from . import _batch, _chat, _demo, _models, _serve
 
 __all__ = ["main"]
 
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--backend", choices=["trio", "asyncio"], default="trio", help="event loop")
     _chat.add_parser(sub)
     _batch.add_parser(sub)
+    _serve.add_parser(sub)
     return p
 
 
@@ -48,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "batch":
         return _batch.run_command(args)
     try:
+        if args.command == "serve":
+            return _serve.run_command(args)
         if args.command == "chat":
             return anyio.run(_chat.run_chat, args, backend=args.backend)
         if args.base_url not in (None, _models.LOCAL) and args.model is None:
@@ -67,4 +71,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _user_error(exc: BaseException) -> BaseException | None:
     """``exc`` (or the error a task group wrapped it in) if it is the user's."""
     inner = innermost(exc)
-    return inner if isinstance(inner, _batch.USER_ERRORS) else None
+    return inner if isinstance(inner, (*_batch.USER_ERRORS, *_serve.USAGE_ERRORS)) else None

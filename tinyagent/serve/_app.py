@@ -17,6 +17,7 @@ from starlette.routing import Route
 from ..agent import Agent
 from ..messages import Model
 from ..sessions import Session
+from ._agui import agui_run
 from ._config import Limits, Token
 from ._errors import ApiError, error_body
 from ._openai_chat import chat_completions
@@ -90,6 +91,7 @@ def app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/responses", responses, methods=["POST"]),
+        Route("/agui/{agent}", agui_run, methods=["POST"]),
     ]
     if page:
         routes.append(Route("/", index, methods=["GET"]))

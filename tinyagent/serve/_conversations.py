@@ -30,6 +30,14 @@ class Conversations:
         """An id nobody can guess (128 random bits): knowing it is what gives access."""
         return secrets.token_hex(16)
 
+    @staticmethod
+    def close(session: Session) -> None:
+        """Let go of a session's resources (a database connection) once a request is
+        done with it; a store without any has nothing to close."""
+        close = getattr(session, "close", None)
+        if callable(close):
+            close()
+
     def session(self, conversation_id: str) -> Session:
         if self._make is not None:
             return self._make(conversation_id)

@@ -242,34 +242,49 @@ async def responses(request: Request) -> Response:
         agent.set_stream_options(**options)
     bound(agent, server.limits.run_deadline)
 
-    history: list[Message] = []
-    conversation = server.conversations.new_id()
-    if previous is not None:
-        conv, start = read_response_id(previous)
-        stored = await server.conversations.session(conv).load()
-        if start >= len(stored):
-            raise ApiError(404, f"no response {previous!r} is stored here",
-                           param="previous_response_id", code="not_found")  # fmt: skip
-        end = run_end(stored, start)
-        history = stored[:end]
-        if store and end == len(stored):
-            conversation = conv  # the latest response: the conversation goes on
-    if store:
-        session = server.conversations.session(conversation)
-        continued = previous is not None and conversation == read_response_id(previous)[0]
-        if history and not continued:
-            await session.append(history)
-        agent.set_session(session)
-        for m in before:
-            agent.append_message(m)
-        await agent.sync_session()
-        start = len(agent.messages)
-    else:
-        agent.replace_messages([*history, *before])
-        start = len(history) + len(before)
+    give_back = server.gate.take(server.caller(request, token))
+    session = None
+
+    def release() -> None:
+        give_back()
+        if session is not None:
+            server.conversations.close(session)
+
+    try:
+        history: list[Message] = []
+        conversation = server.conversations.new_id()
+        if previous is not None:
+            conv, start = read_response_id(previous)
+            earlier = server.conversations.session(conv)
+            try:
+                stored = await earlier.load()
+            finally:
+                server.conversations.close(earlier)
+            if start >= len(stored):
+                raise ApiError(404, f"no response {previous!r} is stored here",
+                               param="previous_response_id", code="not_found")  # fmt: skip
+            end = run_end(stored, start)
+            history = stored[:end]
+            if store and end == len(stored):
+                conversation = conv  # the latest response: the conversation goes on
+        if store:
+            session = server.conversations.session(conversation)
+            continued = previous is not None and conversation == read_response_id(previous)[0]
+            if history and not continued:
+                await session.append(history)
+            agent.set_session(session)
+            for m in before:
+                agent.append_message(m)
+            await agent.sync_session()
+            start = len(agent.messages)
+        else:
+            agent.replace_messages([*history, *before])
+            start = len(history) + len(before)
+    except BaseException:
+        release()
+        raise
     rid = response_id(conversation, start) if store else "resp_" + secrets.token_hex(16)
     created = int(time.time())
-    release = server.gate.take(server.caller(request, token))
 
     def envelope(
         status: str, output: list[dict[str, Any]], outcome: RunOutcome | None

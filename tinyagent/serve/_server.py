@@ -165,6 +165,10 @@ def serve_forever(
         import uvicorn
 
         runner = uvicorn.Server(_uvicorn_config(app, grace))
+        # uvicorn raises the signal it stopped for again once it is done, with the
+        # handlers it found: these make a clean shutdown exit 0, as hypercorn's does.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
 
         async def main_asyncio() -> None:
             if ready is not None:

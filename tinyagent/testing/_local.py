@@ -16,20 +16,20 @@ import anyio
 
 from ..messages import Model
 from ._scripted import scripted_reply
-from ._server import LocalServer
+from ._server import Handler, LocalServer
 
 __all__ = ["local_model"]
 
 _lock = threading.Lock()
-_base_url: str | None = None
+_base_urls: dict[Handler, str] = {}
 
 
-def _start() -> str:
+def _start(handler: Handler) -> str:
     started = threading.Event()
     box: dict[str, Any] = {}
 
     async def serve() -> None:
-        async with LocalServer(handler=scripted_reply, record=False) as server:
+        async with LocalServer(handler=handler, record=False) as server:
             box["url"] = server.base_url
             started.set()
             await anyio.sleep_forever()
@@ -47,7 +47,7 @@ def _start() -> str:
     return str(box["url"])
 
 
-def local_model(id: str = "local", **kwargs: Any) -> Model:
+def local_model(id: str = "local", *, handler: Handler | None = None, **kwargs: Any) -> Model:
     """A :class:`Model` served by the built-in local server's scripted model: no key, no
     network, every wire format (``api="anthropic-messages"``, ``"openai-responses"``).
 
@@ -55,11 +55,13 @@ def local_model(id: str = "local", **kwargs: Any) -> Model:
     built from the tool's schema and the numbers in the user's text, then answers with
     the tools' results; structured output gets JSON that fits its schema; a plain
     question gets ``"You said: ..."``. For replies of your own, script a
-    :class:`LocalServer`.
+    :class:`LocalServer` — or pass ``handler`` (a function from the request to its
+    reply), served by a thread of its own the same way.
     """
-    global _base_url
+    handler = handler or scripted_reply
     with _lock:
-        if _base_url is None:
-            _base_url = _start()
+        base_url = _base_urls.get(handler)
+        if base_url is None:
+            base_url = _base_urls[handler] = _start(handler)
     kwargs.setdefault("provider", "local")
-    return Model(id, _base_url, **kwargs)
+    return Model(id, base_url, **kwargs)
