@@ -73,7 +73,7 @@ async def test_a_client_that_hangs_up_cancels_its_run(path: str) -> None:
         # the conversation stored what the run did, with the open call answered
         ((_, store),) = stores.items()
         with anyio.fail_after(10):
-            while not any(isinstance(m, ToolResultMessage) for m in await store.load()):
+            while not any(isinstance(m, ToolResultMessage) for m in await store.load()):  # noqa: ASYNC110 - a store has no event to wait on
                 await anyio.sleep(0.01)
         stored = await store.load()
         assert unanswered_calls(stored) == ()
@@ -82,7 +82,7 @@ async def test_a_client_that_hangs_up_cancels_its_run(path: str) -> None:
 
 
 async def test_a_run_past_the_servers_deadline_ends_as_an_error() -> None:
-    wait, entered, cancelled = _blocking_tool()
+    wait, _entered, cancelled = _blocking_tool()
     async with served() as (_, model_server):
         agents = {"slow": lambda: Agent(model_server.model(), "", [wait])}
         async with served(agents=agents, limits=Limits(run_deadline=0.2)) as (url, _):

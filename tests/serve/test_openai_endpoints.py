@@ -139,7 +139,7 @@ async def test_too_many_runs_is_a_429_with_retry_after() -> None:
         await release.wait()
         return x
 
-    async with served() as (url, model_server):
+    async with served() as (_url, model_server):
         agents = {"slow": lambda: Agent(model_server.model(), "", [wait])}
         async with served(agents=agents, limits=Limits(runs_per_token=1)) as (url2, _):
             async with _client(url2) as client:
