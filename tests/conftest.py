@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,12 @@ def transport(request: pytest.FixtureRequest) -> str:
     """Every end-to-end stream test runs on each path: pure Python over httpx, the
     native parser over httpx, and the native transport."""
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server, started once for the whole run (``postgres_server.py``)."""
+    from .postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url

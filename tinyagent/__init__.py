@@ -82,7 +82,7 @@ from .messages import (
     UserContent,
     UserMessage,
 )
-from .sessions import InMemorySession, JSONLSession, SQLiteSession
+from .sessions import InMemorySession, JSONLSession, PostgresSession, SQLiteSession
 from .tools import (
     Approval,
     CancelToken,
@@ -134,6 +134,7 @@ __all__ = [
     "NoModelError",
     "OutputError",
     "OutputValidationError",
+    "PostgresSession",
     "ProviderError",
     "ReplyError",
     "ResponseFormat",

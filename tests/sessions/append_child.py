@@ -6,11 +6,18 @@ import sys
 
 import anyio
 
-from tinyagent import SQLiteSession, UserMessage
+from tinyagent import PostgresSession, SQLiteSession, UserMessage
+
+
+def store(db: str, session_id: str) -> SQLiteSession | PostgresSession:
+    """The session at ``db``: a SQLite file, or a PostgreSQL server by URL."""
+    if db.startswith("postgresql://"):
+        return PostgresSession(db, session_id)
+    return SQLiteSession(db, session_id)
 
 
 async def main(db: str, session_id: str, n: int) -> None:
-    with SQLiteSession(db, session_id) as session:
+    with store(db, session_id) as session:
         for i in range(n):
             await session.append([UserMessage(f"{session_id} {i}")])
 

@@ -12,7 +12,7 @@ import sys
 
 import anyio
 
-from tinyagent import Agent, MessageEndEvent, SQLiteSession, serde, tool
+from tinyagent import Agent, MessageEndEvent, PostgresSession, SQLiteSession, serde, tool
 from tinyagent.testing import LocalServer, RecordedRequest, Reply, text_reply, tool_call_reply
 
 
@@ -32,9 +32,16 @@ def reply(request: RecordedRequest) -> Reply:
     return text_reply("done " * 20, chunk_size=3).but(chunk_delay=0.002)
 
 
+def store(db: str, session_id: str) -> SQLiteSession | PostgresSession:
+    """The session at ``db``: a SQLite file, or a PostgreSQL server by URL."""
+    if db.startswith("postgresql://"):
+        return PostgresSession(db, session_id)
+    return SQLiteSession(db, session_id)
+
+
 async def main(db: str, session_id: str) -> None:
     async with LocalServer(handler=reply) as server:
-        agent = Agent(server.model(), tools=[work], session=SQLiteSession(db, session_id))
+        agent = Agent(server.model(), tools=[work], session=store(db, session_id))
 
         def heard(event: object) -> None:
             if isinstance(event, MessageEndEvent):

@@ -11,16 +11,17 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from tinyagent import (
     Agent,
     AssistantMessage,
     Model,
-    SQLiteSession,
     StreamOptions,
     ToolResultMessage,
     serde,
@@ -28,14 +29,16 @@ from tinyagent import (
 from tinyagent.messages._records import Context
 from tinyagent.providers import prepare_request
 
+from .crash_child import store
+
 HERE = Path(__file__).resolve().parent
 
 
-def reload(db: Path, session_id: str) -> list[Any]:
+def reload(db: Path | str, session_id: str) -> list[Any]:
     """What a new agent on the session starts from (the load, with its repairs)."""
 
     async def main() -> list[Any]:
-        with SQLiteSession(db, session_id) as session:
+        with store(str(db), session_id) as session:
             agent = Agent(Model("m", "http://127.0.0.1:9/v1"), session=session)
             await agent.sync_session()
             return list(agent.messages)
@@ -60,7 +63,7 @@ def assert_sendable(messages: list[Any]) -> None:
     assert len(body["messages"]) >= len(messages)
 
 
-def run_and_kill(db: Path, rng: random.Random) -> list[str]:
+def run_and_kill(db: Path | str, rng: random.Random, session_id: str = "chat") -> list[str]:
     """Start the child, let it work for a random while, SIGKILL it; the lines it printed
     (each an acknowledged message), the last one dropped if the kill cut it."""
     proc = subprocess.Popen(
@@ -68,7 +71,7 @@ def run_and_kill(db: Path, rng: random.Random) -> list[str]:
             sys.executable,
             str(HERE / "crash_child.py"),
             str(db),
-            "chat",
+            session_id,
             rng.choice(["trio", "asyncio"]),
         ],
         stdout=subprocess.PIPE,
@@ -96,13 +99,17 @@ def run_and_kill(db: Path, rng: random.Random) -> list[str]:
     return [line.decode() for line in lines if line.endswith(b"\n")]
 
 
-def test_killed_at_random_moments_the_transcript_reloads_whole(tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_killed_at_random_moments_the_transcript_reloads_whole(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    db = str(tmp_path / "chat.db") if kind == "sqlite" else request.getfixturevalue("postgres_url")
+    sid = f"chat-{uuid.uuid4().hex}"
     rng = random.Random(int(os.environ.get("TINYAGENT_CRASH_SEED", "20261126")))
     acknowledged: list[str] = []
     for _ in range(20):
-        acknowledged += run_and_kill(db, rng)
-        messages = reload(db, "chat")
+        acknowledged += run_and_kill(db, rng, sid)
+        messages = reload(db, sid)
         assert_sendable(messages)
         stored = {serde.dumps(m) for m in messages}
         lost = [a for a in acknowledged if a.rstrip("\n") not in stored]
@@ -110,12 +117,19 @@ def test_killed_at_random_moments_the_transcript_reloads_whole(tmp_path: Path) -
     assert len(acknowledged) > 40  # the children did real work between kills
 
 
-def test_two_processes_append_to_one_file_at_once(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_two_processes_append_to_one_store_at_once(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    db = (
+        str(tmp_path / "shared.db") if kind == "sqlite" else request.getfixturevalue("postgres_url")
+    )
     n = 300
+    tag = uuid.uuid4().hex[:8]
+    sids = (f"a-{tag}", f"b-{tag}", f"a-{tag}")  # two writers on one id, one on another
     procs = [
-        subprocess.Popen([sys.executable, str(HERE / "append_child.py"), str(db), sid, str(n)])
-        for sid in ("a", "b")
+        subprocess.Popen([sys.executable, str(HERE / "append_child.py"), db, sid, str(n)])
+        for sid in sids
     ]
     try:
         codes = [p.wait(120) for p in procs]
@@ -123,11 +137,13 @@ def test_two_processes_append_to_one_file_at_once(tmp_path: Path) -> None:
         for p in procs:  # never left running into the next test
             p.kill()
             p.wait()
-    assert codes == [0, 0]
+    assert codes == [0, 0, 0]
 
     async def load(sid: str) -> list[str]:
-        with SQLiteSession(db, sid) as session:
+        with store(db, sid) as session:
             return [m.text for m in await session.load()]
 
-    for sid in ("a", "b"):
-        assert anyio.run(load, sid) == [f"{sid} {i}" for i in range(n)]
+    assert anyio.run(load, sids[1]) == [f"{sids[1]} {i}" for i in range(n)]
+    # the two writers on one id interleave, each message once, each writer's in order
+    both = anyio.run(load, sids[0])
+    assert sorted(both) == sorted([f"{sids[0]} {i}" for i in range(n)] * 2)

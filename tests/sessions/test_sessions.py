@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tinyagent import (
     JSONLSession,
     Message,
     MessageEndEvent,
+    PostgresSession,
     SQLiteSession,
     StopReason,
     TextContent,
@@ -53,12 +55,16 @@ TRANSCRIPT: list[Message] = [
 ]
 
 
-@pytest.fixture(params=["memory", "jsonl", "sqlite"])
+@pytest.fixture(params=["memory", "jsonl", "sqlite", "postgres"])
 def session(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if request.param == "memory":
         yield InMemorySession()
     elif request.param == "jsonl":
         yield JSONLSession(tmp_path / "chat.jsonl")
+    elif request.param == "postgres":  # a real server; an id of the test's own
+        url = request.getfixturevalue("postgres_url")
+        with PostgresSession(url, f"chat-{uuid.uuid4().hex}") as s:
+            yield s
     else:
         with SQLiteSession(tmp_path / "chats.db", "chat") as s:
             yield s

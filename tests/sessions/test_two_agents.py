@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,27 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from tinyagent import Agent, InMemorySession, JSONLSession, SQLiteSession, ToolResultMessage, tool
+from tinyagent import (
+    Agent,
+    InMemorySession,
+    JSONLSession,
+    PostgresSession,
+    SQLiteSession,
+    ToolResultMessage,
+    tool,
+)
 from tinyagent.sessions import SessionInUseError
 from tinyagent.testing import LocalServer, RecordedRequest, Reply, text_reply, tool_call_reply
 
 pytestmark = pytest.mark.anyio
 
 
-def stores(kind: str, tmp_path: Path) -> tuple[Any, Any]:
+def stores(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Any, Any]:
     """Two handles on one stored session, as two agents would open it."""
+    if kind == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        sid = f"s-{uuid.uuid4().hex}"
+        return PostgresSession(url, sid), PostgresSession(url, sid)
     if kind == "memory":
         shared = InMemorySession()
         return shared, shared
@@ -33,9 +46,9 @@ def stores(kind: str, tmp_path: Path) -> tuple[Any, Any]:
     return SQLiteSession(tmp_path / "c.db", "s1"), SQLiteSession(tmp_path / "c.db", "s1")
 
 
-@pytest.mark.parametrize("kind", ["memory", "jsonl", "sqlite"])
+@pytest.mark.parametrize("kind", ["memory", "jsonl", "sqlite", "postgres"])
 async def test_a_second_live_agent_is_refused_and_no_call_gets_two_results(
-    kind: str, tmp_path: Path
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     started, release = anyio.Event(), anyio.Event()
 
@@ -52,7 +65,7 @@ async def test_a_second_live_agent_is_refused_and_no_call_gets_two_results(
             return tool_call_reply([("slow", {})])
         return text_reply("done")
 
-    first_store, second_store = stores(kind, tmp_path)
+    first_store, second_store = stores(kind, tmp_path, request)
     async with LocalServer(handler=script) as server:
         a = Agent(server.model(), tools=[slow], session=first_store)
         b = Agent(server.model(), tools=[slow], session=second_store)
@@ -71,7 +84,7 @@ async def test_a_second_live_agent_is_refused_and_no_call_gets_two_results(
         await b.prompt("and now?")  # a's run is over: b loads it whole and goes on
     stored = await second_store.load()
     for store in {id(first_store): first_store, id(second_store): second_store}.values():
-        if isinstance(store, SQLiteSession):
+        if isinstance(store, SQLiteSession | PostgresSession):
             store.close()
     results = [m for m in stored if isinstance(m, ToolResultMessage)]
     assert [r.text for r in results] == ["slept"]  # one result for the call, the real one
