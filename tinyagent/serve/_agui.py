@@ -261,4 +261,9 @@ async def agui_run(request: Request) -> Response:
             await send(ui.RunFinishedEvent(thread_id=thread_id, run_id=run_id,
                                            outcome=outcome_record, usage=[usage]))  # fmt: skip
 
-    return EventStream(produce, media_type=encoder.get_content_type(), release=release)
+    def failed(message: str) -> bytes:
+        return encoder.encode(ui.RunErrorEvent(message=message, code="server_error")).encode()
+
+    return EventStream(
+        produce, media_type=encoder.get_content_type(), release=release, failed=failed
+    )

@@ -173,7 +173,10 @@ async def chat_completions(request: Request) -> Response:
                 await emit(b"data: " + dumps(obj) + b"\n\n")
         await emit(b"data: [DONE]\n\n")
 
-    return EventStream(produce, release=release)
+    def failed(message: str) -> bytes:
+        return b"data: " + error_body(ApiError(500, message), "openai") + b"\n\n"
+
+    return EventStream(produce, release=release, failed=failed)
 
 
 async def _ignore(event: AgentEvent) -> None:

@@ -367,7 +367,12 @@ async def responses(request: Request) -> Response:
                 "incomplete": "response.incomplete"}[status]  # fmt: skip
         await send(kind, {"response": envelope(status, output.items, outcome)})
 
-    return EventStream(produce, release=release)
+    def failed(message: str) -> bytes:
+        data = dumps({"type": "error", "sequence_number": 0, "code": "server_error",
+                      "message": message, "param": None})  # fmt: skip
+        return b"event: error\ndata: " + data + b"\n\n"
+
+    return EventStream(produce, release=release, failed=failed)
 
 
 def _busy() -> ApiError:

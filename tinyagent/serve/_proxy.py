@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from .._util.json import dumps
 from ..call import stream
-from ..messages import AssistantMessage, ErrorEvent, FailureKind, StreamEvent
+from ..messages import AssistantMessage, ErrorEvent, FailureKind, StreamEvent, Usage
 from ..providers import RelayEncoder, RelayRequestError, read_relay_request
 from ._errors import ApiError
 from ._state import server_of
@@ -60,7 +60,12 @@ async def proxy_stream(request: Request) -> Response:
                         await emit(data)
                 del message
 
-    return EventStream(produce, release=release)
+    def failed(message: str) -> bytes:
+        data = dumps({"type": "error", "reason": "error", "errorMessage": message,
+                      "usage": encoder.usage(Usage())})  # fmt: skip
+        return b"data: " + data + b"\n\n"
+
+    return EventStream(produce, release=release, failed=failed)
 
 
 def _for_client(message: AssistantMessage, name: str, scrub: object) -> AssistantMessage:

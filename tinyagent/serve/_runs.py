@@ -79,7 +79,8 @@ async def run_agent(
 ) -> RunOutcome:
     """Run ``agent`` on ``prompts``, handing each event to ``on_event``."""
     end: AgentEndEvent | None = None
-    async with agent.stream(list(prompts)) as events:
+    # no prompt: the run resumes from the transcript (a tool result the client gave)
+    async with agent.stream(list(prompts) if prompts else None) as events:
         async for event in events:
             if isinstance(event, AgentEndEvent):
                 end = event

@@ -10,6 +10,7 @@ transcript valid (an open call answered as aborted, nothing half-stored).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 __all__ = ["Emit", "EventStream"]
+
+logger = logging.getLogger("tinyagent.serve")
 
 Emit = Callable[[bytes], Awaitable[None]]
 
@@ -33,9 +36,11 @@ class EventStream(Response):
         media_type: str = "text/event-stream",
         headers: Mapping[str, str] | None = None,
         release: Callable[[], None] | None = None,
+        failed: Callable[[str], bytes] | None = None,
     ) -> None:
         self._produce = produce
         self._release = release
+        self._failed = failed
         self._raw_headers = [
             (b"content-type", media_type.encode()),
             (b"cache-control", b"no-cache"),
@@ -74,6 +79,13 @@ class EventStream(Response):
                 await self._produce(emit)
             except OSError:  # a write to a connection already gone
                 self.disconnected = True
+            except Exception as exc:  # after the 200: said in the protocol's words
+                logger.error("a streamed answer failed: %s: %s", type(exc).__name__, exc)
+                if self._failed is not None:
+                    with contextlib.suppress(OSError):
+                        await emit(
+                            self._failed("the server failed while answering; it has been logged")
+                        )
             tg.cancel_scope.cancel()
         if not self.disconnected:
             with contextlib.suppress(OSError):
