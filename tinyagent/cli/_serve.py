@@ -128,6 +128,7 @@ def _sessions(spec: str | None) -> tuple[Callable[[str], Session], str]:
         from ..sessions import PostgresSession
 
         PostgresSession.check_url(spec)
+        _reachable(PostgresSession(spec, "tinyagent-serve-check"))
         return (lambda conversation: PostgresSession(spec, conversation)), "PostgreSQL"
     if spec:
         path = Path(spec)
@@ -137,7 +138,19 @@ def _sessions(spec: str | None) -> tuple[Callable[[str], Session], str]:
         path.parent.mkdir(parents=True, exist_ok=True)
     if not path.parent.is_dir():
         raise ServeUsageError(f"--session-db {spec}: its folder does not exist")
+    _reachable(SQLiteSession(path, "tinyagent-serve-check"))
     return (lambda conversation: SQLiteSession(path, conversation)), str(path)
+
+
+def _reachable(session: Any) -> None:
+    """The conversation store answers now, or the server does not start (a wrong URL
+    or file is said at once, not at the first request)."""
+    import anyio
+
+    try:
+        anyio.run(session.count)
+    finally:
+        session.close()
 
 
 def run_command(args: argparse.Namespace) -> int:
