@@ -47,7 +47,8 @@ def add_parser(sub: Any) -> None:
                    help="a model to relay by the proxy protocol; repeatable")  # fmt: skip
     p.add_argument("--base-url", help="the endpoint of --model (and the demo); 'local': the "
                    "built-in server")  # fmt: skip
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (beyond loopback, a token is required)")  # fmt: skip
     p.add_argument("--port", type=int, default=8000, help="0: a free port (printed)")
     p.add_argument("--token-env", metavar="NAME",
                    help="variable holding the bearer token, or a JSON list of tokens")  # fmt: skip
@@ -61,8 +62,10 @@ def add_parser(sub: Any) -> None:
                    help="an origin a browser page may call from; repeatable")  # fmt: skip
     p.add_argument("--grace", type=float, default=10.0,
                    help="seconds running streams get to finish on SIGTERM")  # fmt: skip
-    p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
-    p.add_argument("--runs-per-token", type=int, default=16)
+    p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
+                   help="larger request bodies are refused (413)")  # fmt: skip
+    p.add_argument("--runs-per-token", type=int, default=16,
+                   help="runs at once per token, or per address without tokens (429 past it)")  # fmt: skip
     p.add_argument("--run-deadline", type=float, default=600.0, help="seconds a run may take")
     p.add_argument("--insecure-no-auth", action="store_true",
                    help="serve on a non-loopback host without tokens (anyone may spend your keys)")  # fmt: skip

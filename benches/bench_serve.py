@@ -1,0 +1,298 @@
+"""Serving: one served agent, 1,000 concurrent streaming clients on one server process;
+and the proxy path's CPU per relayed event against LiteLLM's proxy relaying the same
+stream, in the same run.
+
+Three processes per measurement, so that only the server's own CPU is counted:
+
+- the upstream "model" (raw asyncio, here): an OpenAI chat-completions stream of
+  ``--chunks`` text chunks, one every ``--gap`` seconds, each carrying the time it was
+  sent;
+- the server under test (``tinyagent serve`` on hypercorn/trio or uvicorn/asyncio, or
+  ``litellm``), its CPU read from ``/proc/<pid>/stat`` (user + system) before and after;
+- the clients (raw asyncio + h11 in this process): ``--clients`` at once, each doing
+  ``--runs`` streamed requests one after another; each event's delay is the time it
+  arrived minus the time the upstream sent it.
+
+What the server adds to an event's delay is its delay through the server minus the
+same clients' delay reading the upstream directly, at each percentile.
+
+    python3 benches/bench_serve.py                    # ours, both servers, and LiteLLM
+    python3 benches/bench_serve.py --clients 100 --no-litellm   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import h11
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- the upstream model ----------------------------------------------------------------
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    obj = {"id": "chatcmpl-b", "object": "chat.completion.chunk", "created": 1700000000,
+           "model": "bench", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def upstream(port_file: str, chunks: int, gap: float) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"transfer-encoding: chunked\r\n\r\n")  # fmt: skip
+
+                def send(data: bytes) -> None:
+                    writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+                send(_chunk({"role": "assistant", "content": ""}))
+                for _ in range(chunks):
+                    await asyncio.sleep(gap)
+                    send(_chunk({"content": f"t{time.time():.6f} "}))
+                send(_chunk({}, "stop"))
+                send(_chunk({}, None).replace(b'"choices":[{"index":0,"delta":{},"finish_reason":null}]',
+                     b'"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":20,"total_tokens":25}'))  # fmt: skip
+                send(b"data: [DONE]\n\n")
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    Path(port_file).write_text(str(server.sockets[0].getsockname()[1]))
+    async with server:
+        await server.serve_forever()
+
+
+# --- the clients -------------------------------------------------------------------------
+
+
+async def one_request(port: int, path: str, body: bytes, delays: list[float]) -> int:
+    """One streamed request; each event's delay appended; the events counted."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    conn = h11.Connection(h11.CLIENT)
+    req = h11.Request(method="POST", target=path, headers=[
+        ("host", "127.0.0.1"), ("content-type", "application/json"),
+        ("content-length", str(len(body))), ("authorization", "Bearer sk-bench")])  # fmt: skip
+    writer.write(conn.send(req) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+    buffer = b""
+    events = 0
+    try:
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await reader.read(65536))
+                continue
+            if isinstance(event, h11.Response) and event.status_code != 200:
+                raise RuntimeError(f"{path}: HTTP {event.status_code}")
+            if isinstance(event, h11.Data):
+                buffer += bytes(event.data)
+                *blocks, buffer = buffer.split(b"\n\n")
+                now = time.time()
+                for block in blocks:
+                    at = block.find(b'"t1')
+                    if at < 0:
+                        at = block.find(b"t1")
+                    mark = block.find(b"t17", at) if at >= 0 else -1
+                    if mark >= 0:
+                        stamp = float(block[mark + 1 : mark + 18].split(b" ")[0])
+                        delays.append(now - stamp)
+                        events += 1
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return events
+    finally:
+        writer.close()
+
+
+async def load(port: int, path: str, body: bytes, clients: int, runs: int) -> dict[str, Any]:
+    delays: list[float] = []
+    counts: list[int] = []
+
+    async def client() -> None:
+        for _ in range(runs):
+            counts.append(await one_request(port, path, body, delays))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - start
+    delays.sort()
+    return {"wall": wall, "events": sum(counts), "runs": len(counts), "delays": delays}
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+# --- the servers ---------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its threads (children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float = 60) -> None:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the server never listened")
+
+
+AGENTS = '''
+import os
+from tinyagent import Agent, Model
+
+def echo():
+    return Agent(Model("bench", os.environ["BENCH_UPSTREAM"], provider="bench"), "")
+'''
+
+
+def start_ours(server: str, up_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    (workdir / "benchagents.py").write_text(AGENTS)
+    port = free_port()
+    env = {**os.environ, "BENCH_UPSTREAM": f"http://127.0.0.1:{up_port}/v1",
+           "XDG_STATE_HOME": str(workdir), "BENCH_TOKEN": "sk-bench"}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinyagent", "serve", "--agent", "benchagents:echo",
+         "--model", "bench", "--base-url", f"http://127.0.0.1:{up_port}/v1",
+         "--port", str(port), "--server", server, "--runs-per-token", "100000",
+         "--session-db", str(workdir / "s.db")],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_listening(port, proc)
+    return proc, port
+
+
+def start_litellm(up_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    exe = shutil.which("litellm")
+    assert exe is not None, "litellm is not installed (pip install 'litellm[proxy]')"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-upstream", "LITELLM_LOG": "ERROR"}
+    proc = subprocess.Popen(
+        [exe, "--model", "openai/bench", "--api_base", f"http://127.0.0.1:{up_port}/v1",
+         "--port", str(port), "--host", "127.0.0.1", "--num_workers", "1"],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_listening(port, proc, 120)
+    return proc, port
+
+
+def measure(label: str, pid: int | None, port: int, path: str, body: dict[str, Any],
+            clients: int, runs: int) -> dict[str, Any]:  # fmt: skip
+    raw = json.dumps(body).encode()
+    asyncio.run(load(port, path, raw, min(clients, 20), 1))  # warm-up
+    before = cpu_seconds(pid) if pid else 0.0
+    result = asyncio.run(load(port, path, raw, clients, runs))
+    result["cpu"] = (cpu_seconds(pid) - before) if pid else 0.0
+    result["label"] = label
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--chunks", type=int, default=20)
+    ap.add_argument("--gap", type=float, default=0.02)
+    ap.add_argument("--servers", default="hypercorn,uvicorn")
+    ap.add_argument("--no-litellm", action="store_true")
+    args = ap.parse_args()
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    port_file = workdir / "upstream.port"
+    up = subprocess.Popen([sys.executable, __file__, "--upstream", str(port_file),
+                           str(args.chunks), str(args.gap)])  # fmt: skip
+    procs = [up]
+    try:
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.05)
+        up_port = int(port_file.read_text())
+        chat = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "go"}]}
+        rows = [measure("upstream, read directly", None, up_port, "/v1/chat/completions",
+                        chat, args.clients, args.runs)]  # fmt: skip
+        direct = rows[0]["delays"]
+        for server in args.servers.split(","):
+            proc, port = start_ours(server, up_port, workdir)
+            procs.append(proc)
+            served = {**chat, "model": "echo"}
+            rows.append(measure(f"tinyagent serve ({server}): served agent, /v1/chat/completions",
+                                proc.pid, port, "/v1/chat/completions", served, args.clients, args.runs))  # fmt: skip
+            relay = {"model": {"provider": "", "id": "bench"},
+                     "context": {"system_prompt": "", "messages": [{"role": "user", "content": "go"}]}}  # fmt: skip
+            rows.append(measure(f"tinyagent serve ({server}): proxy relay, /api/stream",
+                                proc.pid, port, "/api/stream", relay, args.clients, args.runs))  # fmt: skip
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        if not args.no_litellm:
+            proc, port = start_litellm(up_port, workdir)
+            procs.append(proc)
+            rows.append(measure("LiteLLM proxy (1 worker): /chat/completions", proc.pid, port,
+                                "/chat/completions", chat | {"model": "openai/bench"},
+                                args.clients, args.runs))  # fmt: skip
+        print(f"{args.clients} clients x {args.runs} runs, {args.chunks} chunks {args.gap * 1000:.0f} ms apart\n")
+        print("| path | runs | events | wall s | events/s | server CPU µs/event | delay p50 ms | p99 ms | added p50 ms | added p99 ms |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            d = r["delays"]
+            cpu = f"{r['cpu'] / max(r['events'], 1) * 1e6:.1f}" if r["cpu"] else "—"
+            p50, p99 = pct(d, 0.5) * 1e3, pct(d, 0.99) * 1e3
+            a50 = p50 - pct(direct, 0.5) * 1e3
+            a99 = p99 - pct(direct, 0.99) * 1e3
+            print(f"| {r['label']} | {r['runs']} | {r['events']} | {r['wall']:.2f} | "
+                  f"{r['events'] / r['wall']:.0f} | {cpu} | {p50:.2f} | {p99:.2f} | "
+                  f"{a50:.2f} | {a99:.2f} |")  # fmt: skip
+        print(f"\nstatistics: direct delay mean {statistics.mean(direct) * 1e3:.2f} ms")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--upstream":
+        asyncio.run(upstream(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
+    else:
+        main()
