@@ -19,7 +19,9 @@ for room in rooms:
     importlib.import_module(f"tinyagent.{room}")
 files = importlib.resources.files("tinyagent")
 missing = [
-    name for name in ("py.typed", "catalogue/_prices.json") if not files.joinpath(name).is_file()
+    name
+    for name in ("py.typed", "catalogue/_prices.json", "serve/page.html")
+    if not files.joinpath(name).is_file()
 ]
 if missing:
     sys.exit(f"the wheel lacks {', '.join(missing)}")

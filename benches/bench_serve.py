@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -60,7 +61,9 @@ async def upstream(port_file: str, chunks: int, gap: float) -> None:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                request = await reader.readexactly(length)
+                asked = re.search(rb"go (\d+)", request)
+                n = int(asked.group(1)) if asked else chunks
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                              b"transfer-encoding: chunked\r\n\r\n")  # fmt: skip
 
@@ -68,7 +71,16 @@ async def upstream(port_file: str, chunks: int, gap: float) -> None:
                     writer.write(b"%x\r\n%s\r\n" % (len(data), data))
 
                 send(_chunk({"role": "assistant", "content": ""}))
-                for _ in range(chunks):
+                if b"hold" in request and b'"role":"tool"' not in request.replace(b" ", b""):
+                    call = {"index": 0, "id": "call_1", "type": "function",
+                            "function": {"name": "hold", "arguments": '{"seconds": 60}'}}  # fmt: skip
+                    send(_chunk({"tool_calls": [call]}))
+                    send(_chunk({}, "tool_calls"))
+                    send(b"data: [DONE]\n\n")
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+                    continue
+                for _ in range(n):
                     await asyncio.sleep(gap)
                     send(_chunk({"content": f"t{time.time():.6f} "}))
                 send(_chunk({}, "stop"))
@@ -83,7 +95,7 @@ async def upstream(port_file: str, chunks: int, gap: float) -> None:
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-    Path(port_file).write_text(str(server.sockets[0].getsockname()[1]))
+    Path(port_file).write_text(str(server.sockets[0].getsockname()[1]))  # noqa: ASYNC240 - once, at start
     async with server:
         await server.serve_forever()
 
@@ -175,13 +187,13 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float = 60)
     raise RuntimeError("the server never listened")
 
 
-AGENTS = '''
+AGENTS = """
 import os
 from tinyagent import Agent, Model
 
 def echo():
     return Agent(Model("bench", os.environ["BENCH_UPSTREAM"], provider="bench"), "")
-'''
+"""
 
 
 def start_ours(server: str, up_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -191,6 +203,7 @@ def start_ours(server: str, up_port: int, workdir: Path) -> tuple[subprocess.Pop
            "XDG_STATE_HOME": str(workdir), "BENCH_TOKEN": "sk-bench"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "tinyagent", "serve", "--agent", "benchagents:echo",
+         "--agent", "benchagents:holder",
          "--model", "bench", "--base-url", f"http://127.0.0.1:{up_port}/v1",
          "--port", str(port), "--server", server, "--runs-per-token", "100000",
          "--session-db", str(workdir / "s.db")],
@@ -215,14 +228,45 @@ def start_litellm(up_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes],
 
 
 def measure(label: str, pid: int | None, port: int, path: str, body: dict[str, Any],
-            clients: int, runs: int) -> dict[str, Any]:  # fmt: skip
-    raw = json.dumps(body).encode()
-    asyncio.run(load(port, path, raw, min(clients, 20), 1))  # warm-up
-    before = cpu_seconds(pid) if pid else 0.0
-    result = asyncio.run(load(port, path, raw, clients, runs))
-    result["cpu"] = (cpu_seconds(pid) - before) if pid else 0.0
-    result["label"] = label
-    return result
+            clients: int, runs: int, short: int, long: int) -> dict[str, Any]:  # fmt: skip
+    """Two passes, ``short`` and ``long`` chunks a run: the server's CPU per event is the
+    marginal cost between them (per-run costs cancel), and per run what remains."""
+    passes = []
+    for n in (short, long):
+        raw = json.dumps(body).replace("go N", f"go {n}").encode()
+        asyncio.run(load(port, path, raw, min(clients, 20), 1))  # warm-up
+        before = cpu_seconds(pid) if pid else 0.0
+        result = asyncio.run(load(port, path, raw, clients, runs))
+        result["cpu"] = (cpu_seconds(pid) - before) if pid else 0.0
+        passes.append(result)
+    a, b = passes
+    extra = b["events"] - a["events"]
+    per_event = (b["cpu"] - a["cpu"]) / extra if extra > 0 else float("nan")
+    per_run = (a["cpu"] - per_event * a["events"]) / a["runs"]
+    return {**a, "label": label, "per_event": per_event, "per_run": per_run, "long": b}
+
+
+async def hang_up_once(port: int, workdir: Path) -> float:
+    """Start a run whose tool holds it, hang up once the tool runs; the seconds from the
+    hang-up to the tool's cancellation (read from the files the tool writes)."""
+    for name in ("held", "cancelled"):
+        (workdir / name).unlink(missing_ok=True)
+    body = json.dumps({"model": "holder", "stream": True,
+                       "messages": [{"role": "user", "content": "hold"}]}).encode()  # fmt: skip
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    conn = h11.Connection(h11.CLIENT)
+    req = h11.Request(method="POST", target="/v1/chat/completions", headers=[
+        ("host", "x"), ("content-type", "application/json"), ("content-length", str(len(body)))])  # fmt: skip
+    writer.write(conn.send(req) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+    await writer.drain()
+    while not (workdir / "held").exists():  # noqa: ASYNC110 - another process writes it
+        await asyncio.sleep(0.005)
+    hung_up = time.time()
+    writer.transport.abort()
+    while not (workdir / "cancelled").exists():  # noqa: ASYNC110 - another process writes it
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)  # let the file's text land
+    return float((workdir / "cancelled").read_text()) - hung_up
 
 
 def main() -> None:
@@ -230,13 +274,14 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--chunks", type=int, default=20)
+    ap.add_argument("--long", type=int, default=100, help="chunks a run in the second pass")
     ap.add_argument("--gap", type=float, default=0.02)
     ap.add_argument("--servers", default="hypercorn,uvicorn")
     ap.add_argument("--no-litellm", action="store_true")
     args = ap.parse_args()
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
@@ -248,20 +293,23 @@ def main() -> None:
         while not port_file.exists() or not port_file.read_text():
             time.sleep(0.05)
         up_port = int(port_file.read_text())
-        chat = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "go"}]}
+        chat = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "go N"}]}
         rows = [measure("upstream, read directly", None, up_port, "/v1/chat/completions",
-                        chat, args.clients, args.runs)]  # fmt: skip
+                        chat, args.clients, args.runs, args.chunks, args.long)]  # fmt: skip
         direct = rows[0]["delays"]
+        disconnects: list[tuple[str, list[float]]] = []
         for server in args.servers.split(","):
             proc, port = start_ours(server, up_port, workdir)
             procs.append(proc)
             served = {**chat, "model": "echo"}
             rows.append(measure(f"tinyagent serve ({server}): served agent, /v1/chat/completions",
-                                proc.pid, port, "/v1/chat/completions", served, args.clients, args.runs))  # fmt: skip
+                                proc.pid, port, "/v1/chat/completions", served, args.clients, args.runs, args.chunks, args.long))  # fmt: skip
             relay = {"model": {"provider": "", "id": "bench"},
-                     "context": {"system_prompt": "", "messages": [{"role": "user", "content": "go"}]}}  # fmt: skip
+                     "context": {"system_prompt": "", "messages": [{"role": "user", "content": "go N"}]}}  # fmt: skip
             rows.append(measure(f"tinyagent serve ({server}): proxy relay, /api/stream",
-                                proc.pid, port, "/api/stream", relay, args.clients, args.runs))  # fmt: skip
+                                proc.pid, port, "/api/stream", relay, args.clients, args.runs, args.chunks, args.long))  # fmt: skip
+            hangups = sorted(asyncio.run(hang_up_once(port, workdir)) for _ in range(20))
+            disconnects.append((server, hangups))
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
         if not args.no_litellm:
@@ -269,20 +317,29 @@ def main() -> None:
             procs.append(proc)
             rows.append(measure("LiteLLM proxy (1 worker): /chat/completions", proc.pid, port,
                                 "/chat/completions", chat | {"model": "openai/bench"},
-                                args.clients, args.runs))  # fmt: skip
-        print(f"{args.clients} clients x {args.runs} runs, {args.chunks} chunks {args.gap * 1000:.0f} ms apart\n")
-        print("| path | runs | events | wall s | events/s | server CPU µs/event | delay p50 ms | p99 ms | added p50 ms | added p99 ms |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                                args.clients, args.runs, args.chunks, args.long))  # fmt: skip
+        print(f"{args.clients} clients x {args.runs} runs, {args.chunks} (then {args.long}) chunks "
+              f"{args.gap * 1000:.0f} ms apart; delays from the {args.chunks}-chunk pass\n")  # fmt: skip
+        print("| path | events/s (long pass) | server CPU µs/event (marginal) | server CPU ms/run | "
+              "µs/event at 20 | delay p50 ms | p99 ms | added p50 ms | added p99 ms |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             d = r["delays"]
-            cpu = f"{r['cpu'] / max(r['events'], 1) * 1e6:.1f}" if r["cpu"] else "—"
+            own = r["cpu"] > 0
+            marginal = f"{r['per_event'] * 1e6:.1f}" if own else "—"
+            per_run = f"{r['per_run'] * 1e3:.2f}" if own else "—"
+            average = f"{r['cpu'] / max(r['events'], 1) * 1e6:.1f}" if own else "—"
             p50, p99 = pct(d, 0.5) * 1e3, pct(d, 0.99) * 1e3
             a50 = p50 - pct(direct, 0.5) * 1e3
             a99 = p99 - pct(direct, 0.99) * 1e3
-            print(f"| {r['label']} | {r['runs']} | {r['events']} | {r['wall']:.2f} | "
-                  f"{r['events'] / r['wall']:.0f} | {cpu} | {p50:.2f} | {p99:.2f} | "
-                  f"{a50:.2f} | {a99:.2f} |")  # fmt: skip
+            rate = r["long"]["events"] / r["long"]["wall"]
+            print(f"| {r['label']} | {rate:.0f} | {marginal} | {per_run} | {average} | "
+                  f"{p50:.2f} | {p99:.2f} | {a50:.2f} | {a99:.2f} |")  # fmt: skip
         print(f"\nstatistics: direct delay mean {statistics.mean(direct) * 1e3:.2f} ms")
+        print("\n| server | hang-up to the run's cancellation, 20 tries: median ms | max ms |")
+        print("|---|---:|---:|")
+        for server, h in disconnects:
+            print(f"| {server} | {statistics.median(h) * 1e3:.2f} | {max(h) * 1e3:.2f} |")
     finally:
         for p in procs:
             if p.poll() is None:

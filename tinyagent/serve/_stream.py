@@ -80,7 +80,8 @@ class EventStream(Response):
             except OSError:  # a write to a connection already gone
                 self.disconnected = True
             except Exception as exc:  # after the 200: said in the protocol's words
-                logger.error("a streamed answer failed: %s: %s", type(exc).__name__, exc)
+                # the type only: an error's words may quote what a log must not keep
+                logger.error("a streamed answer failed: %s", type(exc).__name__)
                 if self._failed is not None:
                     with contextlib.suppress(OSError):
                         await emit(
