@@ -189,10 +189,30 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float = 60)
 
 AGENTS = """
 import os
-from tinyagent import Agent, Model
+import time
+from pathlib import Path
+
+import anyio
+from tinyagent import Agent, Model, tool
+
 
 def echo():
     return Agent(Model("bench", os.environ["BENCH_UPSTREAM"], provider="bench"), "")
+
+
+@tool
+async def hold(seconds: float) -> str:
+    \"\"\"Hold the run.\"\"\"
+    Path("held").write_text(str(time.time()))
+    try:
+        await anyio.sleep(seconds)
+    finally:
+        Path("cancelled").write_text(str(time.time()))
+    return "held"
+
+
+def holder():
+    return Agent(Model("bench", os.environ["BENCH_UPSTREAM"], provider="bench"), "", [hold])
 """
 
 
@@ -206,6 +226,7 @@ def start_ours(server: str, up_port: int, workdir: Path) -> tuple[subprocess.Pop
          "--agent", "benchagents:holder",
          "--model", "bench", "--base-url", f"http://127.0.0.1:{up_port}/v1",
          "--port", str(port), "--server", server, "--runs-per-token", "100000",
+         "--token-env", "BENCH_TOKEN",
          "--session-db", str(workdir / "s.db")],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -217,7 +238,8 @@ def start_litellm(up_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes],
     port = free_port()
     exe = shutil.which("litellm")
     assert exe is not None, "litellm is not installed (pip install 'litellm[proxy]')"
-    env = {**os.environ, "OPENAI_API_KEY": "sk-upstream", "LITELLM_LOG": "ERROR"}
+    env = {**os.environ, "OPENAI_API_KEY": "sk-upstream", "LITELLM_LOG": "ERROR",
+           "LITELLM_MASTER_KEY": "sk-bench"}  # fmt: skip
     proc = subprocess.Popen(
         [exe, "--model", "openai/bench", "--api_base", f"http://127.0.0.1:{up_port}/v1",
          "--port", str(port), "--host", "127.0.0.1", "--num_workers", "1"],
@@ -256,7 +278,8 @@ async def hang_up_once(port: int, workdir: Path) -> float:
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     conn = h11.Connection(h11.CLIENT)
     req = h11.Request(method="POST", target="/v1/chat/completions", headers=[
-        ("host", "x"), ("content-type", "application/json"), ("content-length", str(len(body)))])  # fmt: skip
+        ("host", "x"), ("content-type", "application/json"), ("content-length", str(len(body))),
+        ("authorization", "Bearer sk-bench")])  # fmt: skip
     writer.write(conn.send(req) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
     await writer.drain()
     while not (workdir / "held").exists():  # noqa: ASYNC110 - another process writes it

@@ -49,16 +49,17 @@ async def proxy_stream(request: Request) -> Response:
         async with stream(model, relay.context, **relay.options) as events:
             with anyio.move_on_after(deadline) as scope:
                 async for event in events:
-                    data = encoder.encode(told(event))
-                    if data is not None:
+                    # the rest of the read's events go out with it, in one write
+                    batch = [event, *events.take_pending()]
+                    data = b"".join(d for e in batch if (d := encoder.encode(told(e))) is not None)
+                    if data:
                         await emit(data)
             if scope.cancelled_caught:
-                message = events.abort(f"the relay's deadline of {deadline:g} s passed")
-                for event in events.take_pending():
-                    data = encoder.encode(told(event))
-                    if data is not None:
-                        await emit(data)
-                del message
+                events.abort(f"the relay's deadline of {deadline:g} s passed")
+                tail = events.take_pending()
+                data = b"".join(d for e in tail if (d := encoder.encode(told(e))) is not None)
+                if data:
+                    await emit(data)
 
     def failed(message: str) -> bytes:
         data = dumps({"type": "error", "reason": "error", "errorMessage": message,
