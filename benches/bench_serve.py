@@ -16,8 +16,12 @@ Three processes per measurement, so that only the server's own CPU is counted:
 What the server adds to an event's delay is its delay through the server minus the
 same clients' delay reading the upstream directly, at each percentile.
 
-    python3 benches/bench_serve.py                    # ours, both servers, and LiteLLM
+    python3 benches/bench_serve.py --litellm /tmp/litellm/bin/litellm   # ours, both servers, LiteLLM
     python3 benches/bench_serve.py --clients 100 --no-litellm   # a smoke run
+
+LiteLLM lives in a venv of its own (``litellm[proxy]`` pins ``rich<14``, which the
+project's lint tools cannot use): ``python3 -m venv /tmp/litellm &&
+/tmp/litellm/bin/pip install 'litellm[proxy]'``.
 """
 
 from __future__ import annotations
@@ -234,10 +238,12 @@ def start_ours(server: str, up_port: int, workdir: Path) -> tuple[subprocess.Pop
     return proc, port
 
 
-def start_litellm(up_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_litellm(
+    up_port: int, workdir: Path, exe: str | None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    exe = shutil.which("litellm")
-    assert exe is not None, "litellm is not installed (pip install 'litellm[proxy]')"
+    exe = exe or shutil.which("litellm")
+    assert exe is not None, "no litellm: pass --litellm PATH (a venv of its own, see the top)"
     env = {**os.environ, "OPENAI_API_KEY": "sk-upstream", "LITELLM_LOG": "ERROR",
            "LITELLM_MASTER_KEY": "sk-bench"}  # fmt: skip
     proc = subprocess.Popen(
@@ -301,6 +307,7 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.02)
     ap.add_argument("--servers", default="hypercorn,uvicorn")
     ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument("--litellm", help="the litellm command (default: the one on PATH)")
     args = ap.parse_args()
     import resource
 
@@ -336,7 +343,7 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
         if not args.no_litellm:
-            proc, port = start_litellm(up_port, workdir)
+            proc, port = start_litellm(up_port, workdir, args.litellm)
             procs.append(proc)
             rows.append(measure("LiteLLM proxy (1 worker): /chat/completions", proc.pid, port,
                                 "/chat/completions", chat | {"model": "openai/bench"},

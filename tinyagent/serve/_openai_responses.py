@@ -26,6 +26,7 @@ from ..messages import (
     Message,
     MessageEndEvent,
     MessageUpdateEvent,
+    TextContent,
     TextDeltaEvent,
     ThinkingDeltaEvent,
     UserMessage,
@@ -46,11 +47,6 @@ from ._state import server_of
 from ._stream import EventStream
 
 __all__ = ["responses"]
-
-_REFUSED = {
-    "tools": "client tools are not run here: the agent's own tools run on the server",
-    "text": None,  # only the plain text format is accepted (checked below)
-}
 
 
 def _items(value: Any) -> list[Message]:
@@ -74,17 +70,11 @@ def _items(value: Any) -> list[Message]:
             text = (
                 parts if isinstance(parts, str) else "".join(getattr(p, "text", "") for p in parts)
             )
-            out.append(AssistantMessage([_text(text)], "stop"))
+            out.append(AssistantMessage([TextContent(text)], "stop"))
         else:
             raise bad(f"{where}.role", f"unknown role {role!r} here (user, assistant; "
                       "use instructions for the system's words)")  # fmt: skip
     return out
-
-
-def _text(text: str) -> Any:
-    from ..messages import TextContent
-
-    return TextContent(text)
 
 
 def response_id(conversation: str, start: int) -> str:

@@ -19,6 +19,7 @@ from ..messages import (
     UserContent,
     UserMessage,
 )
+from ..wire import parse_tool_arguments
 from ._errors import ApiError
 from ._runs import RunOutcome
 
@@ -156,8 +157,6 @@ def _assistant(m: Mapping[str, Any], where: str, names: dict[str, str]) -> Assis
         name, args = fn.get("name"), fn.get("arguments") or "{}"
         if not isinstance(name, str) or not isinstance(args, str):
             raise bad(f"{at}.function", "needs a string name and string arguments")
-        from ..wire import parse_tool_arguments
-
         content.append(parse_tool_arguments(call["id"], name, args))
         names[call["id"]] = name
     stop = StopReason.TOOL_USE if calls else StopReason.STOP

@@ -8,7 +8,10 @@ may quote part of the key).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
+import attrs
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -69,9 +72,11 @@ async def proxy_stream(request: Request) -> Response:
     return EventStream(produce, release=release, failed=failed)
 
 
-def _for_client(message: AssistantMessage, name: str, scrub: object) -> AssistantMessage:
-    import attrs
-
+def _for_client(
+    message: AssistantMessage, name: str, scrub: Callable[[str], str]
+) -> AssistantMessage:
+    """A failed reply as a client may see it: the server's secrets out of its words, and
+    a refusal of the server's own key not worded by the provider (it may quote the key)."""
     failure = message.failure
     if failure is not None and failure.kind in _HIDDEN:
         text = (
@@ -79,5 +84,5 @@ def _for_client(message: AssistantMessage, name: str, scrub: object) -> Assistan
             f"(HTTP {failure.status}); this is the relay's configuration, not your token"
         )
     else:
-        text = scrub(message.error_message or "")  # type: ignore[operator]
+        text = scrub(message.error_message or "")
     return attrs.evolve(message, error_message=text)

@@ -47,6 +47,7 @@ def _hypercorn_config(sock: socket.socket, grace: float) -> Any:
     # hypercorn makes its own socket of the descriptor and closes it: it gets a copy.
     config.bind = [f"fd://{os.dup(sock.fileno())}"]
     config.graceful_timeout = grace
+    config.backlog = 2048  # hypercorn listens again on the socket it is given: its 100 drops bursts
     config.accesslog = None
     config.errorlog = logging.getLogger("tinyagent.serve.hypercorn")
     config.keep_alive_timeout = 75
