@@ -266,3 +266,40 @@ async def test_a_lone_surrogate_from_a_tool_or_a_prompt_is_kept_by_one_rule(
         assert stored[4].text == "open report-\ufffdt\ufffd.txt"
         agent.save(tmp_path / "agent.json")  # no UnicodeEncodeError
         assert Agent.load(tmp_path / "agent.json").messages == agent.messages
+
+
+async def test_an_append_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    """The append made on the caller's thread never waits: while another connection
+    holds the write lock it goes to the worker, which waits for the lock."""
+    import anyio
+
+    db = tmp_path / "busy.db"
+    with SQLiteSession(db, "s") as session:
+        await session.append([UserMessage("first")])  # opens both connections
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        done = anyio.Event()
+
+        async def append() -> None:
+            await session.append([UserMessage("second")])
+            done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append)
+            await anyio.sleep(0.2)
+            assert not done.is_set()  # waiting for the lock, not failed
+            other.execute("COMMIT")
+        other.close()
+        assert [m.text for m in await session.load()] == ["first", "second"]
+
+
+async def test_appends_on_the_callers_thread_are_checkpointed(tmp_path: Path) -> None:
+    db = tmp_path / "many.db"
+    with SQLiteSession(db, "s") as session:
+        for i in range(1500):
+            await session.append([UserMessage(f"m{i}")])
+        # the log is folded into the database as it goes: it stays small
+        assert (tmp_path / "many.db-wal").stat().st_size < 4 * 1024 * 1024
+        assert len(await session.load()) == 1500
+    with SQLiteSession(db, "s") as again:
+        assert [m.text for m in await again.load()][-1] == "m1499"
