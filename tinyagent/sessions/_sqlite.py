@@ -1,6 +1,8 @@
 """A session in SQLite (the standard library's ``sqlite3``), safe to share.
 
-Calls run in a worker thread so the event loop never waits on the disk. Each
+Calls run in a worker thread so the event loop never waits on the disk or on another
+writer's lock — except an append that cannot wait (``_append_here``: no fsync, no lock
+held by anyone else), which is cheaper done in place than handed over. Each
 ``append`` is one transaction (``BEGIN IMMEDIATE``: the writer takes the lock before it
 reads the next position), in WAL mode, so a process killed at any instant leaves every
 committed message whole and nothing half-written; several agents, threads or processes
