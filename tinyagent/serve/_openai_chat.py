@@ -20,6 +20,7 @@ from .._util.json import dumps
 from ..messages import AgentEvent, MessageUpdateEvent, TextDeltaEvent, ThinkingDeltaEvent
 from ._errors import ApiError, error_body
 from ._openai_wire import (
+    agent_request,
     bad,
     chat_history,
     failure_status,
@@ -34,7 +35,6 @@ from ._stream import Emit, EventStream
 __all__ = ["chat_completions"]
 
 _REFUSED = {
-    "tools": "client tools are not run here: the agent's own tools run on the server",
     "functions": "client functions are not run here: the agent's own tools run on the server",
     "response_format": "a response format is set by the served agent, not per request",
     "logprobs": "log probabilities are not available from a served agent",
@@ -60,11 +60,7 @@ async def chat_completions(request: Request) -> Response:
     server = server_of(request)
     token = server.authorize(request)
     body = await server.read_json(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    name = body.get("model")
-    if not isinstance(name, str) or not name:
-        raise bad("model", "must name a served agent")
+    name, options = agent_request(body, ("max_completion_tokens", "max_tokens"))
     for key, why in _REFUSED.items():
         if body.get(key):
             raise bad(key, why)
@@ -73,15 +69,6 @@ async def chat_completions(request: Request) -> Response:
         raise bad("n", "a served agent gives one answer per request")
     system, history = chat_history(body.get("messages"))
     before, prompt = split_prompt(history)
-    options: dict[str, Any] = {}
-    temperature = number(body, "temperature")
-    if temperature is not None:
-        options["temperature"] = float(temperature)
-    limit = number(body, "max_completion_tokens", whole=True) or number(
-        body, "max_tokens", whole=True
-    )
-    if limit is not None:
-        options["max_tokens"] = limit
     streamed = body.get("stream") is True
     stream_opts = body.get("stream_options")
     with_usage = isinstance(stream_opts, dict) and stream_opts.get("include_usage") is True

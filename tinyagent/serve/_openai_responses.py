@@ -34,9 +34,9 @@ from ..messages import (
 from ..sessions import SessionInUseError
 from ._errors import ApiError
 from ._openai_wire import (
+    agent_request,
     bad,
     failure_status,
-    number,
     optional_str,
     split_prompt,
     usage_counts,
@@ -193,13 +193,7 @@ async def responses(request: Request) -> Response:
     server = server_of(request)
     token = server.authorize(request)
     body = await server.read_json(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    name = body.get("model")
-    if not isinstance(name, str) or not name:
-        raise bad("model", "must name a served agent")
-    if body.get("tools"):
-        raise bad("tools", "client tools are not run here: the agent's own tools run on the server")
+    name, options = agent_request(body, ("max_output_tokens",))
     text_format = body.get("text")
     if text_format is not None and (
         not isinstance(text_format, dict)
@@ -213,13 +207,6 @@ async def responses(request: Request) -> Response:
         raise bad("store", "must be true or false")
     given = _items(body.get("input"))
     before, prompt = split_prompt(given)
-    options: dict[str, Any] = {}
-    temperature = number(body, "temperature")
-    if temperature is not None:
-        options["temperature"] = float(temperature)
-    limit = number(body, "max_output_tokens", whole=True)
-    if limit is not None:
-        options["max_tokens"] = limit
     streamed = body.get("stream") is True
 
     server.check_agent(token, name)
@@ -303,7 +290,7 @@ async def responses(request: Request) -> Response:
             "tools": [],
             "store": store,
             "temperature": options.get("temperature"),
-            "max_output_tokens": limit,
+            "max_output_tokens": options.get("max_tokens"),
             "text": {"format": {"type": "text"}},
             "truncation": "disabled",
             "metadata": {},

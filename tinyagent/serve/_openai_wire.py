@@ -24,6 +24,8 @@ from ._errors import ApiError
 from ._runs import RunOutcome
 
 __all__ = [
+    "TOOLS_REFUSED",
+    "agent_request",
     "bad",
     "chat_history",
     "failure_status",
@@ -33,6 +35,32 @@ __all__ = [
     "usage_counts",
     "user_parts",
 ]
+
+
+TOOLS_REFUSED = "client tools are not run here: the agent's own tools run on the server"
+
+
+def agent_request(body: Any, limit_keys: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """What both OpenAI routes read first: the agent a body names, and the call options
+    it sets (``temperature``; the first of ``limit_keys`` given, as ``max_tokens``).
+    Client tools are refused: the agent's own run here."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise bad("model", "must name a served agent")
+    if body.get("tools"):
+        raise bad("tools", TOOLS_REFUSED)
+    options: dict[str, Any] = {}
+    temperature = number(body, "temperature")
+    if temperature is not None:
+        options["temperature"] = float(temperature)
+    for key in limit_keys:
+        limit = number(body, key, whole=True)
+        if limit is not None:
+            options["max_tokens"] = limit
+            break
+    return name, options
 
 
 def bad(param: str, message: str) -> ApiError:

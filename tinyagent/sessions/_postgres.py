@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 
-from ..messages import Message
-from ..serde import dumps, loads
 from ._lease import SessionInUseError, owner_alive, owner_words
+from ._rows import Row, RowStore
 
 __all__ = ["PostgresSession"]
 
@@ -50,7 +49,7 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
-class PostgresSession:
+class PostgresSession(RowStore):
     """``Agent(session=PostgresSession("postgresql://host/db", "user-42"))``."""
 
     def __init__(
@@ -81,58 +80,6 @@ class PostgresSession:
 
     def __repr__(self) -> str:
         return f"PostgresSession({_safe_url(self._url)!r}, {self.session_id!r})"
-
-    # --- the protocol --------------------------------------------------------------
-
-    async def load(self) -> list[Message]:
-        rows = await self._call(self._select)
-        out: list[Message] = []
-        for seq, data in rows:
-            try:
-                out.append(loads(data, Message))  # type: ignore[arg-type]
-            except Exception as exc:
-                raise ValueError(
-                    f"{self!r}: stored message {seq} cannot be read "
-                    f"({type(exc).__name__}: {exc}); nothing was loaded"
-                ) from None
-        return out
-
-    async def append(self, messages: Sequence[Message]) -> None:
-        if not messages:
-            return
-        now = time.time()
-        rows = [(m.role, dumps(m), now) for m in messages]
-        await self._call(self._insert, rows, False)
-
-    async def clear(self) -> None:
-        await self._call(self._delete)
-
-    async def replace(self, messages: Sequence[Message]) -> None:
-        """Make ``messages`` the stored transcript, in one transaction."""
-        now = time.time()
-        rows = [(m.role, dumps(m), now) for m in messages]
-        await self._call(self._insert, rows, True)
-
-    async def acquire(self, owner: str) -> None:
-        """Take this session id's lease for ``owner``, or raise :class:`SessionInUseError`
-        naming the live agent that holds it."""
-        await self._call(self._acquire, owner)
-
-    async def release(self, owner: str) -> None:
-        await self._call(self._release, owner)
-
-    async def release_lease(self) -> None:
-        """Break this id's lease, whoever holds it (a holder on a machine that is gone)."""
-        await self._call(self._release, None)
-
-    async def count(self) -> int:
-        return await self._call(self._count)
-
-    def __enter__(self) -> PostgresSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection (a later call opens it again)."""
@@ -217,7 +164,7 @@ class PostgresSession:
         ).fetchone()
         return int(row[0])
 
-    def _insert(self, conn: Any, rows: list[tuple[str, str, float]], replace: bool) -> None:
+    def _insert(self, conn: Any, rows: list[Row], replace: bool = False) -> None:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.session_id,))
             if replace:

@@ -25,8 +25,8 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ..messages import Message
-from ..serde import dumps, loads
 from ._lease import SessionInUseError, owner_alive, owner_words
+from ._rows import Row, RowStore, encode_rows
 
 __all__ = ["SQLiteSession"]
 
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS tinyagent_leases (
 )
 
 
-class SQLiteSession:
+class SQLiteSession(RowStore):
     """``Agent(session=SQLiteSession("chats.db", "user-42"))`` resumes that conversation."""
 
     def __init__(
@@ -86,65 +86,18 @@ class SQLiteSession:
     def __repr__(self) -> str:
         return f"SQLiteSession({str(self.path)!r}, {self.session_id!r})"
 
-    # --- the protocol --------------------------------------------------------------
-
-    async def load(self) -> list[Message]:
-        rows = await self._call(self._select)
-        out: list[Message] = []
-        for seq, data in rows:
-            try:
-                out.append(loads(data, Message))  # type: ignore[arg-type]
-            except Exception as exc:
-                raise ValueError(
-                    f"{self!r}: stored message {seq} cannot be read "
-                    f"({type(exc).__name__}: {exc}); nothing was loaded"
-                ) from None
-        return out
+    # --- the protocol (the rest is RowStore's) -----------------------------------------
 
     async def append(self, messages: Sequence[Message]) -> None:
         if not messages:
             return
-        now = time.time()
-        rows = [(m.role, dumps(m), now) for m in messages]  # encoded here, not in the lock
+        rows = encode_rows(messages)
         # Cancelled before anything is written, as the memory store is (without its
         # scheduling point: a turn appends twice, and costs count there).
         await anyio.lowlevel.checkpoint_if_cancelled()
         if self._append_here(rows):
             return
         await self._call(self._insert_then_checkpoint, rows)
-
-    async def clear(self) -> None:
-        await self._call(self._delete)
-
-    async def replace(self, messages: Sequence[Message]) -> None:
-        """Make ``messages`` the stored transcript, in one transaction."""
-        now = time.time()
-        rows = [(m.role, dumps(m), now) for m in messages]
-        await self._call(self._insert, rows, True)
-
-    async def acquire(self, owner: str) -> None:
-        """Take this session id's lease for ``owner`` (see ``sessions/_lease.py``), or
-        raise :class:`SessionInUseError` naming the live agent that holds it."""
-        await self._call(self._acquire, owner)
-
-    async def release(self, owner: str) -> None:
-        """Give the lease back, if ``owner`` holds it."""
-        await self._call(self._release, owner)
-
-    async def release_lease(self) -> None:
-        """Break this id's lease, whoever holds it: for a holder on a machine that is
-        gone (one on this machine whose process ended has released it already)."""
-        await self._call(self._release, None)
-
-    async def count(self) -> int:
-        """How many messages are stored (without reading them)."""
-        return await self._call(self._count)
-
-    def __enter__(self) -> SQLiteSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connections (a later call opens them again)."""
@@ -156,7 +109,7 @@ class SQLiteSession:
 
     # --- the append that cannot wait, on the caller's thread ----------------------------
 
-    def _append_here(self, rows: Sequence[tuple[str, str, float]]) -> bool:
+    def _append_here(self, rows: Sequence[Row]) -> bool:
         """Store ``rows`` on this thread when that cannot wait; True if it did.
 
         A worker-thread hop costs more CPU than a small transaction (60-90 µs against
@@ -191,9 +144,7 @@ class SQLiteSession:
         finally:
             self._lock.release()
 
-    def _insert_then_checkpoint(
-        self, conn: sqlite3.Connection, rows: list[tuple[str, str, float]]
-    ) -> None:
+    def _insert_then_checkpoint(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
         self._insert(conn, rows)
         if self._here_commits >= _CHECKPOINT_EVERY:
             self._here_commits = 0
@@ -312,9 +263,7 @@ class SQLiteSession:
                 f"{self!r}: {self.path} is read-only, so messages cannot be stored (loading works)"
             )
 
-    def _insert(
-        self, conn: sqlite3.Connection, rows: list[tuple[str, str, float]], replace: bool = False
-    ) -> None:
+    def _insert(self, conn: sqlite3.Connection, rows: list[Row], replace: bool = False) -> None:
         self._writable()
         try:
             self._insert_rows(conn, rows, replace)
@@ -324,9 +273,7 @@ class SQLiteSession:
                 self._writable()
             raise
 
-    def _insert_rows(
-        self, conn: sqlite3.Connection, rows: list[tuple[str, str, float]], replace: bool
-    ) -> None:
+    def _insert_rows(self, conn: sqlite3.Connection, rows: list[Row], replace: bool) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if replace:
@@ -338,9 +285,7 @@ class SQLiteSession:
                 conn.execute("ROLLBACK")
             raise
 
-    def _insert_locked_rows(
-        self, conn: sqlite3.Connection, rows: Sequence[tuple[str, str, float]]
-    ) -> None:
+    def _insert_locked_rows(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
         """The inserts of one append, inside a write transaction already begun."""
         (start,) = conn.execute(
             "SELECT COALESCE(MAX(seq) + 1, 0) FROM tinyagent_messages WHERE session_id = ?",
