@@ -187,3 +187,16 @@ def test_sigterm_past_the_grace_cuts_the_run_and_leaves_its_conversation_whole(
     assert_sendable(messages)  # every call answered once; nothing half-stored
     assert [m.role for m in messages][:2] == ["user", "assistant"]
     assert any(isinstance(m, ToolResultMessage) and m.is_error for m in messages)
+
+
+def test_tokens_from_a_file_are_required_and_scoped(tmp_path: Path) -> None:
+    (tmp_path / "tokens.json").write_text('[{"token": "sk-web", "agents": ["demo"]}]')
+    with running(tmp_path, "--token-file", "tokens.json") as (proc, url):
+        body = {"model": "demo", "messages": [{"role": "user", "content": "1+1"}]}
+        missing = httpx.post(url + "/v1/chat/completions", json=body, timeout=30)
+        assert missing.status_code == 401 and "Bearer" in missing.json()["error"]["message"]
+        ok = httpx.post(url + "/v1/chat/completions", json=body, timeout=30,
+                        headers={"authorization": "Bearer sk-web"})  # fmt: skip
+        assert ok.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
