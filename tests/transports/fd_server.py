@@ -9,7 +9,10 @@ from tinyagent.testing import LocalServer, text_reply
 
 
 async def main() -> None:
-    async with LocalServer(handler=lambda r: text_reply("hello there", chunk_size=2)) as server:
+    # Each reply takes ~0.3 s, so that every call of a test is open at once: the test of
+    # running out of descriptors must not pass or fail on how fast the first calls end.
+    reply = text_reply("hello there", chunk_size=2, chunk_delay=0.05)
+    async with LocalServer(handler=lambda r: reply) as server:
         print(server.base_url, flush=True)
         await anyio.sleep_forever()
 
