@@ -25,6 +25,7 @@ from ...wire import (
     cut_to_argument_depth,
 )
 from .._failures import failure_from_error_object
+from .._fields import json_index, json_str
 from .._protocol import StopVerdict
 
 __all__ = ["AnthropicParser", "anthropic_stop_verdict"]
@@ -49,16 +50,6 @@ def anthropic_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerd
             Failure(FailureKind.CONTEXT_OVERFLOW, code=reason),
         )
     return _STOP.get(reason or "end_turn", StopReason.STOP), None, None
-
-
-def _index(value: Any) -> int | None:
-    """A block index: a JSON integer from 0 to 2**63 - 1 (what the native core reads
-    as one); anything else is no index."""
-    return value if type(value) is int and 0 <= value < 2**63 else None
-
-
-def _str(value: Any) -> str | None:
-    return value if type(value) is str else None
 
 
 _TEXT, _THINKING, _TOOL, _OTHER = 0, 1, 2, 3
@@ -112,7 +103,7 @@ class AnthropicParser(AssemblingParser):
         elif kind == "message_delta":
             delta = ev.get("delta")
             if isinstance(delta, dict):
-                reason = _str(delta.get("stop_reason"))
+                reason = json_str(delta.get("stop_reason"))
                 if reason:
                     self.asm.provider_stop_reason = reason
             self._take_usage(ev.get("usage"))
@@ -129,7 +120,7 @@ class AnthropicParser(AssemblingParser):
         msg = ev.get("message")
         if not isinstance(msg, dict):
             return
-        mid = _str(msg.get("id"))
+        mid = json_str(msg.get("id"))
         if self._started:
             if mid != self._message_id:
                 # Two messages spliced into one body: nothing after this can be trusted.
@@ -159,7 +150,7 @@ class AnthropicParser(AssemblingParser):
         self.asm.set_usage(u[0], u[1], u[2], u[3], 0)
 
     def _block_start(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
-        index = _index(ev.get("index"))
+        index = json_index(ev.get("index"))
         block = ev.get("content_block")
         if index is None or index in self._slots or not isinstance(block, dict):
             # A block with no index, one started twice, or no block: what follows
@@ -169,19 +160,19 @@ class AnthropicParser(AssemblingParser):
         kind = block.get("type")
         if kind == "text":
             self._slots[index] = _Slot(_TEXT)
-            text = _str(block.get("text"))
+            text = json_str(block.get("text"))
             if text:
                 asm.text(text, out)
         elif kind == "thinking":
             self._slots[index] = _Slot(_THINKING)
-            asm.thinking(_str(block.get("thinking")) or "", out, new_block=True)
-            signature = _str(block.get("signature"))
+            asm.thinking(json_str(block.get("thinking")) or "", out, new_block=True)
+            signature = json_str(block.get("signature"))
             if signature:
                 asm.thinking_signature(signature)
         elif kind == "redacted_thinking":
             self._slots[index] = _Slot(_THINKING)
             asm.thinking("", out, new_block=True)
-            asm.thinking_signature(_str(block.get("data")) or "", redacted=True)
+            asm.thinking_signature(json_str(block.get("data")) or "", redacted=True)
         elif kind == "tool_use":
             start = block.get("input")
             start_input = (
@@ -191,13 +182,13 @@ class AnthropicParser(AssemblingParser):
             )
             self._slots[index] = _Slot(_TOOL, start_input)
             asm.tool_call(
-                index, _str(block.get("id")) or "", _str(block.get("name")) or "", None, out
+                index, json_str(block.get("id")) or "", json_str(block.get("name")) or "", None, out
             )
         else:
             self._slots[index] = _Slot(_OTHER)  # server-side and unknown blocks
 
     def _delta(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
-        index = _index(ev.get("index"))
+        index = json_index(ev.get("index"))
         slot = self._slots.get(index) if index is not None else None
         if slot is None:  # a delta for a block never started: its content has no place
             raise StreamFormatError(protocol_violation(data))
@@ -207,27 +198,27 @@ class AnthropicParser(AssemblingParser):
         kind = delta.get("type")
         asm = self.asm
         if kind == "text_delta":
-            text = _str(delta.get("text"))
+            text = json_str(delta.get("text"))
             if slot.kind == _TEXT and text:
                 asm.text(text, out)
         elif kind == "input_json_delta":
-            part = _str(delta.get("partial_json"))
+            part = json_str(delta.get("partial_json"))
             if slot.kind == _TOOL and part is not None:
                 slot.has_delta = True
                 if part:
                     asm.tool_call(index, None, None, part, out)
         elif kind == "thinking_delta":
-            text = _str(delta.get("thinking"))
+            text = json_str(delta.get("thinking"))
             if slot.kind == _THINKING and text:
                 asm.thinking(text, out)
         elif kind == "signature_delta":
-            signature = _str(delta.get("signature"))
+            signature = json_str(delta.get("signature"))
             if slot.kind == _THINKING and signature:
                 asm.thinking_signature(signature)
         # citations_delta, compaction_delta and unknown deltas: skipped
 
     def _block_stop(self, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
-        index = _index(ev.get("index"))
+        index = json_index(ev.get("index"))
         slot = self._slots.get(index) if index is not None else None
         if slot is None:
             raise StreamFormatError(protocol_violation(data))

@@ -29,6 +29,7 @@ from ...messages import (
     StreamFormatError,
 )
 from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser
+from .._fields import json_count, json_index, json_str
 from .._protocol import StopVerdict
 
 __all__ = ["BedrockParser", "bedrock_stop_verdict", "exception_error"]
@@ -84,18 +85,6 @@ def exception_error(event: Mapping[str, Any], provider: str, model: str) -> Prov
     )
 
 
-def _index(value: Any) -> int | None:
-    return value if type(value) is int and 0 <= value < 2**63 else None
-
-
-def _str(value: Any) -> str | None:
-    return value if type(value) is str else None
-
-
-def _count(value: Any) -> int:
-    return value if type(value) is int and 0 <= value < 2**63 else 0
-
-
 _TEXT, _THINKING, _TOOL, _OTHER = 0, 1, 2, 3
 
 
@@ -143,7 +132,7 @@ class BedrockParser(AssemblingParser):
         elif kind == "contentBlockStop":
             self._stop(member, out)
         elif kind == "messageStop":
-            reason = _str(member.get("stopReason"))
+            reason = json_str(member.get("stopReason"))
             if reason:
                 self.asm.provider_stop_reason = reason
             self._stopped = True
@@ -151,16 +140,16 @@ class BedrockParser(AssemblingParser):
             usage = member.get("usage")
             if isinstance(usage, dict):
                 self.asm.set_usage(
-                    _count(usage.get("inputTokens")),
-                    _count(usage.get("outputTokens")),
-                    _count(usage.get("cacheReadInputTokens")),
-                    _count(usage.get("cacheWriteInputTokens")),
+                    json_count(usage.get("inputTokens")),
+                    json_count(usage.get("outputTokens")),
+                    json_count(usage.get("cacheReadInputTokens")),
+                    json_count(usage.get("cacheWriteInputTokens")),
                     0,
                 )
         # messageStart and event types this version does not know: skipped
 
     def _start(self, member: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
-        index = _index(member.get("contentBlockIndex"))
+        index = json_index(member.get("contentBlockIndex"))
         if index is None or index in self._slots:
             # A block with no index, or one started twice: it cannot be placed.
             raise StreamFormatError(protocol_violation(data))
@@ -169,13 +158,17 @@ class BedrockParser(AssemblingParser):
         if isinstance(tool, dict) and tool.get("type") != "server_tool_use":
             self._slots[index] = _TOOL
             self.asm.tool_call(
-                index, _str(tool.get("toolUseId")) or "", _str(tool.get("name")) or "", None, out
+                index,
+                json_str(tool.get("toolUseId")) or "",
+                json_str(tool.get("name")) or "",
+                None,
+                out,
             )
         else:
             self._slots[index] = _OTHER  # server tools, their results, unknown starts
 
     def _delta(self, member: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
-        index = _index(member.get("contentBlockIndex"))
+        index = json_index(member.get("contentBlockIndex"))
         delta = member.get("delta")
         if index is None:
             raise StreamFormatError(protocol_violation(data))
@@ -197,13 +190,13 @@ class BedrockParser(AssemblingParser):
                 asm.thinking("", out, new_block=True)
             if slot != _THINKING:
                 return
-            piece = _str(reasoning.get("text"))
+            piece = json_str(reasoning.get("text"))
             if piece:
                 asm.thinking(piece, out)
-            signature = _str(reasoning.get("signature"))
+            signature = json_str(reasoning.get("signature"))
             if signature:
                 asm.thinking_signature(signature)
-            redacted = _str(reasoning.get("redactedContent"))
+            redacted = json_str(reasoning.get("redactedContent"))
             if redacted:
                 asm.thinking_signature(redacted, redacted=True)
             return
@@ -211,13 +204,13 @@ class BedrockParser(AssemblingParser):
         if isinstance(tool, dict):
             if slot is None:  # tool input for a block never started: it has no place
                 raise StreamFormatError(protocol_violation(data))
-            piece = _str(tool.get("input"))
+            piece = json_str(tool.get("input"))
             if slot == _TOOL and piece:
                 asm.tool_call(index, None, None, piece, out)
         # toolResult, citation and unknown deltas: skipped
 
     def _stop(self, member: dict[str, Any], out: list[StreamEvent]) -> None:
-        index = _index(member.get("contentBlockIndex"))
+        index = json_index(member.get("contentBlockIndex"))
         slot = self._slots.get(index) if index is not None else None
         if slot == _TOOL:
             self.asm.end_tool_call(index, out)

@@ -31,6 +31,7 @@ from ...wire import (
     cut_to_argument_depth,
 )
 from .._failures import failure_from_error_object
+from .._fields import json_count, json_str
 from .._protocol import StopVerdict
 
 __all__ = ["GeminiParser", "gemini_stop_verdict"]
@@ -75,17 +76,7 @@ def gemini_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerdict
     return _STOP.get(reason or "STOP", StopReason.STOP), None, None
 
 
-def _str(value: Any) -> str | None:
-    return value if type(value) is str else None
-
-
 _I64 = 2**63 - 1
-
-
-def _count(value: Any) -> int:
-    """A token count: a JSON integer from 0 to 2**63 - 1 (what the native core reads as
-    one); anything else counts 0."""
-    return value if type(value) is int and 0 <= value <= _I64 else 0
 
 
 class GeminiParser(AssemblingParser):
@@ -132,10 +123,10 @@ class GeminiParser(AssemblingParser):
     def _take_usage(self) -> None:
         usage = self._usage
         if usage is not None:
-            prompt = _count(usage.get("promptTokenCount"))
-            cached = _count(usage.get("cachedContentTokenCount"))
-            thoughts = _count(usage.get("thoughtsTokenCount"))
-            output = min(_count(usage.get("candidatesTokenCount")) + thoughts, _I64)
+            prompt = json_count(usage.get("promptTokenCount"))
+            cached = json_count(usage.get("cachedContentTokenCount"))
+            thoughts = json_count(usage.get("thoughtsTokenCount"))
+            output = min(json_count(usage.get("candidatesTokenCount")) + thoughts, _I64)
             self.asm.set_usage(max(prompt - cached, 0), output, cached, 0, thoughts)
 
     # --- internals ----------------------------------------------------------------
@@ -149,7 +140,7 @@ class GeminiParser(AssemblingParser):
             asm.fail(exc.message, out, error=exc)
             return
         if asm.response_id is None:
-            asm.response_id = _str(chunk.get("responseId"))
+            asm.response_id = json_str(chunk.get("responseId"))
         candidates = chunk.get("candidates")
         # (JSON gives exact types: ``x.__class__ is dict`` is isinstance, cheaper.)
         if candidates.__class__ is list and candidates and candidates[0].__class__ is dict:
@@ -178,7 +169,7 @@ class GeminiParser(AssemblingParser):
 
     def _part(self, part: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
         asm = self.asm
-        signature = _str(part.get("thoughtSignature"))
+        signature = json_str(part.get("thoughtSignature"))
         call = part.get("functionCall")
         if isinstance(call, dict):
             if signature:
@@ -190,14 +181,16 @@ class GeminiParser(AssemblingParser):
                 raise StreamFormatError(unexpected_structure(data))
             key = self._calls
             self._calls += 1
-            call_id = _str(call.get("id")) or f"call_{key}"
+            call_id = json_str(call.get("id")) or f"call_{key}"
             arguments = json.dumps(
                 cut_to_argument_depth(args), ensure_ascii=False, separators=(",", ":")
             )
-            asm.tool_call(("gemini", key), call_id, _str(call.get("name")) or "", arguments, out)
+            asm.tool_call(
+                ("gemini", key), call_id, json_str(call.get("name")) or "", arguments, out
+            )
             asm.end_tool_call(("gemini", key), out)
             return
-        text = _str(part.get("text"))
+        text = json_str(part.get("text"))
         if text is None:
             if signature:  # a signature on a part this version does not model: kept
                 self._signature_block(signature, out)

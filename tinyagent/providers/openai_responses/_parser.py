@@ -22,6 +22,7 @@ from ..._util.wording import CONTEXT_WINDOW_EXCEEDED, ENDED_BEFORE_RESPONSE_DONE
 from ...messages import Failure, FailureKind, Model, StopReason, StreamEvent
 from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser
 from .._failures import failure_from_error_object
+from .._fields import json_str
 from .._protocol import StopVerdict
 
 __all__ = ["ResponsesParser", "error_of_event", "responses_stop_verdict", "signature_payload"]
@@ -75,10 +76,6 @@ def signature_payload(item: Any, following: str | None) -> str:
     return dumps({"item": item, "next": following}).decode()
 
 
-def _str(value: Any) -> str | None:
-    return value if type(value) is str else None
-
-
 def _index(value: Any) -> int | None:
     return value if type(value) is int and value >= 0 else None
 
@@ -127,7 +124,7 @@ class ResponsesParser(AssemblingParser):
                     asm.thinking(delta, out)
         elif kind == "response.function_call_arguments.done":
             index = _index(ev.get("output_index"))
-            final = _str(ev.get("arguments"))
+            final = json_str(ev.get("arguments"))
             if (
                 index is not None
                 and final is not None
@@ -148,7 +145,7 @@ class ResponsesParser(AssemblingParser):
 
     def _response_head(self, response: Any) -> None:
         if isinstance(response, dict):
-            rid = _str(response.get("id"))
+            rid = json_str(response.get("id"))
             if rid and self.asm.response_id is None:
                 self.asm.response_id = rid
 
@@ -162,8 +159,8 @@ class ResponsesParser(AssemblingParser):
         item = ev.get("item")
         if index is None or index in self._kinds or not isinstance(item, dict):
             return
-        kind = _str(item.get("type")) or ""
-        self._settle_reasoning(_str(item.get("id")))
+        kind = json_str(item.get("type")) or ""
+        self._settle_reasoning(json_str(item.get("id")))
         self._kinds[index] = kind
         asm = self.asm
         if kind == "message":
@@ -172,7 +169,11 @@ class ResponsesParser(AssemblingParser):
             asm.thinking("", out, new_block=True)
         elif kind == "function_call":
             asm.tool_call(
-                index, _str(item.get("call_id")) or "", _str(item.get("name")) or "", None, out
+                index,
+                json_str(item.get("call_id")) or "",
+                json_str(item.get("name")) or "",
+                None,
+                out,
             )
 
     def _item_done(self, ev: dict[str, Any], out: list[StreamEvent]) -> None:
@@ -186,14 +187,14 @@ class ResponsesParser(AssemblingParser):
             self._item_added({"output_index": index, "item": item}, out)
             kind = self._kinds.get(index)
         if kind == "function_call":
-            final = _str(item.get("arguments"))
+            final = json_str(item.get("arguments"))
             if final is not None:
                 asm.set_tool_arguments(index, final)
             asm.end_tool_call(index, out)
         elif kind == "reasoning":
             self._reasoning = item  # signed once the next item (or the end) is known
         elif kind not in _KNOWN_ITEMS:
-            self._settle_reasoning(_str(item.get("id")))
+            self._settle_reasoning(json_str(item.get("id")))
             asm.thinking("", out, new_block=True)
             asm.thinking_signature(signature_payload(item, None), redacted=True)
             asm.end_current(out)
@@ -206,9 +207,9 @@ class ResponsesParser(AssemblingParser):
             response = {}
         self._response_head(response)
         self._take_usage(response.get("usage"))
-        status = _str(response.get("status"))
+        status = json_str(response.get("status"))
         details = response.get("incomplete_details")
-        reason = _str(details.get("reason")) if isinstance(details, dict) else None
+        reason = json_str(details.get("reason")) if isinstance(details, dict) else None
         asm.provider_stop_reason = reason if status == "incomplete" and reason else status
         if status == "failed" or self._error is not None:
             self._fail_with(error_of_event(self._error or ev), out)

@@ -30,6 +30,7 @@ from ...messages import (
 )
 from ...wire import DEFAULT_MAX_ARGUMENT_BYTES, AssemblingParser
 from .._failures import failure_from_error_object
+from .._fields import json_count, json_index, json_str
 from .._protocol import StopVerdict
 
 __all__ = ["ProxyParser", "proxy_stop_verdict", "relay_failure"]
@@ -58,22 +59,10 @@ def proxy_stop_verdict(reason: str | None, has_tool_calls: bool) -> StopVerdict:
     return _STOP.get(reason or "stop", StopReason.STOP), None, None
 
 
-def _index(value: Any) -> int | None:
-    return value if type(value) is int and 0 <= value < 2**63 else None
-
-
-def _str(value: Any) -> str | None:
-    return value if type(value) is str else None
-
-
-def _count(value: Any) -> int:
-    return value if type(value) is int and 0 <= value < 2**63 else 0
-
-
 def relay_failure(ev: dict[str, Any], provider: str, model: str) -> ProviderError:
     """The error an ``error`` event stands for: its words, and its typed failure when
     our relay sent one (a rate limit stays a rate limit through the relay)."""
-    message = _str(ev.get("errorMessage")) or "the relay reported an error without a message"
+    message = json_str(ev.get("errorMessage")) or "the relay reported an error without a message"
     raw = ev.get("failure")
     if not isinstance(raw, dict):  # a relay that only words it: classified by its words
         return failure_from_error_object({"message": message}, provider, model)
@@ -86,7 +75,7 @@ def relay_failure(ev: dict[str, Any], provider: str, model: str) -> ProviderErro
     failure = Failure(
         kind,
         status=status if type(status) is int else None,
-        code=_str(raw.get("code")),
+        code=json_str(raw.get("code")),
         retry_after=float(retry) if isinstance(retry, int | float) and retry >= 0 else None,
     )
     return ProviderError(message, provider=provider, model=model, failure=failure)
@@ -121,37 +110,37 @@ class ProxyParser(AssemblingParser):
         asm = self.asm
         if kind == "text_delta" or kind == "thinking_delta":
             want = _TEXT if kind == "text_delta" else _THINKING
-            if self._open is None or self._open != _index(ev.get("contentIndex")):
+            if self._open is None or self._open != json_index(ev.get("contentIndex")):
                 raise StreamFormatError(protocol_violation(data))
             if self._kinds[self._open] != want:
                 raise StreamFormatError(protocol_violation(data))
-            delta = _str(ev.get("delta"))
+            delta = json_str(ev.get("delta"))
             if delta:
                 if want == _TEXT:
                     asm.text(delta, out)
                 else:
                     asm.thinking(delta, out)
         elif kind == "toolcall_delta":
-            index = _index(ev.get("contentIndex"))
+            index = json_index(ev.get("contentIndex"))
             if index is None or index not in self._tools_open:
                 raise StreamFormatError(protocol_violation(data))
-            delta = _str(ev.get("delta"))
+            delta = json_str(ev.get("delta"))
             if delta:
                 asm.tool_call(index, None, None, delta, out)
         elif kind in ("text_start", "thinking_start", "toolcall_start"):
             self._start(kind, ev, data, out)
         elif kind in ("text_end", "thinking_end"):
-            index = _index(ev.get("contentIndex"))
+            index = json_index(ev.get("contentIndex"))
             want = _TEXT if kind == "text_end" else _THINKING
             if index is None or index != self._open or self._kinds[index] != want:
                 raise StreamFormatError(protocol_violation(data))
-            signature = _str(ev.get("contentSignature"))
+            signature = json_str(ev.get("contentSignature"))
             if want == _THINKING and signature:
                 asm.thinking_signature(signature, redacted=ev.get("redacted") is True)
             asm.end_current(out)
             self._open = None
         elif kind == "toolcall_end":
-            index = _index(ev.get("contentIndex"))
+            index = json_index(ev.get("contentIndex"))
             if index is None or index not in self._tools_open:
                 raise StreamFormatError(protocol_violation(data))
             self._tools_open.discard(index)
@@ -167,7 +156,7 @@ class ProxyParser(AssemblingParser):
         # start, and event types this version does not know: skipped
 
     def _start(self, kind: str, ev: dict[str, Any], data: bytes, out: list[StreamEvent]) -> None:
-        index = _index(ev.get("contentIndex"))
+        index = json_index(ev.get("contentIndex"))
         if index is None or index in self._kinds or self._open is not None:
             # No place, a block started twice, or one started inside another.
             raise StreamFormatError(protocol_violation(data))
@@ -176,7 +165,7 @@ class ProxyParser(AssemblingParser):
             self._kinds[index] = _TOOL
             self._tools_open.add(index)
             asm.tool_call(
-                index, _str(ev.get("id")) or "", _str(ev.get("toolName")) or "", None, out
+                index, json_str(ev.get("id")) or "", json_str(ev.get("toolName")) or "", None, out
             )
             return
         if kind == "text_start":
@@ -190,16 +179,16 @@ class ProxyParser(AssemblingParser):
     def _meta(self, ev: dict[str, Any]) -> str | None:
         """Take the end event's usage and ids; its ``reason``."""
         asm = self.asm
-        reason = _str(ev.get("reason"))
+        reason = json_str(ev.get("reason"))
         asm.provider_stop_reason = reason
-        asm.response_id = _str(ev.get("responseId"))
+        asm.response_id = json_str(ev.get("responseId"))
         usage = ev.get("usage")
         if isinstance(usage, dict):
             counts = [0, 0, 0, 0, 0]
             for i, keys in enumerate(_USAGE_KEYS):
                 for key in keys:
                     if key in usage:
-                        counts[i] = _count(usage[key])
+                        counts[i] = json_count(usage[key])
                         break
             asm.set_usage(*counts)
         return reason
