@@ -28,7 +28,7 @@ from ._openai_wire import (
     split_prompt,
     usage_counts,
 )
-from ._runs import RunOutcome, bound, run_agent, watch_disconnect
+from ._runs import RunOutcome, bound, run_agent, run_whole
 from ._state import server_of
 from ._stream import Emit, EventStream
 
@@ -89,16 +89,12 @@ async def chat_completions(request: Request) -> Response:
 
     if not streamed:
         try:
-            box: list[RunOutcome] = []
-
-            async def work() -> None:
-                box.append(await run_agent(agent, prompt, _ignore, server.scrub))
-
-            if await watch_disconnect(request, work):
-                return Response(status_code=499)
+            whole = await run_whole(request, agent, prompt, _ignore, server.scrub)
         finally:
             release()
-        outcome = box[0]
+        if whole is None:  # the client left: nobody to answer
+            return Response(status_code=499)
+        outcome = whole
         if outcome.failed:
             raise failure_status(outcome)
         message: dict[str, Any] = {"role": "assistant", "content": outcome.text, "refusal": None}

@@ -42,7 +42,7 @@ from ._openai_wire import (
     usage_counts,
     user_parts,
 )
-from ._runs import RunOutcome, bound, run_agent, watch_disconnect
+from ._runs import RunOutcome, bound, run_agent, run_whole
 from ._state import server_of
 from ._stream import EventStream
 
@@ -301,19 +301,15 @@ async def responses(request: Request) -> Response:
 
     if not streamed:
         output = _Output(None)
-        box: list[RunOutcome] = []
-
-        async def work() -> None:
-            box.append(await run_agent(agent, prompt, output.on_event, server.scrub))
-
         try:
-            if await watch_disconnect(request, work):
-                return Response(status_code=499)
+            whole = await run_whole(request, agent, prompt, output.on_event, server.scrub)
         except SessionInUseError:
             raise _busy() from None
         finally:
             release()
-        outcome = box[0]
+        if whole is None:  # the client left: nobody to answer
+            return Response(status_code=499)
+        outcome = whole
         await output.close()
         if outcome.failed:
             raise failure_status(outcome)

@@ -14,6 +14,7 @@ import anyio
 import attrs
 from starlette.requests import Request
 
+from .._util.groups import innermost
 from ..agent import Agent
 from ..messages import (
     AgentEndEvent,
@@ -26,7 +27,7 @@ from ..messages import (
     Usage,
 )
 
-__all__ = ["RunOutcome", "bound", "run_agent", "watch_disconnect"]
+__all__ = ["RunOutcome", "bound", "run_agent", "run_whole"]
 
 
 @attrs.frozen
@@ -95,22 +96,29 @@ async def run_agent(
     return RunOutcome(end.messages, end.usage, end.stop_reason, error, failure)
 
 
-async def watch_disconnect(request: Request, work: Callable[[], Awaitable[None]]) -> bool:
-    """Run ``work`` until it ends or the client hangs up (then it is cancelled); True if
-    the client left. For answers sent whole, after the body was read."""
-    left = False
-    async with anyio.create_task_group() as tg:
+async def run_whole(
+    request: Request,
+    agent: Agent,
+    prompts: Sequence[Message],
+    on_event: Callable[[AgentEvent], Awaitable[None]],
+    scrub: Callable[[str], str],
+) -> RunOutcome | None:
+    """:func:`run_agent` for an answer sent whole (after the body was read), cancelled if
+    the client hangs up meanwhile; None then. An error of the run is raised as itself."""
+    box: list[RunOutcome] = []
+    try:
+        async with anyio.create_task_group() as tg:
 
-        async def watch() -> None:
-            nonlocal left
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    left = True
-                    tg.cancel_scope.cancel()
-                    return
+            async def watch() -> None:
+                while True:
+                    message = await request.receive()
+                    if message["type"] == "http.disconnect":
+                        tg.cancel_scope.cancel()
+                        return
 
-        tg.start_soon(watch)
-        await work()
-        tg.cancel_scope.cancel()
-    return left
+            tg.start_soon(watch)
+            box.append(await run_agent(agent, prompts, on_event, scrub))
+            tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the run's own error, not the group around it
+        raise innermost(group) from None
+    return box[0] if box else None
