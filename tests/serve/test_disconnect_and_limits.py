@@ -154,6 +154,20 @@ async def test_a_body_over_the_limit_is_a_413() -> None:
             "no agent named 'nope' is served here (served: calc)",
         ),
         (
+            "/v1/chat/completions",
+            b'{"model": "calc", "messages": [{"role": "user", "content": [{"type": "image_url",'
+            b' "image_url": {"url": "data:image/png;base64,@@"}}]}]}',
+            400,
+            "messages[0].content[0].image_url: ImageContent.data is not valid base64",
+        ),
+        (
+            "/v1/responses",
+            b'{"model": "calc", "input": [{"role": "user", "content": [{"type": "input_image",'
+            b' "image_url": "data:image/png,abc"}]}]}',
+            400,
+            "input[0].content[0].image_url: a data URL image must be base64",
+        ),
+        (
             "/v1/responses",
             b'{"model": "calc", "input": [{"type": "function_call"}]}',
             400,

@@ -64,12 +64,10 @@ def _image(part: Mapping[str, Any], where: str) -> ImageContent:
     url = image.get("url") if isinstance(image, Mapping) else image
     if not isinstance(url, str) or not url:
         raise ValueError(f"{where}: an image_url part needs image_url.url, got {part!r:.80}")
-    if url.startswith("data:"):
-        head, sep, data = url.partition(",")
-        if not sep or not head.endswith(";base64"):
-            raise ValueError(f"{where}: a data URL image must be base64 (data:<mime>;base64,...)")
-        return ImageContent(data, head[5:-7] or "image/png")
-    return ImageContent(url=url)
+    try:
+        return ImageContent.from_url(url)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _parts(content: Any, where: str, images: bool) -> str | tuple[Any, ...]:

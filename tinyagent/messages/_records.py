@@ -162,6 +162,17 @@ class ImageContent:
     url: str | None = attrs.field(default=None, validator=_check_image)
     type: Literal["image"] = attrs.field(default="image", init=False, repr=False)
 
+    @classmethod
+    def from_url(cls, url: str) -> ImageContent:
+        """An image as OpenAI's APIs give one: a ``data:<mime>;base64,<data>`` URL
+        inline, any other URL by reference; ``ValueError`` says what is wrong."""
+        if url.startswith("data:"):
+            head, sep, data = url.partition(",")
+            if not sep or not head.endswith(";base64"):
+                raise ValueError("a data URL image must be base64 (data:<mime>;base64,...)")
+            return cls(data, head[5:-7] or "image/png")
+        return cls(url=url)
+
 
 @attrs.frozen
 class ToolCall:

@@ -88,12 +88,8 @@ def number(body: Mapping[str, Any], key: str, *, whole: bool = False) -> Any:
 def _image(url: Any, where: str) -> ImageContent:
     if not isinstance(url, str):
         raise bad(where, "an image needs a URL (https: or data:)")
-    if url.startswith("data:"):
-        head, _, data = url.partition(",")
-        mime = head[5:].split(";")[0] or "image/png"
-        return ImageContent(data=data, mime_type=mime)
     try:
-        return ImageContent(url=url)
+        return ImageContent.from_url(url)
     except ValueError as exc:
         raise bad(where, str(exc)) from None
 
