@@ -111,3 +111,39 @@ async def test_https_through_a_connect_proxy_given_explicitly(
         )
     assert m.text == "tunnelled", m.error_message
     assert proxy.seen == [("CONNECT", f"127.0.0.1:{server.port}")]
+
+
+def test_the_environment_is_read_again_for_every_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The decision is cached by the variables' values, so a variable set, changed or
+    cleared between two requests is seen by the second; the standard rules hold (the
+    lowercase name wins, an empty one clears, CGI ignores HTTP_PROXY)."""
+    from tinyagent.transports._network import network_for
+    from tinyagent.wire import StreamOptions
+
+    opts = StreamOptions()
+    url = "http://example.test/v1/chat/completions"
+    assert network_for(url, opts).proxy is None
+    monkeypatch.setenv("HTTP_PROXY", "http://upper:1")
+    assert network_for(url, opts).proxy == "http://upper:1"
+    monkeypatch.setenv("http_proxy", "http://lower:2")
+    assert network_for(url, opts).proxy == "http://lower:2"
+    monkeypatch.setenv("http_proxy", "")  # an empty lowercase one clears the uppercase
+    assert network_for(url, opts).proxy is None
+    monkeypatch.delenv("http_proxy")
+    monkeypatch.setenv("NO_PROXY", "example.test")
+    assert network_for(url, opts).proxy is None
+    assert network_for("http://other.test/v1", opts).proxy == "http://upper:1"
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.setenv("REQUEST_METHOD", "GET")
+    assert network_for(url, opts).proxy is None
+    monkeypatch.setenv("ALL_PROXY", "http://all:3")
+    assert network_for(url, opts).proxy == "http://all:3"
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert network_for(url, opts).ca_bundle == str(bundle)
+    bundle.unlink()  # checked on every request, not remembered
+    with pytest.raises(ValueError, match="is not a file"):
+        network_for(url, opts)

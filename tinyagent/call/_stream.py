@@ -101,9 +101,22 @@ class AssistantMessageStream:
 
     async def result(self) -> AssistantMessage:
         """Read to the end and return the final message."""
-        async for _ in self:
-            pass
-        message = self._source.message
+        # What ``async for _ in self`` does, a batch at a time instead of an event at a
+        # time: a short call's events are most of its Python work.
+        source = self._source
+        self._pending.clear()
+        while source.message is None and not self._closed:
+            charge = self._charge
+            if charge is not None and not charge.admitted:
+                try:
+                    await charge.admit()
+                except BudgetExceeded as exc:  # not sent: the reply says why
+                    source.abort(str(exc), StopReason.ERROR, exc)
+                    break
+            await source.next_batch()
+            if charge is not None and source.message is not None:
+                charge.settle(source.message)
+        message = source.message
         assert message is not None
         return message
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import enum
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
@@ -590,7 +591,13 @@ class Model:
         """``provider`` if set, else the host of ``base_url`` (for messages and errors)."""
         if self.provider:
             return self.provider
-        return urlsplit(self.base_url).hostname or "unknown"
+        return _host_of(self.base_url)
+
+
+@functools.lru_cache(maxsize=256)
+def _host_of(base_url: str) -> str:
+    """A base URL's host, parsed once per URL: every call and span names its provider."""
+    return urlsplit(base_url).hostname or "unknown"
 
 
 _name_resolver: Callable[..., Model] | None = None

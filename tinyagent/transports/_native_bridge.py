@@ -306,8 +306,9 @@ class NativeSource:
 
     def _handle(self, items: list[Any]) -> list[StreamEvent]:
         out: list[Any] = []
+        signal = _native.Signal if _native is not None else None
         for item in items:
-            if not _is_signal(item):
+            if type(item) is not signal:
                 out.append(item)
                 continue
             kind = item.kind

@@ -143,6 +143,26 @@ class StreamOptions:
 
 def stream_options(options: Mapping[str, Any]) -> StreamOptions:
     """``StreamOptions(**options)``, with an unknown name reported in our words."""
+    if not options:
+        return _DEFAULT_OPTIONS  # frozen, so one is shared by every call that sets none
+    # The same options come call after call (a batch, a loop): a validated record is
+    # reused for them. A value that cannot be hashed (a dict of extra_body) is built
+    # afresh each time.
+    try:
+        # Types too: ``1 == True == 1.0``, and validation tells them apart.
+        key = (tuple(options.items()), tuple(map(type, options.values())))
+        made = _recent.get(key)
+    except TypeError:
+        return _validated(options)
+    if made is None:
+        made = _validated(options)
+        if len(_recent) >= 64:
+            _recent.clear()
+        _recent[key] = made
+    return made
+
+
+def _validated(options: Mapping[str, Any]) -> StreamOptions:
     unknown = sorted(set(options) - _OPTION_NAMES)
     if unknown:
         raise TypeError(
@@ -153,6 +173,8 @@ def stream_options(options: Mapping[str, Any]) -> StreamOptions:
 
 
 _OPTION_NAMES = frozenset(a.name for a in attrs.fields(StreamOptions))
+_DEFAULT_OPTIONS = StreamOptions()
+_recent: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], StreamOptions] = {}
 
 
 @attrs.frozen
