@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from tinyagent import Agent, tool
@@ -80,7 +81,10 @@ async def slow_add(a: int, b: int) -> int:
     return a + b
 
 
-async def test_parallel_tool_calls_nest_under_their_turn(traces: Traces, transport: str) -> None:
+@pytest.mark.parametrize("turn_spans", [False, True])
+async def test_parallel_tool_calls_nest_under_their_turn(
+    traces: Traces, transport: str, turn_spans: bool
+) -> None:
     replies = [
         tool_call_reply(
             [
@@ -94,7 +98,7 @@ async def test_parallel_tool_calls_nest_under_their_turn(traces: Traces, transpo
         agent = Agent(
             server.model(),
             tools=[slow_add],
-            tracer=traces.tracer(),
+            tracer=traces.tracer(turn_spans=turn_spans),
             stream_options={"transport": transport},
         )
         await agent.prompt("add")
@@ -102,14 +106,18 @@ async def test_parallel_tool_calls_nest_under_their_turn(traces: Traces, transpo
     (run,) = traces.named("invoke_agent")
     assert run.parent is None and run.status.status_code is not StatusCode.ERROR
     assert run.attributes is not None and run.attributes["gen_ai.operation.name"] == "invoke_agent"
-    assert traces.children(run) == ["turn 1", "turn 2"]
-    turn1, turn2 = sorted(traces.named("turn"), key=lambda s: s.name)
-    assert traces.children(turn1) == [
-        "chat mock-model",
-        "execute_tool slow_add",
-        "execute_tool slow_add",
-    ]
-    assert traces.children(turn2) == ["chat mock-model"]
+    turn1 = ["chat mock-model", "execute_tool slow_add", "execute_tool slow_add"]
+    if turn_spans:
+        assert traces.children(run) == ["turn 1", "turn 2"]
+        span1, span2 = sorted(traces.named("turn"), key=lambda s: s.name)
+        assert traces.children(span1) == turn1
+        assert traces.children(span2) == ["chat mock-model"]
+    else:  # the calls sit under the run, each marked with its turn
+        assert traces.children(run) == sorted([*turn1, "chat mock-model"])
+        assert not traces.named("turn")
+    calls = [s for s in traces.spans if s.name.startswith(("chat", "execute_tool"))]
+    turns = sorted((s.attributes or {})["tinyagent.turn"] for s in calls)
+    assert turns == [1, 1, 1, 2]
     tools = traces.named("execute_tool")
     assert {t.attributes["gen_ai.tool.call.id"] for t in tools if t.attributes} == {"c1", "c2"}
     for t in tools:  # the tool's own spans nest under its execute_tool span
@@ -142,7 +150,10 @@ async def test_content_is_recorded_when_asked(traces: Traces) -> None:
     )
 
 
-async def test_an_aborted_run_ends_every_span_with_an_error(traces: Traces) -> None:
+@pytest.mark.parametrize("turn_spans", [False, True])
+async def test_an_aborted_run_ends_every_span_with_an_error(
+    traces: Traces, turn_spans: bool
+) -> None:
     @tool
     async def wait() -> str:
         """Wait a long time."""
@@ -150,7 +161,7 @@ async def test_an_aborted_run_ends_every_span_with_an_error(traces: Traces) -> N
         return "done"
 
     async with LocalServer([tool_call_reply([("wait", {})])]) as server:
-        agent = Agent(server.model(), tools=[wait], tracer=traces.tracer())
+        agent = Agent(server.model(), tools=[wait], tracer=traces.tracer(turn_spans=turn_spans))
         async with anyio.create_task_group() as tg:
             tg.start_soon(agent.prompt, "wait")
             await anyio.sleep(0.3)
@@ -161,8 +172,11 @@ async def test_an_aborted_run_ends_every_span_with_an_error(traces: Traces) -> N
     assert run.attributes is not None and run.attributes["error.type"] == "aborted"
     (call,) = traces.named("execute_tool")
     assert call.status.status_code is StatusCode.ERROR
-    (turn,) = traces.named("turn")
-    assert turn.status.status_code is StatusCode.ERROR
+    if turn_spans:
+        (turn,) = traces.named("turn")
+        assert turn.status.status_code is StatusCode.ERROR
+    else:
+        assert not traces.named("turn")
 
 
 async def test_a_failed_model_call_marks_its_span_and_the_run(traces: Traces) -> None:
@@ -191,3 +205,59 @@ async def test_a_sub_agents_run_nests_under_the_calling_tool(traces: Traces) -> 
     assert traces.all_ended()
     (call,) = traces.named("execute_tool helper")
     assert traces.children(call) == ["invoke_agent tinyagent"]
+
+
+class _CountingNoOp(trace.NoOpTracerProvider):
+    """The API's no-op provider (what a program without the SDK gets), counting the
+    spans asked of it."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        provider = self
+
+        class Counting(trace.NoOpTracer):
+            def start_span(self, name: str, *a: Any, **k: Any) -> trace.Span:
+                provider.asked.append(name)
+                return super().start_span(name, *a, **k)
+
+        return Counting()
+
+
+async def test_with_no_sdk_a_run_asks_for_one_span_and_does_nothing_more() -> None:
+    """The API alone makes spans that record nothing and carry no trace: the run's own
+    span shows it, and the run does no tracing work after (no span per turn, model call
+    or tool call), a sub-agent's run included."""
+    provider = _CountingNoOp()
+    replies = [tool_call_reply([("slow_add", {"a": 0, "b": 2})]), text_reply("2")]
+    async with LocalServer(replies) as server:
+        agent = Agent(server.model(), tools=[slow_add], tracer=OpenTelemetryTracer(provider))
+        USER_TRACER.append(provider)
+        try:
+            await agent.prompt("add")
+        finally:
+            USER_TRACER.pop()
+    assert agent.state.last_error is None
+    assert provider.asked == ["invoke_agent tinyagent", "inside the tool"]
+
+
+async def test_a_run_inside_a_valid_but_unsampled_trace_still_propagates(traces: Traces) -> None:
+    """A span that records nothing but has a valid trace (sampled out upstream) is kept:
+    code inside a tool must still see the trace to pass it on."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    seen: list[bool] = []
+
+    @tool
+    async def look() -> str:
+        """Look at the current span."""
+        seen.append(trace.get_current_span().get_span_context().is_valid)
+        return "ok"
+
+    replies = [tool_call_reply([("look", {})]), text_reply("done")]
+    async with LocalServer(replies) as server:
+        agent = Agent(server.model(), tools=[look], tracer=OpenTelemetryTracer(provider))
+        await agent.prompt("look")
+    assert seen == [True]

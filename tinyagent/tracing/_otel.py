@@ -18,6 +18,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from .._version import __version__
 from ._protocol import Span, SpanKind
+from ._spans import NO_SPAN
 
 __all__ = ["OpenTelemetryTracer"]
 
@@ -56,14 +57,20 @@ class _OtelSpan:
 
 class OpenTelemetryTracer:
     """``Agent(..., tracer=OpenTelemetryTracer())``: spans through the global tracer
-    provider, or ``tracer_provider``."""
+    provider, or ``tracer_provider``. ``turn_spans=True`` adds a span per turn between
+    the run's and its calls' (each call carries ``tinyagent.turn`` either way)."""
 
     def __init__(
-        self, tracer_provider: trace.TracerProvider | None = None, *, record_content: bool = False
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        *,
+        record_content: bool = False,
+        turn_spans: bool = False,
     ) -> None:
         provider = tracer_provider or trace.get_tracer_provider()
         self._tracer = provider.get_tracer("tinyagent", __version__)
         self.record_content = record_content
+        self.turn_spans = turn_spans
 
     def start(
         self,
@@ -72,10 +79,16 @@ class OpenTelemetryTracer:
         parent: Span | None,
         kind: SpanKind = "internal",
     ) -> Span:
+        if parent is NO_SPAN:
+            return NO_SPAN  # under a span that is nothing, nothing
         context = None
         if isinstance(parent, _OtelSpan):
             context = trace.set_span_in_context(parent.span)
         span = self._tracer.start_span(
             name, context=context, kind=_KINDS[kind], attributes=_clean(attributes)
         )
+        if not span.is_recording() and not span.get_span_context().is_valid:
+            # The API with no SDK (or a provider that makes no spans): nothing is
+            # recorded and there is no trace to propagate, so the run does no work.
+            return NO_SPAN
         return _OtelSpan(span)

@@ -38,6 +38,10 @@ class Tracer(Protocol):
     """Whether message content (prompts, replies, tool arguments and results) goes on
     spans. Off unless asked for: content may be private."""
 
+    # Optional, read with getattr: ``turn_spans = True`` asks for a span per turn
+    # (``turn N``) between the run's span and its calls'. Without it a call's span sits
+    # under the run's and carries its turn as ``tinyagent.turn``.
+
     def start(
         self,
         name: str,

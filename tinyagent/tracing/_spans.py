@@ -16,7 +16,7 @@ from ..messages import AssistantMessage, Message, Model, StopReason, ToolCall, T
 from ..serde import unstructure
 from ._protocol import Span, Tracer
 
-__all__ = ["NoSpans", "RunSpans", "run_spans"]
+__all__ = ["NO_SPAN", "NoSpans", "RunSpans", "run_spans"]
 
 _FINISH = {
     StopReason.STOP: "stop",
@@ -31,14 +31,52 @@ def _content(messages: Sequence[Message]) -> str:
     return dumps([unstructure(m) for m in messages]).decode()
 
 
-class RunSpans:
-    """One run's spans: ``run`` (``invoke_agent``), a span per turn under it, and under
-    each turn its model call(s) (``chat``) and tool calls (``execute_tool``)."""
+_NOTHING = nullcontext()  # stateless, so one serves every block
 
-    __slots__ = ("_model", "_model_attributes", "_tracer", "run", "turn")
+
+class _NoSpan:
+    """A span that records nothing (what :class:`NoSpans` hands out)."""
+
+    __slots__ = ()
+
+    def set(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def end(self, error: str | None = None) -> None:
+        pass
+
+    def activate(self) -> AbstractContextManager[Any]:
+        return _NOTHING
+
+
+NO_SPAN = _NoSpan()
+"""What a tracer may return for a span that records nothing and carries no context (the
+OpenTelemetry API with no SDK): the run then does no tracing work at all."""
+
+
+class RunSpans:
+    """One run's spans: ``run`` (``invoke_agent``) and under it each model call
+    (``chat``) and tool call (``execute_tool``), marked with its turn; with a tracer's
+    ``turn_spans``, a span per turn between them."""
+
+    __slots__ = (
+        "_live",
+        "_model",
+        "_model_attributes",
+        "_tracer",
+        "_turn_number",
+        "_turn_spans",
+        "run",
+        "turn",
+    )
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
+        # A span per turn costs as much as a model call's (~10-30 µs in the SDK) and the
+        # GenAI conventions have none: the turn is an attribute unless a tracer asks.
+        self._turn_spans = bool(getattr(tracer, "turn_spans", False))
+        self._turn_number = 0
+        self._live = True  # False once the run's span is NO_SPAN: nothing to do after
         self.run: Span | None = None
         self.turn: Span | None = None
         self._model: Model | None = None  # the model the cached attributes describe
@@ -54,6 +92,7 @@ class RunSpans:
         if self._tracer.record_content and system_prompt:
             attributes["gen_ai.system_instructions"] = system_prompt
         self.run = self._tracer.start("invoke_agent tinyagent", attributes, None)
+        self._live = self.run is not NO_SPAN
 
     def end_run(self, stop_reason: str, error: str | None, usage: Any) -> None:
         span, self.run = self.run, None
@@ -71,8 +110,12 @@ class RunSpans:
         span.end(stop_reason if failed else None)
 
     def start_turn(self, number: int) -> None:
-        self.end_turn("aborted")  # a turn left open (never: a guard)
-        self.turn = self._tracer.start(f"turn {number}", {"tinyagent.turn": number}, self.run)
+        if not self._live:
+            return
+        self._turn_number = number
+        if self._turn_spans:
+            self.end_turn("aborted")  # a turn left open (never: a guard)
+            self.turn = self._tracer.start(f"turn {number}", {"tinyagent.turn": number}, self.run)
 
     def end_turn(self, error: str | None = None) -> None:
         span, self.turn = self.turn, None
@@ -95,7 +138,10 @@ class RunSpans:
         return self._model_attributes
 
     def start_model_call(self, model: Model, messages: Sequence[Message], options: Any) -> Span:
+        if not self._live:
+            return NO_SPAN
         attributes = dict(self._describe(model))
+        attributes["tinyagent.turn"] = self._turn_number
         temperature = options.get("temperature")
         if temperature is not None:
             attributes["gen_ai.request.temperature"] = temperature
@@ -107,6 +153,8 @@ class RunSpans:
         return self._tracer.start(f"chat {model.id}", attributes, self.turn or self.run, "client")
 
     def end_model_call(self, span: Span, reply: AssistantMessage | None) -> None:
+        if span is NO_SPAN:
+            return
         if reply is None:
             span.end("aborted")
             return
@@ -132,11 +180,14 @@ class RunSpans:
         span.end(error)
 
     def start_tool(self, call: ToolCall) -> Span:
+        if not self._live:
+            return NO_SPAN
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": call.name,
             "gen_ai.tool.call.id": call.id,
             "gen_ai.tool.type": "function",
+            "tinyagent.turn": self._turn_number,
         }
         if self._tracer.record_content:
             attributes["gen_ai.tool.call.arguments"] = (
@@ -145,30 +196,14 @@ class RunSpans:
         return self._tracer.start(f"execute_tool {call.name}", attributes, self.turn or self.run)
 
     def end_tool(self, span: Span, result: ToolResultMessage | None) -> None:
+        if span is NO_SPAN:
+            return
         if result is None:
             span.end("aborted")
             return
         if self._tracer.record_content:
             span.set({"gen_ai.tool.call.result": result.text})
         span.end("tool_error" if result.is_error else None)
-
-
-class _NoSpan:
-    """A span that records nothing (what :class:`NoSpans` hands out)."""
-
-    __slots__ = ()
-
-    def set(self, attributes: Mapping[str, Any]) -> None:
-        pass
-
-    def end(self, error: str | None = None) -> None:
-        pass
-
-    def activate(self) -> AbstractContextManager[Any]:
-        return nullcontext()
-
-
-_NO_SPAN = _NoSpan()
 
 
 class NoSpans(RunSpans):
@@ -180,6 +215,7 @@ class NoSpans(RunSpans):
     def __init__(self) -> None:
         self.run = None
         self.turn = None
+        self._live = False
 
     def start_run(self, model: Model, system_prompt: str) -> None:
         pass
@@ -194,13 +230,13 @@ class NoSpans(RunSpans):
         pass
 
     def start_model_call(self, model: Model, messages: Sequence[Message], options: Any) -> Span:
-        return _NO_SPAN
+        return NO_SPAN
 
     def end_model_call(self, span: Span, reply: AssistantMessage | None) -> None:
         pass
 
     def start_tool(self, call: ToolCall) -> Span:
-        return _NO_SPAN
+        return NO_SPAN
 
     def end_tool(self, span: Span, result: ToolResultMessage | None) -> None:
         pass
