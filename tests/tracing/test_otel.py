@@ -116,7 +116,7 @@ async def test_parallel_tool_calls_nest_under_their_turn(
         assert traces.children(run) == sorted([*turn1, "chat mock-model"])
         assert not traces.named("turn")
     calls = [s for s in traces.spans if s.name.startswith(("chat", "execute_tool"))]
-    turns = sorted((s.attributes or {})["tinyagent.turn"] for s in calls)
+    turns = sorted(int(str((s.attributes or {})["tinyagent.turn"])) for s in calls)
     assert turns == [1, 1, 1, 2]
     tools = traces.named("execute_tool")
     assert {t.attributes["gen_ai.tool.call.id"] for t in tools if t.attributes} == {"c1", "c2"}
