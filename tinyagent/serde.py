@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._util.json import replace_lone_surrogates
@@ -301,9 +302,41 @@ def structure(data: Any, cls: Any) -> Any:
 
 def dumps(obj: Any) -> str:
     """A record as JSON text (a lone surrogate anywhere in it written as U+FFFD, so that
-    every store can encode it)."""
-    text = json.dumps(unstructure(obj), ensure_ascii=False, separators=(",", ":"))
+    every store can encode it).
+
+    orjson writes it, ten times faster than ``json``, when the data is plain JSON that
+    orjson writes as ``json`` would: finite floats (orjson writes NaN as null), str keys,
+    no objects of other types (orjson would write a datetime ``json`` refuses). Anything
+    else, or what orjson refuses (a lone surrogate, an integer past 64 bits), takes
+    ``json``'s path, so both paths read back the same."""
+    data = unstructure(obj)
+    if _plain(data):
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            pass
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return replace_lone_surrogates(text)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is JSON that orjson and ``json`` write alike."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return value - value == 0.0  # NaN and the infinities are not
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if not _plain(item):
+                return False
+        return True
+    return False
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:

@@ -36,6 +36,7 @@ class EventOutbox:
         *,
         send: anyio.abc.ObjectSendStream[AgentEvent] | None = None,
         before_delivery: Callable[[], Awaitable[None]] | None = None,
+        unsaved: Sequence[object] = (),
     ) -> None:
         self._listeners = listeners  # live: subscribe()/unsubscribe() act mid-run
         self._on_listener_error = on_listener_error
@@ -44,9 +45,12 @@ class EventOutbox:
         self._head_heard = False
         self._send = send  # the consumer's channel; None: listeners only
         self._consumer_gone = False
-        # Awaited before each event is delivered (the run stores new messages there, so
-        # a message is in its session before anyone hears of it); None: nothing to do.
+        # Awaited before an event is delivered while ``unsaved`` (the run's list of
+        # messages not yet stored) is not empty: the run stores them there, so a message
+        # is in its session before anyone hears of it. Most events find nothing to store,
+        # and cost no await for it.
         self._before_delivery = before_delivery
+        self._unsaved = unsaved
 
     def put(self, event: AgentEvent) -> None:
         """Queue without sending (for code that must not await)."""
@@ -65,7 +69,7 @@ class EventOutbox:
         self._flushing = True
         try:
             while self._queue:
-                if self._before_delivery is not None:
+                if self._unsaved and self._before_delivery is not None:
                     await self._before_delivery()
                 event = self._queue[0]
                 if not self._head_heard:

@@ -160,6 +160,7 @@ class AgentRun(metaclass=_NoPublicConstructor):
             self._listener_failed,
             send=send,
             before_delivery=self._save if spec.store is not None else None,
+            unsaved=self._unsaved,
         )
         self._spans = run_spans(config.tracer)
         self._tools = ToolRunner(
@@ -296,7 +297,8 @@ class AgentRun(metaclass=_NoPublicConstructor):
         write that was started is finished, so what was acknowledged is stored."""
         if not self._unsaved or self._spec.store is None:
             return
-        batch, self._unsaved = self._unsaved, []
+        batch = self._unsaved[:]
+        self._unsaved.clear()  # in place: the outbox watches this list
         try:
             await self._spec.store(batch)
         except Exception as exc:
