@@ -326,13 +326,14 @@ def _plain(value: Any) -> bool:
         return True
     if kind is float:
         return value - value == 0.0  # NaN and the infinities are not
+    # Loops, not all(): a generator per container costs more than the walk itself.
     if kind is dict:
-        for key, item in value.items():
+        for key, item in value.items():  # noqa: SIM110
             if type(key) is not str or not _plain(item):
                 return False
         return True
     if kind is list or kind is tuple:
-        for item in value:
+        for item in value:  # noqa: SIM110
             if not _plain(item):
                 return False
         return True
