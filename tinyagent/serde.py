@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import pathlib
 import typing
 import uuid
@@ -325,7 +326,7 @@ def _plain(value: Any) -> bool:
     if kind is str or kind is int or kind is bool or value is None:
         return True
     if kind is float:
-        return value - value == 0.0  # NaN and the infinities are not
+        return math.isfinite(value)  # NaN and the infinities are not
     # Loops, not all(): a generator per container costs more than the walk itself.
     if kind is dict:
         for key, item in value.items():  # noqa: SIM110

@@ -23,9 +23,11 @@ _scalars = (
 )
 _json = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=4)
-    | st.dictionaries(st.integers(0, 9), inner, min_size=1, max_size=2),  # int keys
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+        | st.dictionaries(st.integers(0, 9), inner, min_size=1, max_size=2)
+    ),  # int keys
     max_leaves=12,
 )
 

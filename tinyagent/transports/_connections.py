@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 
-from ._network import NetworkConfig, ssl_context
+from ._network import NetworkConfig
+from ._pool import MAX_SHARDS, SHARD_SIZE, ClientPool, new_client
 
 __all__ = ["Connections", "new_client"]
-
-
-def new_client(network: NetworkConfig) -> Any:
-    """An httpx client that does exactly what ``network`` says (no environment of its
-    own: proxies and CAs were decided in :mod:`._network`, for every transport).
-    httpx is imported here, on first use: a process on the native transport never
-    loads it."""
-    import httpx
-
-    return httpx.AsyncClient(
-        verify=ssl_context(network.ca_bundle), proxy=network.proxy, trust_env=False
-    )
 
 
 class Connections:
@@ -29,23 +16,38 @@ class Connections:
     opens one per run, so the loop itself never touches a transport library.
 
     The native transport pools connections in Rust for the whole process, so this
-    holds only the httpx clients, created on first use. (Formerly ``Session``: that
+    holds only the httpx clients, created on first use: up to ``max_connections``
+    connections (1,024), in clients of a few connections each so that a call costs the
+    same at 10 or 1,000 in flight (see ``_pool.py``). (Formerly ``Session``: that
     name now means a transcript store, :class:`tinyagent.sessions.Session`.)
     """
 
-    def __init__(self) -> None:
-        self._httpx: dict[NetworkConfig, Any] = {}
+    def __init__(self, *, max_connections: int = SHARD_SIZE * MAX_SHARDS) -> None:
+        if (
+            not isinstance(max_connections, int)
+            or isinstance(max_connections, bool)
+            or max_connections < 1
+        ):
+            raise ValueError(
+                f"max_connections must be a whole number >= 1, got {max_connections!r}"
+            )
+        self.max_connections = max_connections
+        """httpx connections open at once (per proxy and CA bundle); calls beyond them
+        wait for one, first come first served, as long as their caller lets them."""
+        self._httpx: dict[NetworkConfig, ClientPool] = {}
 
-    def httpx_client(self, network: NetworkConfig) -> Any:
-        """The httpx client for this proxy and CA bundle (usually just one)."""
-        client = self._httpx.get(network)
-        if client is None:
-            client = self._httpx[network] = new_client(network)
-        return client
+    def httpx_pool(self, network: NetworkConfig) -> ClientPool:
+        """The httpx clients for this proxy and CA bundle (usually just one set)."""
+        pool = self._httpx.get(network)
+        if pool is None:
+            size = min(SHARD_SIZE, self.max_connections)
+            shards = -(-self.max_connections // size)
+            pool = self._httpx[network] = ClientPool(network, size, shards)
+        return pool
 
     async def aclose(self) -> None:
         """Close the connections; shielded, so a cancelled run still closes them."""
-        clients = list(self._httpx.values())
+        clients = [c for pool in self._httpx.values() for c in pool.clients]
         self._httpx.clear()
         with anyio.CancelScope(shield=True):
             for client in clients:

@@ -19,6 +19,7 @@ from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
 from ._errors import transport_error
 from ._network import network_for
+from ._pool import Slot
 from ._whole import is_whole_body, read_whole_body
 
 __all__ = ["HttpxSource", "describe_transport_error"]
@@ -74,6 +75,7 @@ class HttpxSource:
         self._options = options
         self._parser = parser
         self._client: httpx.AsyncClient | None = options.client
+        self._slot: Slot | None = None  # a connection of a session's pool, while held
         self._response: httpx.Response | None = None
         self._bytes: AsyncIterator[bytes] | None = None
         self._started = False
@@ -88,7 +90,10 @@ class HttpxSource:
             connect=o.connect_timeout,
             read=o.read_timeout,
             write=o.read_timeout,
-            pool=o.connect_timeout,
+            # No timeout for a free connection: a session's pool hands a call a
+            # connection only when one is free (the call waits for that as long as its
+            # caller lets it), and a client of one's own is one's own to size.
+            pool=None,
         )
 
     async def next_batch(self) -> list[StreamEvent]:
@@ -136,10 +141,12 @@ class HttpxSource:
         client = self._client
         if client is None:
             # No client given: the run's session, else this event loop's shared one
-            # (decided here, in the loop: the source may be made outside of it).
+            # (decided here, in the loop: the source may be made outside of it); a
+            # connection of its pool is held until the response is closed.
             o = self._options
             session = o.session if o.session is not None else default_session()
-            client = self._client = session.httpx_client(network_for(req.url, o))
+            self._slot = await session.httpx_pool(network_for(req.url, o)).checkout()
+            client = self._slot.client
         try:
             response = await client.send(
                 client.build_request(
@@ -148,8 +155,12 @@ class HttpxSource:
                 stream=True,
             )
         except httpx.HTTPError as exc:
+            self._release()
             err = describe_transport_error(exc, self._options, req.url, answered=False)
             return parser.fail(str(err), error=err)
+        except BaseException:
+            self._release()  # cancelled while sending: the connection is httpx's to close
+            raise
         self._response = response
         if response.status_code >= 400:
             body = req.redact(await self._read_error_body(response))
@@ -190,11 +201,19 @@ class HttpxSource:
     ) -> list[StreamEvent]:
         return self._parser.fail(message, stop_reason=stop_reason, error=error)
 
+    def _release(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot.release()
+
     async def _close_response(self) -> None:
         response, self._response = self._response, None
         self._bytes = None
-        if response is not None:
-            await response.aclose()
+        try:
+            if response is not None:
+                await response.aclose()
+        finally:
+            self._release()
 
     async def aclose(self) -> None:
         """Close the response. Shielded, so that a cancelled caller still closes its
@@ -202,6 +221,7 @@ class HttpxSource:
         complete message the tail is drained first, so the connection goes back to the
         pool — unless the caller is cancelled, which must not wait for a server."""
         if self._response is None:
+            self._release()  # never sent (or already closed): give the slot back
             return  # already drained and closed: nothing to shield
         cancelled = anyio.current_effective_deadline() == -math.inf
         drain = self._parser.message is not None and not cancelled
