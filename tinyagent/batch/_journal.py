@@ -24,6 +24,7 @@ from .._util.files import replace_atomically
 from .._util.json import dumps, loads
 from ..messages import Spend, TinyAgentError, Usage
 from ._formats import Format, line_id, row_failed
+from ._ids import IdTable
 from ._spend import budget_stopped, row_spend, spend_from_json, spend_to_json
 
 __all__ = ["InputScan", "Journal", "read_lines", "scan_input", "summarise_rows"]
@@ -47,16 +48,23 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 class InputScan:
-    """What one streaming pass over the input learned: its hash, its item count, and
-    its format (given, or told by the first line)."""
+    """What one streaming pass over the input learned: its hash, its item count, its
+    format (given, or told by the first line), and its ids (as fingerprints, see
+    ``_ids.py``; each flagged once done)."""
 
     def __init__(
-        self, sha256: str, items: int, fmt: Format, unnamed: dict[int, str] | None = None
+        self,
+        sha256: str,
+        items: int,
+        fmt: Format,
+        unnamed: dict[int, str] | None = None,
+        ids: IdTable | None = None,
     ) -> None:
         self.sha256 = sha256
         self.items = items
         self.format = fmt
         self._unnamed = unnamed or {}
+        self.ids = ids if ids is not None else IdTable()
 
     def id_of_unnamed(self, number: int) -> str:
         """The id a line without one is reported under: ``line:N``, unless a real id is
@@ -74,12 +82,34 @@ def detect_format(path: Path) -> Format:
     return "tinyagent"
 
 
-def scan_input(path: Path, fmt: Format | None) -> InputScan:
+def _line_ids(path: Path, fmt: Format) -> Iterator[tuple[int, str | None]]:
+    """Each non-blank line's number and id (None: it has none, or is not JSON)."""
+    for number, line in read_lines(path):
+        try:
+            yield number, line_id(loads(line), fmt)
+        except ValueError:
+            yield number, None
+
+
+class _Collision(Exception):
+    """Two different ids share a fingerprint under this salt: scan again with another."""
+
+
+def scan_input(path: Path, fmt: Format | None, *, bits: int = 62) -> InputScan:
     """Hash the input and refuse a duplicate id before any request is sent (a line that
-    does not parse is left for the run to report, under ``line:N`` if it has no id)."""
+    does not parse is left for the run to report, under ``line:N`` if it has no id).
+    Held: a fingerprint per id, never the ids (``bits`` below 62 only in tests)."""
     fmt = fmt or detect_format(path)
+    for salt in range(100):
+        try:
+            return _scan(path, fmt, IdTable(salt, bits))
+        except _Collision:
+            continue
+    raise TinyAgentError(f"{path}: no salt gives its ids distinct fingerprints")  # pragma: no cover
+
+
+def _scan(path: Path, fmt: Format, ids: IdTable) -> InputScan:
     digest = hashlib.sha256()
-    seen: set[str] = set()
     unnamed: list[int] = []  # lines with no id of their own (few: they are errors)
     count = 0
     with open(path, "rb") as f:
@@ -97,24 +127,46 @@ def scan_input(path: Path, fmt: Format | None) -> InputScan:
             if item_id is None:
                 unnamed.append(number)
                 continue
-            if item_id in seen:
+            if not ids.add(item_id):
+                if _earlier_line_with(path, fmt, ids, item_id, number) is None:
+                    raise _Collision
                 raise TinyAgentError(
                     f"{path}: line {number}: the id {item_id!r} appears more than once; "
                     "ids must be unique (nothing was sent)"
                 )
-            seen.add(item_id)
     names: dict[int, str] = {}
     for number in unnamed:
         name, k = f"line:{number}", 1
-        while name in seen:  # a real item is called that: never share its output line
-            name, k = f"line:{number}~{k}", k + 1
+        while name in ids:
+            if _earlier_line_with(path, fmt, ids, name, number=None) is None:
+                raise _Collision  # not a real id: another id has its fingerprint
+            name, k = f"line:{number}~{k}", k + 1  # a real item is called that
+        if not ids.add(name):
+            raise _Collision  # another unnamed line's name has its fingerprint
         if name != f"line:{number}":
             names[number] = name
-    return InputScan(digest.hexdigest(), count, fmt, names)
+    return InputScan(digest.hexdigest(), count, fmt, names, ids)
+
+
+def _earlier_line_with(
+    path: Path, fmt: Format, ids: IdTable, item_id: str, number: int | None
+) -> int | None:
+    """The number of a line before ``number`` (None: anywhere) whose id is ``item_id``
+    itself, found among those with its fingerprint; None if there is none, which makes
+    a shared fingerprint a collision. Read only when a fingerprint repeats: the same id
+    twice (an error), or, about once in 10^12 inputs, two ids with one fingerprint."""
+    fp = ids.fingerprint(item_id)
+    for line_number, other in _line_ids(path, fmt):
+        if number is not None and line_number >= number:
+            break
+        if other is not None and ids.fingerprint(other) == fp and other == item_id:
+            return line_number
+    return None
 
 
 class Journal:
-    """The output file, opened for a run: ``done`` ids to skip, then :meth:`write`.
+    """The output file, opened for a run: the ids it holds are flagged done in the
+    input's table (``ids``, to skip), then :meth:`write`.
 
     ``spent`` is what the file records as spent (its lines, and lines dropped to be run
     again, whose spend the sidecar carries), each line's usage priced by ``price``
@@ -132,7 +184,7 @@ class Journal:
         self.path = path
         self.sidecar = path.with_name(path.name + ".meta.json")
         self.format = scan.format
-        self.done: set[str] = set()
+        self.ids = scan.ids  # the input's ids: those in the file are flagged done
         self.failed_before = 0
         # Only a budgeted run reads what the kept lines spent: without one, a resume of a
         # long output does not price every line it skips.
@@ -219,10 +271,14 @@ class Journal:
                     dropped.add(number)
                     carried += row_spend(row, self.format, self._price)
                     continue
+                if self.ids.mark_done(item_id) is None:
+                    raise TinyAgentError(
+                        f"{self.path}: a line's id {item_id!r} is not one of the input's; "
+                        "the file was edited"
+                    )
                 if self._accounting:
                     self.spent += row_spend(row, self.format, self._price)
                 self.failed_before += failed
-                self.done.add(item_id)
         if dropped:
             # The sidecar first: a crash between the two writes counts those lines
             # twice (spends less), never not at all (spends more).

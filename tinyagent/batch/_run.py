@@ -30,6 +30,7 @@ from ..catalogue import as_model
 from ..messages import Model, Spend, TinyAgentError, Usage
 from ._formats import BadLine, BatchItem, Format, error_line, parse_line
 from ._gate import BatchGate
+from ._ids import IdTable
 from ._item import AgentFactory, ItemRunner, Outcome, load_factory
 from ._journal import Journal, read_lines, scan_input
 from ._report import BatchStats, BatchSummary, progress_task, summary_of_stats
@@ -40,7 +41,7 @@ Engine = Literal["local", "ray"]
 
 
 async def _feed(
-    path: Path, run: ItemRunner, done: set[str], items: MemoryObjectSendStream[BatchItem],
+    path: Path, run: ItemRunner, ids: IdTable, items: MemoryObjectSendStream[BatchItem],
     lines: MemoryObjectSendStream[tuple[str, bytes]], unnamed: Callable[[int], str],
 ) -> None:  # fmt: skip
     async with items:
@@ -50,13 +51,13 @@ async def _feed(
                 item = parse_line(text, number, run.format)
             except BadLine as exc:
                 item_id = exc.item_id or unnamed(number)
-                if item_id not in done:
+                if not ids.is_done(item_id):
                     run.stats.failed += 1
                     run.stats.errors["bad_input"] += 1
                     line = error_line(run.format, item_id, "bad_input", str(exc))
                     await lines.send((item_id, line))
                 continue
-            if item.id not in done:
+            if not ids.is_done(item.id):
                 await items.send(item)
 
 
@@ -89,8 +90,8 @@ async def _write(
     journal: Journal, lines: MemoryObjectReceiveStream[tuple[str, bytes]], dedupe: bool
 ) -> None:
     # Only a distributed engine can deliver an id twice (a result re-sent after an actor
-    # restart): locally each item runs once, and the set is not kept.
-    written: set[str] | None = set() if dedupe else None
+    # restart): locally each item runs once. The input's table flags each id written.
+    written = journal.ids if dedupe else None
     async with lines:
         while True:
             with anyio.move_on_after(1.0):
@@ -98,10 +99,7 @@ async def _write(
                     item_id, line = await lines.receive()
                 except anyio.EndOfStream:
                     return
-                if written is None:
-                    await journal.write(line)
-                elif item_id not in written:  # each id once, whatever arrives twice
-                    written.add(item_id)
+                if written is None or written.mark_done(item_id) is not False:
                     await journal.write(line)
                 continue
             await journal.sync()  # a quiet second: make what was written durable
@@ -181,7 +179,7 @@ async def run_batch(
     # The budget covers the output as a whole: this run's account starts from what the
     # file records as spent.
     account = budget.fresh(spent=journal.spent) if budget is not None else None
-    stats = BatchStats(total=scan.items, skipped=len(journal.done))
+    stats = BatchStats(total=scan.items, skipped=journal.ids.done_count)
     options: dict[str, Any] = {"rate_gate": gate, "max_retries": 0, **(stream_options or {})}
     run = ItemRunner(the_model, scan.format, gate, stats, options, max_attempts, factory, account)
     execute: Executor = run.execute
@@ -225,7 +223,7 @@ async def run_batch(
                 async with lines_send.clone() as lines:
                     with feed:
                         await _feed(
-                            in_path, run, journal.done, items_send, lines, scan.id_of_unnamed
+                            in_path, run, journal.ids, items_send, lines, scan.id_of_unnamed
                         )
                 await items_send.aclose()  # workers finish what they hold, then stop
 
