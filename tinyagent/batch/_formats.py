@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -89,13 +89,18 @@ def row_failed(row: Any, fmt: Format) -> bool:
     return False
 
 
-def parse_line(text: bytes, number: int, fmt: Format) -> BatchItem:
-    """One input line as an item; :class:`BadLine` says what is wrong with it."""
+def parse_line(
+    text: bytes, number: int, fmt: Format, skip: Callable[[str], bool] | None = None
+) -> BatchItem | None:
+    """One input line as an item; :class:`BadLine` says what is wrong with it. None if
+    ``skip`` says its id is to be skipped (done already): nothing more is read of it."""
     try:
         data = loads(text)
     except ValueError as exc:
         raise BadLine(f"line {number}: not JSON ({exc})") from None
     item_id = line_id(data, fmt)
+    if skip is not None and item_id is not None and skip(item_id):
+        return None
     try:
         text.decode("utf-8")
     except UnicodeDecodeError as exc:  # read as it is, it would be sent with U+FFFD in it

@@ -44,11 +44,13 @@ async def _feed(
     path: Path, run: ItemRunner, ids: IdTable, items: MemoryObjectSendStream[BatchItem],
     lines: MemoryObjectSendStream[tuple[str, bytes]], unnamed: Callable[[int], str],
 ) -> None:  # fmt: skip
+    skip = ids.is_done if ids.done_count else None  # a resumed run skips what is done
     async with items:
         for number, text in read_lines(path):
-            await anyio.lowlevel.checkpoint()  # skipping a long done prefix stays cancellable
+            if number % 1024 == 0:
+                await anyio.lowlevel.checkpoint()  # skipping a long done prefix: cancellable
             try:
-                item = parse_line(text, number, run.format)
+                item = parse_line(text, number, run.format, skip)
             except BadLine as exc:
                 item_id = exc.item_id or unnamed(number)
                 if not ids.is_done(item_id):
@@ -57,7 +59,7 @@ async def _feed(
                     line = error_line(run.format, item_id, "bad_input", str(exc))
                     await lines.send((item_id, line))
                 continue
-            if not ids.is_done(item.id):
+            if item is not None and not ids.is_done(item.id):
                 await items.send(item)
 
 
