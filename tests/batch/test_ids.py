@@ -95,3 +95,14 @@ def test_an_output_line_of_another_input_is_refused(tmp_path: Path) -> None:
     first._lock.close()
     with pytest.raises(TinyAgentError, match="id 'zzz' is not one of the input's"):
         Journal(out, scan_input(path, None))
+
+
+def test_the_scan_sizes_the_table_from_the_file(tmp_path: Path) -> None:
+    """Short ids first and long ones after: the estimate samples the middle and the end
+    too, so the table is neither grown (the old and new arrays at once) nor oversized."""
+    ids: list[str | None] = [f"q{n}" for n in range(1000)]
+    ids += [f"a-much-longer-id-{n:08d}" for n in range(60_000)]
+    scan = scan_input(_input(tmp_path, ids), None)
+    assert scan.items == 61_000
+    assert scan.ids.nbytes / scan.items <= 16
+    assert scan.ids.nbytes / scan.items >= 10.6  # not grown past two-thirds full either

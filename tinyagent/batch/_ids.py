@@ -31,10 +31,12 @@ class IdTable:
 
     __slots__ = ("_count", "_done", "_fp_mask", "_salt", "_slots")
 
-    def __init__(self, salt: int = 0, bits: int = 62) -> None:
+    def __init__(self, salt: int = 0, bits: int = 62, expected: int = 0) -> None:
         self._salt = salt
         self._fp_mask = (1 << bits) - 1
-        self._slots = array("Q", bytes(8 * 1024))
+        # Sized for ``expected`` ids at two-thirds full: growing holds the old array and
+        # the new one at once, half again the memory, which a good guess never pays.
+        self._slots = array("Q", bytes(8 * max(1024, expected + expected // 2)))
         self._count = 0
         self._done = 0
 

@@ -100,12 +100,33 @@ def scan_input(path: Path, fmt: Format | None, *, bits: int = 62) -> InputScan:
     does not parse is left for the run to report, under ``line:N`` if it has no id).
     Held: a fingerprint per id, never the ids (``bits`` below 62 only in tests)."""
     fmt = fmt or detect_format(path)
+    expected = _estimate_lines(path)
     for salt in range(100):
         try:
-            return _scan(path, fmt, IdTable(salt, bits))
+            return _scan(path, fmt, IdTable(salt, bits, expected))
         except _Collision:
             continue
     raise TinyAgentError(f"{path}: no salt gives its ids distinct fingerprints")  # pragma: no cover
+
+
+def _estimate_lines(path: Path) -> int:
+    """About how many lines the file has: its size over the mean length of the lines in
+    three samples (its start, middle and end)."""
+    sample = 1 << 16
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= 3 * sample:
+            return f.read().count(b"\n") + 1
+        lines = length = 0
+        for at in (0, size // 2, size - sample):
+            f.seek(at)
+            chunk = f.read(sample)
+            if at:
+                chunk = chunk[chunk.find(b"\n") + 1 :]  # from the first whole line
+            chunk = chunk[: chunk.rfind(b"\n") + 1]
+            lines += chunk.count(b"\n")
+            length += len(chunk)
+    return size * lines // max(length, 1) + 1
 
 
 def _scan(path: Path, fmt: Format, ids: IdTable) -> InputScan:

@@ -15,6 +15,7 @@ import itertools
 from typing import Any
 
 import anyio
+import sniffio
 
 from ._per_loop import PerLoop
 
@@ -46,12 +47,28 @@ class Wakeups:
     async def dispatch(self) -> None:
         """Run for the loop's life: wake each stream whose id the waker reports."""
         fd = self.waker.fileno()
-        while True:
-            await anyio.wait_readable(fd)
-            for stream_id in self.waker.take_ready():
-                event = self._waiting.get(stream_id)
-                if event is not None:
-                    event.set()
+        if sniffio.current_async_library() == "asyncio":
+            # asyncio registers and unregisters a reader on every wait_readable (two
+            # epoll_ctl calls and a future per wake-up); the descriptor stays registered
+            # here for the loop's life, and the callback wakes the streams.
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            loop.add_reader(fd, self._wake)
+            try:
+                await anyio.sleep_forever()
+            finally:
+                loop.remove_reader(fd)
+        else:
+            while True:
+                await anyio.wait_readable(fd)
+                self._wake()
+
+    def _wake(self) -> None:
+        for stream_id in self.waker.take_ready():
+            event = self._waiting.get(stream_id)
+            if event is not None:
+                event.set()
 
 
 _wakeups: dict[int, PerLoop[Wakeups]] = {}  # by the native module's id (one in practice)
