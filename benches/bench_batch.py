@@ -48,15 +48,17 @@ def write_input(path: Path, items: int) -> None:
 def run_tinyagent(base: str, items: int, concurrency: int, transport: str) -> dict[str, Any]:
     import anyio
 
-    from tinyagent import Model, ModelCost
+    from tinyagent import Model
     from tinyagent.batch import run_batch
-    from tinyagent.budget import Budget
 
     transport, budgeted, _ = transport.partition("+budget")
-    budget = None
+    extra: dict[str, Any] = {}  # a build from before budgets takes no budget=
     options: dict[str, Any] = {"transport": transport}
     if budgeted:
-        budget = Budget(max_cost=1e9, prices=ModelCost(input=1.0, output=1.0))
+        from tinyagent import ModelCost
+        from tinyagent.budget import Budget
+
+        extra["budget"] = Budget(max_cost=1e9, prices=ModelCost(input=1.0, output=1.0))
         options["max_tokens"] = 100
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -73,7 +75,7 @@ def run_tinyagent(base: str, items: int, concurrency: int, transport: str) -> di
                 concurrency=concurrency,
                 stream_options=options,
                 progress=False,
-                budget=budget,
+                **extra,
             ),
             backend="trio",
         )
@@ -129,26 +131,32 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=1_000)
     ap.add_argument("--kinds", default="native,httpx,openai")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--python", action="append", default=[], help="NAME=INTERPRETER (A/B)")
     args = ap.parse_args()
     if args.child:
         kind, base, items, concurrency = args.child
         print(json.dumps(child(kind, base, int(items), int(concurrency))))
         return
+    pythons = dict(p.split("=", 1) for p in args.python) or {"this": sys.executable}
     proc, base = start_server()
     try:
-        for kind in args.kinds.split(","):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", kind, base, str(args.items),
-                 str(args.concurrency)],
-                check=True, capture_output=True, text=True,
-                env={**os.environ, "PYTHONPATH": str(HERE.parent)},
-            )  # fmt: skip
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                f"{kind:>7}: {args.items / r['wall']:8.0f} items/s, "
-                f"{r['cpu'] / args.items * 1e3:.3f} ms CPU/item, peak RSS {r['rss']:.0f} MB",
-                flush=True,
-            )
+        for _ in range(args.rounds):  # interleaved: every kind and build, round after round
+            for kind in args.kinds.split(","):
+                for name, python in pythons.items():
+                    out = subprocess.run(
+                        [python, __file__, "--child", kind, base, str(args.items),
+                         str(args.concurrency)],
+                        check=True, capture_output=True, text=True,
+                        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+                    )  # fmt: skip
+                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    print(
+                        f"{kind:>7} {name}: {args.items / r['wall']:8.0f} items/s, "
+                        f"{r['cpu'] / args.items * 1e3:.3f} ms CPU/item, "
+                        f"peak RSS {r['rss']:.0f} MB",
+                        flush=True,
+                    )
     finally:
         proc.terminate()
         proc.wait()

@@ -77,7 +77,8 @@ class BatchGate:
                 self._changed = anyio.Event()
             with anyio.move_on_after(wait):
                 await self._changed.wait()
-        now = anyio.current_time()
+        # ``now`` is the time read just before the check that let the call go (no await
+        # between): read once, not again.
         self.in_flight += 1
         if self.rpm is not None:
             self._requests.append(now)

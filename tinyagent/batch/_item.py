@@ -132,7 +132,8 @@ class ItemRunner:
         finally:
             if attempts >= 2:
                 self.stats.retrying -= 1
-        outcome = _outcome(reply, anyio.current_time() - started, usage)
+        took = anyio.current_time() - started
+        outcome = _outcome(reply, took, usage)
         if answer is not None and answer[1] is not None and outcome[0] is None:
             outcome = ("output_invalid", *outcome[1:])
         return result_line(
@@ -140,7 +141,7 @@ class ItemRunner:
             item,
             reply,
             attempts=attempts,
-            duration=anyio.current_time() - started,
+            duration=took,
             transcript=transcript,
             answer=answer,
             usage=usage,

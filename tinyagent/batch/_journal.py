@@ -314,7 +314,12 @@ class Journal:
     async def write(self, line: bytes) -> None:
         """Append one finished item's line (one writer: callers are serialised by the
         run's writer task), flushed now and fsynced within a second."""
-        self._file.write(line)
+        await self.write_lines([line])
+
+    async def write_lines(self, lines: list[bytes]) -> None:
+        """Append finished items' lines, flushed now (one write for them all) and
+        fsynced within a second."""
+        self._file.write(b"".join(lines))
         self._file.flush()
         self._written_since_sync = True
         now = anyio.current_time()

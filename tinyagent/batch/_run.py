@@ -85,7 +85,10 @@ async def _work(
             if not line:  # refused unsent: left for a resumed run
                 continue
             run.count(outcome)
-            await lines.send((item.id, line))
+            try:  # the buffer holds a line per worker: room, unless the writer lags
+                lines.send_nowait((item.id, line))
+            except anyio.WouldBlock:
+                await lines.send((item.id, line))
 
 
 async def _write(
@@ -96,15 +99,31 @@ async def _write(
     written = journal.ids if dedupe else None
     async with lines:
         while True:
+            # Every line waiting is written, then flushed once; then a wait for the next
+            # line, and a quiet second makes what was written durable.
+            burst: list[bytes] = []
+            try:
+                while True:
+                    item_id, line = lines.receive_nowait()
+                    if written is None or written.mark_done(item_id) is not False:
+                        burst.append(line)  # each id once, whatever arrives twice
+            except anyio.WouldBlock:
+                pass
+            except anyio.EndOfStream:
+                if burst:
+                    await journal.write_lines(burst)
+                return
+            if burst:
+                await journal.write_lines(burst)
             with anyio.move_on_after(1.0):
                 try:
                     item_id, line = await lines.receive()
                 except anyio.EndOfStream:
                     return
                 if written is None or written.mark_done(item_id) is not False:
-                    await journal.write(line)
+                    await journal.write_lines([line])
                 continue
-            await journal.sync()  # a quiet second: make what was written durable
+            await journal.sync()
 
 
 async def run_batch(
