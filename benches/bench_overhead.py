@@ -6,6 +6,7 @@ the rounds).
 
     python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
     python3 benches/bench_overhead.py --kinds plain,otel-sdk --python old=/tmp/oldpy --python new=python3
+    python3 benches/bench_overhead.py --backend asyncio
 
 Each run is one prompt of N turns (one trivial tool call and its result each, then a
 short answer) against the bench server in another process, as in ``bench_agent.py``.
@@ -59,28 +60,29 @@ async def conversation(base: str, turns: int, kind: str, db: str) -> None:
     assert agent.state.last_error is None, agent.state.last_error
 
 
-def child(base: str, turns: int, kind: str) -> float:
+def child(base: str, turns: int, kind: str, backend: str = "trio") -> float:
     import anyio
 
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
-        anyio.run(conversation, base, 2, kind, db, backend="trio")  # warm up
+        anyio.run(conversation, base, 2, kind, db, backend=backend)  # warm up
         c0 = _cpu()
-        anyio.run(conversation, base, turns, kind, db, backend="trio")
+        anyio.run(conversation, base, turns, kind, db, backend=backend)
         return (_cpu() - c0) / turns
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--child", nargs=3)
+    ap.add_argument("--child", nargs=4)
+    ap.add_argument("--backend", default="trio", choices=["trio", "asyncio"])
     ap.add_argument("--turns", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--python", action="append", default=[], help="NAME=INTERPRETER (A/B)")
     args = ap.parse_args()
     if args.child:
-        base, turns, kind = args.child
-        print(json.dumps(child(base, int(turns), kind)))
+        base, turns, kind, backend = args.child
+        print(json.dumps(child(base, int(turns), kind, backend)))
         return
     kinds = args.kinds.split(",")
     pythons = dict(p.split("=", 1) for p in args.python) or {"this": sys.executable}
@@ -91,7 +93,7 @@ def main() -> None:
             for kind in kinds:
                 for name, python in pythons.items():
                     out = subprocess.run(
-                        [python, __file__, "--child", base, str(args.turns), kind],
+                        [python, __file__, "--child", base, str(args.turns), kind, args.backend],
                         check=True,
                         capture_output=True,
                         text=True,
@@ -104,12 +106,17 @@ def main() -> None:
         proc.wait()
     first = next(iter(pythons))
     plain = statistics.median(results[(kinds[0], first)])
-    print(f"| agent | build | CPU per turn (median of {args.rounds}) | vs {kinds[0]}/{first} |")
-    print("|---|---|---:|---:|")
+    print(f"{args.backend}, median of {args.rounds} fresh processes each")
+    print(f"| agent | build | CPU per turn | vs {kinds[0]}/{first} | vs {kinds[0]} of its build |")
+    print("|---|---|---:|---:|---:|")
     for kind in kinds:
         for name in pythons:
             med = statistics.median(results[(kind, name)])
-            print(f"| {kind} | {name} | {med * 1e3:.3f} ms | {(med / plain - 1) * 100:+.1f}% |")
+            own = statistics.median(results[(kinds[0], name)])
+            print(
+                f"| {kind} | {name} | {med * 1e3:.3f} ms | {(med / plain - 1) * 100:+.1f}% "
+                f"| {(med / own - 1) * 100:+.1f}% |"
+            )
 
 
 if __name__ == "__main__":
