@@ -17,7 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_stream import start_server
 
 import tinyagent
-from tinyagent.transports import Connections
+
+try:
+    from tinyagent.transports import Connections
+except ImportError:  # a build from before the rename (2a43bd0): the same class
+    from tinyagent.transports import Session as Connections  # type: ignore[attr-defined,no-redef]
 
 
 def cpu() -> float:

@@ -1,8 +1,9 @@
 """What tracing and sessions add to an agent's turn: client CPU per turn with nothing,
 with an OpenTelemetry tracer (the API alone, no SDK or exporter; and the SDK's provider
 with no exporter), with a SQLite session, and with a budget (every call reserved and
-settled), interleaved in fresh processes (median of
-the rounds).
+settled). Each process runs every kind interleaved, round after round, so that a
+feature's share is measured against plain turns of the same process (this machine's
+speed moves by ±10% from one process to the next); builds alternate process by process.
 
     python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
     python3 benches/bench_overhead.py --kinds plain,otel-sdk --python old=/tmp/oldpy --python new=python3
@@ -60,63 +61,79 @@ async def conversation(base: str, turns: int, kind: str, db: str) -> None:
     assert agent.state.last_error is None, agent.state.last_error
 
 
-def child(base: str, turns: int, kind: str, backend: str = "trio") -> float:
+def child(base: str, turns: int, kinds: list[str], backend: str, rounds: int) -> dict[str, Any]:
+    """Every kind in this one process, interleaved round after round: CPU per turn of
+    each, and each one's median ratio to the first kind's in the same round (the
+    process's own speed, which moves from process to process, cancels out)."""
     import anyio
 
+    per: dict[str, list[float]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "bench.db")
-        anyio.run(conversation, base, 2, kind, db, backend=backend)  # warm up
-        c0 = _cpu()
-        anyio.run(conversation, base, turns, kind, db, backend=backend)
-        return (_cpu() - c0) / turns
+        for kind in kinds:
+            anyio.run(conversation, base, 2, kind, f"{tmp}/warm.db", backend=backend)
+        for r in range(rounds):
+            # The order turns each round: no kind always runs after the same other one
+            # (a kind pays for the garbage the one before it left).
+            for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
+                db = str(Path(tmp) / f"{kind}-{r}.db")
+                c0 = _cpu()
+                anyio.run(conversation, base, turns, kind, db, backend=backend)
+                per[kind].append((_cpu() - c0) / turns)
+    first = per[kinds[0]]
+    return {
+        k: {
+            "cpu": statistics.median(v),
+            "ratio": statistics.median(x / f for x, f in zip(v, first, strict=True)),
+        }
+        for k, v in per.items()
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--child", nargs=4)
+    ap.add_argument("--child", nargs=5)
     ap.add_argument("--backend", default="trio", choices=["trio", "asyncio"])
     ap.add_argument("--turns", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=7, help="rounds inside each process")
+    ap.add_argument("--processes", type=int, default=3, help="processes per build")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--python", action="append", default=[], help="NAME=INTERPRETER (A/B)")
     args = ap.parse_args()
     if args.child:
-        base, turns, kind, backend = args.child
-        print(json.dumps(child(base, int(turns), kind, backend)))
+        base, turns, kinds_arg, backend, rounds = args.child
+        out = child(base, int(turns), kinds_arg.split(","), backend, int(rounds))
+        print(json.dumps(out))
         return
     kinds = args.kinds.split(",")
     pythons = dict(p.split("=", 1) for p in args.python) or {"this": sys.executable}
     proc, base = start_server()
-    results: dict[tuple[str, str], list[float]] = {}
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
-        for _ in range(args.rounds):
-            for kind in kinds:
-                for name, python in pythons.items():
-                    out = subprocess.run(
-                        [python, __file__, "--child", base, str(args.turns), kind, args.backend],
-                        check=True,
-                        capture_output=True,
-                        text=True,
-                        cwd="/",
-                    )
-                    per = json.loads(out.stdout.strip().splitlines()[-1])
-                    results.setdefault((kind, name), []).append(per)
+        for _ in range(args.processes):  # the builds alternate, process after process
+            for name, python in pythons.items():
+                out = subprocess.run(
+                    [python, __file__, "--child", base, str(args.turns), args.kinds,
+                     args.backend, str(args.rounds)],
+                    check=True, capture_output=True, text=True, cwd="/",
+                )  # fmt: skip
+                got = json.loads(out.stdout.strip().splitlines()[-1])
+                for kind in kinds:
+                    results.setdefault((kind, name), []).append(got[kind])
     finally:
         proc.terminate()
         proc.wait()
-    first = next(iter(pythons))
-    plain = statistics.median(results[(kinds[0], first)])
-    print(f"{args.backend}, median of {args.rounds} fresh processes each")
-    print(f"| agent | build | CPU per turn | vs {kinds[0]}/{first} | vs {kinds[0]} of its build |")
-    print("|---|---|---:|---:|---:|")
+    print(
+        f"{args.backend}, {args.turns}-turn prompts; {args.processes} processes per build, "
+        f"each running every kind interleaved {args.rounds} times (medians)"
+    )
+    print(f"| agent | build | CPU per turn | added (vs {kinds[0]}, same process) |")
+    print("|---|---|---:|---:|")
     for kind in kinds:
         for name in pythons:
-            med = statistics.median(results[(kind, name)])
-            own = statistics.median(results[(kinds[0], name)])
-            print(
-                f"| {kind} | {name} | {med * 1e3:.3f} ms | {(med / plain - 1) * 100:+.1f}% "
-                f"| {(med / own - 1) * 100:+.1f}% |"
-            )
+            runs = results[(kind, name)]
+            cpu = statistics.median(r["cpu"] for r in runs)
+            ratio = statistics.median(r["ratio"] for r in runs)
+            print(f"| {kind} | {name} | {cpu * 1e3:.3f} ms | {(ratio - 1) * 100:+.1f}% |")
 
 
 if __name__ == "__main__":
