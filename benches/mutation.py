@@ -33,7 +33,10 @@ CORES: dict[str, list[str]] = {
         "tests/providers/test_openai_chat_parser.py",
     ],
     "tinyagent/wire/_think_tags.py": ["tests/providers/test_think_tags.py"],
-    "tinyagent/providers/proxy/_parser.py": ["tests/providers/test_proxy_parity.py"],
+    "tinyagent/providers/proxy/_parser.py": [
+        "tests/providers/test_proxy_parity.py",
+        "tests/providers/test_proxy_parser.py",
+    ],
     "tinyagent/providers/anthropic/_parser.py": [
         "tests/providers/test_anthropic_parser.py",
         "tests/providers/test_anthropic_parity.py",
