@@ -76,14 +76,25 @@ class IdTable:
 
     def add(self, item_id: str) -> bool:
         """Add the id's fingerprint; False if it was there already (the same id, or
-        another with its fingerprint: the caller tells which)."""
-        fp = self.fingerprint(item_id)
-        i = self._find(fp)
-        if self._slots[i]:
-            return False
-        self._slots[i] = fp
+        another with its fingerprint: the caller tells which). The scan calls it once
+        per input line, so the fingerprint and the probe are inlined here."""
+        salted = self._salt != 0
+        fp = self.fingerprint(item_id) if salted else (hash(item_id) & self._fp_mask) or 1
+        slots = self._slots
+        size = len(slots)
+        i = fp % size
+        while True:
+            v = slots[i]
+            if v == 0:
+                break
+            if v & _FP == fp:
+                return False
+            i += 1
+            if i == size:
+                i = 0
+        slots[i] = fp
         self._count += 1
-        if self._count * 4 > len(self._slots) * 3:
+        if self._count * 4 > size * 3:
             self._grow()
         return True
 
