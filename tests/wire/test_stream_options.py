@@ -38,3 +38,20 @@ def test_the_cache_stays_small() -> None:
     for i in range(500):
         stream_options({"max_tokens": i + 1})
     assert len(_request._recent) <= 64
+
+
+def test_objects_are_told_apart_by_identity_not_equality() -> None:
+    """Two clients (or gates) that compare equal are still two objects: each call's
+    record holds the one it was given."""
+
+    class Same:
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Same)
+
+        def __hash__(self) -> int:
+            return 1
+
+    a, b = Same(), Same()
+    assert stream_options({"rate_gate": a}).rate_gate is a
+    assert stream_options({"rate_gate": b}).rate_gate is b
+    assert stream_options({"rate_gate": a}) is stream_options({"rate_gate": a})

@@ -146,19 +146,26 @@ def stream_options(options: Mapping[str, Any]) -> StreamOptions:
     if not options:
         return _DEFAULT_OPTIONS  # frozen, so one is shared by every call that sets none
     # The same options come call after call (a batch, a loop): a validated record is
-    # reused for them. A value that cannot be hashed (a dict of extra_body) is built
-    # afresh each time.
-    try:
-        # Types too: ``1 == True == 1.0``, and validation tells them apart.
-        key = (tuple(options.items()), tuple(map(type, options.values())))
-        made = _recent.get(key)
-    except TypeError:
-        return _validated(options)
+    # reused for them. Plain values are compared by value and type (``1 == True ==
+    # 1.0``, and validation tells them apart); any other object (a client, a session,
+    # a gate) by identity, as the record holds that very object (and keeps it alive, so
+    # its id stays its own). A dict (extra_body) is not cached: it is built afresh.
+    key = []
+    for name, value in options.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            key.append((name, kind, value))
+        elif kind is dict:
+            return _validated(options)
+        else:
+            key.append((name, kind, id(value)))
+    frozen_key = tuple(key)
+    made = _recent.get(frozen_key)
     if made is None:
         made = _validated(options)
         if len(_recent) >= 64:
             _recent.clear()
-        _recent[key] = made
+        _recent[frozen_key] = made
     return made
 
 
@@ -174,7 +181,8 @@ def _validated(options: Mapping[str, Any]) -> StreamOptions:
 
 _OPTION_NAMES = frozenset(a.name for a in attrs.fields(StreamOptions))
 _DEFAULT_OPTIONS = StreamOptions()
-_recent: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], StreamOptions] = {}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_recent: dict[tuple[tuple[str, type, Any], ...], StreamOptions] = {}
 
 
 @attrs.frozen
