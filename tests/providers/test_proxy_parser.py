@@ -243,3 +243,61 @@ def test_tool_calls_interleave_with_each_other(native: bool) -> None:
         ("a", "x", {"n": 2}),
         ("b", "y", {}),
     ]
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_usage_the_first_spelling_wins_and_missing_counts_are_zero(native: bool) -> None:
+    usage = {"input": 4, "cache_read": 7, "cacheRead": 99}
+    m = run(done(usage=usage), native=native)
+    u = m.usage
+    assert (u.input, u.output, u.cache_read, u.cache_write, u.reasoning) == (4, 0, 7, 0, 0)
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_an_untyped_error_keeps_the_relays_words(native: bool) -> None:
+    m = run({"type": "error", "errorMessage": "the upstream broke"}, native=native)
+    assert m.error_message == "the upstream broke"
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_retry_after_zero_is_kept_and_fractions_too(native: bool) -> None:
+    for given, kept in ((0, 0.0), (0.5, 0.5), (3, 3.0)):
+        failure = {"kind": "rate_limit", "status": 429, "retryAfter": given}
+        m = run({"type": "error", "errorMessage": "x", "failure": failure}, native=native)
+        assert m.failure is not None and m.failure.retry_after == kept
+        assert m.failure.status == 429
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_a_tool_call_with_no_id_or_name_and_two_thinking_blocks(native: bool) -> None:
+    m = run(
+        {"type": "thinking_start", "contentIndex": 0},
+        {"type": "thinking_delta", "contentIndex": 0, "delta": "a"},
+        {"type": "thinking_end", "contentIndex": 0},
+        {"type": "thinking_start", "contentIndex": 1},
+        {"type": "thinking_delta", "contentIndex": 1, "delta": "b"},
+        {"type": "thinking_end", "contentIndex": 1},
+        {"type": "toolcall_start", "contentIndex": 2},
+        {"type": "toolcall_end", "contentIndex": 2},
+        done("toolUse"),
+        native=native,
+    )
+    assert m.content[:2] == (ThinkingContent("a"), ThinkingContent("b"))
+    call = m.content[2]
+    assert isinstance(call, ToolCall) and (call.id, call.name) == ("", "")
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_arguments_past_the_limit_are_refused(native: bool) -> None:
+    parser = make_byte_parser(MODEL, native=native, max_argument_bytes=16)
+    events = [
+        {"type": "toolcall_start", "contentIndex": 0, "id": "c", "toolName": "t"},
+        {"type": "toolcall_delta", "contentIndex": 0, "delta": '{"text": "' + "x" * 64 + '"}'},
+        {"type": "toolcall_end", "contentIndex": 0},
+        done("toolUse"),
+    ]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    out = parser.feed(body) + parser.end_of_stream()
+    message = out[-1].message  # type: ignore[union-attr]
+    assert message.stop_reason is StopReason.ERROR
+    assert message.error_message is not None and "16" in message.error_message
