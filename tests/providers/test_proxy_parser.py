@@ -239,7 +239,7 @@ def test_tool_calls_interleave_with_each_other(native: bool) -> None:
         done("tool_use"),
         native=native,
     )
-    assert [(c.id, c.name, c.arguments) for c in m.content] == [  # type: ignore[union-attr]
+    assert [(c.id, c.name, c.arguments) for c in m.content] == [
         ("a", "x", {"n": 2}),
         ("b", "y", {}),
     ]
@@ -298,6 +298,8 @@ def test_arguments_past_the_limit_are_refused(native: bool) -> None:
     ]
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
     out = parser.feed(body) + parser.end_of_stream()
-    message = out[-1].message  # type: ignore[union-attr]
+    end = out[-1]
+    assert isinstance(end, DoneEvent | ErrorEvent)
+    message = end.message
     assert message.stop_reason is StopReason.ERROR
     assert message.error_message is not None and "16" in message.error_message

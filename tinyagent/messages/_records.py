@@ -473,7 +473,12 @@ def _frozen_headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
 
 
 API = Literal[
-    "openai-chat", "anthropic-messages", "openai-responses", "google-gemini", "bedrock-converse"
+    "openai-chat",
+    "anthropic-messages",
+    "openai-responses",
+    "google-gemini",
+    "bedrock-converse",
+    "proxy",
 ]
 """The wire formats this version speaks (``Model.api``)."""
 
