@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from .._util.json import dumps
 from ..messages import AssistantMessage, Message, Model, StopReason, ToolCall, ToolResultMessage
 from ..serde import unstructure
-from ._protocol import Span, Tracer
+from ._protocol import Span, SpanKind, Tracer
 
-__all__ = ["NO_SPAN", "NoSpans", "RunSpans", "run_spans"]
+__all__ = ["NO_SPAN", "RunSpans", "run_spans"]
 
 _FINISH = {
     StopReason.STOP: "stop",
@@ -35,7 +35,7 @@ _NOTHING = nullcontext()  # stateless, so one serves every block
 
 
 class _NoSpan:
-    """A span that records nothing (what :class:`NoSpans` hands out)."""
+    """A span that records nothing (what an untraced run hands out)."""
 
     __slots__ = ()
 
@@ -54,6 +54,24 @@ NO_SPAN = _NoSpan()
 OpenTelemetry API with no SDK): the run then does no tracing work at all."""
 
 
+class _NoTracer:
+    """The tracer of an untraced run (never called: the run's spans return first)."""
+
+    record_content = False
+
+    def start(
+        self,
+        name: str,
+        attributes: Mapping[str, Any],
+        parent: Span | None,
+        kind: SpanKind = "internal",
+    ) -> Span:
+        return NO_SPAN
+
+
+_NO_TRACER = _NoTracer()
+
+
 class RunSpans:
     """One run's spans: ``run`` (``invoke_agent``) and under it each model call
     (``chat``) and tool call (``execute_tool``), marked with its turn; with a tracer's
@@ -70,19 +88,23 @@ class RunSpans:
         "turn",
     )
 
-    def __init__(self, tracer: Tracer) -> None:
-        self._tracer = tracer
+    def __init__(self, tracer: Tracer | None) -> None:
+        self._tracer: Tracer = tracer if tracer is not None else _NO_TRACER
         # A span per turn costs as much as a model call's (~10-30 µs in the SDK) and the
         # GenAI conventions have none: the turn is an attribute unless a tracer asks.
         self._turn_spans = bool(getattr(tracer, "turn_spans", False))
         self._turn_number = 0
-        self._live = True  # False once the run's span is NO_SPAN: nothing to do after
+        # Whether there is anything to do: no tracer, or a run's span that is NO_SPAN
+        # (the API with no SDK), and every call returns at once.
+        self._live = tracer is not None
         self.run: Span | None = None
         self.turn: Span | None = None
         self._model: Model | None = None  # the model the cached attributes describe
         self._model_attributes: dict[str, Any] = {}
 
     def start_run(self, model: Model, system_prompt: str) -> None:
+        if not self._live:
+            return
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": "tinyagent",
@@ -206,42 +228,8 @@ class RunSpans:
         span.end("tool_error" if result.is_error else None)
 
 
-class NoSpans(RunSpans):
-    """The spans of a run nobody traces: every call does nothing, so the run calls them
-    unconditionally instead of asking at each site whether it is traced."""
-
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        self.run = None
-        self.turn = None
-        self._live = False
-
-    def start_run(self, model: Model, system_prompt: str) -> None:
-        pass
-
-    def end_run(self, stop_reason: str, error: str | None, usage: Any) -> None:
-        pass
-
-    def start_turn(self, number: int) -> None:
-        pass
-
-    def end_turn(self, error: str | None = None) -> None:
-        pass
-
-    def start_model_call(self, model: Model, messages: Sequence[Message], options: Any) -> Span:
-        return NO_SPAN
-
-    def end_model_call(self, span: Span, reply: AssistantMessage | None) -> None:
-        pass
-
-    def start_tool(self, call: ToolCall) -> Span:
-        return NO_SPAN
-
-    def end_tool(self, span: Span, result: ToolResultMessage | None) -> None:
-        pass
-
-
 def run_spans(tracer: Tracer | None) -> RunSpans:
-    """A run's spans: recorded through ``tracer``, or none at all (no cost)."""
-    return RunSpans(tracer) if tracer is not None else NoSpans()
+    """A run's spans: recorded through ``tracer``, or none at all (no tracer: every
+    call returns at its first line, so the run calls them unconditionally instead of
+    asking at each site whether it is traced)."""
+    return RunSpans(tracer)
