@@ -55,17 +55,22 @@ class AssistantMessageStream:
         while not pending:
             if self._source.message is not None or self._closed:
                 raise StopAsyncIteration
-            charge = self._charge
-            if charge is not None and not charge.admitted:
-                try:
-                    await charge.admit()
-                except BudgetExceeded as exc:  # not sent: the reply says why
-                    pending.extend(self._source.abort(str(exc), StopReason.ERROR, exc))
-                    continue
-            pending.extend(await self._source.next_batch())
-            if charge is not None and self._source.message is not None:
-                charge.settle(self._source.message)
+            pending.extend(await self._next_batch())
         return pending.popleft()
+
+    async def _next_batch(self) -> list[StreamEvent]:
+        """The source's next events: the call admitted on its budgets first, and
+        charged what it used once it ended."""
+        charge = self._charge
+        if charge is not None and not charge.admitted:
+            try:
+                await charge.admit()
+            except BudgetExceeded as exc:  # not sent: the reply says why
+                return self._source.abort(str(exc), StopReason.ERROR, exc)
+        batch = await self._source.next_batch()
+        if charge is not None and self._source.message is not None:
+            charge.settle(self._source.message)
+        return batch
 
     async def admit(self) -> None:
         """Reserve the call's worst case on its budgets now (iterating does it too),
@@ -103,20 +108,10 @@ class AssistantMessageStream:
         """Read to the end and return the final message."""
         # What ``async for _ in self`` does, a batch at a time instead of an event at a
         # time: a short call's events are most of its Python work.
-        source = self._source
         self._pending.clear()
-        while source.message is None and not self._closed:
-            charge = self._charge
-            if charge is not None and not charge.admitted:
-                try:
-                    await charge.admit()
-                except BudgetExceeded as exc:  # not sent: the reply says why
-                    source.abort(str(exc), StopReason.ERROR, exc)
-                    break
-            await source.next_batch()
-            if charge is not None and source.message is not None:
-                charge.settle(source.message)
-        message = source.message
+        while self._source.message is None and not self._closed:
+            await self._next_batch()
+        message = self._source.message
         assert message is not None
         return message
 
