@@ -54,14 +54,6 @@ CREATE TABLE IF NOT EXISTS tinyagent_leases (
 )
 
 
-# One message appended by one statement: its position is one past the session's last.
-_APPEND_ONE = (
-    "INSERT INTO tinyagent_messages (session_id, seq, role, data, created) "
-    "SELECT ?1, COALESCE(MAX(seq) + 1, 0), ?2, ?3, ?4 FROM tinyagent_messages "
-    "WHERE session_id = ?1"
-)
-
-
 class SQLiteSession(RowStore):
     """``Agent(session=SQLiteSession("chats.db", "user-42"))`` resumes that conversation."""
 
@@ -136,16 +128,6 @@ class SQLiteSession(RowStore):
         if not self._lock.acquire(blocking=False):
             return False  # the worker has the connections: queue behind it
         try:
-            if len(rows) == 1:
-                # One statement, its own transaction: it reads the next position and
-                # inserts atomically (in WAL a write from a stale snapshot fails as
-                # busy instead), for a quarter of the statements of BEGIN...COMMIT.
-                try:
-                    conn.execute(_APPEND_ONE, (self.session_id, *rows[0]))
-                except sqlite3.Error:
-                    return False  # busy, or else: the worker does it and says what it met
-                self._here_commits += 1
-                return True
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:
