@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 
 from ._network import NetworkConfig
-from ._pool import MAX_SHARDS, SHARD_SIZE, ClientPool, new_client
+from ._pool import MAX_SHARDS, SHARD_SIZE, ClientPool
 
-__all__ = ["Connections", "new_client"]
+__all__ = ["Connections"]
 
 
 class Connections:

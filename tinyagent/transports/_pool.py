@@ -5,8 +5,9 @@ and each release, so one client with many calls in flight costs CPU per call in
 proportion to the width (3.6 ms a call at 100 in flight, 10 ms at 300), and calls
 queued for its connections fail after the pool timeout. Here each client (a shard)
 holds at most ``SHARD_SIZE`` connections and is never handed more calls than that: a
-call takes a slot first, from the least-busy shard, and shards are added as the width
-grows, up to ``MAX_SHARDS``. Past that, calls wait in a FIFO for a slot — as long as
+call takes a slot first, on the shard used last that has room (so calls gather on few
+shards, whose connections stay warm), and shards are added as the width grows, up to
+``MAX_SHARDS``. Past that, calls wait in a FIFO for a slot — as long as
 the caller lets them (its cancel scope or deadline), never failed for waiting.
 """
 
@@ -18,24 +19,20 @@ import anyio
 
 from ._network import NetworkConfig, ssl_context
 
-__all__ = ["MAX_SHARDS", "SHARD_SIZE", "ClientPool", "Slot", "new_client"]
+__all__ = ["MAX_SHARDS", "SHARD_SIZE", "ClientPool", "Slot"]
 
 SHARD_SIZE = 8  # connections per client: httpcore's walk stays short
 MAX_SHARDS = 128  # 1,024 connections at most per proxy and CA bundle
 
 
-def new_client(network: NetworkConfig, connections: int | None = None) -> Any:
+def _new_client(network: NetworkConfig, connections: int) -> Any:
     """An httpx client that does exactly what ``network`` says (no environment of its
     own: proxies and CAs were decided in :mod:`._network`, for every transport), keeping
     up to ``connections`` alive. httpx is imported here, on first use: a process on the
     native transport never loads it."""
     import httpx
 
-    limits = (
-        httpx.Limits()
-        if connections is None
-        else httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    )
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
         verify=ssl_context(network.ca_bundle), proxy=network.proxy, trust_env=False, limits=limits
     )
@@ -73,10 +70,8 @@ class ClientPool:
     ) -> None:
         self._network = network
         self._shard_size = shard_size
-        self._max_shards = max_shards
         self._shards: list[_Shard] = []
-        # Shards with a free slot, the one used last on top: calls gather on few shards,
-        # whose connections stay warm, and a shard is found in O(1).
+        # Shards with a free slot, the one used last on top: a shard is found in O(1).
         self._spare: list[_Shard] = []
         self._free = anyio.Semaphore(shard_size * max_shards)  # FIFO: first come, first served
 
@@ -95,7 +90,7 @@ class ClientPool:
             # The semaphore counts every shard's slots, so no spare shard means room
             # for a new one.
             try:
-                shard = _Shard(new_client(self._network, self._shard_size))
+                shard = _Shard(_new_client(self._network, self._shard_size))
             except BaseException:
                 self._free.release()
                 raise
