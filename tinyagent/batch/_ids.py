@@ -1,9 +1,10 @@
 """The input's ids, held as fingerprints: a ten-million-line input in ~130 MB, not ~1 GB.
 
 A set of ``str`` costs about 100 bytes an id. Here each id is a 62-bit fingerprint (the
-interpreter's string hash, with a salt) in one flat ``array('Q')`` with open addressing,
-8 bytes a slot, grown by half when three quarters full: 11-16 bytes an id. Two flag bits
-of the slot say the id is done (in the output already) or written (by this run).
+interpreter's string hash; salted after a collision) in one flat ``array('Q')`` with open
+addressing, 8 bytes a slot, sized from the input's estimate and grown by half when three
+quarters full: 11-16 bytes an id. A flag bit of the slot says the id is done (in the
+output already, or written by this run).
 
 A fingerprint is exact here, not a probability: the input's scan adds every id and, on
 a fingerprint it already holds, reads the input again to compare the two ids. The same
@@ -20,7 +21,6 @@ from array import array
 
 __all__ = ["IdTable"]
 
-_FLAGS = 3 << 62
 DONE = 1 << 62
 _FP = (1 << 62) - 1
 

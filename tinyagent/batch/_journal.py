@@ -311,14 +311,11 @@ class Journal:
         elif os.path.getsize(self.path) > data_end:
             os.truncate(self.path, data_end)
 
-    async def write(self, line: bytes) -> None:
-        """Append one finished item's line (one writer: callers are serialised by the
-        run's writer task), flushed now and fsynced within a second."""
-        await self.write_lines([line])
-
     async def write_lines(self, lines: list[bytes]) -> None:
-        """Append finished items' lines, flushed now (one write for them all) and
-        fsynced within a second."""
+        """Append finished items' lines (one writer: callers are serialised by the run's
+        writer task), flushed now in one write and fsynced within a second."""
+        if not lines:
+            return
         self._file.write(b"".join(lines))
         self._file.flush()
         self._written_since_sync = True

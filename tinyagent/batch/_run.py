@@ -11,6 +11,7 @@ run does them again); a second signal cancels at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -59,7 +60,7 @@ async def _feed(
                     line = error_line(run.format, item_id, "bad_input", str(exc))
                     await lines.send((item_id, line))
                 continue
-            if item is not None and not ids.is_done(item.id):
+            if item is not None:  # not skipped: not done (none was, or skip said so)
                 await items.send(item)
 
 
@@ -99,31 +100,23 @@ async def _write(
     written = journal.ids if dedupe else None
     async with lines:
         while True:
-            # Every line waiting is written, then flushed once; then a wait for the next
-            # line, and a quiet second makes what was written durable.
-            burst: list[bytes] = []
-            try:
-                while True:
-                    item_id, line = lines.receive_nowait()
-                    if written is None or written.mark_done(item_id) is not False:
-                        burst.append(line)  # each id once, whatever arrives twice
-            except anyio.WouldBlock:
-                pass
-            except anyio.EndOfStream:
-                if burst:
-                    await journal.write_lines(burst)
-                return
-            if burst:
-                await journal.write_lines(burst)
+            first = None
             with anyio.move_on_after(1.0):
                 try:
-                    item_id, line = await lines.receive()
+                    first = await lines.receive()
                 except anyio.EndOfStream:
                     return
-                if written is None or written.mark_done(item_id) is not False:
-                    await journal.write_lines([line])
+            if first is None:
+                await journal.sync()  # a quiet second: make what was written durable
                 continue
-            await journal.sync()
+            # Every line already waiting goes with it, in one write and one flush.
+            burst = [first]
+            with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+                while True:
+                    burst.append(lines.receive_nowait())
+            if written is not None:  # each id once, whatever arrives twice
+                burst = [(i, line) for i, line in burst if written.mark_done(i) is not False]
+            await journal.write_lines([line for _, line in burst])
 
 
 async def run_batch(
