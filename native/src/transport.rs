@@ -291,8 +291,70 @@ fn transport_error(e: &reqwest::Error) -> Item {
     Item::Transport { kind, detail }
 }
 
+/// The parsed form of a request's URL. Parsing one (IDNA included) costs microseconds,
+/// on every request; a model's calls all go to one URL, so the last few are kept.
+fn parsed_url(url: &str) -> Option<reqwest::Url> {
+    type Urls = Mutex<HashMap<String, reqwest::Url>>;
+    static URLS: OnceLock<Urls> = OnceLock::new();
+    let urls = URLS.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(u) = urls.lock().unwrap_or_else(|e| e.into_inner()).get(url) {
+        return Some(u.clone());
+    }
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let mut urls = urls.lock().unwrap_or_else(|e| e.into_inner());
+    if urls.len() >= 64 {
+        urls.clear(); // many URLs in turn: a bounded cache, not a growing one
+    }
+    urls.insert(url.to_owned(), parsed.clone());
+    Some(parsed)
+}
+
+/// A future's output, or the panic that ended it (as `catch_unwind` for a future):
+/// the request task reports a panic as a final item itself, with no watcher task.
+struct CatchPanic<F>(F);
+
+impl<F: std::future::Future> std::future::Future for CatchPanic<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        // SAFETY: the inner future is never moved out of the pinned wrapper.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(out)) => std::task::Poll::Ready(Ok(out)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// The request task: `run`, and if it panics, the blocks parsed so far ended and a
+/// transport error, so that Python gets a final item rather than waiting forever.
+async fn run_guarded(shared: Arc<Shared>, req: Request) {
+    if CatchPanic(run(shared.clone(), req)).await.is_err() {
+        let mut evs = Vec::new();
+        shared
+            .parser
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .close(&mut evs);
+        let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
+        items.push(Item::Transport {
+            kind: "other",
+            detail: "the native core panicked".into(),
+        });
+        shared.push(items);
+    }
+}
+
 async fn run(shared: Arc<Shared>, req: Request) {
-    let mut builder = req.client.post(&req.url).body(req.body);
+    let builder = match parsed_url(&req.url) {
+        Some(url) => req.client.post(url),
+        None => req.client.post(&req.url), // reqwest says what is wrong with it
+    };
+    let mut builder = builder.body(req.body);
     for (k, v) in &req.headers {
         builder = builder.header(k, v);
     }
@@ -500,29 +562,7 @@ impl NativeStream {
                 read_timeout,
                 max_line_bytes,
             };
-            let task = runtime().spawn(run(shared.clone(), req));
-            // If the request task panics, Python must still get a final item rather
-            // than wait forever: a watcher turns the panic into a transport error.
-            let abort = task.abort_handle();
-            let watched = shared.clone();
-            runtime().spawn(async move {
-                if let Err(e) = task.await {
-                    if e.is_panic() {
-                        let mut evs = Vec::new();
-                        watched
-                            .parser
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .close(&mut evs);
-                        let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
-                        items.push(Item::Transport {
-                            kind: "other",
-                            detail: "the native core panicked".into(),
-                        });
-                        watched.push(items);
-                    }
-                }
-            });
+            let abort = runtime().spawn(run_guarded(shared.clone(), req)).abort_handle();
             Ok(NativeStream {
                 shared,
                 read_end,
@@ -654,5 +694,38 @@ impl NativeStream {
 impl Drop for NativeStream {
     fn drop(&mut self) {
         self.cancel(); // a no-op after close() detached a finished stream
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catch_panic_reports_a_panic_and_passes_an_output() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let ok = rt.block_on(CatchPanic(async { 7 }));
+        assert_eq!(ok, Ok(7));
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {})); // keep the test's output clean
+        let failed = rt.block_on(CatchPanic(async {
+            tokio::task::yield_now().await; // a panic after a pending poll, too
+            panic!("boom");
+        }));
+        std::panic::set_hook(hook);
+        assert_eq!(failed, Err(()));
+    }
+
+    #[test]
+    fn parsed_urls_are_kept_and_bad_ones_are_not() {
+        let a = parsed_url("http://127.0.0.1:8000/v1/chat/completions").unwrap();
+        assert_eq!(a.as_str(), "http://127.0.0.1:8000/v1/chat/completions");
+        let b = parsed_url("http://127.0.0.1:8000/v1/chat/completions").unwrap();
+        assert_eq!(a, b);
+        assert!(parsed_url("not a url").is_none());
+        for i in 0..200 {
+            let u = format!("http://h{i}.example/x");
+            assert_eq!(parsed_url(&u).unwrap().as_str(), u);
+        }
     }
 }

@@ -144,6 +144,10 @@ def test_the_environment_is_read_again_for_every_request(
     bundle.write_text("")
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     assert network_for(url, opts).ca_bundle == str(bundle)
-    bundle.unlink()  # checked on every request, not remembered
+    # A bundle is checked once: the transports read it once (into a client or an SSL
+    # context) and keep what they read, so a bundle found once stays good.
+    bundle.unlink()
+    assert network_for(url, opts).ca_bundle == str(bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(ValueError, match="is not a file"):
         network_for(url, opts)

@@ -11,6 +11,7 @@ core ``_native``); ``call`` is its only user inside tinyagent.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -69,7 +70,7 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
 
     def attempt() -> EventSource:
         logger.debug("request %s", label)
-        if bodies_logged():
+        if logger.isEnabledFor(logging.DEBUG) and bodies_logged():
             logger.debug("request body %s", request.body.decode("utf-8", "replace"))
         if transport == "native":
             from ._native_bridge import NativeSource

@@ -7,6 +7,7 @@ and closes the response deterministically, even when cancelled.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import AsyncIterator
 
@@ -25,6 +26,14 @@ from ._whole import is_whole_body, read_whole_body
 __all__ = ["HttpxSource", "describe_transport_error"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _url(url: str) -> httpx.URL:
+    """The request URL, parsed once per URL (httpx parses a string on every request,
+    ~11 µs; a parsed URL it takes as it is)."""
+    return httpx.URL(url)
+
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
 
@@ -150,7 +159,11 @@ class HttpxSource:
         try:
             response = await client.send(
                 client.build_request(
-                    "POST", req.url, headers=req.headers, content=req.body, timeout=self._timeout()
+                    "POST",
+                    _url(req.url),
+                    headers=req.headers,
+                    content=req.body,
+                    timeout=self._timeout(),
                 ),
                 stream=True,
             )

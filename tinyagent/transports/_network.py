@@ -96,9 +96,18 @@ def network_for(url: str, options: StreamOptions) -> NetworkConfig:
     env_proxy, env_ca = _from_environment(url, _read_environment())
     proxy = options.proxy if options.proxy is not None else env_proxy
     ca = options.ca_bundle or env_ca
-    if ca is not None and not os.path.isfile(ca):
-        raise ValueError(f"ca_bundle {ca!r} is not a file (a PEM bundle of trusted CAs)")
+    if ca is not None and ca not in _KNOWN_FILES:
+        if not os.path.isfile(ca):
+            raise ValueError(f"ca_bundle {ca!r} is not a file (a PEM bundle of trusted CAs)")
+        if len(_KNOWN_FILES) < 64:
+            _KNOWN_FILES.add(ca)
     return NetworkConfig(proxy or None, ca)
+
+
+# CA bundles found to be files. Each transport reads a bundle once, when it builds its
+# client or SSL context for it, and keeps what it read; so the check is made once a
+# bundle too, not once a request (a ``stat`` each, ~5 µs).
+_KNOWN_FILES: set[str] = set()
 
 
 @functools.lru_cache(maxsize=8)
