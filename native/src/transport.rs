@@ -115,9 +115,69 @@ fn empty_pipe(mut end: &UnixStream) {
     while matches!(end.read(&mut buf), Ok(n) if n > 0) {}
 }
 
+/// The descriptor a loop's waker rings and Python waits on. On Linux an eventfd: a
+/// ring is a counter bump (no socket buffer), and one read clears it.
+#[cfg(target_os = "linux")]
+struct Bell(std::fs::File);
+
+#[cfg(target_os = "linux")]
+impl Bell {
+    fn new() -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd returns a new descriptor we own, or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is open and owned by nothing else.
+        Ok(Bell(unsafe { std::fs::File::from_raw_fd(fd) }))
+    }
+
+    fn ring(&self) {
+        // A full counter (never, at 2^64 - 2) already means "readable".
+        let _ = (&self.0).write(&1u64.to_ne_bytes());
+    }
+
+    fn clear(&self) {
+        let mut buf = [0u8; 8];
+        let _ = (&self.0).read(&mut buf);
+    }
+
+    fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Elsewhere, a socket pair: a byte to ring, reads until empty to clear.
+#[cfg(not(target_os = "linux"))]
+struct Bell {
+    read_end: UnixStream,
+    write_end: UnixStream,
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Bell {
+    fn new() -> std::io::Result<Self> {
+        let (read_end, write_end) = pipe()?;
+        Ok(Bell { read_end, write_end })
+    }
+
+    fn ring(&self) {
+        poke(&self.write_end);
+    }
+
+    fn clear(&self) {
+        empty_pipe(&self.read_end);
+    }
+
+    fn fd(&self) -> RawFd {
+        self.read_end.as_raw_fd()
+    }
+}
+
 struct WakerInner {
     ready: Mutex<Vec<u64>>,
-    wake: UnixStream,
+    bell: Bell,
 }
 
 impl WakerInner {
@@ -129,7 +189,7 @@ impl WakerInner {
             was_empty
         };
         if was_empty {
-            poke(&self.wake);
+            self.bell.ring();
         }
     }
 }
@@ -140,31 +200,31 @@ impl WakerInner {
 #[pyclass(module = "tinyagent.transports._native")]
 pub struct NativeWaker {
     inner: Arc<WakerInner>,
-    read_end: UnixStream,
 }
 
 #[pymethods]
 impl NativeWaker {
     #[new]
     fn new() -> PyResult<Self> {
-        let (read_end, write_end) = pipe().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let bell = Bell::new().map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(NativeWaker {
             inner: Arc::new(WakerInner {
                 ready: Mutex::new(Vec::new()),
-                wake: write_end,
+                bell,
             }),
-            read_end,
         })
     }
 
     /// The descriptor that becomes readable when a stream has items.
     fn fileno(&self) -> RawFd {
-        self.read_end.as_raw_fd()
+        self.inner.bell.fd()
     }
 
     /// The ids of the streams that got items since the last call (each may repeat).
     fn take_ready(&self) -> Vec<u64> {
-        empty_pipe(&self.read_end);
+        // Cleared before the ids are taken: a stream that queues its id after the take
+        // rings again, so no id is left unannounced.
+        self.inner.bell.clear();
         std::mem::take(&mut *self.inner.ready.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
