@@ -151,9 +151,20 @@ impl Signal {
 #[derive(Default)]
 struct Converter {
     content: Vec<Option<Py<PyAny>>>,
+    /// Leave out the delta events (a caller that wants only the final message, such as
+    /// `complete()`): a block's start and end still come, so "content began" is seen,
+    /// and the work per call no longer grows with the number of chunks.
+    no_deltas: bool,
 }
 
 impl Converter {
+    fn without_deltas(no_deltas: bool) -> Self {
+        Converter {
+            content: Vec::new(),
+            no_deltas,
+        }
+    }
+
     fn put(&mut self, index: u32, obj: Py<PyAny>) {
         let i = index as usize;
         if self.content.len() <= i {
@@ -195,6 +206,14 @@ impl Converter {
         let index_s = pyo3::intern!(py, "index");
         let delta_s = pyo3::intern!(py, "delta");
         for ev in evs {
+            if self.no_deltas
+                && matches!(
+                    ev,
+                    Ev::TextDelta(..) | Ev::ThinkingDelta(..) | Ev::ToolDelta(..)
+                )
+            {
+                continue;
+            }
             let obj: Bound<'py, PyAny> = match ev {
                 Ev::TextStart(i) => fast_record(
                     py,

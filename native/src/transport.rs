@@ -159,7 +159,10 @@ struct Bell {
 impl Bell {
     fn new() -> std::io::Result<Self> {
         let (read_end, write_end) = pipe()?;
-        Ok(Bell { read_end, write_end })
+        Ok(Bell {
+            read_end,
+            write_end,
+        })
     }
 
     fn ring(&self) {
@@ -578,7 +581,7 @@ fn pipe() -> std::io::Result<(UnixStream, UnixStream)> {
 impl NativeStream {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None, think_tags = false, waker = None, stream_id = 0))]
+    #[pyo3(signature = (url, headers, body, connect_timeout, read_timeout, max_line_bytes, max_argument_bytes, format = "openai-chat", proxy = None, ca_bundle = None, think_tags = false, waker = None, stream_id = 0, deltas = true))]
     fn new(
         url: String,
         headers: Vec<(String, String)>,
@@ -593,6 +596,7 @@ impl NativeStream {
         think_tags: bool,
         waker: Option<PyRef<'_, NativeWaker>>,
         stream_id: u64,
+        deltas: bool,
     ) -> PyResult<Self> {
         guarded(|| {
             let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
@@ -622,13 +626,15 @@ impl NativeStream {
                 read_timeout,
                 max_line_bytes,
             };
-            let abort = runtime().spawn(run_guarded(shared.clone(), req)).abort_handle();
+            let abort = runtime()
+                .spawn(run_guarded(shared.clone(), req))
+                .abort_handle();
             Ok(NativeStream {
                 shared,
                 read_end,
                 is_closed: false,
                 task: Some(abort),
-                conv: Converter::default(),
+                conv: Converter::without_deltas(!deltas),
                 control: false,
             })
         })
@@ -763,7 +769,9 @@ mod tests {
 
     #[test]
     fn catch_panic_reports_a_panic_and_passes_an_output() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let ok = rt.block_on(CatchPanic(async { 7 }));
         assert_eq!(ok, Ok(7));
         let hook = std::panic::take_hook();

@@ -29,8 +29,10 @@ class AssistantMessageStream:
     the final :class:`AssistantMessage`, also available as :attr:`message` afterwards.
     """
 
-    def __init__(self, model: Model, context: Context, options: StreamOptions) -> None:
-        self._source = make_source(model, context, options)
+    def __init__(
+        self, model: Model, context: Context, options: StreamOptions, *, deltas: bool = True
+    ) -> None:
+        self._source = make_source(model, context, options, deltas=deltas)
         self._pending: deque[StreamEvent] = deque()
         self._closed = False
         # The budgets this call draws on (given, and in force around it), if any.
@@ -144,5 +146,7 @@ def stream(model: Model | str, context: Context, **options: Any) -> AssistantMes
 
 async def complete(model: Model | str, context: Context, **options: Any) -> AssistantMessage:
     """Run one model call to the end and return the final message (see :func:`stream`)."""
-    async with stream(model, context, **options) as events:
-        return await events.result()
+    # Nobody reads the events: the transport may leave the deltas out.
+    call = AssistantMessageStream(as_model(model), context, stream_options(options), deltas=False)
+    async with call:
+        return await call.result()

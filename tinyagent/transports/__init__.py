@@ -52,9 +52,14 @@ def resolve_transport(transport: str | None, client: object = None) -> str:
     return transport
 
 
-def make_source(model: Model, context: Context, options: StreamOptions) -> EventSource:
+def make_source(
+    model: Model, context: Context, options: StreamOptions, *, deltas: bool = True
+) -> EventSource:
     """The event source of one call: the model's provider on the chosen transport,
-    with retries. Raises (before any I/O) only for programming errors."""
+    with retries. Raises (before any I/O) only for programming errors. ``deltas=False``:
+    the caller reads only the final message, so a transport that can leave the delta
+    events out does (the native one: a call's work then does not grow with its chunks);
+    every block's start and end still come."""
     provider = provider_for(model)
     transport = resolve_transport(options.transport, options.client)
     request = prepare_request(model, context, options)
@@ -75,7 +80,7 @@ def make_source(model: Model, context: Context, options: StreamOptions) -> Event
         if transport == "native":
             from ._native_bridge import NativeSource
 
-            return NativeSource(model, provider, request, options)
+            return NativeSource(model, provider, request, options, deltas=deltas)
         from ._httpx import HttpxSource
 
         if transport == "httpx+native":

@@ -34,6 +34,7 @@ def _url(url: str) -> httpx.URL:
     ~11 µs; a parsed URL it takes as it is)."""
     return httpx.URL(url)
 
+
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
 

@@ -237,9 +237,16 @@ class NativeSource:
     """``transport="native"``: the request runs in Rust; Python drains batches."""
 
     def __init__(
-        self, model: Model, provider: Provider, request: PreparedRequest, options: StreamOptions
+        self,
+        model: Model,
+        provider: Provider,
+        request: PreparedRequest,
+        options: StreamOptions,
+        *,
+        deltas: bool = True,
     ) -> None:
         self._core = _require()
+        self._deltas = deltas  # False: no delta events (only the final message is read)
         self._model = model
         self._provider = provider
         self._format = provider.native_format
@@ -274,6 +281,7 @@ class NativeSource:
             self._model.think_tags,
             self._wakeups.waker,
             self._id,
+            self._deltas,
         )
 
     def _local_failure(self, exc: OSError) -> list[StreamEvent]:
