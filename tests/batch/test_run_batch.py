@@ -149,6 +149,23 @@ async def test_a_second_run_resumes_and_sends_nothing_twice(tmp_path: Path) -> N
     assert sorted(r["id"] for r in rows(out)) == sorted(f"q{i}" for i in range(30))
 
 
+async def test_a_resume_past_a_long_done_prefix_runs_the_rest(tmp_path: Path) -> None:
+    # 2,500 done lines in a row: the workers skip them in steps of 1,024 lines, yielding
+    # between steps, and the 100 after them run.
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(ours(2600))
+    async with LocalServer(handler=echo) as server:
+        await run_batch(inp, out, model=server.model(), concurrency=200, progress=False)
+        done = sorted(
+            out.read_bytes().splitlines(keepends=True), key=lambda b: int(json.loads(b)["id"][1:])
+        )
+        out.write_bytes(b"".join(done[:2500]))
+        summary = await run_batch(inp, out, model=server.model(), concurrency=50, progress=False)
+        assert len(server.requests) == 2600 + 100
+    assert summary.skipped == 2500 and summary.succeeded == 100
+    assert sorted(r["id"] for r in rows(out)) == sorted(f"q{i}" for i in range(2600))
+
+
 async def test_a_changed_input_is_refused(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text(ours(3))

@@ -1,12 +1,13 @@
 """``run_batch``: every input item through one model call (or one agent), exactly once
 in the output, at the pace one gate allows, surviving crashes and signals.
 
-The tasks of a run, in one task group: a feeder reads the input as a stream and hands
-items to ``concurrency`` workers; each worker runs its item (its attempts all pass the
-shared :class:`BatchGate`) and hands the line to the one writer, which appends it to
-the output (the journal). The first Ctrl-C or SIGTERM stops the feeder; in-flight items
-get ``grace`` seconds to finish, then are cancelled (they are not written, so a resumed
-run does them again); a second signal cancels at once.
+The tasks of a run, in one task group: ``concurrency`` workers each take the input's
+next item when free (the input is read as a stream, a line at a time, by whichever
+worker takes it), run it (its attempts all pass the shared :class:`BatchGate`) and hand
+the line to the one writer, which appends it to the output (the journal). The first
+Ctrl-C or SIGTERM stops the feed; in-flight items get ``grace`` seconds to finish, then
+are cancelled (they are not written, so a resumed run does them again); a second signal
+cancels at once.
 """
 
 from __future__ import annotations
@@ -41,27 +42,63 @@ __all__ = ["run_batch", "run_batch_sync"]
 Engine = Literal["local", "ray"]
 
 
-async def _feed(
-    path: Path, run: ItemRunner, ids: IdTable, items: MemoryObjectSendStream[BatchItem],
-    lines: MemoryObjectSendStream[tuple[str, bytes]], unnamed: Callable[[int], str],
-) -> None:  # fmt: skip
-    skip = ids.is_done if ids.done_count else None  # a resumed run skips what is done
-    async with items:
-        for number, text in read_lines(path):
-            if number % 1024 == 0:
-                await anyio.lowlevel.checkpoint()  # skipping a long done prefix: cancellable
+class _Pause:
+    """What :meth:`_Feed.take` returns after a long run of skipped lines."""
+
+
+PAUSE = _Pause()
+
+
+class _Feed:
+    """The input as the workers' queue: a free worker takes the next item itself, so
+    there is no feeder task and no channel hand-off per item. An item leaves the input
+    only when a worker takes it, so stopping the feed (a signal, the budget) leaves
+    nothing taken and not started."""
+
+    def __init__(
+        self, path: Path, run: ItemRunner, ids: IdTable, unnamed: Callable[[int], str]
+    ) -> None:
+        self._lines = read_lines(path)
+        self._run = run
+        self._ids = ids
+        self._unnamed = unnamed
+        self._skip = ids.is_done if ids.done_count else None  # a resumed run skips done ids
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Take no more items (those taken finish)."""
+        self.stopped = True
+
+    def close(self) -> None:
+        self.stopped = True
+        self._lines.close()
+
+    def take(self) -> BatchItem | tuple[str, bytes] | _Pause | None:
+        """The next item to run; a bad line's error line (its id, the line) to write;
+        :data:`PAUSE` after 1024 lines skipped in a row (a resumed run's done prefix:
+        the worker yields, so a long skip stays cancellable); None once the input, or
+        the feed, has ended."""
+        run = self._run
+        for _ in range(1024):
+            if self.stopped:
+                return None
+            got = next(self._lines, None)
+            if got is None:
+                self.stopped = True
+                return None
+            number, text = got
             try:
-                item = parse_line(text, number, run.format, skip)
+                item = parse_line(text, number, run.format, self._skip)
             except BadLine as exc:
-                item_id = exc.item_id or unnamed(number)
-                if not ids.is_done(item_id):
-                    run.stats.failed += 1
-                    run.stats.errors["bad_input"] += 1
-                    line = error_line(run.format, item_id, "bad_input", str(exc))
-                    await lines.send((item_id, line))
-                continue
+                item_id = exc.item_id or self._unnamed(number)
+                if self._ids.is_done(item_id):
+                    continue
+                run.stats.failed += 1
+                run.stats.errors["bad_input"] += 1
+                return item_id, error_line(run.format, item_id, "bad_input", str(exc))
             if item is not None:  # not skipped: not done (none was, or skip said so)
-                await items.send(item)
+                return item
+        return PAUSE
 
 
 Executor = Callable[[BatchItem], Awaitable[tuple[bytes, Outcome]]]
@@ -70,12 +107,22 @@ Executor = Callable[[BatchItem], Awaitable[tuple[bytes, Outcome]]]
 async def _work(
     run: ItemRunner,
     execute: Executor,
-    items: MemoryObjectReceiveStream[BatchItem],
+    feed: _Feed,
     lines: MemoryObjectSendStream[tuple[str, bytes]],
     refused: Callable[[], None],
 ) -> None:
-    async with items, lines:
-        async for item in items:
+    async with lines:
+        while True:
+            item = feed.take()
+            if item is None:
+                return
+            if item is PAUSE:
+                await anyio.lowlevel.checkpoint()
+                continue
+            if isinstance(item, tuple):  # a bad line: its error line goes out
+                await lines.send(item)
+                continue
+            assert isinstance(item, BatchItem)
             run.stats.in_flight += 1
             try:
                 line, outcome = await execute(item)
@@ -214,32 +261,21 @@ async def run_batch(
     interrupted = False
     stopped_by_budget = False
     show = progress if progress is not None else os.isatty(2)
+    feed = _Feed(in_path, run, journal.ids, scan.id_of_unnamed)
     try:
         async with anyio.create_task_group() as tg:
-            # No buffer: an item leaves the input only when a worker takes it, so a
-            # signal stops the feed with nothing taken and left unstarted.
-            items_send, items_receive = anyio.create_memory_object_stream[BatchItem](0)
             lines_send, lines_receive = anyio.create_memory_object_stream[tuple[str, bytes]](
                 concurrency
             )
             tg.start_soon(_write, journal, lines_receive, pool is not None)
             work = anyio.CancelScope()
-            feed = anyio.CancelScope()
 
             def refused() -> None:
                 nonlocal stopped_by_budget
                 if not stopped_by_budget:
                     stopped_by_budget = True
                     logger.info("batch: stopped by its budget; the items in flight finish")
-                feed.cancel()  # the next item does not fit: take no more
-
-            async def feeder() -> None:
-                async with lines_send.clone() as lines:
-                    with feed:
-                        await _feed(
-                            in_path, run, journal.ids, items_send, lines, scan.id_of_unnamed
-                        )
-                await items_send.aclose()  # workers finish what they hold, then stop
+                feed.stop()  # the next item does not fit: take no more
 
             async def workers() -> None:
                 async with lines_send:
@@ -247,10 +283,8 @@ async def run_batch(
                         async with anyio.create_task_group() as crew:
                             for _ in range(concurrency):
                                 crew.start_soon(
-                                    _work, run, execute, items_receive.clone(),
-                                    lines_send.clone(), refused,
-                                )  # fmt: skip
-                    items_receive.close()
+                                    _work, run, execute, feed, lines_send.clone(), refused
+                                )
 
             async def watch_signals() -> None:
                 nonlocal interrupted
@@ -260,7 +294,7 @@ async def run_batch(
                             work.cancel()  # a second signal: cancel at once
                             return
                         interrupted = True
-                        feed.cancel()
+                        feed.stop()
                         work.deadline = anyio.current_time() + grace
 
             side = anyio.CancelScope()
@@ -274,7 +308,6 @@ async def run_batch(
                             aux.start_soon(progress_task, stats, gate)
 
             tg.start_soon(helpers)
-            tg.start_soon(feeder)
             await workers()
             side.cancel()
         spent = None
@@ -287,6 +320,7 @@ async def run_batch(
                 lambda: journal.note_budget(limits, total, stopped_by_budget)
             )
     finally:
+        feed.close()
         await journal.close()
         if pool is not None:
             with anyio.CancelScope(shield=True):
