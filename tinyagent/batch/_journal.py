@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,7 +36,7 @@ FSYNC_EVERY = 1.0  # seconds
 BOM = b"\xef\xbb\xbf"
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def read_lines(path: Path) -> Generator[tuple[int, bytes], None, None]:
     """The file's non-blank lines with their numbers, read as a stream (a UTF-8 byte
     order mark before the first is not part of it: editors on Windows write one)."""
     with open(path, "rb") as f:
