@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 
 from ..budget import Account, BudgetError, charging
-from ..call import complete
+from ..call import AssistantMessageStream
 from ..messages import (
     AssistantMessage,
     FailureKind,
@@ -23,6 +23,7 @@ from ..messages import (
 )
 from ..serde import unstructure
 from ..transports import retry_delay
+from ..wire import StreamOptions, stream_options
 from ._chat import for_api
 from ._formats import BatchItem, Format, error_line, result_line
 from ._gate import BatchGate
@@ -69,6 +70,9 @@ class ItemRunner:
         self.max_attempts = max_attempts
         self.agent = agent
         self.budget = budget
+        # The batch's own options, validated once (an item with none of its own, the
+        # usual case, reuses them); None until the first item asks.
+        self._options: StreamOptions | None = None
 
     async def item(self, item: BatchItem) -> bytes:
         """Run one item to its output line (a failure is a line too), counted."""
@@ -114,9 +118,7 @@ class ItemRunner:
                     requests += len(sent)
                     usage = sum((m.usage for m in sent), usage or Usage())
                 else:
-                    # A chat-completions body's fields, translated for this wire format.
-                    options = {**self.options, **for_api(item.options, self.model.api)}
-                    reply = await complete(self.model, item.context, **options)
+                    reply = await self._call(item)
                     requests += not _refused(reply)
                 if _refused(reply) and requests == 0:
                     latency = anyio.current_time() - started
@@ -147,6 +149,21 @@ class ItemRunner:
             usage=usage,
             requests=requests,
         ), outcome
+
+    async def _call(self, item: BatchItem) -> AssistantMessage:
+        """The item's one model call: ``complete()``, with the options validated once
+        per batch unless the item has its own."""
+        options: StreamOptions
+        if item.options:
+            # A chat-completions body's fields, translated for this wire format.
+            options = stream_options({**self.options, **for_api(item.options, self.model.api)})
+        elif self._options is not None:
+            options = self._options
+        else:
+            options = self._options = stream_options(self.options)
+        call = AssistantMessageStream(self.model, item.context, options, deltas=False)
+        async with call:
+            return await call.result()
 
     async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any], Answer | None]:
         """Run the item on a fresh agent: its last reply, the messages it added, and its
