@@ -87,6 +87,8 @@ class ItemRunner:
         skips it like any failed item instead of dying on it again."""
         started = anyio.current_time()
         try:
+            if self.budget is None:
+                return await self._execute(item, started)
             with charging(self.budget):  # every call of the item, an agent's too
                 return await self._execute(item, started)
         except BudgetError:
