@@ -83,3 +83,22 @@ def test_max_connections_is_checked() -> None:
     for bad in (0, -1, 1.5, True, "8"):
         with pytest.raises(ValueError, match="max_connections must be a whole number"):
             Connections(max_connections=bad)  # type: ignore[arg-type]
+
+
+async def test_a_session_sends_what_an_httpx_client_would() -> None:
+    # A session's calls go straight to its transport, past the client: the headers the
+    # client would add are still sent, each once, and the model's own win.
+    async with LocalServer([text_reply("ok"), text_reply("ok")]) as server:
+        model = server.model(api_key="sk-test-123456", headers={"x-extra": "1"})
+        async with Connections() as conns:
+            msg = await tinyagent.complete(model, CTX, transport="httpx", session=conns)
+        import httpx
+
+        async with httpx.AsyncClient() as client:
+            theirs = await tinyagent.complete(model, CTX, transport="httpx", client=client)
+    assert msg.text == theirs.text == "ok"
+    ours, via_client = (r.headers for r in server.requests)
+    assert ours == via_client
+    assert ours["user-agent"].startswith("python-httpx/")
+    assert ours["accept"] == "text/event-stream" and ours["x-extra"] == "1"
+    assert ours["authorization"] == "Bearer sk-test-123456"

@@ -28,33 +28,43 @@ MAX_SHARDS = 128  # 1,024 connections at most per proxy and CA bundle
 def _new_client(network: NetworkConfig, connections: int) -> Any:
     """An httpx client that does exactly what ``network`` says (no environment of its
     own: proxies and CAs were decided in :mod:`._network`, for every transport), keeping
-    up to ``connections`` alive. httpx is imported here, on first use: a process on the
-    native transport never loads it."""
+    up to ``connections`` alive, over a transport of its own (:attr:`Slot.transport`).
+    httpx is imported here, on first use: a process on the native transport never loads
+    it."""
     import httpx
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(
+    transport = httpx.AsyncHTTPTransport(
         verify=ssl_context(network.ca_bundle), proxy=network.proxy, trust_env=False, limits=limits
     )
+    return httpx.AsyncClient(transport=transport, trust_env=False)
 
 
 class _Shard:
-    __slots__ = ("busy", "client")
+    __slots__ = ("busy", "client", "headers", "transport")
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.transport = client._transport  # the one _new_client gave it
+        self.headers = dict(client.headers.items())  # what the client would add
         self.busy = 0
 
 
 class Slot:
-    """One call's hold on a connection of a shard; :meth:`release` exactly once."""
+    """One call's hold on a connection of a shard; :meth:`release` exactly once.
 
-    __slots__ = ("_pool", "_shard", "client")
+    ``transport`` is the shard's httpx transport: a call on a session's own clients
+    sends through it directly, with the client's default ``headers`` (the client adds
+    nothing else those calls use: no auth, no redirects, no cookies, no hooks)."""
+
+    __slots__ = ("_pool", "_shard", "client", "headers", "transport")
 
     def __init__(self, pool: ClientPool, shard: _Shard) -> None:
         self._pool: ClientPool | None = pool
         self._shard = shard
         self.client = shard.client
+        self.transport = shard.transport
+        self.headers: dict[str, str] = shard.headers
 
     def release(self) -> None:
         pool, self._pool = self._pool, None
