@@ -102,3 +102,40 @@ async def test_a_session_sends_what_an_httpx_client_would() -> None:
     assert ours["user-agent"].startswith("python-httpx/")
     assert ours["accept"] == "text/event-stream" and ours["x-extra"] == "1"
     assert ours["authorization"] == "Bearer sk-test-123456"
+
+
+async def test_a_header_the_model_sets_replaces_the_clients_default_in_any_case() -> None:
+    import httpx
+
+    from tinyagent.transports._httpx import HttpxSource
+    from tinyagent.wire import PreparedRequest, StreamOptions
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"")
+
+    class _Slot:
+        def __init__(self) -> None:
+            self.transport = httpx.MockTransport(handler)
+            self.headers = {
+                "accept": "*/*",
+                "user-agent": "python-httpx/x",
+                "accept-encoding": "gzip",
+            }
+
+    request = PreparedRequest(
+        "http://127.0.0.1:1/v1/chat/completions",
+        {"User-Agent": "mine/1", "accept": "text/event-stream"},
+        b"{}",
+    )
+    source = HttpxSource(
+        tinyagent.Model("m", "http://127.0.0.1:1/v1"), None, request, StreamOptions(), None
+    )  # type: ignore[arg-type]
+    response = await source._send(_Slot())  # type: ignore[arg-type]
+    await response.aclose()
+    sent = seen[0].headers
+    assert sent.get_list("user-agent") == ["mine/1"]
+    assert sent.get_list("accept") == ["text/event-stream"]
+    assert sent["accept-encoding"] == "gzip"

@@ -200,7 +200,12 @@ class HttpxSource:
         which a session's clients do not use: ~0.1 ms a call."""
         req = self._request
         transport: httpx.AsyncBaseTransport = slot.transport
-        headers = {**slot.headers, **req.headers}
+        # The client's defaults first, each one the call sets itself left out (header
+        # names match in any case, as httpx merges them).
+        own = req.headers
+        mine = {name.lower() for name in own}
+        headers = {k: v for k, v in slot.headers.items() if k not in mine}
+        headers.update(own)
         timeout = self._timeout().as_dict()
         request = httpx.Request(
             "POST",
