@@ -154,20 +154,19 @@ impl Signal {
 
 /// Turns `Ev` items into Python objects, keeping the finished content blocks for the
 /// final message. Terminal items become `Signal`s that Python finishes.
-#[derive(Default)]
 struct Converter {
     content: Vec<Option<Py<PyAny>>>,
-    /// Leave out the delta events (a caller that wants only the final message, such as
-    /// `complete()`): a block's start and end still come, so "content began" is seen,
-    /// and the work per call no longer grows with the number of chunks.
-    no_deltas: bool,
+    /// False: leave out the delta events (a caller that wants only the final message,
+    /// such as `complete()`). A block's start and end still come, so "content began" is
+    /// seen, and the work per call no longer grows with the number of chunks.
+    deltas: bool,
 }
 
 impl Converter {
-    fn without_deltas(no_deltas: bool) -> Self {
+    fn new(deltas: bool) -> Self {
         Converter {
             content: Vec::new(),
-            no_deltas,
+            deltas,
         }
     }
 
@@ -212,7 +211,7 @@ impl Converter {
         let index_s = pyo3::intern!(py, "index");
         let delta_s = pyo3::intern!(py, "delta");
         for ev in evs {
-            if self.no_deltas
+            if !self.deltas
                 && matches!(
                     ev,
                     Ev::TextDelta(..) | Ev::ThinkingDelta(..) | Ev::ToolDelta(..)
@@ -369,7 +368,7 @@ impl ChatStreamParser {
         let parser = make_parser(format, max_line_bytes, max_argument_bytes, think_tags)?;
         Ok(ChatStreamParser {
             parser,
-            conv: Converter::default(),
+            conv: Converter::new(true),
         })
     }
 

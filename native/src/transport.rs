@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -372,31 +373,24 @@ fn parsed_url(url: &str) -> Option<reqwest::Url> {
     Some(parsed)
 }
 
-/// A future's output, or the panic that ended it (as `catch_unwind` for a future):
-/// the request task reports a panic as a final item itself, with no watcher task.
-struct CatchPanic<F>(F);
-
-impl<F: std::future::Future> std::future::Future for CatchPanic<F> {
-    type Output = Result<F::Output, ()>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        // SAFETY: the inner future is never moved out of the pinned wrapper.
-        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+/// A future's output, or `Err` if it panicked (`catch_unwind` for a future): the
+/// request task reports a panic as a final item itself, with no watcher task.
+async fn catch_panic<F: std::future::Future>(future: F) -> Result<F::Output, ()> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
             Ok(std::task::Poll::Ready(out)) => std::task::Poll::Ready(Ok(out)),
             Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
             Err(_) => std::task::Poll::Ready(Err(())),
         }
-    }
+    })
+    .await
 }
 
 /// The request task: `run`, and if it panics, the blocks parsed so far ended and a
 /// transport error, so that Python gets a final item rather than waiting forever.
 async fn run_guarded(shared: Arc<Shared>, req: Request) {
-    if CatchPanic(run(shared.clone(), req)).await.is_err() {
+    if catch_panic(run(shared.clone(), req)).await.is_err() {
         let mut evs = Vec::new();
         shared
             .parser
@@ -634,7 +628,7 @@ impl NativeStream {
                 read_end,
                 is_closed: false,
                 task: Some(abort),
-                conv: Converter::without_deltas(!deltas),
+                conv: Converter::new(deltas),
                 control: false,
             })
         })
@@ -772,11 +766,11 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let ok = rt.block_on(CatchPanic(async { 7 }));
+        let ok = rt.block_on(catch_panic(async { 7 }));
         assert_eq!(ok, Ok(7));
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {})); // keep the test's output clean
-        let failed = rt.block_on(CatchPanic(async {
+        let failed = rt.block_on(catch_panic(async {
             tokio::task::yield_now().await; // a panic after a pending poll, too
             panic!("boom");
         }));

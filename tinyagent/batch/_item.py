@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 
 from ..budget import Account, BudgetError, charging
-from ..call import AssistantMessageStream
+from ..call import complete_with
 from ..messages import (
     AssistantMessage,
     FailureKind,
@@ -163,9 +163,7 @@ class ItemRunner:
             options = self._options
         else:
             options = self._options = stream_options(self.options)
-        call = AssistantMessageStream(self.model, item.context, options, deltas=False)
-        async with call:
-            return await call.result()
+        return await complete_with(self.model, item.context, options)
 
     async def _agent(self, item: BatchItem) -> tuple[AssistantMessage, list[Any], Answer | None]:
         """Run the item on a fresh agent: its last reply, the messages it added, and its

@@ -8,6 +8,13 @@ Imports ``transports`` (which moves the bytes), ``wire``, ``catalogue`` and
 from __future__ import annotations
 
 from ._caller import ModelCaller, check_call_options
-from ._stream import AssistantMessageStream, complete, stream
+from ._stream import AssistantMessageStream, complete, complete_with, stream
 
-__all__ = ["AssistantMessageStream", "ModelCaller", "check_call_options", "complete", "stream"]
+__all__ = [
+    "AssistantMessageStream",
+    "ModelCaller",
+    "check_call_options",
+    "complete",
+    "complete_with",
+    "stream",
+]

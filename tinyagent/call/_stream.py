@@ -19,7 +19,7 @@ from ..transports import make_source
 from ..wire import StreamOptions, stream_options
 from ._charge import CallCharge, charge_for
 
-__all__ = ["AssistantMessageStream", "complete", "stream"]
+__all__ = ["AssistantMessageStream", "complete", "complete_with", "stream"]
 
 
 class AssistantMessageStream:
@@ -146,7 +146,13 @@ def stream(model: Model | str, context: Context, **options: Any) -> AssistantMes
 
 async def complete(model: Model | str, context: Context, **options: Any) -> AssistantMessage:
     """Run one model call to the end and return the final message (see :func:`stream`)."""
+    return await complete_with(as_model(model), context, stream_options(options))
+
+
+async def complete_with(model: Model, context: Context, options: StreamOptions) -> AssistantMessage:
+    """:func:`complete` on options already validated (a caller making many calls with
+    the same options validates them once)."""
     # Nobody reads the events: the transport may leave the deltas out.
-    call = AssistantMessageStream(as_model(model), context, stream_options(options), deltas=False)
+    call = AssistantMessageStream(model, context, options, deltas=False)
     async with call:
         return await call.result()

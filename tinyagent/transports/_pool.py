@@ -25,28 +25,25 @@ SHARD_SIZE = 8  # connections per client: httpcore's walk stays short
 MAX_SHARDS = 128  # 1,024 connections at most per proxy and CA bundle
 
 
-def _new_client(network: NetworkConfig, connections: int) -> Any:
+class _Shard:
     """An httpx client that does exactly what ``network`` says (no environment of its
     own: proxies and CAs were decided in :mod:`._network`, for every transport), keeping
     up to ``connections`` alive, over a transport of its own (:attr:`Slot.transport`).
     httpx is imported here, on first use: a process on the native transport never loads
     it."""
-    import httpx
 
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    transport = httpx.AsyncHTTPTransport(
-        verify=ssl_context(network.ca_bundle), proxy=network.proxy, trust_env=False, limits=limits
-    )
-    return httpx.AsyncClient(transport=transport, trust_env=False)
-
-
-class _Shard:
     __slots__ = ("busy", "client", "headers", "transport")
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.transport = client._transport  # the one _new_client gave it
-        self.headers = dict(client.headers.items())  # what the client would add
+    def __init__(self, network: NetworkConfig, connections: int) -> None:
+        import httpx
+
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        verify = ssl_context(network.ca_bundle)
+        self.transport = httpx.AsyncHTTPTransport(
+            verify=verify, proxy=network.proxy, trust_env=False, limits=limits
+        )
+        self.client = httpx.AsyncClient(transport=self.transport, trust_env=False)
+        self.headers = dict(self.client.headers.items())  # what the client would add
         self.busy = 0
 
 
@@ -100,7 +97,7 @@ class ClientPool:
             # The semaphore counts every shard's slots, so no spare shard means room
             # for a new one.
             try:
-                shard = _Shard(_new_client(self._network, self._shard_size))
+                shard = _Shard(self._network, self._shard_size)
             except BaseException:
                 self._free.release()
                 raise

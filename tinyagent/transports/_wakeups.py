@@ -43,26 +43,24 @@ class Wakeups:
         if self._asyncio:
             import asyncio
 
-            waiter = self._waiting[stream_id] = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                if self._waiting.get(stream_id) is waiter:
-                    del self._waiting[stream_id]
-            return
-        import trio
+            waiter: Any = asyncio.get_running_loop().create_future()
+            woken = waiter
+        else:
+            import trio
 
-        event = self._waiting[stream_id] = trio.Event()
+            waiter = trio.Event()
+            woken = waiter.wait()
+        self._waiting[stream_id] = waiter
         try:
-            await event.wait()
+            await woken
         finally:
-            if self._waiting.get(stream_id) is event:
+            if self._waiting.get(stream_id) is waiter:
                 del self._waiting[stream_id]
 
     async def dispatch(self) -> None:
         """Run for the loop's life: wake each stream whose id the waker reports."""
         fd = self.waker.fileno()
-        if sniffio.current_async_library() == "asyncio":
+        if self._asyncio:
             # asyncio registers and unregisters a reader on every wait_readable (two
             # epoll_ctl calls and a future per wake-up); the descriptor stays registered
             # here for the loop's life, and the callback wakes the streams.
