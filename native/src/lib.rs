@@ -116,8 +116,9 @@ fn fast_record<'py>(
 /// Everything the core hands to Python that is not a stream event, as one typed record:
 /// the end of a message (`finish`, `fail` with a `code` and its `detail`, `closed`) and
 /// the native transport's news (`started`, `http_error` with `status`, the body in
-/// `detail` and `retry_after`; `whole_body` with its `content_type` and the body in
-/// `detail`; `transport` with the failure's kind in `code`).
+/// `detail`, `retry_after` and a redirect's `location`; `whole_body` with its
+/// `content_type` and the body in `detail`; `transport` with the failure's kind in
+/// `code`).
 #[pyclass(module = "tinyagent.transports._native", frozen, get_all)]
 pub(crate) struct Signal {
     pub kind: &'static str,
@@ -131,6 +132,8 @@ pub(crate) struct Signal {
     pub detail: Option<PyObject>,
     pub status: Option<u16>,
     pub retry_after: Option<String>,
+    /// Where a redirect (`http_error` with a 3xx status) points, if it said.
+    pub location: Option<String>,
     /// A whole body's content type (`whole_body`).
     pub content_type: Option<String>,
 }
@@ -147,6 +150,7 @@ impl Signal {
             detail: None,
             status: None,
             retry_after: None,
+            location: None,
             content_type: None,
         }
     }

@@ -46,6 +46,8 @@ enum Item {
         status: u16,
         body: Vec<u8>,
         retry_after: Option<String>,
+        /// A redirect's `location` (no transport follows one; Python says where to).
+        location: Option<String>,
     },
     /// A transport failure: "connect", "connect_timeout", "read_timeout", "no_response",
     /// "closed", "other".
@@ -283,6 +285,9 @@ fn client(
     let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .read_timeout(read_timeout)
+        // A redirect is reported, not followed: a request and its key go only where the
+        // model says, and a 301 or 302 would turn the POST into a GET (httpx alike).
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
     if let Some(url) = &key.proxy {
         builder =
@@ -441,12 +446,17 @@ async fn run(shared: Arc<Shared>, req: Request) {
             Ok(Ok(r)) => r,
         };
     let status = response.status().as_u16();
-    if status >= 400 {
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+    if status >= 300 {
+        // An error, or a redirect: the client follows none (as on httpx).
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header("retry-after");
+        let location = header("location");
         let mut response = response;
         let mut body = Vec::new();
         while body.len() < ERROR_BODY_LIMIT {
@@ -460,6 +470,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
             status,
             body,
             retry_after,
+            location,
         }]);
         return;
     }
@@ -673,10 +684,12 @@ impl NativeStream {
                                 status,
                                 body,
                                 retry_after,
+                                location,
                             } => Signal {
                                 status: Some(status),
                                 detail: Some(PyBytes::new(py, &body).into_any().unbind()),
                                 retry_after,
+                                location,
                                 ..Signal::new("http_error")
                             },
                             Item::Transport { kind, detail } => Signal {

@@ -13,7 +13,7 @@ rooms above use it, through this face, and nothing outside it reads ``Model.api`
 from __future__ import annotations
 
 from ..messages import install_api_check
-from ._failures import http_failure, is_context_overflow
+from ._failures import http_failure, is_context_overflow, redirect_failure
 from ._protocol import ByteParser, PayloadParser, Provider, StopVerdict
 from ._registry import (
     framing_of,
@@ -56,6 +56,7 @@ __all__ = [
     "prepare_request",
     "provider_for",
     "read_relay_request",
+    "redirect_failure",
     "register_provider",
     "takes_response_format",
     "takes_thinking_budget",

@@ -25,6 +25,7 @@ __all__ = [
     "http_failure",
     "is_context_overflow",
     "parse_retry_after",
+    "redirect_failure",
 ]
 
 _BY_STATUS = {
@@ -190,6 +191,26 @@ def http_failure(
         model=model.id,
         body=body[:2000].decode("utf-8", "replace"),
         failure=failure,
+    )
+
+
+def redirect_failure(model: Model, status: int, location: str | None) -> ProviderError:
+    """A redirect (3xx) answer. No transport follows one: a request and its API key go
+    only to the address the model names, and a 301 or 302 would turn the POST into a
+    GET. It is not retried either (``not_found``: the endpoint is not at this address)."""
+    where = f"redirects to {location}" if location else "redirects, with no Location header"
+    text = (
+        f"HTTP {status} from {model.provider_name} ({model.id}): the server {where}, and "
+        "tinyagent follows no redirects (a request and its API key go only where base_url "
+        "says): change base_url to the address the server names"
+    )
+    return ProviderError(
+        text,
+        status=status,
+        provider=model.provider_name,
+        model=model.id,
+        body="",
+        failure=Failure(FailureKind.NOT_FOUND, status, "redirect"),
     )
 
 

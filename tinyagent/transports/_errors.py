@@ -3,10 +3,14 @@ same failure reads the same on httpx and on the native core."""
 
 from __future__ import annotations
 
-from .._util.wording import transport_failure
-from ..messages import Failure, FailureKind, TransportError
+from urllib.parse import urljoin
 
-__all__ = ["transport_error"]
+from .._util.wording import transport_failure
+from ..messages import Failure, FailureKind, Model, ProviderError, TransportError
+from ..providers import Provider, redirect_failure
+from ..wire import PreparedRequest
+
+__all__ = ["answer_error", "transport_error"]
 
 
 _TRANSPORT_KINDS = {
@@ -27,3 +31,21 @@ def transport_error(
     text = transport_failure(kind, url, detail, connect_timeout, read_timeout)
     failure = Failure(_TRANSPORT_KINDS[kind], None, kind)
     return TransportError(text, kind=kind, detail=detail, failure=failure)
+
+
+def answer_error(
+    provider: Provider,
+    model: Model,
+    request: PreparedRequest,
+    status: int,
+    body: bytes,
+    retry_after: str | None,
+    location: str | None,
+) -> ProviderError:
+    """The error for an answer that is no reply (a status of 300 or more), read the same
+    on every transport: a redirect says where to (no transport follows one), anything
+    else is the provider's to classify. Secrets the server echoes are redacted."""
+    if 300 <= status < 400:
+        where = request.redact_text(urljoin(request.url, location)) if location else None
+        return redirect_failure(model, status, where)
+    return provider.http_error(model, status, request.redact(body), retry_after)

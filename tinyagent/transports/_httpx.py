@@ -18,7 +18,7 @@ from ..messages import AssistantMessage, Model, StartEvent, StopReason, StreamEv
 from ..providers import ByteParser, Provider
 from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
-from ._errors import transport_error
+from ._errors import answer_error, transport_error
 from ._network import network_for
 from ._pool import Slot
 from ._whole import is_whole_body, read_whole_body
@@ -177,12 +177,14 @@ class HttpxSource:
             self._release()  # cancelled while sending: the connection is httpx's to close
             raise
         self._response = response
-        if response.status_code >= 400:
-            body = req.redact(await self._read_error_body(response))
+        if response.status_code >= 300:  # an error, or a redirect (never followed)
+            body = await self._read_error_body(response)
             await self._close_response()
-            exc2 = self._provider.http_error(
-                self._model, response.status_code, body, response.headers.get("retry-after")
-            )
+            headers = response.headers
+            exc2 = answer_error(
+                self._provider, self._model, req, response.status_code, body,
+                headers.get("retry-after"), headers.get("location"),
+            )  # fmt: skip
             return parser.fail(exc2.message, error=exc2)
         started = StartEvent(self._model.id, self._model.provider_name)
         content_type = response.headers.get("content-type", "")

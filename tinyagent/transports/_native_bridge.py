@@ -48,7 +48,7 @@ from ..wire import (
     parse_tool_arguments,
     priced_usage,
 )
-from ._errors import transport_error
+from ._errors import answer_error, transport_error
 from ._network import network_for
 from ._wakeups import Wakeups, loop_wakeups
 from ._whole import read_whole_body
@@ -331,9 +331,10 @@ class NativeSource:
                 out.extend(read_whole_body(parser, self._provider, self._model, ctype, body))
                 self._finisher = parser.finisher
             elif kind == "http_error":
-                exc = self._provider.http_error(
-                    self._model, item.status, self._request.redact(item.detail), item.retry_after
-                )
+                exc = answer_error(
+                    self._provider, self._model, self._request, item.status, item.detail,
+                    item.retry_after, item.location,
+                )  # fmt: skip
                 out.append(self._finisher.fail(None, exc.message, StopReason.ERROR, exc))
             elif kind == "transport":
                 o = self._options
