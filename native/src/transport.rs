@@ -34,10 +34,11 @@ enum Item {
     /// Response headers arrived with a success status.
     Started,
     Ev(Ev),
-    /// A success status whose body is a whole document (JSON, HTML, XML), not the
-    /// event stream asked for: its type and (up to the line limit of) its body, for
-    /// Python to read as every transport does.
+    /// A success status whose body is a whole document (JSON, HTML, XML) or none (204,
+    /// 205), not the event stream asked for: its status, type and (up to the line limit
+    /// of) its body, for Python to read as every transport does.
     WholeBody {
+        status: u16,
         content_type: String,
         body: Vec<u8>,
     },
@@ -326,7 +327,10 @@ struct Request {
 
 /// Whether a 200's content type says a whole document, not a stream: the rule of
 /// `tinyagent/transports/_whole.py`, the same on every transport.
-fn is_whole_body(content_type: &str) -> bool {
+fn is_whole_body(status: u16, content_type: &str) -> bool {
+    if status == 204 || status == 205 {
+        return true; // no content, by definition: said as such, not as a cut stream
+    }
     let media = content_type
         .split(';')
         .next()
@@ -481,7 +485,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
         .unwrap_or("")
         .to_owned();
     let mut response = response;
-    if is_whole_body(&content_type) {
+    if is_whole_body(status, &content_type) {
         let mut body = Vec::new();
         while body.len() < req.max_line_bytes {
             match tokio::time::timeout(req.read_timeout, response.chunk()).await {
@@ -490,7 +494,14 @@ async fn run(shared: Arc<Shared>, req: Request) {
             }
         }
         body.truncate(req.max_line_bytes);
-        shared.push(vec![Item::Started, Item::WholeBody { content_type, body }]);
+        shared.push(vec![
+            Item::Started,
+            Item::WholeBody {
+                status,
+                content_type,
+                body,
+            },
+        ]);
         return;
     }
     shared.push(vec![Item::Started]);
@@ -675,7 +686,12 @@ impl NativeStream {
                         self.conv.convert(py, std::mem::take(&mut evs), &out)?;
                         let signal = match other {
                             Item::Started => Signal::new("started"),
-                            Item::WholeBody { content_type, body } => Signal {
+                            Item::WholeBody {
+                                status,
+                                content_type,
+                                body,
+                            } => Signal {
+                                status: Some(status),
                                 detail: Some(PyBytes::new(py, &body).into_any().unbind()),
                                 content_type: Some(content_type),
                                 ..Signal::new("whole_body")

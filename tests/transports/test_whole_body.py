@@ -140,8 +140,9 @@ async def test_json_that_is_no_reply_is_reported_too(body: bytes, transport: str
     reply = await call(whole(body), transport)
     assert reply.failure is not None and reply.failure.code == "not_event_stream"
     assert reply.error_message is not None
+    said = "an empty body (application/json)" if not body else "application/json ("
     assert reply.error_message.startswith(
-        "not an event stream: the server answered 200 with application/json"
+        f"not an event stream: the server answered 200 with {said}"
     )
 
 
@@ -168,3 +169,21 @@ async def test_every_transport_gives_the_same_reply(transport: str) -> None:
     assert (reply.content, reply.usage, reply.stop_reason, reply.response_id) == (
         reference.content, reference.usage, reference.stop_reason, reference.response_id,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("status", [204, 205])
+async def test_no_content_is_said_as_such(status: int, transport: str) -> None:
+    reply = await call(Reply(status=status, content_type="text/plain"), transport)
+    assert reply.failure is not None and reply.failure.code == "not_event_stream"
+    assert reply.error_message == (
+        f"not an event stream: the server answered {status} with an empty body (text/plain)"
+    )
+
+
+async def test_another_success_status_is_named(transport: str) -> None:
+    job = b'{"id": "job-1", "status": "queued"}'
+    reply = await call(Reply(status=202, body=job, content_type="application/json"), transport)
+    assert reply.error_message == (
+        f"not an event stream: the server answered 202 with application/json ({len(job)} "
+        f"bytes): {job.decode()}"
+    )

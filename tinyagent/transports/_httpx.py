@@ -188,10 +188,11 @@ class HttpxSource:
             return parser.fail(exc2.message, error=exc2)
         started = StartEvent(self._model.id, self._model.provider_name)
         content_type = response.headers.get("content-type", "")
-        if is_whole_body(content_type):
+        status = response.status_code
+        if is_whole_body(status, content_type):
             body = req.redact(await self._read_body(response, self._options.max_line_bytes))
             await self._close_response()
-            whole = read_whole_body(parser, self._provider, self._model, content_type, body)
+            whole = read_whole_body(parser, self._provider, self._model, status, content_type, body)
             return [started, *whole]
         self._bytes = response.aiter_bytes()
         return [started]

@@ -328,7 +328,9 @@ class NativeSource:
                 parser = NativeByteParser(self._model, self._provider, self._options)
                 body = self._request.redact(item.detail)
                 ctype = item.content_type or ""
-                out.extend(read_whole_body(parser, self._provider, self._model, ctype, body))
+                out.extend(
+                    read_whole_body(parser, self._provider, self._model, item.status, ctype, body)
+                )
                 self._finisher = parser.finisher
             elif kind == "http_error":
                 exc = answer_error(

@@ -1,5 +1,5 @@
-"""A 200 that is not an event stream, where one was asked for — read the same on every
-transport.
+"""A success answer that is not an event stream, where one was asked for — read the
+same on every transport.
 
 Proxies that ignore ``stream: true`` (LiteLLM and others do) answer with the whole
 completion as JSON: it is read as the reply, through the provider's own parser, by
@@ -22,7 +22,7 @@ _WHOLE = ("application/json", "text/html", "application/xhtml+xml", "text/xml", 
 
 
 class NotAnEventStream(StreamFormatError):
-    """The server answered 200 with something other than the event stream asked for."""
+    """The server answered success with something other than the event stream asked for."""
 
     failure = Failure(FailureKind.MALFORMED_STREAM, code="not_event_stream")
 
@@ -31,9 +31,12 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def is_whole_body(content_type: str) -> bool:
-    """Whether a 200's ``content-type`` says a whole document, not a stream (JSON, HTML
-    or XML; a missing or other type is read as a stream, as servers that omit it send)."""
+def is_whole_body(status: int, content_type: str) -> bool:
+    """Whether a success answer is a whole document, not a stream: its ``content-type``
+    says JSON, HTML or XML (a missing or other type is read as a stream, as servers that
+    omit it send), or its status says there is no content (204, 205)."""
+    if status in (204, 205):
+        return True
     media = media_type(content_type)
     return media in _WHOLE or media.endswith("+json")
 
@@ -56,7 +59,12 @@ def _framed(payloads: list[bytes], framing: str) -> bytes:
 
 
 def read_whole_body(
-    parser: ByteParser, provider: Provider, model: Model, content_type: str, body: bytes
+    parser: ByteParser,
+    provider: Provider,
+    model: Model,
+    status: int,
+    content_type: str,
+    body: bytes,
 ) -> list[StreamEvent]:
     """The events of a whole body: the reply it holds, or the failure it is."""
     media = media_type(content_type)
@@ -69,10 +77,12 @@ def read_whole_body(
         convert = getattr(provider, "whole_reply_payloads", None)
         payloads = convert(obj) if convert is not None and obj is not None else None
     if payloads is None:
-        message = (
-            f"not an event stream: the server answered 200 with {media or 'no content type'} "
-            f"({len(body)} bytes): {words.excerpt(body)}"
-        )
+        kind = media or "no content type"
+        if body:
+            what = f"{kind} ({len(body)} bytes): {words.excerpt(body)}"
+        else:
+            what = f"an empty body ({kind})"
+        message = f"not an event stream: the server answered {status} with {what}"
         return parser.fail(message, error=NotAnEventStream(message))
     stream = _framed(payloads, framing_of(provider))
     return [*parser.feed(stream), *parser.end_of_stream()]
