@@ -356,12 +356,68 @@ fn transport_error(e: &reqwest::Error) -> Item {
         "connect"
     } else if e.is_timeout() {
         "read_timeout"
-    } else if e.is_body() || e.is_decode() {
+    } else if e.is_decode() {
+        match decode_cause(e) {
+            // The connection broke under the decoder: as with no encoding.
+            DecodeCause::Connection => "closed",
+            // The body ended whole but its compressed stream did not: the decoder gave
+            // all there was (httpx's does the same, silently); the parser says what is
+            // missing, at the end of the stream.
+            DecodeCause::EndedEarly => "ended",
+            DecodeCause::Corrupt => "decode",
+        }
+    } else if e.is_body() {
         "closed"
     } else {
         "other"
     };
     Item::Transport { kind, detail }
+}
+
+/// What a whole body (an error's, or a document's) is said to be when it does not
+/// decode by its content-encoding: the same words as httpx's path (`_httpx.py`).
+const UNDECODABLE: &[u8] = b"(a body that does not decode by its content-encoding)";
+
+/// A whole body, or its first `limit` bytes: what arrived, if reading it broke (it says
+/// what the server sent), unless it does not decode, which is said instead.
+async fn read_body(response: &mut reqwest::Response, limit: usize, wait: Duration) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match tokio::time::timeout(wait, response.chunk()).await {
+            Ok(Ok(Some(b))) => body.extend_from_slice(&b),
+            Ok(Err(e)) if e.is_decode() && matches!(decode_cause(&e), DecodeCause::Corrupt) => {
+                return UNDECODABLE.to_vec();
+            }
+            _ => break,
+        }
+    }
+    body.truncate(limit);
+    body
+}
+
+enum DecodeCause {
+    Connection,
+    EndedEarly,
+    Corrupt,
+}
+
+/// Why a compressed body could not be decoded: a connection that broke (a hyper error
+/// under the decoder), a compressed stream cut short at a whole body's end (the
+/// decoder's own end-of-file), or bytes that are no such stream.
+fn decode_cause(e: &reqwest::Error) -> DecodeCause {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some() {
+            return DecodeCause::Connection;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::UnexpectedEof && io.get_ref().is_none() {
+                return DecodeCause::EndedEarly;
+            }
+        }
+        source = s.source();
+    }
+    DecodeCause::Corrupt
 }
 
 /// The parsed form of a request's URL. Parsing one (IDNA included) costs microseconds,
@@ -462,14 +518,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
         let retry_after = header("retry-after");
         let location = header("location");
         let mut response = response;
-        let mut body = Vec::new();
-        while body.len() < ERROR_BODY_LIMIT {
-            match tokio::time::timeout(req.read_timeout, response.chunk()).await {
-                Ok(Ok(Some(b))) => body.extend_from_slice(&b),
-                _ => break,
-            }
-        }
-        body.truncate(ERROR_BODY_LIMIT);
+        let body = read_body(&mut response, ERROR_BODY_LIMIT, req.read_timeout).await;
         shared.push(vec![Item::HttpError {
             status,
             body,
@@ -486,14 +535,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
         .to_owned();
     let mut response = response;
     if is_whole_body(status, &content_type) {
-        let mut body = Vec::new();
-        while body.len() < req.max_line_bytes {
-            match tokio::time::timeout(req.read_timeout, response.chunk()).await {
-                Ok(Ok(Some(b))) => body.extend_from_slice(&b),
-                _ => break, // what arrived says what the server sent
-            }
-        }
-        body.truncate(req.max_line_bytes);
+        let body = read_body(&mut response, req.max_line_bytes, req.read_timeout).await;
         shared.push(vec![
             Item::Started,
             Item::WholeBody {
@@ -524,14 +566,18 @@ async fn run(shared: Arc<Shared>, req: Request) {
                         });
                     }
                     Ok(Err(e)) => {
-                        parser.close(&mut evs);
                         let mut item = transport_error(&e);
                         if let Item::Transport { kind, .. } = &mut item {
                             if *kind == "other" {
                                 *kind = "closed"; // a body that broke off mid-stream
                             }
                         }
-                        tail = Some(item);
+                        if matches!(item, Item::Transport { kind: "ended", .. }) {
+                            parser.end_of_stream(&mut evs);
+                        } else {
+                            parser.close(&mut evs);
+                            tail = Some(item);
+                        }
                     }
                     Ok(Ok(None)) => parser.end_of_stream(&mut evs),
                     Ok(Ok(Some(bytes))) => parser.feed(&bytes, &mut evs),

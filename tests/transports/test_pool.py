@@ -99,7 +99,7 @@ async def test_a_session_sends_what_an_httpx_client_would() -> None:
     assert msg.text == theirs.text == "ok"
     ours, via_client = (r.headers for r in server.requests)
     assert ours == via_client
-    assert ours["user-agent"].startswith("python-httpx/")
+    assert ours["user-agent"] == f"tinyagent/{tinyagent.__version__}"
     assert ours["accept"] == "text/event-stream" and ours["x-extra"] == "1"
     assert ours["authorization"] == "Bearer sk-test-123456"
 

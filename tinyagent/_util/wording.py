@@ -64,8 +64,10 @@ def transport_failure(
     ``connect_timeout``, ``read_timeout``, ``connect``, ``no_response`` (the connection
     closed before any answer: e.g. a server's idle keep-alive connection, closed as the
     request went out), ``closed`` (mid-stream), ``local`` (this machine ran out of
-    something: descriptors, memory) or ``other``. The transport library's own detail is not part of the words (it differs
-    between httpx and the native core); it stays on ``TransportError.detail``."""
+    something: descriptors, memory), ``decode`` (a compressed body that does not
+    decompress) or ``other``. The transport library's own detail is not part of the
+    words (it differs between httpx and the native core); it stays on
+    ``TransportError.detail``."""
     if kind == "connect_timeout":
         return f"connect timeout: no connection to {url} within {connect_timeout} s"
     if kind == "read_timeout":
@@ -78,6 +80,8 @@ def transport_failure(
         return "the connection closed mid-stream (truncated reply)"
     if kind == "local":
         return f"could not start the request to {url} on this machine: {detail}"
+    if kind == "decode":
+        return f"the body from {url} is corrupt: it does not decode by its content-encoding"
     return f"transport error talking to {url}: {detail}"
 
 

@@ -21,6 +21,7 @@ _TRANSPORT_KINDS = {
     "closed": FailureKind.CONNECTION,
     "local": FailureKind.CONNECTION,
     "other": FailureKind.CONNECTION,
+    "decode": FailureKind.MALFORMED_STREAM,
 }
 
 

@@ -40,6 +40,9 @@ _DRAIN_SECONDS = 1.0
 
 
 # One table maps httpx's failures to the kinds every transport reports.
+# A whole body that does not decode by its content-encoding, in these words on every
+# transport (the native core's ``UNDECODABLE`` says the same).
+UNDECODABLE = b"(a body that does not decode by its content-encoding)"
 _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (httpx.ConnectTimeout, "connect_timeout"),
     (httpx.ReadTimeout, "read_timeout"),
@@ -47,6 +50,7 @@ _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (httpx.RemoteProtocolError, "closed"),
     (httpx.ReadError, "closed"),
     (httpx.WriteError, "closed"),  # before any response, so no_response (below)
+    (httpx.DecodingError, "decode"),
 )
 
 
@@ -234,6 +238,8 @@ class HttpxSource:
                 size += len(piece)
                 if size >= limit:
                     break
+        except httpx.DecodingError:
+            return UNDECODABLE  # what it decoded to before is no part of what was sent
         except httpx.HTTPError:
             pass  # keep what arrived: it says what the server sent
         return b"".join(parts)[:limit]

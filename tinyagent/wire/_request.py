@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from .._util.checks import count_at_least, seconds
+from .._version import __version__
 from ..messages import SECRET_HEADERS, CacheMode, Model
 
 __all__ = [
@@ -234,10 +235,22 @@ def resolve_api_key(model: Model, options: StreamOptions) -> str | None:
 def base_headers(model: Model, options: StreamOptions) -> tuple[dict[str, str], str | None]:
     """The headers every provider sends, and the API key (the provider decides how to
     send it: ``Authorization: Bearer`` or ``x-api-key``)."""
-    headers = {
-        "content-type": "application/json",
-        "accept": "text/event-stream",
-        **model.headers,
-        **(options.headers or {}),
-    }
+    headers = dict(_DEFAULT_HEADERS)
+    for extra in (model.headers, options.headers):
+        if extra:
+            # A name set again replaces the one before in any letter case (HTTP names
+            # are case-blind): never sent twice.
+            again = {name.lower() for name in extra}
+            headers = {k: v for k, v in headers.items() if k.lower() not in again}
+            headers.update(extra)
     return headers, resolve_api_key(model, options)
+
+
+# Every transport sends the same: a User-Agent of our own, so that a server (or a
+# firewall in front of one) sees the same client on httpx and on the native core (which
+# sends none of its own).
+_DEFAULT_HEADERS = {
+    "content-type": "application/json",
+    "accept": "text/event-stream",
+    "user-agent": f"tinyagent/{__version__}",
+}
