@@ -289,6 +289,8 @@ fn client(
         // A redirect is reported, not followed: a request and its key go only where the
         // model says, and a 301 or 302 would turn the POST into a GET (httpx alike).
         .redirect(reqwest::redirect::Policy::none())
+        // A header folded over two lines (obsolete, but sent): read as httpx reads it.
+        .http1_allow_obsolete_multiline_headers_in_responses(true)
         .no_proxy();
     if let Some(url) = &key.proxy {
         builder =
@@ -395,6 +397,32 @@ async fn read_body(response: &mut reqwest::Response, limit: usize, wait: Duratio
     body
 }
 
+/// The largest response head read, as httpx's h11 reads it (hyper reads up to ~400 KiB;
+/// both read up to 100 header lines), so that an answer reads the same on both.
+const MAX_HEAD_BYTES: usize = 100 * 1024;
+
+/// A response head's size as sent, about: each header line and the status line.
+fn head_size(response: &reqwest::Response) -> usize {
+    let lines: usize = response
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    lines + 17
+}
+
+/// The hyper error under a reqwest error, if there is one.
+fn hyper_error(e: &reqwest::Error) -> Option<&hyper::Error> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return Some(h);
+        }
+        source = s.source();
+    }
+    None
+}
+
 enum DecodeCause {
     Connection,
     EndedEarly,
@@ -496,7 +524,9 @@ async fn run(shared: Arc<Shared>, req: Request) {
                 // (e.g. a server's idle keep-alive connection), as on httpx.
                 let mut item = transport_error(&e);
                 if let Item::Transport { kind, .. } = &mut item {
-                    if *kind == "closed" || (*kind == "other" && !e.is_builder()) {
+                    if hyper_error(&e).is_some_and(hyper::Error::is_parse) {
+                        *kind = "bad_response"; // an answer came, but not as HTTP
+                    } else if *kind == "closed" || (*kind == "other" && !e.is_builder()) {
                         *kind = "no_response";
                     }
                 }
@@ -505,6 +535,13 @@ async fn run(shared: Arc<Shared>, req: Request) {
             }
             Ok(Ok(r)) => r,
         };
+    if head_size(&response) > MAX_HEAD_BYTES {
+        shared.push(vec![Item::Transport {
+            kind: "bad_response",
+            detail: format!("a response head over {MAX_HEAD_BYTES} bytes"),
+        }]);
+        return;
+    }
     let status = response.status().as_u16();
     if status >= 300 {
         // An error, or a redirect: the client follows none (as on httpx).

@@ -65,7 +65,8 @@ def transport_failure(
     closed before any answer: e.g. a server's idle keep-alive connection, closed as the
     request went out), ``closed`` (mid-stream), ``local`` (this machine ran out of
     something: descriptors, memory), ``decode`` (a compressed body that does not
-    decompress) or ``other``. The transport library's own detail is not part of the
+    decompress), ``bad_response`` (an answer whose head is not HTTP, or too large to
+    read) or ``other``. The transport library's own detail is not part of the
     words (it differs between httpx and the native core); it stays on
     ``TransportError.detail``."""
     if kind == "connect_timeout":
@@ -80,6 +81,11 @@ def transport_failure(
         return "the connection closed mid-stream (truncated reply)"
     if kind == "local":
         return f"could not start the request to {url} on this machine: {detail}"
+    if kind == "bad_response":
+        return (
+            f"the server at {url} answered with a response head that is not valid HTTP or "
+            "too large to read"
+        )
     if kind == "decode":
         return f"the body from {url} is corrupt: it does not decode by its content-encoding"
     return f"transport error talking to {url}: {detail}"

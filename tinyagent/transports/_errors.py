@@ -22,6 +22,7 @@ _TRANSPORT_KINDS = {
     "local": FailureKind.CONNECTION,
     "other": FailureKind.CONNECTION,
     "decode": FailureKind.MALFORMED_STREAM,
+    "bad_response": FailureKind.MALFORMED_STREAM,
 }
 
 

@@ -40,6 +40,24 @@ _DRAIN_SECONDS = 1.0
 
 
 # One table maps httpx's failures to the kinds every transport reports.
+_NO_ANSWER = "Server disconnected without sending a response."
+# The largest response head read, the same on every transport: hyper (the native core)
+# reads 100 header lines at most, h11 about 100 KiB (more or less, by how the head
+# arrives); each side also checks the other's bound, and the size by one formula.
+MAX_HEADER_LINES = 100
+MAX_HEAD_BYTES = 100 * 1024
+
+
+def _oversized_head(response: httpx.Response) -> str | None:
+    """What is too large in a response head, or None (as ``head_size`` in the core)."""
+    raw = response.headers.raw
+    if len(raw) > MAX_HEADER_LINES:
+        return f"a response head of over {MAX_HEADER_LINES} header lines"
+    if sum(len(k) + len(v) + 4 for k, v in raw) + 17 > MAX_HEAD_BYTES:
+        return f"a response head over {MAX_HEAD_BYTES} bytes"
+    return None
+
+
 # A whole body that does not decode by its content-encoding, in these words on every
 # transport (the native core's ``UNDECODABLE`` says the same).
 UNDECODABLE = b"(a body that does not decode by its content-encoding)"
@@ -66,7 +84,10 @@ def describe_transport_error(
             detail = "" if name.endswith("timeout") else str(exc)
             break
     if kind == "closed" and not answered:
-        kind = "no_response"
+        # httpcore's words for a server that closed with no answer; any other protocol
+        # error before a response is an answer that is not HTTP (h11 could not read it).
+        silent = not isinstance(exc, httpx.RemoteProtocolError) or str(exc) == _NO_ANSWER
+        kind = "no_response" if silent else "bad_response"
     err = transport_error(kind, url, detail, options.connect_timeout, options.read_timeout)
     err.__cause__ = exc
     return err
@@ -181,6 +202,14 @@ class HttpxSource:
             self._release()  # cancelled while sending: the connection is httpx's to close
             raise
         self._response = response
+        oversized = _oversized_head(response)
+        if oversized is not None:
+            await self._close_response()
+            o = self._options
+            err = transport_error(
+                "bad_response", req.url, oversized, o.connect_timeout, o.read_timeout
+            )
+            return parser.fail(str(err), error=err)
         if response.status_code >= 300:  # an error, or a redirect (never followed)
             body = await self._read_error_body(response)
             await self._close_response()
