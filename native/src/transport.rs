@@ -354,6 +354,8 @@ fn transport_error(e: &reqwest::Error) -> Item {
     }
     let kind = if e.is_connect() && e.is_timeout() {
         "connect_timeout"
+    } else if e.is_connect() && refused_certificate(e) {
+        "tls"
     } else if e.is_connect() {
         "connect"
     } else if e.is_timeout() {
@@ -409,6 +411,31 @@ fn head_size(response: &reqwest::Response) -> usize {
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     lines + 17
+}
+
+/// Whether a connection failed because the server's certificate was refused (rustls
+/// under an I/O error: an unknown issuer, another name, expired...), which no retry
+/// cures and whose remedy (a CA bundle) the message names.
+fn refused_certificate(e: &reqwest::Error) -> bool {
+    // An I/O error's `source` skips the error it wraps (and I/O errors nest here), so
+    // each one's inner error is looked into as well as its source.
+    fn refused(err: &(dyn std::error::Error + 'static), depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        if matches!(
+            err.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
+            return true;
+        }
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| refused(inner, depth + 1));
+        inner || err.source().is_some_and(|s| refused(s, depth + 1))
+    }
+    std::error::Error::source(e).is_some_and(|s| refused(s, 0))
 }
 
 /// The hyper error under a reqwest error, if there is one.

@@ -3,6 +3,7 @@ server with a test CA (trustme) and a local proxy that the tests start."""
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,11 +60,45 @@ async def test_a_private_ca_given_explicitly(ca: trustme.CA, ca_file: str, trans
     assert m.text == "secure", m.error_message
 
 
-async def test_an_unknown_ca_is_refused_the_same_way(ca: trustme.CA, transport: str) -> None:
+REFUSED = (
+    "could not connect to {url}: its TLS certificate was refused (not signed by a trusted "
+    "CA, issued for another name, or expired); for a private CA or an intercepting proxy, "
+    "pass ca_bundle= or set SSL_CERT_FILE"
+)
+
+
+async def test_an_unknown_ca_is_refused_the_same_way(
+    ca: trustme.CA, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Said as a refused certificate, with the remedy, and not retried (no retry cures
+    # it): the default retries are left on.
+    caplog.set_level(logging.INFO, logger="tinyagent")
     async with LocalServer([text_reply("never")], ssl_context=server_context(ca)) as server:
-        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=0)
+        m = await tinyagent.complete(server.model(), CTX, transport=transport)
+    assert m.failure == tinyagent.Failure(FailureKind.CONNECTION, None, "tls")
+    assert m.error_message == REFUSED.format(url=f"{server.base_url}/chat/completions")
+    assert not [r for r in caplog.records if "retry" in r.getMessage().lower()]
+
+
+async def test_a_certificate_for_another_name_is_refused_the_same_way(
+    ca_file: str, ca: trustme.CA, transport: str
+) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("other.example").configure_cert(ctx)  # signed by the CA given, wrong name
+    async with LocalServer([text_reply("never")], ssl_context=ctx) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, ca_bundle=ca_file)
+    assert m.failure is not None and m.failure.code == "tls"
+    assert m.error_message == REFUSED.format(url=f"{server.base_url}/chat/completions")
+
+
+async def test_a_plain_refused_connection_is_still_connect_and_retried(
+    transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tinyagent")
+    model = tinyagent.Model("m", "http://127.0.0.1:9/v1")  # nothing listens on port 9
+    m = await tinyagent.complete(model, CTX, transport=transport, max_retries=1)
     assert m.failure == tinyagent.Failure(FailureKind.CONNECTION, None, "connect")
-    assert m.error_message == f"could not connect to {server.base_url}/chat/completions"
+    assert [r for r in caplog.records if r.getMessage().startswith("retry 1 of 1")]
 
 
 async def test_ssl_cert_file_from_the_environment(

@@ -63,7 +63,7 @@ def transport_failure(
     """A transport failure in words; ``kind`` is what went wrong, the same on every path:
     ``connect_timeout``, ``read_timeout``, ``connect``, ``no_response`` (the connection
     closed before any answer: e.g. a server's idle keep-alive connection, closed as the
-    request went out), ``closed`` (mid-stream), ``local`` (this machine ran out of
+    request went out), ``tls`` (the server's certificate refused), ``closed`` (mid-stream), ``local`` (this machine ran out of
     something: descriptors, memory), ``decode`` (a compressed body that does not
     decompress), ``bad_response`` (an answer whose head is not HTTP, or too large to
     read) or ``other``. The transport library's own detail is not part of the
@@ -75,6 +75,12 @@ def transport_failure(
         return f"read timeout: the server sent nothing for {read_timeout} s"
     if kind == "connect":
         return f"could not connect to {url}"
+    if kind == "tls":
+        return (
+            f"could not connect to {url}: its TLS certificate was refused (not signed by a "
+            "trusted CA, issued for another name, or expired); for a private CA or an "
+            "intercepting proxy, pass ca_bundle= or set SSL_CERT_FILE"
+        )
     if kind == "no_response":
         return f"the connection to {url} closed before any response"
     if kind == "closed":

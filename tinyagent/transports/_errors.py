@@ -17,6 +17,7 @@ _TRANSPORT_KINDS = {
     "connect_timeout": FailureKind.TIMEOUT,
     "read_timeout": FailureKind.TIMEOUT,
     "connect": FailureKind.CONNECTION,
+    "tls": FailureKind.CONNECTION,
     "no_response": FailureKind.CONNECTION,
     "closed": FailureKind.CONNECTION,
     "local": FailureKind.CONNECTION,

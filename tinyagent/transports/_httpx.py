@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import ssl
 from collections.abc import AsyncIterator
 
 import anyio
@@ -48,6 +49,19 @@ MAX_HEADER_LINES = 100
 MAX_HEAD_BYTES = 100 * 1024
 
 
+def _refused_certificate(exc: BaseException) -> bool:
+    """Whether ssl refused the server's certificate, under httpx's and httpcore's
+    ``ConnectError``s."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain is short; a loop in one is not followed
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _oversized_head(response: httpx.Response) -> str | None:
     """What is too large in a response head, or None (as ``head_size`` in the core)."""
     raw = response.headers.raw
@@ -83,6 +97,8 @@ def describe_transport_error(
             kind = name
             detail = "" if name.endswith("timeout") else str(exc)
             break
+    if kind == "connect" and _refused_certificate(exc):
+        kind = "tls"
     if kind == "closed" and not answered:
         # httpcore's words for a server that closed with no answer; any other protocol
         # error before a response is an answer that is not HTTP (h11 could not read it).
