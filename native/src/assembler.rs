@@ -19,6 +19,9 @@ pub enum Fail {
     Frame(String),
     ArgsTooLarge(String),
     TruncatedEvent,
+    /// The body ended without a single payload: how many bytes came, and the first of
+    /// them (a page or a message where an event stream was asked for).
+    NoEvents(usize, Vec<u8>),
     NoFinish,
     DoneNoFinish,
 }

@@ -395,10 +395,16 @@ mod tests {
             run(&corrupt).last(),
             Some(Ev::Fail(Fail::Frame(_), _))
         ));
-        let cut = &start[..start.len() - 3];
+        let cut = [start.clone(), start[..start.len() - 3].to_vec()].concat();
         assert!(matches!(
-            run(cut).last(),
+            run(&cut).last(),
             Some(Ev::Fail(Fail::TruncatedEvent, _))
+        ));
+        // Cut in its first frame: no event came at all, said with what did.
+        let first = &start[..start.len() - 3];
+        assert!(matches!(
+            run(first).last(),
+            Some(Ev::Fail(Fail::NoEvents(n, _), _)) if *n == first.len()
         ));
     }
 }

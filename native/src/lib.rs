@@ -319,6 +319,15 @@ impl Converter {
                             Some(message.into_pyobject(py)?.into_any().unbind()),
                         ),
                         Fail::TruncatedEvent => ("truncated_event", None),
+                        Fail::NoEvents(seen, head) => (
+                            "no_events",
+                            Some(
+                                (seen, PyBytes::new(py, &head))
+                                    .into_pyobject(py)?
+                                    .into_any()
+                                    .unbind(),
+                            ),
+                        ),
                         Fail::NoFinish => ("no_finish", None),
                         Fail::DoneNoFinish => ("done_no_finish", None),
                     };

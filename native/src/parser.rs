@@ -16,13 +16,25 @@ pub trait WireFormat {
     fn end_of_stream(&mut self, out: &mut Vec<Ev>);
 }
 
-impl<F: WireFormat> Sink for (&mut F, &mut Vec<Ev>) {
+/// Where the framing decoder hands payloads: the format, its output, and whether any
+/// payload came at all.
+struct PayloadSink<'a, F> {
+    core: &'a mut F,
+    out: &'a mut Vec<Ev>,
+    any: &'a mut bool,
+}
+
+impl<F: WireFormat> Sink for PayloadSink<'_, F> {
     fn payload(&mut self, data: &[u8]) {
-        if !self.0.assembler().finished {
-            self.0.payload(data, self.1);
+        *self.any = true;
+        if !self.core.assembler().finished {
+            self.core.payload(data, self.out);
         }
     }
 }
+
+/// How much of a body with no event is kept to say what it was.
+const HEAD_KEPT: usize = 200;
 
 /// How a body is cut into payloads: SSE `data`, or the AWS event stream's frames.
 enum Framing {
@@ -35,6 +47,10 @@ enum Framing {
 pub struct StreamParser<F> {
     framing: Framing,
     core: F,
+    /// Whether any payload came; until one does, the bytes seen and the first of them.
+    any: bool,
+    seen: usize,
+    head: Vec<u8>,
 }
 
 impl<F: WireFormat> StreamParser<F> {
@@ -42,6 +58,9 @@ impl<F: WireFormat> StreamParser<F> {
         StreamParser {
             framing: Framing::Sse(SseDecoder::new(max_line)),
             core,
+            any: false,
+            seen: 0,
+            head: Vec::new(),
         }
     }
 
@@ -50,6 +69,9 @@ impl<F: WireFormat> StreamParser<F> {
         StreamParser {
             framing: Framing::Events(EventStreamDecoder::new(max_frame)),
             core,
+            any: false,
+            seen: 0,
+            head: Vec::new(),
         }
     }
 
@@ -62,7 +84,16 @@ impl<F: WireFormat> StreamParser<F> {
         if self.core.assembler().finished {
             return;
         }
-        let sink = &mut (&mut self.core, &mut *out);
+        if !self.any {
+            self.seen += chunk.len();
+            let room = HEAD_KEPT.saturating_sub(self.head.len());
+            self.head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        }
+        let sink = &mut PayloadSink {
+            core: &mut self.core,
+            out: &mut *out,
+            any: &mut self.any,
+        };
         let failed = match &mut self.framing {
             Framing::Sse(sse) => sse.feed(chunk, sink).err().map(Fail::Limit),
             Framing::Events(events) => events.feed(chunk, sink).err().map(Fail::Frame),
@@ -83,7 +114,12 @@ impl<F: WireFormat> StreamParser<F> {
             Framing::Sse(sse) => sse.has_partial(),
             Framing::Events(events) => events.has_partial(),
         };
-        if partial {
+        if !self.any {
+            let head = std::mem::take(&mut self.head);
+            self.core
+                .assembler_mut()
+                .fail(Fail::NoEvents(self.seen, head), out);
+        } else if partial {
             self.core.assembler_mut().fail(Fail::TruncatedEvent, out);
         } else {
             self.core.end_of_stream(out);

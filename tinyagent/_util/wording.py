@@ -97,6 +97,15 @@ def transport_failure(
     return f"transport error talking to {url}: {detail}"
 
 
+def no_events(seen: int, head: bytes) -> str:
+    """A body that ended before one whole event: what came instead (a page, a message,
+    a first event cut short), or that nothing did."""
+    if not seen:
+        return "the stream ended with no event: the body was empty"
+    shown = " ".join(excerpt(head).split())  # one line, whatever the body's lines
+    return f"the stream ended with no complete event ({seen} bytes): {shown}"
+
+
 def excerpt(data: bytes | str, limit: int = 200) -> str:
     return data[:limit] if isinstance(data, str) else data[:limit].decode("utf-8", "replace")
 

@@ -41,6 +41,7 @@ from ..messages import (
 )
 from ..providers import Provider
 from ..wire import (
+    NoEvents,
     PreparedRequest,
     StreamOptions,
     build_message,
@@ -170,12 +171,15 @@ class _Finisher:
             "args_too_large": lambda: words.arguments_too_large(detail, self._max_args),
             "frame": lambda: str(detail),  # the AWS event stream's framing, worded in Rust
             "truncated_event": lambda: words.ENDED_MID_EVENT,
+            "no_events": lambda: words.no_events(*detail),
             "no_finish": lambda: self._provider.no_finish,
             "done_no_finish": lambda: words.DONE_WITHOUT_FINISH,
             "protocol": lambda: words.protocol_violation(detail),
         }[code]()
         if code in ("truncated_event", "no_finish", "done_no_finish"):
             return text, None
+        if code == "no_events":
+            return text, NoEvents(text)
         return text, StreamFormatError(text)
 
 

@@ -25,7 +25,7 @@ from ._assembly import (
 )
 from ._eventstream import EventStreamDecoder, encode_frame
 from ._parsers import ByteParser, PayloadParser, StopVerdict
-from ._pure import PureByteParser
+from ._pure import NoEvents, PureByteParser
 from ._request import (
     PreparedRequest,
     RequestCaches,
@@ -46,6 +46,7 @@ __all__ = [
     "ByteParser",
     "EventStreamDecoder",
     "MessageAssembler",
+    "NoEvents",
     "PayloadParser",
     "PreparedRequest",
     "PureByteParser",

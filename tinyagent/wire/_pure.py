@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from .._util.wording import ENDED_MID_EVENT
-from ..messages import AssistantMessage, StopReason, StreamEvent, StreamFormatError
+from .._util.wording import ENDED_MID_EVENT, no_events
+from ..messages import (
+    AssistantMessage,
+    Failure,
+    FailureKind,
+    StopReason,
+    StreamEvent,
+    StreamFormatError,
+)
 from ._eventstream import EventStreamDecoder
 from ._parsers import PayloadParser
 from ._sse import SSEDecoder
 
-__all__ = ["PureByteParser"]
+__all__ = ["NoEvents", "PureByteParser"]
+
+HEAD_KEPT = 200  # how much of a body with no event is kept to say what it was
+
+
+class NoEvents(StreamFormatError):
+    """The body ended before a single whole event (an empty body, a page or a message
+    where an event stream was asked for, a first event cut short)."""
+
+    failure = Failure(FailureKind.MALFORMED_STREAM, code="no_events")
 
 
 class PureByteParser:
@@ -27,24 +43,41 @@ class PureByteParser:
         else:
             raise ValueError(f"unknown framing {framing!r}: sse or aws-eventstream")
         self._parser = parser
+        # Until a payload comes: the bytes seen, and the first of them.
+        self._any = False
+        self._seen = 0
+        self._head = b""
 
     @property
     def message(self) -> AssistantMessage | None:
         return self._parser.message
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
+        if not self._any:
+            self._seen += len(chunk)
+            if len(self._head) < HEAD_KEPT:
+                self._head += chunk[: HEAD_KEPT - len(self._head)]
         try:
             payloads = self._decoder.feed_data(chunk)
         except StreamFormatError as exc:  # a bound broken: keep what came before it
-            out = self._parser.feed_data(getattr(exc, "partial", []))
+            partial = getattr(exc, "partial", [])
+            self._any = self._any or bool(partial)
+            out = self._parser.feed_data(partial)
             if self._parser.message is None:
                 out += self._parser.fail(str(exc), error=exc)
             return out
-        return self._parser.feed_data(payloads) if payloads else []
+        if not payloads:
+            return []
+        self._any = True
+        return self._parser.feed_data(payloads)
 
     def end_of_stream(self) -> list[StreamEvent]:
-        if self._decoder.has_partial and self._parser.message is None:
-            return self._parser.fail(ENDED_MID_EVENT)
+        if self._parser.message is None:
+            if not self._any:
+                text = no_events(self._seen, self._head)
+                return self._parser.fail(text, error=NoEvents(text))
+            if self._decoder.has_partial:
+                return self._parser.fail(ENDED_MID_EVENT)
         return self._parser.end_of_stream()
 
     def fail(
