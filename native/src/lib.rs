@@ -134,6 +134,8 @@ pub(crate) struct Signal {
     pub retry_after: Option<String>,
     /// Where a redirect (`http_error` with a 3xx status) points, if it said.
     pub location: Option<String>,
+    /// An error's wait in milliseconds (`retry-after-ms`, `x-ms-retry-after-ms`).
+    pub retry_after_ms: Option<String>,
     /// A whole body's content type (`whole_body`).
     pub content_type: Option<String>,
 }
@@ -151,6 +153,7 @@ impl Signal {
             status: None,
             retry_after: None,
             location: None,
+            retry_after_ms: None,
             content_type: None,
         }
     }

@@ -49,6 +49,8 @@ enum Item {
         retry_after: Option<String>,
         /// A redirect's `location` (no transport follows one; Python says where to).
         location: Option<String>,
+        /// `retry-after-ms` (OpenAI) or `x-ms-retry-after-ms` (Azure), if sent.
+        retry_after_ms: Option<String>,
     },
     /// A transport failure: "connect", "connect_timeout", "read_timeout", "no_response",
     /// "closed", "other".
@@ -580,6 +582,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
                 .map(str::to_owned)
         };
         let retry_after = header("retry-after");
+        let retry_after_ms = header("retry-after-ms").or_else(|| header("x-ms-retry-after-ms"));
         let location = header("location");
         let mut response = response;
         let body = read_body(&mut response, ERROR_BODY_LIMIT, req.read_timeout).await;
@@ -588,6 +591,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
             body,
             retry_after,
             location,
+            retry_after_ms,
         }]);
         return;
     }
@@ -811,11 +815,13 @@ impl NativeStream {
                                 body,
                                 retry_after,
                                 location,
+                                retry_after_ms,
                             } => Signal {
                                 status: Some(status),
                                 detail: Some(PyBytes::new(py, &body).into_any().unbind()),
                                 retry_after,
                                 location,
+                                retry_after_ms,
                                 ..Signal::new("http_error")
                             },
                             Item::Transport { kind, detail } => Signal {

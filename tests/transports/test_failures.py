@@ -171,6 +171,24 @@ async def test_retry_after_is_honoured_and_bounded_by_max_retries(transport: str
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"retry-after-ms": "1500", "retry-after": "2"}, 1.5),  # OpenAI's, the finer
+        ({"x-ms-retry-after-ms": "250"}, 0.25),  # Azure's
+        ({"retry-after-ms": "soon", "retry-after": "2"}, 2.0),  # unreadable: the other
+        ({"retry-after-ms": "-5"}, None),
+    ],
+)
+async def test_a_wait_in_milliseconds_is_read(
+    transport: str, headers: dict[str, str], wait: float | None
+) -> None:
+    async with LocalServer([error_reply(429, headers=headers)]) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, max_retries=0)
+    assert m.failure is not None and m.failure.retry_after == wait
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e9"])
 async def test_an_absurd_retry_after_falls_back_to_the_backoff(transport: str, value: str) -> None:
     replies = [error_reply(429, headers={"retry-after": value}), text_reply("ok")]

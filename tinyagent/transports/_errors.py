@@ -3,6 +3,7 @@ same failure reads the same on httpx and on the native core."""
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urljoin
 
 from .._util.wording import transport_failure
@@ -44,11 +45,25 @@ def answer_error(
     body: bytes,
     retry_after: str | None,
     location: str | None,
+    retry_after_ms: str | None = None,
 ) -> ProviderError:
     """The error for an answer that is no reply (a status of 300 or more), read the same
     on every transport: a redirect says where to (no transport follows one), anything
-    else is the provider's to classify. Secrets the server echoes are redacted."""
+    else is the provider's to classify. Secrets the server echoes are redacted. A wait
+    in milliseconds (OpenAI's ``retry-after-ms``, Azure's ``x-ms-retry-after-ms``) is
+    the more precise, and wins over ``retry-after`` when it reads as one."""
     if 300 <= status < 400:
         where = request.redact_text(urljoin(request.url, location)) if location else None
         return redirect_failure(model, status, where)
-    return provider.http_error(model, status, request.redact(body), retry_after)
+    wait = _milliseconds_as_seconds(retry_after_ms) or retry_after
+    return provider.http_error(model, status, request.redact(body), wait)
+
+
+def _milliseconds_as_seconds(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        ms = float(value.strip())
+    except ValueError:
+        return None
+    return repr(ms / 1000) if math.isfinite(ms) and ms >= 0 else None

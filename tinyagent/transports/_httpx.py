@@ -233,6 +233,7 @@ class HttpxSource:
             exc2 = answer_error(
                 self._provider, self._model, req, response.status_code, body,
                 headers.get("retry-after"), headers.get("location"),
+                headers.get("retry-after-ms") or headers.get("x-ms-retry-after-ms"),
             )  # fmt: skip
             return parser.fail(exc2.message, error=exc2)
         started = StartEvent(self._model.id, self._model.provider_name)
