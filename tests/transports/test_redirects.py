@@ -64,3 +64,11 @@ async def test_a_client_that_follows_redirects_follows_them() -> None:
         assert len(server.requests) == 2
     assert reply.stop_reason is StopReason.STOP, reply.error_message
     assert reply.text == "there"
+
+
+async def test_a_long_location_is_cut(transport: str) -> None:
+    far = "https://elsewhere.example/" + "x" * 5000
+    async with LocalServer([moved(301, far)]) as server:
+        reply = await complete(server.model(), CTX, transport=transport)
+    assert reply.error_message is not None
+    assert f"redirects to {far[:500]}…, and tinyagent" in reply.error_message

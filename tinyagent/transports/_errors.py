@@ -37,6 +37,9 @@ def transport_error(
     return TransportError(text, kind=kind, detail=detail, failure=failure)
 
 
+_LOCATION_SHOWN = 500
+
+
 def answer_error(
     provider: Provider,
     model: Model,
@@ -54,6 +57,8 @@ def answer_error(
     the more precise, and wins over ``retry-after`` when it reads as one."""
     if 300 <= status < 400:
         where = request.redact_text(urljoin(request.url, location)) if location else None
+        if where is not None and len(where) > _LOCATION_SHOWN:
+            where = where[:_LOCATION_SHOWN] + "…"  # a head may hold 100 KiB of it
         return redirect_failure(model, status, where)
     wait = _milliseconds_as_seconds(retry_after_ms) or retry_after
     return provider.http_error(model, status, request.redact(body), wait)
