@@ -136,6 +136,8 @@ pub(crate) struct Signal {
     pub location: Option<String>,
     /// An error's wait in milliseconds (`retry-after-ms`, `x-ms-retry-after-ms`).
     pub retry_after_ms: Option<String>,
+    /// The provider's id of a failed request.
+    pub request_id: Option<String>,
     /// A whole body's content type (`whole_body`).
     pub content_type: Option<String>,
 }
@@ -154,6 +156,7 @@ impl Signal {
             retry_after: None,
             location: None,
             retry_after_ms: None,
+            request_id: None,
             content_type: None,
         }
     }

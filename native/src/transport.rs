@@ -51,6 +51,8 @@ enum Item {
         location: Option<String>,
         /// `retry-after-ms` (OpenAI) or `x-ms-retry-after-ms` (Azure), if sent.
         retry_after_ms: Option<String>,
+        /// The provider's id of the request (`REQUEST_ID_HEADERS` in `_errors.py`).
+        request_id: Option<String>,
     },
     /// A transport failure: "connect", "connect_timeout", "read_timeout", "no_response",
     /// "closed", "other".
@@ -584,6 +586,9 @@ async fn run(shared: Arc<Shared>, req: Request) {
         let retry_after = header("retry-after");
         let retry_after_ms = header("retry-after-ms").or_else(|| header("x-ms-retry-after-ms"));
         let location = header("location");
+        let request_id = ["x-request-id", "request-id", "x-amzn-requestid"]
+            .iter()
+            .find_map(|name| header(name));
         let mut response = response;
         let body = read_body(&mut response, ERROR_BODY_LIMIT, req.read_timeout).await;
         shared.push(vec![Item::HttpError {
@@ -592,6 +597,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
             retry_after,
             location,
             retry_after_ms,
+            request_id,
         }]);
         return;
     }
@@ -816,12 +822,14 @@ impl NativeStream {
                                 retry_after,
                                 location,
                                 retry_after_ms,
+                                request_id,
                             } => Signal {
                                 status: Some(status),
                                 detail: Some(PyBytes::new(py, &body).into_any().unbind()),
                                 retry_after,
                                 location,
                                 retry_after_ms,
+                                request_id,
                                 ..Signal::new("http_error")
                             },
                             Item::Transport { kind, detail } => Signal {

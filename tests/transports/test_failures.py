@@ -189,6 +189,24 @@ async def test_a_wait_in_milliseconds_is_read(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("header", ["x-request-id", "request-id", "x-amzn-requestid"])
+async def test_the_provider_s_request_id_is_named(transport: str, header: str) -> None:
+    async with LocalServer([error_reply(400, headers={header: "req_8f2a"})]) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport)
+    assert m.failure is not None and m.failure.request_id == "req_8f2a"
+    assert m.error_message is not None and m.error_message.endswith(" (request id req_8f2a)")
+    data = tinyagent.serde.unstructure(m)
+    assert tinyagent.serde.structure(data, tinyagent.AssistantMessage) == m
+
+
+async def test_a_failure_stored_before_request_ids_still_loads() -> None:
+    old = {"kind": "server", "status": 500, "code": None, "retry_after": None}
+    assert tinyagent.serde.structure(old, tinyagent.Failure) == tinyagent.Failure(
+        FailureKind.SERVER, 500
+    )
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e9"])
 async def test_an_absurd_retry_after_falls_back_to_the_backoff(transport: str, value: str) -> None:
     replies = [error_reply(429, headers={"retry-after": value}), text_reply("ok")]
@@ -233,6 +251,7 @@ async def test_a_failure_round_trips_through_serde() -> None:
     data = tinyagent.serde.unstructure(m)
     assert json.loads(json.dumps(data))["failure"] == {
         "kind": "rate_limit", "status": 429, "code": "server_error", "retry_after": 3.0,
+        "request_id": None,
     }  # fmt: skip
     assert tinyagent.serde.structure(data, tinyagent.AssistantMessage) == m
 

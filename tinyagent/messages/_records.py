@@ -94,13 +94,16 @@ class Failure:
     ``status`` is the HTTP status when there was one; ``code`` the provider's own error
     code or type (``rate_limit_error``, ``context_length_exceeded``) or, for transport
     failures, which one (``connect``, ``read_timeout``, ``closed``…); ``retry_after`` the
-    seconds the provider asked us to wait.
+    seconds the provider asked us to wait; ``request_id`` the id the provider gave the
+    failed request (``x-request-id``, ``request-id``, ``x-amzn-requestid``), which its
+    support asks for.
     """
 
     kind: FailureKind = attrs.field(converter=FailureKind)
     status: int | None = None
     code: str | None = None
     retry_after: float | None = None
+    request_id: str | None = None
 
 
 # --- content blocks ---------------------------------------------------------------

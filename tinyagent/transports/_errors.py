@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from urllib.parse import urljoin
 
+import attrs
+
 from .._util.wording import transport_failure
 from ..messages import Failure, FailureKind, Model, ProviderError, TransportError
 from ..providers import Provider, redirect_failure
 from ..wire import PreparedRequest
 
-__all__ = ["answer_error", "transport_error"]
+__all__ = ["REQUEST_ID_HEADERS", "answer_error", "transport_error"]
 
 
 _TRANSPORT_KINDS = {
@@ -38,6 +40,10 @@ def transport_error(
 
 
 _LOCATION_SHOWN = 500
+_REQUEST_ID_SHOWN = 200
+# Where providers put their id of a request: OpenAI (and most compatible servers),
+# Anthropic, AWS. Read in this order on every transport.
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 
 
 def answer_error(
@@ -49,19 +55,33 @@ def answer_error(
     retry_after: str | None,
     location: str | None,
     retry_after_ms: str | None = None,
+    request_id: str | None = None,
 ) -> ProviderError:
     """The error for an answer that is no reply (a status of 300 or more), read the same
     on every transport: a redirect says where to (no transport follows one), anything
     else is the provider's to classify. Secrets the server echoes are redacted. A wait
     in milliseconds (OpenAI's ``retry-after-ms``, Azure's ``x-ms-retry-after-ms``) is
-    the more precise, and wins over ``retry-after`` when it reads as one."""
+    the more precise, and wins over ``retry-after`` when it reads as one. The
+    provider's id of the request, if it sent one, is named in the error."""
     if 300 <= status < 400:
         where = request.redact_text(urljoin(request.url, location)) if location else None
         if where is not None and len(where) > _LOCATION_SHOWN:
             where = where[:_LOCATION_SHOWN] + "…"  # a head may hold 100 KiB of it
         return redirect_failure(model, status, where)
     wait = _milliseconds_as_seconds(retry_after_ms) or retry_after
-    return provider.http_error(model, status, request.redact(body), wait)
+    exc = provider.http_error(model, status, request.redact(body), wait)
+    if request_id:
+        _name_request(exc, request_id[:_REQUEST_ID_SHOWN])
+    return exc
+
+
+def _name_request(exc: ProviderError, request_id: str) -> None:
+    """Put the provider's id of the request on its error (made just now, for this call):
+    in the words, which get logged and pasted into a support ticket, and typed."""
+    exc.message = f"{exc.message} (request id {request_id})"
+    exc.args = (exc.message,)
+    failure = exc.failure or Failure(FailureKind.UNKNOWN, exc.status)
+    exc.failure = attrs.evolve(failure, request_id=request_id)
 
 
 def _milliseconds_as_seconds(value: str | None) -> str | None:

@@ -19,7 +19,7 @@ from ..messages import AssistantMessage, Model, StartEvent, StopReason, StreamEv
 from ..providers import ByteParser, Provider
 from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
-from ._errors import answer_error, transport_error
+from ._errors import REQUEST_ID_HEADERS, answer_error, transport_error
 from ._network import network_for
 from ._pool import Slot
 from ._whole import is_whole_body, read_whole_body
@@ -234,6 +234,7 @@ class HttpxSource:
                 self._provider, self._model, req, response.status_code, body,
                 headers.get("retry-after"), headers.get("location"),
                 headers.get("retry-after-ms") or headers.get("x-ms-retry-after-ms"),
+                next((headers[h] for h in REQUEST_ID_HEADERS if h in headers), None),
             )  # fmt: skip
             return parser.fail(exc2.message, error=exc2)
         started = StartEvent(self._model.id, self._model.provider_name)
