@@ -360,6 +360,10 @@ fn transport_error(e: &reqwest::Error) -> Item {
         "connect_timeout"
     } else if e.is_connect() && refused_certificate(e) {
         "tls"
+    } else if e.is_connect() && chain_says(e, "tunnel error: proxy authorization required") {
+        "proxy_auth"
+    } else if e.is_connect() && chain_says(e, "tunnel error: unsuccessful") {
+        "proxy_refused"
     } else if e.is_connect() {
         "connect"
     } else if e.is_timeout() {
@@ -440,6 +444,20 @@ fn refused_certificate(e: &reqwest::Error) -> bool {
         inner || err.source().is_some_and(|s| refused(s, depth + 1))
     }
     std::error::Error::source(e).is_some_and(|s| refused(s, 0))
+}
+
+/// Whether an error in `e`'s chain reads `words`: hyper-util's tunnel error is private,
+/// so its words are what tells a proxy that refused the CONNECT (a 407, or another
+/// status) from one that could not be reached.
+fn chain_says(e: &reqwest::Error, words: &str) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string() == words {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The hyper error under a reqwest error, if there is one.

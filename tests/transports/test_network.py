@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import anyio
+import anyio.abc
 import pytest
 import trustme
 
 import tinyagent
 from tinyagent import Context, FailureKind, UserMessage
 from tinyagent.testing import LocalServer, text_reply
+from tinyagent.testing._tcp import serve_tcp
 
 from ._proxy import LocalProxy
 
@@ -186,3 +189,58 @@ def test_the_environment_is_read_again_for_every_request(
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(ValueError, match="is not a file"):
         network_for(url, opts)
+
+
+def _refusing_proxy(status_line: bytes) -> Callable[[anyio.abc.SocketStream], Awaitable[None]]:
+    """A proxy that answers every request (a CONNECT, or a plain-HTTP one) with
+    ``status_line`` and an empty body."""
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            buffer = b""
+            while b"\r\n\r\n" not in buffer:
+                buffer += await stream.receive()
+            await stream.send(status_line + b"\r\ncontent-length: 0\r\n\r\n")
+            await anyio.sleep(0.2)
+
+    return serve
+
+
+PROXY_AUTH = (
+    "the proxy would not connect to https://api.example.test/v1/chat/completions without "
+    "credentials (HTTP 407): give them in the proxy's URL, http://user:password@host:port"
+)
+
+
+@pytest.mark.parametrize(
+    ("status_line", "failure", "words"),
+    [
+        (b"HTTP/1.1 407 Proxy Authentication Required",
+         tinyagent.Failure(FailureKind.AUTHENTICATION, None, "proxy_auth"), PROXY_AUTH),
+        (b"HTTP/1.1 403 Forbidden",
+         tinyagent.Failure(FailureKind.CONNECTION, None, "proxy_refused"),
+         "the proxy refused to connect to https://api.example.test/v1/chat/completions (its "
+         "answer to CONNECT was no success)"),
+    ],
+    ids=["407", "403"],
+)  # fmt: skip
+async def test_a_proxy_that_refuses_the_tunnel_is_said_so(
+    status_line: bytes, failure: tinyagent.Failure, words: str, transport: str
+) -> None:
+    async with serve_tcp(_refusing_proxy(status_line)) as port:
+        model = tinyagent.Model("m", "https://api.example.test/v1")
+        m = await tinyagent.complete(
+            model, CTX, transport=transport, proxy=f"http://127.0.0.1:{port}"
+        )
+    assert m.failure == failure
+    assert m.error_message == words
+
+
+async def test_a_proxy_s_407_to_a_plain_http_request_is_authentication(transport: str) -> None:
+    async with serve_tcp(_refusing_proxy(b"HTTP/1.1 407 Proxy Authentication Required")) as port:
+        model = tinyagent.Model("m", "http://api.example.test/v1")
+        m = await tinyagent.complete(
+            model, CTX, transport=transport, proxy=f"http://127.0.0.1:{port}"
+        )
+    assert m.failure is not None
+    assert (m.failure.kind, m.failure.status) == (FailureKind.AUTHENTICATION, 407)

@@ -63,7 +63,9 @@ def transport_failure(
     """A transport failure in words; ``kind`` is what went wrong, the same on every path:
     ``connect_timeout``, ``read_timeout``, ``connect``, ``no_response`` (the connection
     closed before any answer: e.g. a server's idle keep-alive connection, closed as the
-    request went out), ``tls`` (the server's certificate refused), ``closed`` (mid-stream), ``local`` (this machine ran out of
+    request went out), ``tls`` (the server's certificate refused), ``proxy_auth`` and
+    ``proxy_refused`` (a proxy that answered CONNECT with 407, or another status),
+    ``closed`` (mid-stream), ``local`` (this machine ran out of
     something: descriptors, memory), ``decode`` (a compressed body that does not
     decompress), ``bad_response`` (an answer whose head is not HTTP, or too large to
     read) or ``other``. The transport library's own detail is not part of the
@@ -75,6 +77,13 @@ def transport_failure(
         return f"read timeout: the server sent nothing for {read_timeout} s"
     if kind == "connect":
         return f"could not connect to {url}"
+    if kind == "proxy_auth":
+        return (
+            f"the proxy would not connect to {url} without credentials (HTTP 407): give "
+            "them in the proxy's URL, http://user:password@host:port"
+        )
+    if kind == "proxy_refused":
+        return f"the proxy refused to connect to {url} (its answer to CONNECT was no success)"
     if kind == "tls":
         return (
             f"could not connect to {url}: its TLS certificate was refused (not signed by a "

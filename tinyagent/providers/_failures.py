@@ -34,6 +34,7 @@ _BY_STATUS = {
     402: FailureKind.PERMISSION,
     403: FailureKind.PERMISSION,
     404: FailureKind.NOT_FOUND,
+    407: FailureKind.AUTHENTICATION,  # a proxy's, for a plain-HTTP endpoint behind it
     408: FailureKind.TIMEOUT,
     409: FailureKind.SERVER,
     413: FailureKind.CONTEXT_OVERFLOW,

@@ -21,6 +21,8 @@ _TRANSPORT_KINDS = {
     "read_timeout": FailureKind.TIMEOUT,
     "connect": FailureKind.CONNECTION,
     "tls": FailureKind.CONNECTION,
+    "proxy_auth": FailureKind.AUTHENTICATION,
+    "proxy_refused": FailureKind.CONNECTION,
     "no_response": FailureKind.CONNECTION,
     "closed": FailureKind.CONNECTION,
     "local": FailureKind.CONNECTION,

@@ -99,6 +99,11 @@ def describe_transport_error(
             break
     if kind == "connect" and _refused_certificate(exc):
         kind = "tls"
+    if isinstance(exc, httpx.ProxyError):
+        # httpcore's words: the CONNECT answer's status line ("407 Proxy Authentication
+        # Required"); the native core tells a 407 from the rest, and so do these.
+        kind = "proxy_auth" if str(exc).startswith("407") else "proxy_refused"
+        detail = str(exc)
     if kind == "closed" and not answered:
         # httpcore's words for a server that closed with no answer; any other protocol
         # error before a response is an answer that is not HTTP (h11 could not read it).
