@@ -67,10 +67,11 @@ class TransportError(TinyAgentError, OSError):
     """The connection failed: no connection, a timeout, a stream cut off mid-way.
 
     The same type on every transport (httpx or native), with ``kind`` saying which
-    (``connect``, ``connect_timeout``, ``read_timeout``, ``closed``, ``other``) and
-    ``failure`` the typed description the failed message carries too. ``detail`` is
-    what the transport library said (it differs between transports; the message does
-    not).
+    (``connect``, ``connect_timeout``, ``read_timeout``, ``no_response``, ``closed``,
+    ``tls``, ``proxy_auth``, ``proxy_refused``, ``bad_response``, ``decode``, ``local``,
+    ``other``) and ``failure`` the typed description the failed message carries too.
+    ``detail`` is what the transport library said (it differs between transports; the
+    message does not).
     """
 
     def __init__(
