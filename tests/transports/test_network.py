@@ -4,6 +4,7 @@ server with a test CA (trustme) and a local proxy that the tests start."""
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -113,10 +114,69 @@ async def test_ssl_cert_file_from_the_environment(
     assert m.text == "from env", m.error_message
 
 
-async def test_a_missing_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
+async def test_a_missing_ca_bundle_is_a_clear_error(tmp_path: Path, transport: str) -> None:
+    # Refused before any I/O on every transport (httpx made it an "internal_error").
     model = tinyagent.Model("m", "https://127.0.0.1:9/v1")
     with pytest.raises(ValueError, match=r"ca_bundle .* is not a file"):
-        await tinyagent.complete(model, CTX, ca_bundle=str(tmp_path / "nope.pem"))
+        await tinyagent.complete(
+            model, CTX, transport=transport, ca_bundle=str(tmp_path / "nope.pem")
+        )
+
+
+async def test_a_bare_host_and_port_is_an_http_proxy(proxy: LocalProxy, transport: str) -> None:
+    # As curl, requests and reqwest read one (httpx refused it: "Unknown scheme").
+    bare = proxy.url.removeprefix("http://")
+    async with LocalServer([text_reply("via a bare proxy")]) as server:
+        m = await tinyagent.complete(server.model(), CTX, transport=transport, proxy=bare)
+    assert m.text == "via a bare proxy", m.error_message
+    assert proxy.seen == [("POST", f"{server.base_url}/chat/completions")]
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("socks5://user:secret@127.0.0.1:1080", "proxy socks5://127.0.0.1:1080 is not "
+         "supported: tinyagent speaks to http:// and https:// proxies (socks5:// is neither)"),
+        ("http://127.0.0.1:port", "proxy http://127.0.0.1:port has no valid port"),
+        ("http://", "proxy http:// names no host"),
+    ],
+)  # fmt: skip
+async def test_a_proxy_no_transport_can_use_is_refused(
+    given: str, said: str, transport: str
+) -> None:
+    model = tinyagent.Model("m", "https://api.example.test/v1")
+    with pytest.raises(ValueError, match="proxy") as refused:
+        await tinyagent.complete(model, CTX, transport=transport, proxy=given)
+    assert str(refused.value) == said
+
+
+async def test_a_proxy_from_the_environment_is_checked_too(
+    transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
+    model = tinyagent.Model("m", "https://api.example.test/v1")
+    with pytest.raises(ValueError, match=r"^the environment's proxy socks5h://127\.0\.0\.1:1080 "):
+        await tinyagent.complete(model, CTX, transport=transport)
+
+
+async def test_a_proxy_that_cannot_be_reached_is_named(transport: str) -> None:
+    port = _free_port()
+    model = tinyagent.Model("m", "https://api.example.test/v1")
+    m = await tinyagent.complete(
+        model, CTX, transport=transport, proxy=f"http://user:secret@127.0.0.1:{port}",
+        max_retries=0,
+    )  # fmt: skip
+    assert m.failure == tinyagent.Failure(FailureKind.CONNECTION, None, "connect")
+    assert m.error_message == (
+        f"could not connect to the proxy http://127.0.0.1:{port} "
+        "(for https://api.example.test/v1/chat/completions)"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def test_http_proxy_from_the_environment(

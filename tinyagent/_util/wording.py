@@ -106,6 +106,16 @@ def transport_failure(
     return f"transport error talking to {url}: {detail}"
 
 
+def proxy_unreachable(kind: str, proxy: str, url: str, connect_timeout: float) -> str:
+    """A connection through a proxy that could not be made: to the proxy itself."""
+    if kind == "connect_timeout":
+        return (
+            f"connect timeout: no connection to the proxy {proxy} (for {url}) within "
+            f"{connect_timeout} s"
+        )
+    return f"could not connect to the proxy {proxy} (for {url})"
+
+
 def no_events(seen: int, head: bytes) -> str:
     """A body that ended before one whole event: what came instead (a page, a message,
     a first event cut short), or that nothing did."""

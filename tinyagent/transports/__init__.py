@@ -18,10 +18,11 @@ from typing import Any
 from .._util.log import bodies_logged, logger
 from ..messages import Context, Model
 from ..providers import ByteParser, framing_of, prepare_request, provider_for
-from ..wire import StreamOptions
+from ..wire import PureByteParser, StreamOptions
 from ._connections import Connections
 from ._gate import RateGate
-from ._native_bridge import native_available
+from ._native_bridge import NativeByteParser, NativeSource, native_available
+from ._network import network_for
 from ._refused import RefusedSource, missing_key
 from ._retry import EventSource, RetryingSource, retry_delay
 
@@ -66,34 +67,30 @@ def make_source(
     label = f"POST {request.url} model={model.id} api={provider.api} transport={transport}"
     missing = missing_key(model, options, request)
     if missing is not None:  # found before any request: the reply says what to set
-        from ..wire import PureByteParser
-
         parser = PureByteParser(
             provider.payload_parser(model, options), options.max_line_bytes, framing_of(provider)
         )
         return RefusedSource(parser, missing)
+
+    # The proxy and the CAs, decided (and a bad one refused) before any I/O, the same on
+    # every transport; a caller's own httpx client has its own.
+    network = None if options.client is not None else network_for(request.url, options)
 
     def attempt() -> EventSource:
         logger.debug("request %s", label)
         if logger.isEnabledFor(logging.DEBUG) and bodies_logged():
             logger.debug("request body %s", request.body.decode("utf-8", "replace"))
         if transport == "native":
-            from ._native_bridge import NativeSource
-
-            return NativeSource(model, provider, request, options, deltas=deltas)
+            return NativeSource(model, provider, request, options, deltas=deltas, network=network)
         from ._httpx import HttpxSource
 
         if transport == "httpx+native":
-            from ._native_bridge import NativeByteParser
-
             native = NativeByteParser(model, provider, options)
-            return HttpxSource(model, provider, request, options, native)
-        from ..wire import PureByteParser
-
+            return HttpxSource(model, provider, request, options, native, network)
         parser = PureByteParser(
             provider.payload_parser(model, options), options.max_line_bytes, framing_of(provider)
         )
-        return HttpxSource(model, provider, request, options, parser)
+        return HttpxSource(model, provider, request, options, parser, network)
 
     # What a rate gate is told an attempt will cost: the prompt (about four bytes a
     # token of its body) and the reply's limit, corrected by the usage that comes back.
@@ -109,11 +106,7 @@ def make_byte_parser(model: Model, *, native: bool = False, **options: object) -
     opts = StreamOptions(**options)  # type: ignore[arg-type]
     provider = provider_for(model)
     if native:
-        from ._native_bridge import NativeByteParser
-
         return NativeByteParser(model, provider, opts)
-    from ..wire import PureByteParser
-
     return PureByteParser(
         provider.payload_parser(model, opts), opts.max_line_bytes, framing_of(provider)
     )

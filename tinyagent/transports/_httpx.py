@@ -20,7 +20,7 @@ from ..providers import ByteParser, Provider
 from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
 from ._errors import REQUEST_ID_HEADERS, answer_error, transport_error
-from ._network import network_for
+from ._network import NetworkConfig, network_for
 from ._pool import Slot
 from ._whole import is_whole_body, read_whole_body
 
@@ -87,10 +87,16 @@ _KINDS: tuple[tuple[type[BaseException], str], ...] = (
 
 
 def describe_transport_error(
-    exc: BaseException, options: StreamOptions, url: str, *, answered: bool = True
+    exc: BaseException,
+    options: StreamOptions,
+    url: str,
+    *,
+    answered: bool = True,
+    proxy: str | None = None,
 ) -> BaseException:
     """``answered``: whether the server had begun its response (a connection that
-    closes before that is ``no_response``, after it ``closed``)."""
+    closes before that is ``no_response``, after it ``closed``); ``proxy``: the one the
+    request went through, if any (a session's; a caller's own client says nothing)."""
     kind, detail = "other", f"{type(exc).__name__}: {exc}"
     for cls, name in _KINDS:
         if isinstance(exc, cls):
@@ -109,7 +115,7 @@ def describe_transport_error(
         # error before a response is an answer that is not HTTP (h11 could not read it).
         silent = not isinstance(exc, httpx.RemoteProtocolError) or str(exc) == _NO_ANSWER
         kind = "no_response" if silent else "bad_response"
-    err = transport_error(kind, url, detail, options.connect_timeout, options.read_timeout)
+    err = transport_error(kind, url, detail, options.connect_timeout, options.read_timeout, proxy)
     err.__cause__ = exc
     return err
 
@@ -124,12 +130,15 @@ class HttpxSource:
         request: PreparedRequest,
         options: StreamOptions,
         parser: ByteParser,
+        network: NetworkConfig | None = None,
     ) -> None:
         self._model = model
         self._provider = provider
         self._request = request
         self._options = options
         self._parser = parser
+        # The proxy and CAs, decided before any I/O (``make_source``); else here.
+        self._network = network
         self._client: httpx.AsyncClient | None = options.client
         self._slot: Slot | None = None  # a connection of a session's pool, while held
         self._response: httpx.Response | None = None
@@ -139,6 +148,13 @@ class HttpxSource:
     @property
     def message(self) -> AssistantMessage | None:
         return self._parser.message
+
+    def _proxy(self) -> str | None:
+        """The proxy a session's call went through (a caller's own client: not ours to
+        say, so none)."""
+        if self._client is not None or self._network is None:
+            return None
+        return self._network.proxy
 
     def _timeout(self) -> httpx.Timeout:
         o = self._options
@@ -165,7 +181,9 @@ class HttpxSource:
         except StopAsyncIteration:
             return parser.end_of_stream()
         except httpx.HTTPError as exc:
-            err = describe_transport_error(exc, self._options, self._request.url)
+            err = describe_transport_error(
+                exc, self._options, self._request.url, proxy=self._proxy()
+            )
             return parser.fail(str(err), error=err)
         # No await once the final events exist: a cancellation there would lose them.
         # The tail after the last event is read in aclose().
@@ -213,11 +231,15 @@ class HttpxSource:
                 # connection of its pool is held until the response is closed.
                 o = self._options
                 session = o.session if o.session is not None else default_session()
-                self._slot = await session.httpx_pool(network_for(req.url, o)).checkout()
+                network = self._network or network_for(req.url, o)
+                self._network = network
+                self._slot = await session.httpx_pool(network).checkout()
                 response = await self._send(self._slot)
         except httpx.HTTPError as exc:
             self._release()
-            err = describe_transport_error(exc, self._options, req.url, answered=False)
+            err = describe_transport_error(
+                exc, self._options, req.url, answered=False, proxy=self._proxy()
+            )
             return parser.fail(str(err), error=err)
         except BaseException:
             self._release()  # cancelled while sending: the connection is httpx's to close

@@ -50,7 +50,7 @@ from ..wire import (
     priced_usage,
 )
 from ._errors import answer_error, transport_error
-from ._network import network_for
+from ._network import NetworkConfig, network_for
 from ._wakeups import Wakeups, loop_wakeups
 from ._whole import read_whole_body
 
@@ -248,6 +248,7 @@ class NativeSource:
         options: StreamOptions,
         *,
         deltas: bool = True,
+        network: NetworkConfig | None = None,
     ) -> None:
         self._core = _require()
         self._deltas = deltas  # False: no delta events (only the final message is read)
@@ -257,7 +258,7 @@ class NativeSource:
         self._request = request
         self._options = options
         self._finisher = _Finisher(model, provider, options)
-        self._network = network_for(request.url, options)
+        self._network = network or network_for(request.url, options)
         self._stream: Any = None
         self._wakeups: Wakeups | None = None
         self._id = 0
@@ -345,8 +346,9 @@ class NativeSource:
             elif kind == "transport":
                 o = self._options
                 err = transport_error(
-                    item.code, self._request.url, item.detail, o.connect_timeout, o.read_timeout
-                )
+                    item.code, self._request.url, item.detail, o.connect_timeout,
+                    o.read_timeout, self._network.proxy,
+                )  # fmt: skip
                 end = self._finisher.closed
                 out.append(self._finisher.fail(end, err.message, StopReason.ERROR, err))
             else:

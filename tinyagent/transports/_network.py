@@ -20,7 +20,7 @@ import attrs
 
 from ..wire import StreamOptions
 
-__all__ = ["NetworkConfig", "network_for", "ssl_context"]
+__all__ = ["NetworkConfig", "checked_proxy", "network_for", "proxy_shown", "ssl_context"]
 
 
 @attrs.frozen
@@ -95,6 +95,9 @@ def network_for(url: str, options: StreamOptions) -> NetworkConfig:
     request."""
     env_proxy, env_ca = _from_environment(url, _read_environment())
     proxy = options.proxy if options.proxy is not None else env_proxy
+    if proxy:
+        said = "proxy" if options.proxy is not None else "the environment's proxy"
+        proxy = checked_proxy(proxy, said)
     ca = options.ca_bundle or env_ca
     if ca is not None and ca not in _KNOWN_FILES:
         if not os.path.isfile(ca):
@@ -102,6 +105,36 @@ def network_for(url: str, options: StreamOptions) -> NetworkConfig:
         if len(_KNOWN_FILES) < 64:
             _KNOWN_FILES.add(ca)
     return NetworkConfig(proxy or None, ca)
+
+
+@functools.lru_cache(maxsize=16)
+def checked_proxy(value: str, said: str = "proxy") -> str:
+    """A proxy URL both transports read alike: a bare ``host:port`` as ``http://`` (as
+    curl, requests and reqwest read one; httpx refused it), and only ``http://`` or
+    ``https://`` (httpx needs an extra for SOCKS, which the native core has not):
+    another scheme, or no host or a bad port, is a ValueError saying so."""
+    url = value if "://" in value else f"http://{value}"
+    parts = urlsplit(url)
+    shown = proxy_shown(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(
+            f"{said} {shown} is not supported: tinyagent speaks to http:// and https:// "
+            f"proxies ({parts.scheme}:// is neither)"
+        )
+    try:
+        parts.port  # noqa: B018  # raises for a port that is no number
+    except ValueError:
+        raise ValueError(f"{said} {shown} has no valid port") from None
+    if not parts.hostname:
+        raise ValueError(f"{said} {shown} names no host")
+    return url
+
+
+def proxy_shown(url: str) -> str:
+    """A proxy URL as it may be shown: its credentials left out."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}"
 
 
 # CA bundles found to be files. Each transport reads a bundle once, when it builds its
