@@ -40,7 +40,6 @@ _DRAIN_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 1.0
 
 
-# One table maps httpx's failures to the kinds every transport reports.
 _NO_ANSWER = "Server disconnected without sending a response."
 # The largest response head read, the same on every transport: hyper (the native core)
 # reads 100 header lines at most, h11 about 100 KiB (more or less, by how the head
@@ -75,6 +74,8 @@ def _oversized_head(response: httpx.Response) -> str | None:
 # A whole body that does not decode by its content-encoding, in these words on every
 # transport (the native core's ``UNDECODABLE`` says the same).
 UNDECODABLE = b"(a body that does not decode by its content-encoding)"
+
+# One table maps httpx's failures to the kinds every transport reports.
 _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (httpx.ConnectTimeout, "connect_timeout"),
     (httpx.ReadTimeout, "read_timeout"),
