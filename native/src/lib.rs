@@ -6,6 +6,7 @@
 //! a file descriptor and drains batches). Python sees few, coarse calls; errors are
 //! converted once here, and no Rust panic crosses into Python.
 
+mod answers;
 mod anthropic;
 mod assembler;
 mod bedrock;
