@@ -58,10 +58,10 @@ def make_source(
 ) -> EventSource:
     """The event source of one call: the model's provider on the chosen transport,
     with retries. Raises (before any I/O) only for what no attempt could get past: a
-    programming error, or a proxy or CA bundle that cannot be used (a ValueError). ``deltas=False``:
-    the caller reads only the final message, so a transport that can leave the delta
-    events out does (the native one: a call's work then does not grow with its chunks);
-    every block's start and end still come."""
+    programming error, or a proxy or CA bundle that cannot be used (a ValueError).
+    ``deltas=False``: the caller reads only the final message, so a transport that can
+    leave the delta events out does (the native one: a call's work then does not grow
+    with its chunks); every block's start and end still come."""
     provider = provider_for(model)
     transport = resolve_transport(options.transport, options.client)
     request = prepare_request(model, context, options)
