@@ -46,13 +46,10 @@ pub(crate) fn failure_kind(e: &reqwest::Error) -> (&'static str, String) {
         "read_timeout"
     } else if e.is_decode() {
         match decode_cause(e) {
-            // The connection broke under the decoder: as with no encoding.
-            DecodeCause::Connection => "closed",
-            // The body ended whole but its compressed stream did not: the decoder gave
-            // all there was (httpx's does the same, silently); the parser says what is
-            // missing, at the end of the stream.
-            DecodeCause::EndedEarly => "ended",
             DecodeCause::Corrupt => "decode",
+            // The connection broke under the decoder: as with no encoding. (A compressed
+            // stream cut at a whole body's end is no failure: `compressed_stream_cut`.)
+            DecodeCause::Connection | DecodeCause::EndedEarly => "closed",
         }
     } else if e.is_body() {
         "closed"
@@ -150,6 +147,12 @@ pub(crate) fn hyper_error(e: &reqwest::Error) -> Option<&hyper::Error> {
         source = s.source();
     }
     None
+}
+
+/// Whether a body ended whole while its compressed stream had not: the end of the
+/// stream, not a failure of the connection.
+pub(crate) fn compressed_stream_cut(e: &reqwest::Error) -> bool {
+    e.is_decode() && matches!(decode_cause(e), DecodeCause::EndedEarly)
 }
 
 enum DecodeCause {

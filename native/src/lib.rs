@@ -117,7 +117,7 @@ fn fast_record<'py>(
 /// Everything the core hands to Python that is not a stream event, as one typed record:
 /// the end of a message (`finish`, `fail` with a `code` and its `detail`, `closed`) and
 /// the native transport's news (`started`, `http_error` with `status`, the body in
-/// `detail`, `retry_after` and a redirect's `location`; `whole_body` with its
+/// `detail` and the response's `headers`; `whole_body` with its `status`,
 /// `content_type` and the body in `detail`; `transport` with the failure's kind in
 /// `code`).
 #[pyclass(module = "tinyagent.transports._native", frozen, get_all)]
@@ -132,13 +132,8 @@ pub(crate) struct Signal {
     pub code: Option<&'static str>,
     pub detail: Option<PyObject>,
     pub status: Option<u16>,
-    pub retry_after: Option<String>,
-    /// Where a redirect (`http_error` with a 3xx status) points, if it said.
-    pub location: Option<String>,
-    /// An error's wait in milliseconds (`retry-after-ms`, `x-ms-retry-after-ms`).
-    pub retry_after_ms: Option<String>,
-    /// The provider's id of a failed request.
-    pub request_id: Option<String>,
+    /// An `http_error`'s response headers, names in lower case.
+    pub headers: Option<Py<PyDict>>,
     /// A whole body's content type (`whole_body`).
     pub content_type: Option<String>,
 }
@@ -154,10 +149,7 @@ impl Signal {
             code: None,
             detail: None,
             status: None,
-            retry_after: None,
-            location: None,
-            retry_after_ms: None,
-            request_id: None,
+            headers: None,
             content_type: None,
         }
     }

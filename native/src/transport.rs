@@ -18,12 +18,13 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{IntoPyDict, PyBytes, PyList, PyString};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
 use crate::answers::{
-    failure_kind, head_size, hyper_error, is_whole_body, read_body, MAX_HEAD_BYTES,
+    compressed_stream_cut, failure_kind, head_size, hyper_error, is_whole_body, read_body,
+    MAX_HEAD_BYTES,
 };
 use crate::assembler::Ev;
 use crate::formats::AnyParser;
@@ -45,17 +46,13 @@ enum Item {
         content_type: String,
         body: Vec<u8>,
     },
-    /// An HTTP error status, with (a bounded excerpt of) its body.
+    /// An answer that is no reply (an error, a redirect), with (a bounded excerpt of)
+    /// its body and its headers: Python reads what it needs from them (the wait, where
+    /// to, the request's id) by the rules httpx's path uses, in `_errors.py`.
     HttpError {
         status: u16,
         body: Vec<u8>,
-        retry_after: Option<String>,
-        /// A redirect's `location` (no transport follows one; Python says where to).
-        location: Option<String>,
-        /// `retry-after-ms` (OpenAI) or `x-ms-retry-after-ms` (Azure), if sent.
-        retry_after_ms: Option<String>,
-        /// The provider's id of the request (`REQUEST_ID_HEADERS` in `_errors.py`).
-        request_id: Option<String>,
+        headers: Vec<(String, String)>,
     },
     /// A transport failure: "connect", "connect_timeout", "read_timeout", "no_response",
     /// "closed", "other".
@@ -436,28 +433,17 @@ async fn run(shared: Arc<Shared>, req: Request) {
     let status = response.status().as_u16();
     if status >= 300 {
         // An error, or a redirect: the client follows none (as on httpx).
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after = header("retry-after");
-        let retry_after_ms = header("retry-after-ms").or_else(|| header("x-ms-retry-after-ms"));
-        let location = header("location");
-        let request_id = ["x-request-id", "request-id", "x-amzn-requestid"]
+        let headers = response
+            .headers()
             .iter()
-            .find_map(|name| header(name));
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         let mut response = response;
         let body = read_body(&mut response, ERROR_BODY_LIMIT, req.read_timeout).await;
         shared.push(vec![Item::HttpError {
             status,
             body,
-            retry_after,
-            location,
-            retry_after_ms,
-            request_id,
+            headers,
         }]);
         return;
     }
@@ -499,19 +485,19 @@ async fn run(shared: Arc<Shared>, req: Request) {
                             detail: String::new(),
                         });
                     }
+                    // The body ended whole but its compressed stream did not: the
+                    // decoder gave all there was (httpx's does the same, silently),
+                    // and the parser says what is missing.
+                    Ok(Err(e)) if compressed_stream_cut(&e) => parser.end_of_stream(&mut evs),
                     Ok(Err(e)) => {
+                        parser.close(&mut evs);
                         let mut item = transport_error(&e);
                         if let Item::Transport { kind, .. } = &mut item {
                             if *kind == "other" {
                                 *kind = "closed"; // a body that broke off mid-stream
                             }
                         }
-                        if matches!(item, Item::Transport { kind: "ended", .. }) {
-                            parser.end_of_stream(&mut evs);
-                        } else {
-                            parser.close(&mut evs);
-                            tail = Some(item);
-                        }
+                        tail = Some(item);
                     }
                     Ok(Ok(None)) => parser.end_of_stream(&mut evs),
                     Ok(Ok(Some(bytes))) => parser.feed(&bytes, &mut evs),
@@ -679,17 +665,11 @@ impl NativeStream {
                             Item::HttpError {
                                 status,
                                 body,
-                                retry_after,
-                                location,
-                                retry_after_ms,
-                                request_id,
+                                headers,
                             } => Signal {
                                 status: Some(status),
                                 detail: Some(PyBytes::new(py, &body).into_any().unbind()),
-                                retry_after,
-                                location,
-                                retry_after_ms,
-                                request_id,
+                                headers: Some(headers.into_py_dict(py)?.unbind()),
                                 ..Signal::new("http_error")
                             },
                             Item::Transport { kind, detail } => Signal {

@@ -4,6 +4,7 @@ same failure reads the same on httpx and on the native core."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from urllib.parse import urljoin
 
 import attrs
@@ -14,7 +15,7 @@ from ..providers import Provider, redirect_failure
 from ..wire import PreparedRequest
 from ._network import proxy_shown
 
-__all__ = ["REQUEST_ID_HEADERS", "answer_error", "transport_error"]
+__all__ = ["answer_error", "transport_error"]
 
 
 _TRANSPORT_KINDS = {
@@ -54,8 +55,8 @@ def transport_error(
 _LOCATION_SHOWN = 500
 _REQUEST_ID_SHOWN = 200
 # Where providers put their id of a request: OpenAI (and most compatible servers),
-# Anthropic, AWS. Read in this order on every transport.
-REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
+# Anthropic, AWS. Read in this order.
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 
 
 def answer_error(
@@ -64,24 +65,24 @@ def answer_error(
     request: PreparedRequest,
     status: int,
     body: bytes,
-    retry_after: str | None,
-    location: str | None,
-    retry_after_ms: str | None = None,
-    request_id: str | None = None,
+    headers: Mapping[str, str],
 ) -> ProviderError:
-    """The error for an answer that is no reply (a status of 300 or more), read the same
-    on every transport: a redirect says where to (no transport follows one), anything
-    else is the provider's to classify. Secrets the server echoes are redacted. A wait
-    in milliseconds (OpenAI's ``retry-after-ms``, Azure's ``x-ms-retry-after-ms``) is
-    the more precise, and wins over ``retry-after`` when it reads as one. The
-    provider's id of the request, if it sent one, is named in the error."""
+    """The error for an answer that is no reply (a status of 300 or more), read from
+    its status, body and headers (names in lower case) the same on every transport: a
+    redirect says where to (no transport follows one); anything else is the provider's
+    to classify, with the server's wait (in milliseconds, OpenAI's ``retry-after-ms`` or
+    Azure's ``x-ms-retry-after-ms``, wins over ``retry-after`` when it reads as one)
+    and its id of the request named. Secrets the server echoes are redacted."""
     if 300 <= status < 400:
+        location = headers.get("location")
         where = request.redact_text(urljoin(request.url, location)) if location else None
         if where is not None and len(where) > _LOCATION_SHOWN:
             where = where[:_LOCATION_SHOWN] + "…"  # a head may hold 100 KiB of it
         return redirect_failure(model, status, where)
-    wait = _milliseconds_as_seconds(retry_after_ms) or retry_after
+    wait_ms = headers.get("retry-after-ms") or headers.get("x-ms-retry-after-ms")
+    wait = _milliseconds_as_seconds(wait_ms) or headers.get("retry-after")
     exc = provider.http_error(model, status, request.redact(body), wait)
+    request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     if request_id:
         _name_request(exc, request_id[:_REQUEST_ID_SHOWN])
     return exc

@@ -19,7 +19,7 @@ from ..messages import AssistantMessage, Model, StartEvent, StopReason, StreamEv
 from ..providers import ByteParser, Provider
 from ..wire import PreparedRequest, StreamOptions
 from ._default import default_session
-from ._errors import REQUEST_ID_HEADERS, answer_error, transport_error
+from ._errors import answer_error, transport_error
 from ._network import NetworkConfig, network_for
 from ._pool import Slot
 from ._whole import is_whole_body, read_whole_body
@@ -257,13 +257,9 @@ class HttpxSource:
         if response.status_code >= 300:  # an error, or a redirect (never followed)
             body = await self._read_error_body(response)
             await self._close_response()
-            headers = response.headers
             exc2 = answer_error(
-                self._provider, self._model, req, response.status_code, body,
-                headers.get("retry-after"), headers.get("location"),
-                headers.get("retry-after-ms") or headers.get("x-ms-retry-after-ms"),
-                next((headers[h] for h in REQUEST_ID_HEADERS if h in headers), None),
-            )  # fmt: skip
+                self._provider, self._model, req, response.status_code, body, response.headers
+            )
             return parser.fail(exc2.message, error=exc2)
         started = StartEvent(self._model.id, self._model.provider_name)
         content_type = response.headers.get("content-type", "")

@@ -340,7 +340,7 @@ class NativeSource:
             elif kind == "http_error":
                 exc = answer_error(
                     self._provider, self._model, self._request, item.status, item.detail,
-                    item.retry_after, item.location, item.retry_after_ms, item.request_id,
+                    item.headers,
                 )  # fmt: skip
                 out.append(self._finisher.fail(None, exc.message, StopReason.ERROR, exc))
             elif kind == "transport":
