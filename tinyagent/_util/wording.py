@@ -58,19 +58,32 @@ def provider_stopped(reason: str) -> str:
 
 
 def transport_failure(
-    kind: str, url: str, detail: str, connect_timeout: float, read_timeout: float
+    kind: str,
+    url: str,
+    detail: str,
+    connect_timeout: float,
+    read_timeout: float,
+    proxy: str | None = None,
 ) -> str:
     """A transport failure in words; ``kind`` is what went wrong, the same on every path:
     ``connect_timeout``, ``read_timeout``, ``connect``, ``no_response`` (the connection
     closed before any answer: e.g. a server's idle keep-alive connection, closed as the
     request went out), ``tls`` (the server's certificate refused), ``proxy_auth`` and
     ``proxy_refused`` (a proxy that answered CONNECT with 407, or another status),
-    ``closed`` (mid-stream), ``local`` (this machine ran out of
-    something: descriptors, memory), ``decode`` (a compressed body that does not
-    decompress), ``bad_response`` (an answer whose head is not HTTP, or too large to
-    read) or ``other``. The transport library's own detail is not part of the
-    words (it differs between httpx and the native core); it stays on
+    ``closed`` (mid-stream), ``local`` (this machine ran out of something: descriptors,
+    memory), ``decode`` (a compressed body that does not decompress), ``bad_response``
+    (an answer whose head is not HTTP, or too large to read) or ``other``. Through a
+    ``proxy`` (its address, shown without credentials), a connection that could not be
+    made is one to the proxy, and is said so. The transport library's own detail is not
+    part of the words (it differs between httpx and the native core); it stays on
     ``TransportError.detail``."""
+    if proxy is not None and kind == "connect_timeout":
+        return (
+            f"connect timeout: no connection to the proxy {proxy} (for {url}) within "
+            f"{connect_timeout} s"
+        )
+    if proxy is not None and kind == "connect":
+        return f"could not connect to the proxy {proxy} (for {url})"
     if kind == "connect_timeout":
         return f"connect timeout: no connection to {url} within {connect_timeout} s"
     if kind == "read_timeout":
@@ -104,16 +117,6 @@ def transport_failure(
     if kind == "decode":
         return f"the body from {url} is corrupt: it does not decode by its content-encoding"
     return f"transport error talking to {url}: {detail}"
-
-
-def proxy_unreachable(kind: str, proxy: str, url: str, connect_timeout: float) -> str:
-    """A connection through a proxy that could not be made: to the proxy itself."""
-    if kind == "connect_timeout":
-        return (
-            f"connect timeout: no connection to the proxy {proxy} (for {url}) within "
-            f"{connect_timeout} s"
-        )
-    return f"could not connect to the proxy {proxy} (for {url})"
 
 
 def no_events(seen: int, head: bytes) -> str:

@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 import attrs
 
-from .._util.wording import proxy_unreachable, transport_failure
+from .._util.wording import transport_failure
 from ..messages import Failure, FailureKind, Model, ProviderError, TransportError
 from ..providers import Provider, redirect_failure
 from ..wire import PreparedRequest
@@ -42,12 +42,10 @@ def transport_error(
     read_timeout: float,
     proxy: str | None = None,
 ) -> TransportError:
-    """A transport failure as the one exception type every transport reports. Through
-    a ``proxy``, a connection that could not be made is one to the proxy, and is said
-    so (its address without credentials)."""
-    text = transport_failure(kind, url, detail, connect_timeout, read_timeout)
-    if proxy and kind in ("connect", "connect_timeout"):
-        text = proxy_unreachable(kind, proxy_shown(proxy), url, connect_timeout)
+    """A transport failure as the one exception type every transport reports (through
+    ``proxy``, if the request went through one)."""
+    shown = proxy_shown(proxy) if proxy else None
+    text = transport_failure(kind, url, detail, connect_timeout, read_timeout, shown)
     failure = Failure(_TRANSPORT_KINDS[kind], None, kind)
     return TransportError(text, kind=kind, detail=detail, failure=failure)
 
