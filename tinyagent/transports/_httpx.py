@@ -17,7 +17,7 @@ import httpx
 
 from ..messages import AssistantMessage, Model, StartEvent, StopReason, StreamEvent
 from ..providers import ByteParser, Provider
-from ..wire import PreparedRequest, StreamOptions
+from ..wire import PreparedRequest, StreamOptions, merge_headers
 from ._default import default_session
 from ._errors import answer_error, transport_error
 from ._network import NetworkConfig, network_for
@@ -278,12 +278,8 @@ class HttpxSource:
         which a session's clients do not use: ~0.1 ms a call."""
         req = self._request
         transport: httpx.AsyncBaseTransport = slot.transport
-        # The client's defaults first, each one the call sets itself left out (header
-        # names match in any case, as httpx merges them).
-        own = req.headers
-        mine = {name.lower() for name in own}
-        headers = {k: v for k, v in slot.headers.items() if k not in mine}
-        headers.update(own)
+        # The client's defaults, under the call's own (as httpx merges them).
+        headers = merge_headers(slot.headers, req.headers)
         timeout = self._timeout().as_dict()
         request = httpx.Request(
             "POST",

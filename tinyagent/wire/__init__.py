@@ -32,6 +32,7 @@ from ._request import (
     ResponseFormat,
     StreamOptions,
     base_headers,
+    merge_headers,
     resolve_api_key,
     stream_options,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "encode_frame",
     "failure_of",
     "loads_json_object",
+    "merge_headers",
     "parse_tool_arguments",
     "priced_usage",
     "resolve_api_key",

@@ -23,6 +23,7 @@ __all__ = [
     "ResponseFormat",
     "StreamOptions",
     "base_headers",
+    "merge_headers",
     "resolve_api_key",
     "stream_options",
 ]
@@ -235,15 +236,21 @@ def resolve_api_key(model: Model, options: StreamOptions) -> str | None:
 def base_headers(model: Model, options: StreamOptions) -> tuple[dict[str, str], str | None]:
     """The headers every provider sends, and the API key (the provider decides how to
     send it: ``Authorization: Bearer`` or ``x-api-key``)."""
-    headers = dict(_DEFAULT_HEADERS)
-    for extra in (model.headers, options.headers):
-        if extra:
-            # A name set again replaces the one before in any letter case (HTTP names
-            # are case-blind): never sent twice.
-            again = {name.lower() for name in extra}
-            headers = {k: v for k, v in headers.items() if k.lower() not in again}
-            headers.update(extra)
+    headers = merge_headers(_DEFAULT_HEADERS, model.headers)
+    if options.headers:
+        headers = merge_headers(headers, options.headers)
     return headers, resolve_api_key(model, options)
+
+
+def merge_headers(under: Mapping[str, str], over: Mapping[str, str]) -> dict[str, str]:
+    """``under`` with ``over`` on top: a name set again replaces the one before in any
+    letter case (HTTP names are case-blind), so none is sent twice."""
+    if not over:
+        return dict(under)
+    again = {name.lower() for name in over}
+    merged = {k: v for k, v in under.items() if k.lower() not in again}
+    merged.update(over)
+    return merged
 
 
 # Every transport sends the same: a User-Agent of our own, so that a server (or a
