@@ -98,55 +98,53 @@ pub(crate) fn head_size(response: &reqwest::Response) -> usize {
     lines + 17
 }
 
-/// Whether a connection failed because the server's certificate was refused (rustls
-/// under an I/O error: an unknown issuer, another name, expired...), which no retry
-/// cures and whose remedy (a CA bundle) the message names.
-fn refused_certificate(e: &reqwest::Error) -> bool {
-    // An I/O error's `source` skips the error it wraps (and I/O errors nest here), so
-    // each one's inner error is looked into as well as its source.
-    fn refused(err: &(dyn std::error::Error + 'static), depth: usize) -> bool {
-        if depth > 16 {
-            return false;
+type Cause = dyn std::error::Error + 'static;
+
+/// Every error under `e`, outermost first. An I/O error's `source` skips the error it
+/// wraps (and I/O errors nest under reqwest's), so each one's inner error comes too.
+fn causes(e: &reqwest::Error) -> Vec<&Cause> {
+    let mut out = Vec::new();
+    let mut next: Vec<&Cause> = std::error::Error::source(e).into_iter().collect();
+    while let Some(err) = next.pop() {
+        if out.len() > 32 {
+            break; // a chain is short; a loop in one is not followed
         }
-        if matches!(
-            err.downcast_ref::<rustls::Error>(),
-            Some(rustls::Error::InvalidCertificate(_))
-        ) {
-            return true;
-        }
-        let inner = err
+        out.push(err);
+        next.extend(err.source());
+        if let Some(inner) = err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .is_some_and(|inner| refused(inner, depth + 1));
-        inner || err.source().is_some_and(|s| refused(s, depth + 1))
+        {
+            next.push(inner);
+        }
     }
-    std::error::Error::source(e).is_some_and(|s| refused(s, 0))
+    out
 }
 
-/// Whether an error in `e`'s chain reads `words`: hyper-util's tunnel error is private,
-/// so its words are what tells a proxy that refused the CONNECT (a 407, or another
-/// status) from one that could not be reached.
+/// Whether a connection failed because the server's certificate was refused (rustls:
+/// an unknown issuer, another name, expired...), which no retry cures and whose remedy
+/// (a CA bundle) the message names.
+fn refused_certificate(e: &reqwest::Error) -> bool {
+    causes(e).into_iter().any(|c| {
+        matches!(
+            c.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        )
+    })
+}
+
+/// Whether an error under `e` reads `words`: hyper-util's tunnel error is private, so
+/// its words are what tells a proxy that refused the CONNECT (a 407, or another status)
+/// from one that could not be reached.
 fn chain_says(e: &reqwest::Error, words: &str) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.to_string() == words {
-            return true;
-        }
-        source = s.source();
-    }
-    false
+    causes(e).into_iter().any(|c| c.to_string() == words)
 }
 
 /// The hyper error under a reqwest error, if there is one.
 pub(crate) fn hyper_error(e: &reqwest::Error) -> Option<&hyper::Error> {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(h) = s.downcast_ref::<hyper::Error>() {
-            return Some(h);
-        }
-        source = s.source();
-    }
-    None
+    causes(e)
+        .into_iter()
+        .find_map(|c| c.downcast_ref::<hyper::Error>())
 }
 
 /// Whether a body ended whole while its compressed stream had not: the end of the
@@ -165,17 +163,15 @@ enum DecodeCause {
 /// under the decoder), a compressed stream cut short at a whole body's end (the
 /// decoder's own end-of-file), or bytes that are no such stream.
 fn decode_cause(e: &reqwest::Error) -> DecodeCause {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<hyper::Error>().is_some() {
+    for c in causes(e) {
+        if c.downcast_ref::<hyper::Error>().is_some() {
             return DecodeCause::Connection;
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::UnexpectedEof && io.get_ref().is_none() {
                 return DecodeCause::EndedEarly;
             }
         }
-        source = s.source();
     }
     DecodeCause::Corrupt
 }
