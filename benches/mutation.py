@@ -33,6 +33,11 @@ CORES: dict[str, list[str]] = {
         "tests/providers/test_openai_chat_parser.py",
     ],
     "tinyagent/wire/_think_tags.py": ["tests/providers/test_think_tags.py"],
+    "tinyagent/wire/_pure.py": [
+        "tests/transports/test_no_events.py",
+        "tests/providers/test_openai_chat_parser.py",
+        "tests/providers/test_bedrock_parser.py",
+    ],
     "tinyagent/providers/proxy/_parser.py": [
         "tests/providers/test_proxy_parity.py",
         "tests/providers/test_proxy_parser.py",

@@ -7,9 +7,19 @@ from __future__ import annotations
 
 import pytest
 
+import tinyagent
 from tinyagent import complete
-from tinyagent.messages import AssistantMessage, Context, FailureKind, UserMessage
+from tinyagent.messages import (
+    AssistantMessage,
+    Context,
+    ErrorEvent,
+    FailureKind,
+    StreamFormatError,
+    UserMessage,
+)
+from tinyagent.providers import provider_for
 from tinyagent.testing import LocalServer, Reply, text_reply
+from tinyagent.wire import PureByteParser, StreamOptions
 
 pytestmark = pytest.mark.anyio
 CTX = Context("", (UserMessage("hi"),))
@@ -74,3 +84,26 @@ async def test_only_the_first_bytes_are_kept(transport: str) -> None:
         reply.error_message
         == f"the stream ended with no complete event (100000 bytes): {'x' * 200}"
     )
+
+
+async def test_the_error_is_the_same_type_and_words_everywhere(transport: str) -> None:
+    body = b"<html>gateway</html>"
+    async with LocalServer([Reply(pieces=(body,))]) as server:
+        async with tinyagent.stream(
+            server.model(), CTX, transport=transport, max_retries=0
+        ) as events:
+            ends = [e async for e in events if isinstance(e, ErrorEvent)]
+    (end,) = ends
+    assert isinstance(end.error, StreamFormatError)
+    assert (
+        str(end.error)
+        == end.message.error_message
+        == (f"the stream ended with no complete event ({len(body)} bytes): <html>gateway</html>")
+    )
+
+
+def test_an_unknown_framing_is_refused() -> None:
+    model = tinyagent.Model("m", "http://127.0.0.1:1/v1")
+    payloads = provider_for(model).payload_parser(model, StreamOptions())
+    with pytest.raises(ValueError, match=r"^unknown framing 'xml': sse or aws-eventstream$"):
+        PureByteParser(payloads, 1024, "xml")

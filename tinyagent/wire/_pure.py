@@ -60,9 +60,7 @@ class PureByteParser:
         try:
             payloads = self._decoder.feed_data(chunk)
         except StreamFormatError as exc:  # a bound broken: keep what came before it
-            partial = getattr(exc, "partial", [])
-            self._any = self._any or bool(partial)
-            out = self._parser.feed_data(partial)
+            out = self._parser.feed_data(getattr(exc, "partial", []))
             if self._parser.message is None:
                 out += self._parser.fail(str(exc), error=exc)
             return out
