@@ -2,7 +2,8 @@
 //!
 //! A tokio task sends the request, reads the body, parses it with the format's parser and
 //! queues the resulting items. It wakes Python by writing one byte to a pipe when the
-//! queue goes from empty to non-empty; Python awaits the pipe with
+//! queue gets the first item Python must see since its last drain (for a call that reads
+//! no events, only its end: see `Shared::quiet`); Python awaits the pipe with
 //! `anyio.wait_readable` (trio and asyncio alike) and drains the whole batch. No thread
 //! is parked per stream, and bytes never enter Python. Cancelling (`cancel`, or
 //! dropping the stream) aborts the task, which drops the response and closes the
@@ -69,8 +70,20 @@ enum Wake {
     Shared(Arc<WakerInner>, u64),
 }
 
+/// The items Python has not drained, and whether it was woken for them already.
+#[derive(Default)]
+struct Queue {
+    items: Vec<Item>,
+    rung: bool,
+}
+
 struct Shared {
-    queue: Mutex<Vec<Item>>,
+    queue: Mutex<Queue>,
+    /// A call that reads no events (`deltas=False`: only the final message) is woken
+    /// once, at its end, not at its headers and chunk by chunk: the items wait here
+    /// until the parser finishes, a failure comes, or the queue reaches `HIGH_WATER`.
+    /// Python then reads them in order, as it would have in several drains.
+    quiet: bool,
     /// Signalled by Python after each drain: the task waits on it while the queue is
     /// over its bound, so a slow consumer slows the stream instead of growing memory.
     space: tokio::sync::Notify,
@@ -85,7 +98,17 @@ const HIGH_WATER: usize = 4096;
 
 impl Shared {
     fn queued(&self) -> usize {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .items
+            .len()
+    }
+
+    fn take(&self) -> Vec<Item> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.rung = false;
+        std::mem::take(&mut q.items)
     }
 
     async fn wait_for_space(&self) {
@@ -94,17 +117,27 @@ impl Shared {
         }
     }
 
+    /// Queue items Python must see now (an end, a failure, a status).
     fn push(&self, items: Vec<Item>) {
+        self.push_as(items, true);
+    }
+
+    /// Queue items, waking Python if it has not been woken since its last drain and
+    /// either `urgent` or the stream is not quiet (or the queue is at its bound, which
+    /// only a drain lowers).
+    fn push_as(&self, items: Vec<Item>, urgent: bool) {
         if items.is_empty() {
             return;
         }
-        let was_empty = {
+        let ring = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let was_empty = q.is_empty();
-            q.extend(items);
-            was_empty
+            q.items.extend(items);
+            let due = urgent || !self.quiet || q.items.len() > HIGH_WATER;
+            let ring = due && !q.rung;
+            q.rung |= ring;
+            ring
         };
-        if was_empty {
+        if ring {
             match &self.wake {
                 Wake::Own(fd) => poke(fd),
                 Wake::Shared(waker, id) => waker.notify(*id),
@@ -466,7 +499,7 @@ async fn run(shared: Arc<Shared>, req: Request) {
         ]);
         return;
     }
-    shared.push(vec![Item::Started]);
+    shared.push_as(vec![Item::Started], false);
     loop {
         let read = tokio::time::timeout(req.read_timeout, response.chunk()).await;
         // Parse and queue under the parser lock, so an abort sees every item first.
@@ -504,11 +537,12 @@ async fn run(shared: Arc<Shared>, req: Request) {
                 }
                 let done = parser.finished();
                 let clean_end = done && tail.is_none();
+                let urgent = done || tail.is_some(); // wakes even a quiet stream
                 let mut items: Vec<Item> = evs.into_iter().map(Item::Ev).collect();
                 if let Some(t) = tail {
                     items.push(t);
                 }
-                shared.push(items);
+                shared.push_as(items, urgent);
                 Some((done, clean_end))
             }
         };
@@ -594,7 +628,8 @@ impl NativeStream {
                 }
             };
             let shared = Arc::new(Shared {
-                queue: Mutex::new(Vec::new()),
+                queue: Mutex::new(Queue::default()),
+                quiet: !deltas,
                 space: tokio::sync::Notify::new(),
                 wake,
                 parser: Mutex::new(parser),
@@ -638,8 +673,7 @@ impl NativeStream {
             if let Some(fd) = &self.read_end {
                 empty_pipe(fd);
             }
-            let items =
-                std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
+            let items = self.shared.take();
             self.shared.space.notify_one();
             let out = PyList::empty(py);
             let mut evs = Vec::new();
