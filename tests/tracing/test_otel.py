@@ -261,3 +261,67 @@ async def test_a_run_inside_a_valid_but_unsampled_trace_still_propagates(traces:
         agent = Agent(server.model(), tools=[look], tracer=OpenTelemetryTracer(provider))
         await agent.prompt("look")
     assert seen == [True]
+
+
+async def test_a_model_calls_span_has_its_real_start_and_end(traces: Traces) -> None:
+    """A model call's span is made when the call ends (one SDK call, not three): it still
+    starts when the call started, and ends before the tool's span starts."""
+    import time
+
+    replies = [tool_call_reply([("slow_add", {"a": 0, "b": 2})]).but(delay=0.05), text_reply("2")]
+    async with LocalServer(replies) as server:
+        before = time.time_ns()
+        await Agent(server.model(), tools=[slow_add], tracer=traces.tracer()).prompt("add")
+    assert traces.all_ended()
+    chat = min(traces.named("chat"), key=lambda s: s.start_time or 0)
+    (tool_span,) = traces.named("execute_tool")
+    assert chat.start_time is not None and chat.end_time is not None
+    assert tool_span.start_time is not None
+    assert before <= chat.start_time
+    assert chat.end_time - chat.start_time >= 50_000_000  # the server's delay is inside it
+    assert chat.end_time <= tool_span.start_time
+
+
+async def test_a_model_calls_span_made_current_is_a_parent(traces: Traces) -> None:
+    tracer = traces.tracer()
+    run = tracer.start("run", {}, None)
+    call = tracer.start("chat m", {"gen_ai.request.model": "m", "skipped": None}, run, "client")
+    call.set({"gen_ai.usage.output_tokens": 3, "gen_ai.response.id": None})
+    with call.activate():
+        with traces.provider.get_tracer("user-code").start_as_current_span("inside the call"):
+            pass
+    call.set({"gen_ai.usage.input_tokens": 5})
+    call.end("timeout")
+    run.end()
+    assert traces.all_ended()
+    (chat,) = traces.named("chat")
+    assert traces.children(chat) == ["inside the call"]
+    (root,) = traces.named("run")
+    assert traces.children(root) == ["chat m"]
+    assert dict(chat.attributes or {}) == {
+        "gen_ai.request.model": "m",
+        "gen_ai.usage.output_tokens": 3,
+        "gen_ai.usage.input_tokens": 5,
+        "error.type": "timeout",
+    }
+    assert chat.status.status_code is StatusCode.ERROR
+
+
+async def test_a_model_calls_span_that_is_never_current_keeps_every_attribute(
+    traces: Traces,
+) -> None:
+    tracer = traces.tracer()
+    run = tracer.start("run", {}, None)
+    call = tracer.start("chat m", {"gen_ai.request.model": "m", "skipped": None}, run, "client")
+    call.set({"gen_ai.usage.output_tokens": 3, "gen_ai.response.id": None})
+    call.end()
+    run.end()
+    (chat,) = traces.named("chat")
+    assert dict(chat.attributes or {}) == {
+        "gen_ai.request.model": "m",
+        "gen_ai.usage.output_tokens": 3,
+    }
+    assert chat.status.status_code is not StatusCode.ERROR
+    assert chat.kind is trace.SpanKind.CLIENT
+    (root,) = traces.named("run")
+    assert traces.children(root) == ["chat m"]

@@ -8,8 +8,9 @@ only with ``record_content=True``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -30,11 +31,20 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _OtelSpan:
-    __slots__ = ("recording", "span")
+    __slots__ = ("_context", "recording", "span")
 
     def __init__(self, span: trace.Span) -> None:
         self.span = span
         self.recording = span.is_recording()  # a no-op span: skip the attribute work
+        self._context: otel_context.Context | None = None
+
+    @property
+    def context(self) -> otel_context.Context:
+        """A context with this span current: made once, for every child and activation
+        (a run's span parents two spans a turn)."""
+        if self._context is None:
+            self._context = trace.set_span_in_context(self.span)
+        return self._context
 
     def set(self, attributes: Mapping[str, Any]) -> None:
         if self.recording:
@@ -48,11 +58,70 @@ class _OtelSpan:
 
     @contextmanager
     def activate(self) -> Iterator[None]:
-        token = otel_context.attach(trace.set_span_in_context(self.span))
+        token = otel_context.attach(self.context)
         try:
             yield
         finally:
             otel_context.detach(token)
+
+
+class _LateSpan:
+    """A span that is never current and parents nothing (a model call's): its start
+    time and attributes are kept, and the SDK's span is made when it ends, whole, in one
+    call, rather than started, given attributes again and ended. Processors see it start
+    and end then, with its real start time. Made current after all (``activate``), it
+    becomes a span like any other from then on."""
+
+    __slots__ = ("_attributes", "_context", "_kind", "_name", "_real", "_start", "_tracer")
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        name: str,
+        attributes: dict[str, Any],
+        context: otel_context.Context | None,
+        kind: trace.SpanKind,
+    ) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._attributes = attributes
+        self._context = context
+        self._kind = kind
+        self._start = time.time_ns()
+        self._real: _OtelSpan | None = None
+
+    def _make(self) -> trace.Span:
+        return self._tracer.start_span(
+            self._name,
+            context=self._context,
+            kind=self._kind,
+            attributes=self._attributes,
+            start_time=self._start,
+        )
+
+    def set(self, attributes: Mapping[str, Any]) -> None:
+        if self._real is not None:
+            self._real.set(attributes)
+            return
+        for key, value in attributes.items():
+            if value is not None:
+                self._attributes[key] = value
+
+    def end(self, error: str | None = None) -> None:
+        if self._real is not None:
+            self._real.end(error)
+            return
+        if error is not None:
+            self._attributes["error.type"] = error
+        span = self._make()
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end()
+
+    def activate(self) -> AbstractContextManager[Any]:
+        if self._real is None:
+            self._real = _OtelSpan(self._make())
+        return self._real.activate()
 
 
 class OpenTelemetryTracer:
@@ -83,7 +152,10 @@ class OpenTelemetryTracer:
             return NO_SPAN  # under a span that is nothing, nothing
         context = None
         if isinstance(parent, _OtelSpan):
-            context = trace.set_span_in_context(parent.span)
+            context = parent.context
+            if kind == "client" and parent.recording:
+                # A model call's span, under a span that records: made at its end.
+                return _LateSpan(self._tracer, name, _clean(attributes), context, _KINDS[kind])
         span = self._tracer.start_span(
             name, context=context, kind=_KINDS[kind], attributes=_clean(attributes)
         )
