@@ -303,3 +303,43 @@ async def test_appends_on_the_callers_thread_are_checkpointed(tmp_path: Path) ->
         assert len(await session.load()) == 1500
     with SQLiteSession(db, "s") as again:
         assert [m.text for m in await again.load()][-1] == "m1499"
+
+
+async def test_two_writers_on_one_id_keep_every_message_in_order(tmp_path: Path) -> None:
+    """Each session object keeps the position after its last message; another writer's
+    rows since (another object, another process) take it, and the position is read
+    again: nothing is lost, nothing fails, the order is the order of the appends."""
+    db = tmp_path / "shared.db"
+    with SQLiteSession(db, "s") as a, SQLiteSession(db, "s") as b:
+        said: list[str] = []
+        for i in range(6):
+            for writer, name in ((a, "a"), (b, "b"), (a, "a")):
+                said.append(f"{name}{i}")
+                await writer.append([UserMessage(said[-1])])
+        await b.append([UserMessage("b-pair-1"), UserMessage("b-pair-2")])
+        await a.append([UserMessage("a-last")])
+        said += ["b-pair-1", "b-pair-2", "a-last"]
+        for reader in (a, b):
+            assert [m.text for m in await reader.load()] == said
+
+
+async def test_a_writer_after_another_cleared_or_replaced_the_id_appends_after(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shared.db"
+    with SQLiteSession(db, "s") as a, SQLiteSession(db, "s") as b:
+        for i in range(3):
+            await a.append([UserMessage(f"a{i}")])
+        await b.clear()
+        await a.append([UserMessage("after the clear")])
+        assert [m.text for m in await b.load()] == ["after the clear"]
+        await b.replace([UserMessage(f"r{i}") for i in range(8)])  # past a's position
+        await a.append([UserMessage("after the replace")])
+        replaced = [f"r{i}" for i in range(8)]
+        assert [m.text for m in await b.load()] == [*replaced, "after the replace"]
+        await a.replace([UserMessage("mine")])
+        await a.append([UserMessage("then this")])
+        assert [m.text for m in await b.load()] == ["mine", "then this"]
+        await b.append([UserMessage("and b's")])
+        assert [m.text for m in await a.load()] == ["mine", "then this", "and b's"]
+        assert await a.count() == 3

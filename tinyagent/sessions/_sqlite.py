@@ -32,6 +32,9 @@ __all__ = ["SQLiteSession"]
 
 T = TypeVar("T")
 _CHECKPOINT_EVERY = 256  # appends made on the caller's thread between two checkpoints
+_INSERT = (
+    "INSERT INTO tinyagent_messages (session_id, seq, role, data, created) VALUES (?, ?, ?, ?, ?)"
+)
 SCHEMA_VERSION = 2  # 2: the leases table (a version-1 file gains it when opened)
 _SCHEMA = (
     """
@@ -82,6 +85,8 @@ class SQLiteSession(RowStore):
         # the worker after the first append; and how many it committed since a checkpoint.
         self._here: sqlite3.Connection | None = None
         self._here_commits = 0
+        # The position after the last message this object stored (None: read it).
+        self._next_seq: int | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteSession({str(self.path)!r}, {self.session_id!r})"
@@ -136,6 +141,7 @@ class SQLiteSession(RowStore):
                 self._insert_locked_rows(conn, rows)
                 conn.execute("COMMIT")
             except sqlite3.Error:
+                self._next_seq = None  # kept for rows that were rolled back
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return False  # the worker does it again, and reports what it meets
@@ -281,21 +287,37 @@ class SQLiteSession(RowStore):
             self._insert_locked_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
+            self._next_seq = None  # kept for rows that were rolled back
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
 
     def _insert_locked_rows(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-        """The inserts of one append, inside a write transaction already begun."""
+        """The inserts of one append, inside a write transaction already begun.
+
+        A message's position is the one after the last this session stored, kept from
+        its last append: a statement less a message (a turn appends two). Another writer
+        may have stored rows since (another session object or process on this id): then
+        the kept position is taken, the insert fails on the key and stores nothing, and
+        the position is read again. One that cleared the id leaves a gap, which keeps
+        the order."""
+        start = self._next_seq
+        if start is not None and len(rows) == 1:
+            try:
+                conn.execute(_INSERT, (self.session_id, start, *rows[0]))
+            except sqlite3.IntegrityError:
+                pass  # taken by another writer since: read the position
+            else:
+                self._next_seq = start + 1
+                return
         (start,) = conn.execute(
             "SELECT COALESCE(MAX(seq) + 1, 0) FROM tinyagent_messages WHERE session_id = ?",
             (self.session_id,),
         ).fetchone()
         conn.executemany(
-            "INSERT INTO tinyagent_messages (session_id, seq, role, data, created) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(self.session_id, start + i, *row) for i, row in enumerate(rows)],
+            _INSERT, [(self.session_id, start + i, *row) for i, row in enumerate(rows)]
         )
+        self._next_seq = start + len(rows)
 
     def _acquire(self, conn: sqlite3.Connection, owner: str) -> None:
         if self._readonly:
@@ -342,6 +364,7 @@ class SQLiteSession(RowStore):
 
     def _delete(self, conn: sqlite3.Connection) -> None:
         self._writable()
+        self._next_seq = None
         conn.execute("DELETE FROM tinyagent_messages WHERE session_id = ?", (self.session_id,))
 
 
