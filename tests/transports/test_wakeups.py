@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import anyio.abc
 import pytest
 
 from tinyagent import complete, stream
@@ -215,70 +215,64 @@ class Woken:
             await self._more.wait()
 
 
-async def waiting(wakeups: Wakeups, ids: list[int], scopes: dict[int, anyio.CancelScope],
-                  woken: Woken, tg: anyio.abc.TaskGroup) -> None:  # fmt: skip
-    """Start a waiting task per id, in order (each waits before the next starts)."""
+class Waiting:
+    """Streams ``1..count`` waiting on one loop's wake-ups, in order (each waits before
+    the next starts), each in a cancel scope of its own."""
 
-    async def wait(i: int, *, task_status: Any) -> None:
-        with scopes[i]:
+    def __init__(self, count: int) -> None:
+        self.wakeups = Wakeups(FakeCore())
+        self.woken = Woken()
+        self.scopes = {i: anyio.CancelScope() for i in range(1, count + 1)}
+
+    def notify(self, *ids: int) -> None:
+        self.wakeups.waker.notify(*ids)
+
+    async def _wait(self, i: int, *, task_status: Any) -> None:
+        with self.scopes[i]:
             task_status.started()
-            await wakeups.wait(i)
-            woken.add(i)
+            await self.wakeups.wait(i)
+            self.woken.add(i)
 
-    for i in ids:
-        await tg.start(wait, i)
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Waiting]:
+        try:
+            with anyio.fail_after(5):  # a stream nobody wakes fails here, not hangs
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self.wakeups.dispatch)
+                    for i in self.scopes:
+                        await tg.start(self._wait, i)
+                    yield self
+                    tg.cancel_scope.cancel()  # those still waiting, and the dispatcher
+        finally:
+            self.wakeups.waker.close()
 
 
 async def test_every_waiting_stream_is_woken_for_its_id_in_any_order() -> None:
-    wakeups = Wakeups(FakeCore())
-    woken = Woken()
-    scopes = {i: anyio.CancelScope() for i in range(1, 6)}
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(wakeups.dispatch)
-            await waiting(wakeups, [1, 2, 3, 4, 5], scopes, woken, tg)
-            for ids in ([5], [1, 3], [4], [2]):  # the first to wait is not the first woken
-                wakeups.waker.notify(*ids)
-                await woken.until(*ids)
-            tg.cancel_scope.cancel()
-    wakeups.waker.close()
-    assert (woken.ids[0], sorted(woken.ids[1:3]), woken.ids[3:]) == (5, [1, 3], [4, 2])
+    async with Waiting(5).running() as w:
+        for ids in ([5], [1, 3], [4], [2]):  # the first to wait is not the first woken
+            w.notify(*ids)
+            await w.woken.until(*ids)
+    assert (w.woken.ids[0], sorted(w.woken.ids[1:3]), w.woken.ids[3:]) == (5, [1, 3], [4, 2])
 
 
 @pytest.mark.parametrize("round_", range(12))  # the cancelled tasks run in either order
 async def test_cancelled_waiters_and_leaders_leave_the_others_woken(round_: int) -> None:
-    wakeups = Wakeups(FakeCore())
-    woken = Woken()
-    scopes = {i: anyio.CancelScope() for i in range(1, 6)}
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(wakeups.dispatch)
-            await waiting(wakeups, [1, 2, 3, 4, 5], scopes, woken, tg)
-            # On trio 1 leads and 2 waits first behind it: cancelled together, 1 may
-            # make 2 its heir before 2 has run its cancellation.
-            scopes[1].cancel()
-            scopes[2].cancel()
-            if round_ % 2:
-                scopes[3].cancel()
-            await anyio.sleep(0.01)
-            wakeups.waker.notify(4, 5)
-            await woken.until(4, 5)
-            tg.cancel_scope.cancel()  # 3, if it still waits, and the dispatcher
-    wakeups.waker.close()
-    assert sorted(woken.ids) == [4, 5]
+    async with Waiting(5).running() as w:
+        # On trio 1 leads and 2 waits first behind it: cancelled together, 1 may make 2
+        # its heir before 2 has run its cancellation.
+        w.scopes[1].cancel()
+        w.scopes[2].cancel()
+        if round_ % 2:
+            w.scopes[3].cancel()
+        await anyio.sleep(0.01)
+        w.notify(4, 5)
+        await w.woken.until(4, 5)
+    assert sorted(w.woken.ids) == [4, 5]
 
 
 async def test_a_leader_woken_for_itself_hands_the_descriptor_on() -> None:
-    wakeups = Wakeups(FakeCore())
-    woken = Woken()
-    scopes = {i: anyio.CancelScope() for i in range(1, 4)}
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(wakeups.dispatch)
-            await waiting(wakeups, [1, 2, 3], scopes, woken, tg)
-            for i in (1, 2, 3):  # each time the one watching is the one woken
-                wakeups.waker.notify(i)
-                await woken.until(i)
-            tg.cancel_scope.cancel()  # the dispatcher
-    wakeups.waker.close()
-    assert woken.ids == [1, 2, 3]
+    async with Waiting(3).running() as w:
+        for i in (1, 2, 3):  # each time the one watching is the one woken
+            w.notify(i)
+            await w.woken.until(i)
+    assert w.woken.ids == [1, 2, 3]
