@@ -103,9 +103,7 @@ class _LateSpan:
         if self._real is not None:
             self._real.set(attributes)
             return
-        for key, value in attributes.items():
-            if value is not None:
-                self._attributes[key] = value
+        self._attributes.update(_clean(attributes))
 
     def end(self, error: str | None = None) -> None:
         if self._real is not None:
