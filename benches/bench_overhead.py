@@ -1,6 +1,6 @@
 """What tracing and sessions add to an agent's turn: client CPU per turn with nothing,
 with an OpenTelemetry tracer (the API alone, no SDK or exporter; and the SDK's provider
-with no exporter), with a SQLite session, and with a budget (every call reserved and
+with no exporter), with a SQLite or a JSON Lines session, and with a budget (every call reserved and
 settled). Each process runs every kind interleaved, round after round, so that a
 feature's share is measured against plain turns of the same process (this machine's
 speed moves by ±10% from one process to the next); builds alternate process by process.
@@ -8,6 +8,7 @@ speed moves by ±10% from one process to the next); builds alternate process by 
     python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
     python3 benches/bench_overhead.py --kinds plain,otel-sdk --python old=/tmp/oldpy --python new=python3
     python3 benches/bench_overhead.py --backend asyncio
+    python3 benches/bench_overhead.py --kinds plain,sqlite,sqlite-nosql,otel-sdk,otel-sdk-bare
 
 Each run is one prompt of N turns (one trivial tool call and its result each, then a
 short answer) against the bench server in another process, as in ``bench_agent.py``.
@@ -21,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,64 @@ sys.path.insert(0, str(HERE))
 
 from bench_agent import _cpu, _tool, start_server  # noqa: E402
 
-KINDS = ("plain", "otel-api", "otel-sdk", "sqlite", "budget")
+KINDS = ("plain", "otel-api", "otel-sdk", "sqlite", "jsonl", "budget")
+# Floors, asked for by name (``--kinds plain,sqlite,sqlite-nosql``; this tree only): what
+# the dependency's own work costs a turn, measured by leaving it out.
+#   sqlite-nosql   the SQLite session with every step kept (encoding, the lock, the
+#                  guarantee's await) but its SQL skipped: sqlite minus this is SQLite's
+#                  own two commits a turn
+#   otel-sdk-bare  the SDK's spans alone (same names, parents and activation, no
+#                  attributes and no tinyagent code around them): the SDK's floor
+FLOORS = ("sqlite-nosql", "otel-sdk-bare")
+
+
+def _sqlite_without_sql(db: str, session_id: str) -> Any:
+    from tinyagent.sessions._sqlite import SQLiteSession
+
+    class WithoutSQL(SQLiteSession):
+        def _append_here(self, rows: Any) -> bool:
+            if self._here is None:  # the first append opens the file, as usual
+                return super()._append_here(rows)
+            with self._lock:
+                return True
+
+    return WithoutSQL(db, session_id)
+
+
+def _bare_sdk_tracer() -> Any:
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    sdk = TracerProvider().get_tracer("bench")
+
+    class Bare:
+        def __init__(self, span: Any) -> None:
+            self.span = span
+            self.context = trace.set_span_in_context(span)
+
+        def set(self, attributes: Any) -> None:
+            pass
+
+        def end(self, error: str | None = None) -> None:
+            self.span.end()
+
+        @contextmanager
+        def activate(self) -> Iterator[None]:
+            token = otel_context.attach(self.context)
+            try:
+                yield
+            finally:
+                otel_context.detach(token)
+
+    class BareTracer:
+        record_content = False
+
+        def start(self, name: str, attributes: Any, parent: Any, kind: str = "internal") -> Any:
+            context = parent.context if parent is not None else None
+            return Bare(sdk.start_span(name, context=context))
+
+    return BareTracer()
 
 
 async def conversation(base: str, turns: int, kind: str, db: str) -> None:
@@ -48,6 +108,12 @@ async def conversation(base: str, turns: int, kind: str, db: str) -> None:
         options["tracer"] = OpenTelemetryTracer(TracerProvider())
     elif kind == "sqlite":
         options["session"] = tinyagent.SQLiteSession(db, f"s{turns}")
+    elif kind == "jsonl":
+        options["session"] = tinyagent.JSONLSession(db.removesuffix(".db") + ".jsonl")
+    elif kind == "sqlite-nosql":
+        options["session"] = _sqlite_without_sql(db, f"s{turns}")
+    elif kind == "otel-sdk-bare":
+        options["tracer"] = _bare_sdk_tracer()
     elif kind == "budget":  # a dollar cap that never binds: each call reserved and settled
         from tinyagent.budget import Budget
 

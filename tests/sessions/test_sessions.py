@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -343,3 +344,100 @@ async def test_a_writer_after_another_cleared_or_replaced_the_id_appends_after(
         await b.append([UserMessage("and b's")])
         assert [m.text for m in await a.load()] == ["mine", "then this", "and b's"]
         assert await a.count() == 3
+
+
+# --- where an append is written: the caller's thread, unless it must wait ----------
+
+
+def _writes_on(store: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each call of ``store.method``, whether it ran on this thread."""
+    import threading
+
+    here = threading.get_ident()
+    real = getattr(store, method)
+    seen: list[bool] = []
+
+    def spy(*args: Any) -> Any:
+        seen.append(threading.get_ident() == here)
+        return real(*args)
+
+    monkeypatch.setattr(store, method, spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("durable", "size", "on_this_thread"),
+    [(False, 10, True), (True, 10, False), (False, 300_000, False)],
+    ids=["small", "durable", "large"],
+)
+async def test_a_jsonl_append_is_written_here_unless_durable_or_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, size: int, on_this_thread: bool
+) -> None:
+    """A small append is one write into the page cache, cheaper here than a thread hop;
+    an fsync, or a long write, goes to a worker thread so the event loop never waits."""
+    session = JSONLSession(tmp_path / "chat.jsonl", durable=durable)
+    seen = _writes_on(session, "_write", monkeypatch)
+    await session.append([UserMessage("x" * size)])
+    await session.append([UserMessage("next")])
+    assert seen == [on_this_thread, not durable or on_this_thread]
+    assert [m.text for m in await session.load()] == ["x" * size, "next"]
+
+
+async def test_a_large_sqlite_append_goes_to_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SQLiteSession(tmp_path / "big.db", "s") as session:
+        await session.append([UserMessage("first")])  # opens both connections
+        seen = _writes_on(session, "_insert_locked_rows", monkeypatch)
+        await session.append([UserMessage("small")])
+        await session.append([UserMessage("y" * 300_000)])
+        await session.append([UserMessage("small again")])
+        assert seen == [True, False, True]
+        texts = [m.text for m in await session.load()]
+        assert texts == ["first", "small", "y" * 300_000, "small again"]
+
+
+@pytest.mark.parametrize("store", ["jsonl", "sqlite"])
+async def test_an_append_cancelled_before_it_starts_stores_nothing(
+    tmp_path: Path, store: str
+) -> None:
+    import anyio
+
+    session: Any = (
+        JSONLSession(tmp_path / "c.jsonl") if store == "jsonl" else SQLiteSession(tmp_path / "c.db")
+    )
+    with session if store == "sqlite" else contextlib.nullcontext():
+        await session.append([UserMessage("kept")])
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await session.append([UserMessage("never")])
+        assert scope.cancelled_caught
+        assert [m.text for m in await session.load()] == ["kept"]
+
+
+async def test_a_jsonl_file_held_during_a_run_follows_its_path(tmp_path: Path) -> None:
+    """While a lease is held the file stays open for appends; one deleted, renamed over
+    (as an editor saves) or replaced by the session meanwhile is let go, never written
+    to unseen, and the descriptor is closed when the lease is released."""
+    import os
+
+    path = tmp_path / "chat.jsonl"
+    session = JSONLSession(path)
+    fds = len(os.listdir("/proc/self/fd"))
+    await session.acquire("me")
+    await session.append([UserMessage("one")])
+    await session.append([UserMessage("two")])
+    assert len(os.listdir("/proc/self/fd")) == fds + 2  # the lock file and the held file
+    path.unlink()
+    await session.append([UserMessage("after a delete")])
+    assert [m.text for m in await session.load()] == ["after a delete"]
+    edited = tmp_path / "edited.jsonl"
+    edited.write_bytes(path.read_bytes().replace(b"after a delete", b"edited"))
+    edited.replace(path)
+    await session.append([UserMessage("after an edit")])
+    assert [m.text for m in await session.load()] == ["edited", "after an edit"]
+    await session.replace([UserMessage("replaced")])
+    await session.append([UserMessage("after a replace")])
+    assert [m.text for m in await session.load()] == ["replaced", "after a replace"]
+    await session.release("me")
+    assert len(os.listdir("/proc/self/fd")) == fds

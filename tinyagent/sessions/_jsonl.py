@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio.lowlevel
 import anyio.to_thread
 
 from .._util.files import replace_atomically
@@ -22,6 +23,19 @@ from ..serde import dumps, loads
 from ._lease import SessionInUseError, owner_words
 
 __all__ = ["JSONLSession"]
+
+# An append this size or smaller is written on the caller's thread (see ``append``);
+# a larger one goes to a worker thread, so the event loop never waits on a long write.
+_IN_PLACE_BYTES = 256 * 1024
+
+
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class JSONLSession:
@@ -35,6 +49,10 @@ class JSONLSession:
             raise ValueError(f"{self.path}: its folder {self.path.parent} does not exist")
         self.durable = durable
         self._leases: dict[str, BinaryIO] = {}  # owner -> its locked lock file
+        # The file, kept open for appends on the caller's thread while a lease is held
+        # (an agent runs on it): an append is then one write, not an open, a write and
+        # a close. Closed when the last lease is released.
+        self._held: BinaryIO | None = None
 
     def __repr__(self) -> str:
         return f"JSONLSession({str(self.path)!r})"
@@ -43,9 +61,20 @@ class JSONLSession:
         return await anyio.to_thread.run_sync(self._load)
 
     async def append(self, messages: Sequence[Message]) -> None:
-        if messages:
-            data = "".join(dumps(m) + "\n" for m in messages).encode()
+        """Append ``messages``, one line each.
+
+        Without ``durable``, an append is one ``write`` into the page cache (no fsync),
+        which costs less done here than a worker-thread hop (a session appends twice a
+        turn), as ``SQLiteSession`` does; a durable or a large append goes to a worker
+        thread. Cancelled before anything is written, as the other stores are."""
+        if not messages:
+            return
+        data = "".join([dumps(m) + "\n" for m in messages]).encode()
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        if self.durable or len(data) > _IN_PLACE_BYTES:
             await anyio.to_thread.run_sync(self._write, data)
+        else:
+            self._write_here(data)
 
     async def clear(self) -> None:
         await anyio.to_thread.run_sync(self._truncate, 0)
@@ -61,6 +90,8 @@ class JSONLSession:
         f = self._leases.pop(owner, None)
         if f is not None:
             f.close()  # the lock goes with its descriptor
+        if not self._leases:
+            self._let_go()
 
     def _lock(self, owner: str) -> BinaryIO:
         lock_path = self.path.with_name(self.path.name + ".lock")
@@ -85,6 +116,7 @@ class JSONLSession:
         """Make ``messages`` the file's content: written beside it, then renamed over it,
         so a crash leaves the old file or the new one, never a mix."""
         data = "".join(dumps(m) + "\n" for m in messages).encode()
+        self._let_go()  # the next append opens the new file
         await anyio.to_thread.run_sync(replace_atomically, self.path, [data])
 
     def _load(self) -> list[Message]:
@@ -122,15 +154,33 @@ class JSONLSession:
         return True
 
     def _write(self, data: bytes) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, _APPEND, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             if self.durable:
                 os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _write_here(self, data: bytes) -> None:
+        """``_write`` without fsync, on the caller's thread: through the held file while
+        a lease is held. A held file that was deleted or renamed over since (no name is
+        left to it) is let go, and the one at the path opened."""
+        if not self._leases:
+            self._write(data)
+            return
+        held = self._held
+        if held is not None and os.fstat(held.fileno()).st_nlink == 0:
+            self._let_go()
+            held = None
+        if held is None:
+            held = self._held = os.fdopen(os.open(self.path, _APPEND, 0o644), "ab", buffering=0)
+        _write_all(held.fileno(), data)
+
+    def _let_go(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def _truncate(self, size: int) -> None:
         try:

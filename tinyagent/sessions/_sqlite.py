@@ -32,6 +32,9 @@ __all__ = ["SQLiteSession"]
 
 T = TypeVar("T")
 _CHECKPOINT_EVERY = 256  # appends made on the caller's thread between two checkpoints
+# An append whose messages' JSON is larger goes to the worker thread: a long write (a
+# tool's result of megabytes is hundreds of overflow pages) would hold the event loop.
+_IN_PLACE_CHARS = 256 * 1024
 _INSERT = (
     "INSERT INTO tinyagent_messages (session_id, seq, role, data, created) VALUES (?, ?, ?, ?, ?)"
 )
@@ -124,9 +127,12 @@ class SQLiteSession(RowStore):
         connection has a busy timeout of 0: if another writer holds the database, BEGIN
         fails at once and the append goes to the worker thread, which waits for the lock.
         It never checkpoints (the worker does, every ``_CHECKPOINT_EVERY`` appends made
-        here), and ``durable=True`` (an fsync per commit) always goes to the worker."""
+        here), and ``durable=True`` (an fsync per commit) always goes to the worker, as
+        does a large append (``_IN_PLACE_CHARS``)."""
         conn = self._here
         if conn is None or self.durable or self._readonly:
+            return False
+        if sum([len(row[1]) for row in rows]) > _IN_PLACE_CHARS:
             return False
         if self._here_commits >= _CHECKPOINT_EVERY:
             return False  # this one goes to the worker, which checkpoints after it
