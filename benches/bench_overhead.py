@@ -8,10 +8,14 @@ speed moves by ±10% from one process to the next); builds alternate process by 
     python3 benches/bench_overhead.py [--turns 200] [--rounds 7]
     python3 benches/bench_overhead.py --kinds plain,otel-sdk --python old=/tmp/oldpy --python new=python3
     python3 benches/bench_overhead.py --backend asyncio
+    python3 benches/bench_overhead.py --kinds plain,sqlite,jsonl --prompts 100
     python3 benches/bench_overhead.py --kinds plain,sqlite,sqlite-nosql,otel-sdk,otel-sdk-bare
 
 Each run is one prompt of N turns (one trivial tool call and its result each, then a
 short answer) against the bench server in another process, as in ``bench_agent.py``.
+With ``--prompts N`` each run is instead one agent answering N prompts of one short
+reply each (no tool call), and the figure is per prompt: what a chat server pays per
+request, a session's lease and its two messages included.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ KINDS = ("plain", "otel-api", "otel-sdk", "sqlite", "jsonl", "budget")
 #   otel-sdk-bare  the SDK's spans alone (same names, parents and activation, no
 #                  attributes and no tinyagent code around them): the SDK's floor
 FLOORS = ("sqlite-nosql", "otel-sdk-bare")
+# Also by name: otel-sdk-unsampled, the SDK's provider whose sampler keeps no trace (what
+# the runs a ratio sampler drops cost).
 
 
 def _sqlite_without_sql(db: str, session_id: str) -> Any:
@@ -92,7 +98,7 @@ def _bare_sdk_tracer() -> Any:
     return BareTracer()
 
 
-async def conversation(base: str, turns: int, kind: str, db: str) -> None:
+async def conversation(base: str, turns: int, kind: str, db: str, prompts: int = 0) -> None:
     import tinyagent
 
     options: dict[str, Any] = {}
@@ -106,6 +112,13 @@ async def conversation(base: str, turns: int, kind: str, db: str) -> None:
         from tinyagent.tracing import OpenTelemetryTracer
 
         options["tracer"] = OpenTelemetryTracer(TracerProvider())
+    elif kind == "otel-sdk-unsampled":  # the SDK's provider, its sampler keeping no trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+        from tinyagent.tracing import OpenTelemetryTracer
+
+        options["tracer"] = OpenTelemetryTracer(TracerProvider(sampler=ALWAYS_OFF))
     elif kind == "sqlite":
         options["session"] = tinyagent.SQLiteSession(db, f"s{turns}")
     elif kind == "jsonl":
@@ -120,16 +133,18 @@ async def conversation(base: str, turns: int, kind: str, db: str) -> None:
         price = tinyagent.ModelCost(input=1.0, output=1.0)
         options["budget"] = Budget(max_cost=1e9, max_total_tokens=10**12, prices=price)
         options["stream_options"] = {"max_tokens": 1000}
-    agent = tinyagent.Agent(
-        tinyagent.Model(f"turn-{turns}", base), "You are a bench.", [_tool()], **options
-    )
-    await agent.prompt("go")
-    assert agent.state.last_error is None, agent.state.last_error
+    model = tinyagent.Model(f"turn-{0 if prompts else turns}", base)
+    agent = tinyagent.Agent(model, "You are a bench.", [_tool()], **options)
+    for _ in range(prompts or 1):
+        await agent.prompt("go")
+        assert agent.state.last_error is None, agent.state.last_error
 
 
-def child(base: str, turns: int, kinds: list[str], backend: str, rounds: int) -> dict[str, Any]:
-    """Every kind in this one process, interleaved round after round: CPU per turn of
-    each, and each one's median ratio to the first kind's in the same round (the
+def child(
+    base: str, turns: int, kinds: list[str], backend: str, rounds: int, prompts: int = 0
+) -> dict[str, Any]:
+    """Every kind in this one process, interleaved round after round: CPU per turn (or
+    per prompt) of each, and each one's median ratio to the first kind's in the same round (the
     process's own speed, which moves from process to process, cancels out)."""
     import anyio
 
@@ -143,8 +158,8 @@ def child(base: str, turns: int, kinds: list[str], backend: str, rounds: int) ->
             for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
                 db = str(Path(tmp) / f"{kind}-{r}.db")
                 c0 = _cpu()
-                anyio.run(conversation, base, turns, kind, db, backend=backend)
-                per[kind].append((_cpu() - c0) / turns)
+                anyio.run(conversation, base, turns, kind, db, prompts, backend=backend)
+                per[kind].append((_cpu() - c0) / (prompts or turns))
     first = per[kinds[0]]
     return {
         k: {
@@ -157,17 +172,18 @@ def child(base: str, turns: int, kinds: list[str], backend: str, rounds: int) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--child", nargs=5)
+    ap.add_argument("--child", nargs=6)
     ap.add_argument("--backend", default="trio", choices=["trio", "asyncio"])
     ap.add_argument("--turns", type=int, default=200)
+    ap.add_argument("--prompts", type=int, default=0, help="N one-reply prompts a run")
     ap.add_argument("--rounds", type=int, default=7, help="rounds inside each process")
     ap.add_argument("--processes", type=int, default=3, help="processes per build")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--python", action="append", default=[], help="NAME=INTERPRETER (A/B)")
     args = ap.parse_args()
     if args.child:
-        base, turns, kinds_arg, backend, rounds = args.child
-        out = child(base, int(turns), kinds_arg.split(","), backend, int(rounds))
+        base, turns, kinds_arg, backend, rounds, prompts = args.child
+        out = child(base, int(turns), kinds_arg.split(","), backend, int(rounds), int(prompts))
         print(json.dumps(out))
         return
     kinds = args.kinds.split(",")
@@ -179,7 +195,7 @@ def main() -> None:
             for name, python in pythons.items():
                 out = subprocess.run(
                     [python, __file__, "--child", base, str(args.turns), args.kinds,
-                     args.backend, str(args.rounds)],
+                     args.backend, str(args.rounds), str(args.prompts)],
                     check=True, capture_output=True, text=True, cwd="/",
                 )  # fmt: skip
                 got = json.loads(out.stdout.strip().splitlines()[-1])
@@ -188,11 +204,13 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+    shape = f"{args.prompts} one-reply prompts" if args.prompts else f"{args.turns}-turn prompts"
+    unit = "prompt" if args.prompts else "turn"
     print(
-        f"{args.backend}, {args.turns}-turn prompts; {args.processes} processes per build, "
+        f"{args.backend}, {shape}; {args.processes} processes per build, "
         f"each running every kind interleaved {args.rounds} times (medians)"
     )
-    print(f"| agent | build | CPU per turn | added (vs {kinds[0]}, same process) |")
+    print(f"| agent | build | CPU per {unit} | added (vs {kinds[0]}, same process) |")
     print("|---|---|---:|---:|")
     for kind in kinds:
         for name in pythons:

@@ -441,3 +441,64 @@ async def test_a_jsonl_file_held_during_a_run_follows_its_path(tmp_path: Path) -
     assert [m.text for m in await session.load()] == ["replaced", "after a replace"]
     await session.release("me")
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+async def test_a_lease_is_taken_and_given_back_here_once_the_file_is_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's lease costs no thread hop: SQLite's after the store's first call (which
+    opens the connection for this thread), JSON Lines' always."""
+    with SQLiteSession(tmp_path / "chats.db", "s") as sqlite_session:
+        await sqlite_session.count()  # the worker's first call opens both connections
+        taken = _writes_on(sqlite_session, "_acquire", monkeypatch)
+        given = _writes_on(sqlite_session, "_release", monkeypatch)
+        await sqlite_session.acquire("me")
+        await sqlite_session.release("me")
+        assert (taken, given) == ([True], [True])
+    jsonl_session = JSONLSession(tmp_path / "chat.jsonl")
+    seen = _writes_on(jsonl_session, "_lock", monkeypatch)
+    await jsonl_session.acquire("me")
+    await jsonl_session.release("me")
+    assert seen == [True]
+
+
+async def test_a_lease_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    import anyio
+
+    db = tmp_path / "busy.db"
+    with SQLiteSession(db, "s") as session:
+        await session.count()  # opens both connections
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        steps: list[str] = []
+
+        async def run() -> None:
+            await session.acquire("me")
+            steps.append("acquired")
+            await session.release("me")
+            steps.append("released")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await anyio.sleep(0.2)
+            assert steps == []  # waiting for the lock, not failed
+            other.execute("COMMIT")
+        other.close()
+        assert steps == ["acquired", "released"]
+
+
+async def test_a_jsonl_lock_file_names_its_holder_over_a_longer_stale_one(tmp_path: Path) -> None:
+    """The owner is written over the last one in place (no truncation each run): a
+    longer text left there by anything else is cut, and the holder read back whole."""
+    from tinyagent.sessions import SessionInUseError
+
+    path = tmp_path / "chat.jsonl"
+    (tmp_path / "chat.jsonl.lock").write_text("x" * 1000)
+    first, second = JSONLSession(path), JSONLSession(path)
+    await first.acquire("localhost-not-this:1:abc")
+    assert (tmp_path / "chat.jsonl.lock").read_text().strip() == "localhost-not-this:1:abc"
+    with pytest.raises(SessionInUseError, match=r"pid 1 on localhost-not-this"):
+        await second.acquire("me")
+    await first.release("localhost-not-this:1:abc")
+    await second.acquire("me")
+    await second.release("me")

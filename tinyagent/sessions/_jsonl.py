@@ -30,6 +30,7 @@ _IN_PLACE_BYTES = 256 * 1024
 
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+_OWNER_BYTES = 256  # the lock file's owner is padded to this, and read back stripped
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -83,8 +84,11 @@ class JSONLSession:
         """Hold ``<file>.lock`` for ``owner`` (an advisory ``flock``: released by
         :meth:`release`, or by the process's end, however it ends), or raise
         :class:`SessionInUseError` naming the live agent that holds it."""
+        # In place: an open, a non-blocking flock and a short write, none of which
+        # waits (a prompt of one short reply costs about as much as a thread hop).
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if owner not in self._leases:
-            self._leases[owner] = await anyio.to_thread.run_sync(self._lock, owner)
+            self._leases[owner] = self._lock(owner)
 
     async def release(self, owner: str) -> None:
         f = self._leases.pop(owner, None)
@@ -95,21 +99,28 @@ class JSONLSession:
 
     def _lock(self, owner: str) -> BinaryIO:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        f: BinaryIO = open(lock_path, "a+b")  # noqa: SIM115 - held until release()
+        # Raw calls: a buffered file would seek and ask the terminal around each step.
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        f: BinaryIO = os.fdopen(fd, "r+b", buffering=0)  # held until release()
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.seek(0)
-            holder = f.read().decode("utf-8", "replace").strip()
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
             f.close()
             raise SessionInUseError(
                 f"{self!r} is in use by {owner_words(holder)}: wait for its run to end, or "
                 "use another file"
             ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(owner.encode())
-        f.flush()
+        try:
+            # The owner padded with spaces, written over the last one: truncating the
+            # file first would cost a journaled metadata change every run.
+            data = owner.encode().ljust(_OWNER_BYTES)
+            os.pwrite(fd, data, 0)
+            if os.fstat(fd).st_size > len(data):
+                os.ftruncate(fd, len(data))
+        except BaseException:
+            f.close()
+            raise
         return f
 
     async def replace(self, messages: Sequence[Message]) -> None:

@@ -107,6 +107,17 @@ class SQLiteSession(RowStore):
             return
         await self._call(self._insert_then_checkpoint, rows)
 
+    async def acquire(self, owner: str) -> None:
+        # A run takes the lease and gives it back: in place too when that cannot wait
+        # (a prompt of one short reply costs about as much as the two hops would).
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        if not self._here_or_not(self._acquire, owner):
+            await self._call(self._acquire, owner)
+
+    async def release(self, owner: str) -> None:
+        if not self._here_or_not(self._release, owner):
+            await self._call(self._release, owner)
+
     def close(self) -> None:
         """Close the connections (a later call opens them again)."""
         with self._lock:
@@ -115,7 +126,7 @@ class SQLiteSession(RowStore):
                     conn.close()
             self._conn = self._here = None
 
-    # --- the append that cannot wait, on the caller's thread ----------------------------
+    # --- what cannot wait, on the caller's thread --------------------------------------
 
     def _append_here(self, rows: Sequence[Row]) -> bool:
         """Store ``rows`` on this thread when that cannot wait; True if it did.
@@ -123,38 +134,42 @@ class SQLiteSession(RowStore):
         A worker-thread hop costs more CPU than a small transaction (60-90 µs against
         about 25), and a session appends twice a turn. In WAL mode with
         ``synchronous=NORMAL`` a commit is a write into the page cache, with no fsync, so
-        it can run on the event loop's thread as long as nothing else makes it wait. This
-        connection has a busy timeout of 0: if another writer holds the database, BEGIN
-        fails at once and the append goes to the worker thread, which waits for the lock.
-        It never checkpoints (the worker does, every ``_CHECKPOINT_EVERY`` appends made
-        here), and ``durable=True`` (an fsync per commit) always goes to the worker, as
-        does a large append (``_IN_PLACE_CHARS``)."""
+        it can run on the event loop's thread as long as nothing else makes it wait (see
+        :meth:`_here_or_not`). It never checkpoints (the worker does, every
+        ``_CHECKPOINT_EVERY`` appends made here), and a large append goes to the worker
+        (``_IN_PLACE_CHARS``)."""
+        if self._here_commits >= _CHECKPOINT_EVERY:
+            return False  # this one goes to the worker, which checkpoints after it
+        if sum([len(row[1]) for row in rows]) > _IN_PLACE_CHARS:
+            return False
+        if not self._here_or_not(self._insert_rows, rows, False):
+            return False
+        self._here_commits += 1
+        return True
+
+    def _here_or_not(self, fn: Callable[..., object], *args: Any) -> bool:
+        """Run ``fn(connection, *args)`` on this thread when that cannot wait; True if
+        it did, False if the worker thread must (then nothing was stored).
+
+        The connection for this thread, opened by the worker after its first call,
+        has a busy timeout of 0: if another writer holds the database, BEGIN fails at
+        once and the worker, which waits for the lock, does the call again and reports
+        what it meets. ``durable=True`` (an fsync per commit) always goes to the
+        worker."""
         conn = self._here
         if conn is None or self.durable or self._readonly:
             return False
-        if sum([len(row[1]) for row in rows]) > _IN_PLACE_CHARS:
-            return False
-        if self._here_commits >= _CHECKPOINT_EVERY:
-            return False  # this one goes to the worker, which checkpoints after it
         if not self._lock.acquire(blocking=False):
             return False  # the worker has the connections: queue behind it
         try:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:
-                return False  # another writer holds the database
-            try:
-                self._insert_locked_rows(conn, rows)
-                conn.execute("COMMIT")
-            except sqlite3.Error:
-                self._next_seq = None  # kept for rows that were rolled back
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                return False  # the worker does it again, and reports what it meets
-            self._here_commits += 1
-            return True
+            fn(conn, *args)
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False
         finally:
             self._lock.release()
+        return True
 
     def _insert_then_checkpoint(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
         self._insert(conn, rows)
@@ -162,8 +177,6 @@ class SQLiteSession(RowStore):
             self._here_commits = 0
             # Fold the log into the database without waiting on readers (PASSIVE).
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        if self._here is None and not self.durable and not self._readonly:
-            self._here = self._open(busy_timeout=0.0, autocheckpoint=False)
 
     # --- in the worker thread ------------------------------------------------------
 
@@ -172,7 +185,11 @@ class SQLiteSession(RowStore):
 
     def _locked(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._lock:
-            return fn(self._connection(), *args)
+            out = fn(self._connection(), *args)
+            if self._here is None and not self.durable and not self._readonly:
+                # The caller's thread's connection, for what cannot wait from now on.
+                self._here = self._open(busy_timeout=0.0, autocheckpoint=False)
+            return out
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
