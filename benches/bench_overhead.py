@@ -26,8 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,7 @@ KINDS = ("plain", "otel-api", "otel-sdk", "sqlite", "jsonl", "budget")
 #                  guarantee's await) but its SQL skipped: sqlite minus this is SQLite's
 #                  own two commits a turn
 #   otel-sdk-bare  the SDK's spans alone (same names, parents and activation, no
-#                  attributes and no tinyagent code around them): the SDK's floor
+#                  attributes, no status, none of the run's span bookkeeping): the SDK's floor
 FLOORS = ("sqlite-nosql", "otel-sdk-bare")
 # Also by name: otel-sdk-unsampled, the SDK's provider whose sampler keeps no trace (what
 # the runs a ratio sampler drops cost).
@@ -63,30 +61,20 @@ def _sqlite_without_sql(db: str, session_id: str) -> Any:
 
 
 def _bare_sdk_tracer() -> Any:
-    from opentelemetry import context as otel_context
-    from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
+
+    from tinyagent.tracing._otel import _OtelSpan
 
     sdk = TracerProvider().get_tracer("bench")
 
-    class Bare:
-        def __init__(self, span: Any) -> None:
-            self.span = span
-            self.context = trace.set_span_in_context(span)
+    class Bare(_OtelSpan):  # made current as tinyagent's are; no attributes, no status
+        __slots__ = ()
 
         def set(self, attributes: Any) -> None:
             pass
 
         def end(self, error: str | None = None) -> None:
             self.span.end()
-
-        @contextmanager
-        def activate(self) -> Iterator[None]:
-            token = otel_context.attach(self.context)
-            try:
-                yield
-            finally:
-                otel_context.detach(token)
 
     class BareTracer:
         record_content = False

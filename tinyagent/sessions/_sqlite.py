@@ -1,8 +1,8 @@
 """A session in SQLite (the standard library's ``sqlite3``), safe to share.
 
 Calls run in a worker thread so the event loop never waits on the disk or on another
-writer's lock — except an append that cannot wait (``_append_here``: no fsync, no lock
-held by anyone else), which is cheaper done in place than handed over. Each
+writer's lock — except an append or a lease that cannot wait (``_here_or_not``: no
+fsync, no lock held by anyone else), which is cheaper done in place than handed over. Each
 ``append`` is one transaction (``BEGIN IMMEDIATE``: the writer takes the lock before it
 reads the next position), in WAL mode, so a process killed at any instant leaves every
 committed message whole and nothing half-written; several agents, threads or processes
@@ -13,6 +13,7 @@ which is what WAL with ``synchronous=NORMAL`` guarantees.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -188,7 +189,10 @@ class SQLiteSession(RowStore):
             out = fn(self._connection(), *args)
             if self._here is None and not self.durable and not self._readonly:
                 # The caller's thread's connection, for what cannot wait from now on.
-                self._here = self._open(busy_timeout=0.0, autocheckpoint=False)
+                # Only a saving: if it cannot be opened, this call's work still stands
+                # and the worker goes on doing everything (its calls report failures).
+                with contextlib.suppress(ValueError, sqlite3.Error):
+                    self._here = self._open(busy_timeout=0.0, autocheckpoint=False)
             return out
 
     def _connection(self) -> sqlite3.Connection:
