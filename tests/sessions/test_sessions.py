@@ -423,11 +423,11 @@ async def test_a_jsonl_file_held_during_a_run_follows_its_path(tmp_path: Path) -
 
     path = tmp_path / "chat.jsonl"
     session = JSONLSession(path)
-    fds = len(os.listdir("/proc/self/fd"))
+    fds = len(os.listdir("/dev/fd"))
     await session.acquire("me")
     await session.append([UserMessage("one")])
     await session.append([UserMessage("two")])
-    assert len(os.listdir("/proc/self/fd")) == fds + 2  # the lock file and the held file
+    assert len(os.listdir("/dev/fd")) == fds + 2  # the lock file and the held file
     path.unlink()
     await session.append([UserMessage("after a delete")])
     assert [m.text for m in await session.load()] == ["after a delete"]
@@ -440,7 +440,7 @@ async def test_a_jsonl_file_held_during_a_run_follows_its_path(tmp_path: Path) -
     await session.append([UserMessage("after a replace")])
     assert [m.text for m in await session.load()] == ["replaced", "after a replace"]
     await session.release("me")
-    assert len(os.listdir("/proc/self/fd")) == fds
+    assert len(os.listdir("/dev/fd")) == fds
 
 
 async def test_a_lease_is_taken_and_given_back_here_once_the_file_is_open(
