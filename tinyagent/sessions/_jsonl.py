@@ -21,13 +21,9 @@ from .._util.files import replace_atomically
 from ..messages import Message
 from ..serde import dumps, loads
 from ._lease import SessionInUseError, owner_words
+from ._protocol import IN_PLACE_LIMIT
 
 __all__ = ["JSONLSession"]
-
-# An append this size or smaller is written on the caller's thread (see ``append``);
-# a larger one goes to a worker thread, so the event loop never waits on a long write.
-_IN_PLACE_BYTES = 256 * 1024
-
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 _OWNER_BYTES = 256  # the lock file's owner is padded to this, and read back stripped
@@ -72,7 +68,7 @@ class JSONLSession:
             return
         data = "".join([dumps(m) + "\n" for m in messages]).encode()
         await anyio.lowlevel.checkpoint_if_cancelled()
-        if self.durable or len(data) > _IN_PLACE_BYTES:
+        if self.durable or len(data) > IN_PLACE_LIMIT:
             await anyio.to_thread.run_sync(self._write, data)
         else:
             self._write_here(data)

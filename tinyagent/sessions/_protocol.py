@@ -16,6 +16,11 @@ __all__ = ["Session", "unanswered_results"]
 
 INTERRUPTED = "the process ended before the call finished"
 
+# The file stores write an append on the caller's thread when nothing can make it wait
+# (no fsync, no other writer), up to this much JSON; a larger one goes to a worker
+# thread, so the event loop never waits on a long write.
+IN_PLACE_LIMIT = 256 * 1024
+
 
 @runtime_checkable
 class Session(Protocol):

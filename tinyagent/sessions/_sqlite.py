@@ -27,15 +27,13 @@ import anyio.to_thread
 
 from ..messages import Message
 from ._lease import SessionInUseError, owner_alive, owner_words
+from ._protocol import IN_PLACE_LIMIT
 from ._rows import Row, RowStore, encode_rows
 
 __all__ = ["SQLiteSession"]
 
 T = TypeVar("T")
 _CHECKPOINT_EVERY = 256  # appends made on the caller's thread between two checkpoints
-# An append whose messages' JSON is larger goes to the worker thread: a long write (a
-# tool's result of megabytes is hundreds of overflow pages) would hold the event loop.
-_IN_PLACE_CHARS = 256 * 1024
 _INSERT = (
     "INSERT INTO tinyagent_messages (session_id, seq, role, data, created) VALUES (?, ?, ?, ?, ?)"
 )
@@ -85,8 +83,9 @@ class SQLiteSession(RowStore):
         self._busy_timeout = busy_timeout
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one statement sequence at a time on the connections
-        # The connection appends use on the caller's thread (``_append_here``), opened by
-        # the worker after the first append; and how many it committed since a checkpoint.
+        # The connection for what cannot wait, on the caller's thread (``_here_or_not``),
+        # opened by the worker after its first call; and how many appends it committed
+        # since a checkpoint.
         self._here: sqlite3.Connection | None = None
         self._here_commits = 0
         # The position after the last message this object stored (None: read it).
@@ -112,12 +111,10 @@ class SQLiteSession(RowStore):
         # A run takes the lease and gives it back: in place too when that cannot wait
         # (a prompt of one short reply costs about as much as the two hops would).
         await anyio.lowlevel.checkpoint_if_cancelled()
-        if not self._here_or_not(self._acquire, owner):
-            await self._call(self._acquire, owner)
+        await self._here_else_worker(self._acquire, owner)
 
     async def release(self, owner: str) -> None:
-        if not self._here_or_not(self._release, owner):
-            await self._call(self._release, owner)
+        await self._here_else_worker(self._release, owner)
 
     def close(self) -> None:
         """Close the connections (a later call opens them again)."""
@@ -138,10 +135,10 @@ class SQLiteSession(RowStore):
         it can run on the event loop's thread as long as nothing else makes it wait (see
         :meth:`_here_or_not`). It never checkpoints (the worker does, every
         ``_CHECKPOINT_EVERY`` appends made here), and a large append goes to the worker
-        (``_IN_PLACE_CHARS``)."""
+        (``IN_PLACE_LIMIT``: a tool's result of megabytes is hundreds of pages)."""
         if self._here_commits >= _CHECKPOINT_EVERY:
             return False  # this one goes to the worker, which checkpoints after it
-        if sum([len(row[1]) for row in rows]) > _IN_PLACE_CHARS:
+        if sum([len(row[1]) for row in rows]) > IN_PLACE_LIMIT:
             return False
         if not self._here_or_not(self._insert_rows, rows, False):
             return False
@@ -171,6 +168,10 @@ class SQLiteSession(RowStore):
         finally:
             self._lock.release()
         return True
+
+    async def _here_else_worker(self, fn: Callable[..., object], *args: Any) -> None:
+        if not self._here_or_not(fn, *args):
+            await self._call(fn, *args)
 
     def _insert_then_checkpoint(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
         self._insert(conn, rows)
